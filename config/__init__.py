@@ -1,0 +1,1 @@
+"""Settings (one pydantic-settings class) and the Celery configuration built from them."""

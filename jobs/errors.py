@@ -1,0 +1,98 @@
+"""Why a job failed, as exceptions a caller catches by class, never by parsing a message.
+
+    JobError
+    ├── TransientError      retried with backoff and jitter, up to the attempt limit
+    │   ├── RateLimited         rate_limited    429 / 3040, gateway limit
+    │   ├── ServerError         server_error    5xx, provider unavailable
+    │   ├── ProviderTimeout     timeout         408 / 3007 / 3008, connect or read error
+    │   └── StorageError        storage         the image could not be written
+    └── FinalError          recorded and not retried
+        ├── InvalidInput        invalid_input   400 / 5006 / 3003 / 5004, unknown model, 413
+        ├── ContentPolicy       content_policy  prompt or image refused by moderation
+        ├── AuthError           auth            401 / 403, bad token, blocked account
+        ├── QuotaExceeded       quota           daily allocation or spend limit, 402
+        └── BadImage            bad_image       the provider's bytes are not an image we accept
+"""
+
+from enum import StrEnum
+from typing import ClassVar
+
+
+class ErrorClass(StrEnum):
+    """The class recorded on a failed attempt; `transient` says whether it is retried."""
+
+    rate_limited = "rate_limited"
+    server_error = "server_error"
+    timeout = "timeout"
+    storage = "storage"
+    invalid_input = "invalid_input"
+    content_policy = "content_policy"
+    auth = "auth"
+    quota = "quota"
+    bad_image = "bad_image"
+
+    @property
+    def transient(self) -> bool:
+        """True when the same request may well succeed later."""
+        return self in _TRANSIENT
+
+
+_TRANSIENT = frozenset(
+    {ErrorClass.rate_limited, ErrorClass.server_error, ErrorClass.timeout, ErrorClass.storage}
+)
+
+
+class JobError(Exception):
+    """A job's attempt failed; `error_class` is what the results table records."""
+
+    error_class: ClassVar[ErrorClass]
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        #: seconds the provider asked us to wait (`Retry-After`), when it said so
+        self.retry_after = retry_after
+
+
+class TransientError(JobError):
+    """A failure worth another attempt."""
+
+
+class FinalError(JobError):
+    """A failure that another identical attempt would repeat."""
+
+
+class RateLimited(TransientError):
+    error_class = ErrorClass.rate_limited
+
+
+class ServerError(TransientError):
+    error_class = ErrorClass.server_error
+
+
+class ProviderTimeout(TransientError):
+    error_class = ErrorClass.timeout
+
+
+class StorageError(TransientError):
+    error_class = ErrorClass.storage
+
+
+class InvalidInput(FinalError):
+    error_class = ErrorClass.invalid_input
+
+
+class ContentPolicy(FinalError):
+    error_class = ErrorClass.content_policy
+
+
+class AuthError(FinalError):
+    error_class = ErrorClass.auth
+
+
+class QuotaExceeded(FinalError):
+    error_class = ErrorClass.quota
+
+
+class BadImage(FinalError):
+    error_class = ErrorClass.bad_image

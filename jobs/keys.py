@@ -1,0 +1,26 @@
+"""Job keys become object keys (`{prefix}/{batch}/{key}.jpg`): they must not escape the prefix."""
+
+import re
+
+MAX_KEY_LENGTH = 200
+#: letters, digits, `._-` and `/` between segments (campaign/sku/variant); nothing a shell,
+#: a URL or a file system treats specially
+_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*$")
+
+
+def validate_key(key: str) -> str:
+    """Return `key` if it is a safe relative object key, else raise ValueError saying why."""
+    if not key:
+        raise ValueError("must not be empty")
+    if len(key) > MAX_KEY_LENGTH:
+        raise ValueError(f"is {len(key)} characters; at most {MAX_KEY_LENGTH} are allowed")
+    if key.startswith("/"):
+        raise ValueError(f"{key!r} is absolute; keys are relative to the output prefix")
+    if ".." in key.split("/"):
+        raise ValueError(f"{key!r} contains '..'; keys must stay under the output prefix")
+    if not _KEY.match(key):
+        raise ValueError(
+            f"{key!r} is not allowed: use letters, digits, '.', '_', '-' and '/' between "
+            "segments, each segment starting with a letter, digit or '_'"
+        )
+    return key

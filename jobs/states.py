@@ -1,0 +1,28 @@
+"""The life of a job in the results table (shared/DESIGN.md §4)."""
+
+from enum import StrEnum
+
+
+class JobState(StrEnum):
+    """Where a job stands. The table, not the queue, is the source of truth."""
+
+    #: validated and recorded; a message for it is (or should be) on the queue
+    queued = "queued"
+    #: claimed by a worker under a lease; the provider may be generating it now
+    running = "running"
+    #: the provider returned an image that is not stored yet: resume at the upload, never the API
+    generated = "generated"
+    #: the image is stored; the row holds its URI, size, sha256 and timings
+    succeeded = "succeeded"
+    #: a final error, or a transient one that used up its attempts
+    failed = "failed"
+    #: stopped by the user before it ran
+    cancelled = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        """True for states no worker will ever move the job out of by itself."""
+        return self in TERMINAL_STATES
+
+
+TERMINAL_STATES = frozenset({JobState.succeeded, JobState.failed, JobState.cancelled})
