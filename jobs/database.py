@@ -1,0 +1,37 @@
+"""Opening the results database: SQLite (WAL) for one host, PostgreSQL for a fleet."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+
+#: how long a SQLite writer waits for the lock before failing; many worker threads share one file
+SQLITE_BUSY_TIMEOUT_S = 60
+
+
+def utcnow() -> datetime:
+    """The time every row is stamped with: aware, UTC, so hosts in other zones agree."""
+    return datetime.now(UTC)
+
+
+def open_engine(url: str, pool_size: int = 16) -> Engine:
+    """An engine for `url`, tuned for many worker threads writing small rows."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+            pool_size=pool_size,
+            max_overflow=pool_size,
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets readers (status) run beside the writer; NORMAL sync is safe under WAL."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

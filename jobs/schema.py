@@ -1,0 +1,87 @@
+"""The results table's shape (SQLAlchemy Core): batches, jobs, and every attempt of every job.
+
+Rows are never deleted by the pipeline; an attempt row keeps each try's error class and message.
+"""
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+#: BIGINT on PostgreSQL (a million-job batch a day adds up), INTEGER on SQLite (rowid alias)
+_Id = BigInteger().with_variant(Integer(), "sqlite")
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("manifest", Text, nullable=False),
+    #: where its images go: a folder or s3://bucket/prefix
+    Column("output", Text, nullable=False),
+    Column("model", String(200), nullable=False),
+    #: rows the manifest had that failed validation (they are reported, not stored as jobs)
+    Column("rejected", Integer, nullable=False, default=0),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("batch_id", String(100), ForeignKey("batches.id"), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("line", Integer, nullable=False),
+    #: the API `input` object, exactly as it will be sent
+    Column("spec", JSON, nullable=False),
+    Column("metadata", JSON, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    #: who holds the job ("host:pid:thread") and until when; an expired lease may be taken over
+    Column("lease_owner", String(200)),
+    Column("lease_expires_at", DateTime(timezone=True)),
+    Column("error_class", String(40)),
+    Column("error_message", Text),
+    #: the provider's image URL, kept until the image is stored (resume without paying again)
+    Column("provider_url", Text),
+    Column("output_uri", Text),
+    Column("bytes", BigInteger),
+    Column("sha256", String(64)),
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("api_ms", Integer),
+    Column("fetch_ms", Integer),
+    Column("store_ms", Integer),
+    Column("cost", Float),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    UniqueConstraint("batch_id", "key", name="uq_jobs_batch_key"),
+    Index("ix_jobs_batch_state", "batch_id", "state"),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("job_id", _Id, ForeignKey("jobs.id"), nullable=False, index=True),
+    Column("number", Integer, nullable=False),
+    Column("worker", String(200), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    #: null while the attempt runs or when it succeeded
+    Column("error_class", String(40)),
+    Column("error_message", Text),
+)

@@ -1,0 +1,64 @@
+"""Manifests made for the tests: valid rows of many shapes, with bad rows at known lines."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from jobs.spec import ImageInput, output_dimensions
+
+_RATIOS = ["1:1", "16:9", "3:4", "4:3", "9:16", "3:2", "2:3", "21:9"]
+
+#: (row, the field the error must name): one of each kind of mistake a user makes
+BAD_ROWS: list[tuple[dict[str, object], str]] = [
+    ({"prompt": "too big", "size": "5K"}, "size"),
+    ({"prompt": "custom, no width", "size": "custom", "height": 1024}, "width"),
+    ({"prompt": "tiny", "size": "custom", "width": 99, "height": 1024}, "width"),
+    ({"prompt": "", "size": "1K"}, "prompt"),
+    ({"prompt": "match what?", "aspect_ratio": "match_input_image"}, "aspect_ratio"),
+    ({"prompt": "odd ratio", "size": "1K", "aspect_ratio": "5:4"}, "aspect_ratio"),
+    ({"prompt": "width without custom", "size": "1K", "width": 2048}, "width"),
+    ({"prompt": "not a bool", "size": "1K", "enhance_prompt": "sometimes"}, "enhance_prompt"),
+    ({"prompt": "escaping key", "size": "1K", "id": "../../etc/passwd"}, "id"),
+    ({"size": "1K"}, "prompt"),
+]
+
+
+@dataclass
+class TestManifest:
+    path: Path
+    #: key -> the size its image must have
+    expected_sizes: dict[str, tuple[int, int]]
+    #: line -> the field its rejection must name
+    bad_lines: dict[int, str]
+
+
+def write_manifest(path: Path, good: int, bad_every: int = 20) -> TestManifest:
+    """A JSONL manifest of `good` valid rows, with a bad row (from BAD_ROWS) every `bad_every`."""
+    expected: dict[str, tuple[int, int]] = {}
+    bad_lines: dict[int, str] = {}
+    lines: list[str] = []
+    bad = iter(BAD_ROWS * (good // len(BAD_ROWS) + 1))
+    made = 0
+    while made < good:
+        line = len(lines) + 1
+        if line % bad_every == 0:
+            row, field = next(bad)
+            bad_lines[line] = field
+            lines.append(json.dumps(row))
+            continue
+        row = _good_row(made)
+        expected[str(row["id"])] = output_dimensions(
+            ImageInput.model_validate({k: v for k, v in row.items() if k not in ("id", "caption")})
+        )
+        lines.append(json.dumps(row))
+        made += 1
+    path.write_text("\n".join(lines) + "\n")
+    return TestManifest(path, expected, bad_lines)
+
+
+def _good_row(n: int) -> dict[str, object]:
+    if n % 25 == 7:
+        return {"id": f"img-{n:04d}", "prompt": f"custom picture {n}", "size": "custom",
+                "width": 1024, "height": 1280, "caption": f"caption {n}"}
+    return {"id": f"img-{n:04d}", "prompt": f"a picture of thing number {n}", "size": "1K",
+            "aspect_ratio": _RATIOS[n % len(_RATIOS)], "caption": f"caption {n}"}
