@@ -1,0 +1,58 @@
+"""Storage backends: a local folder, and S3 through a real local S3 server."""
+
+from pathlib import Path
+
+import pytest
+
+from jobs.errors import StorageError
+from worker.storage import LocalFolderStorage, S3Storage, object_key, open_storage
+
+
+def test_object_keys_are_batch_then_job_key() -> None:
+    assert object_key("b1", "campaign/sku-1/hero", "jpg") == "b1/campaign/sku-1/hero.jpg"
+
+
+@pytest.mark.parametrize("key", ["../escape", "/etc/passwd", "a/../../b", "a\x00b", "a b"])
+def test_a_key_that_could_escape_the_prefix_is_refused(key: str) -> None:
+    with pytest.raises(ValueError):
+        object_key("b1", key, "jpg")
+
+
+def test_the_local_folder_writes_the_whole_image_and_leaves_no_temp_file(tmp_path: Path) -> None:
+    storage = open_storage(str(tmp_path / "out"))
+    uri = storage.put("b1/a/x.jpg", b"\xff\xd8\xffdata", "image/jpeg", {})
+    assert Path(uri).read_bytes() == b"\xff\xd8\xffdata"
+    assert [p.name for p in (tmp_path / "out" / "b1" / "a").iterdir()] == ["x.jpg"]
+
+
+def test_the_local_folder_refuses_a_key_outside_it(tmp_path: Path) -> None:
+    with pytest.raises(StorageError):
+        LocalFolderStorage(tmp_path).put("../outside.jpg", b"x", "image/jpeg", {})
+
+
+def test_s3_stores_the_object_with_content_type_and_job_metadata(
+    s3_bucket: tuple[str, object], s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in s3_env.items():
+        monkeypatch.setenv(name, value)
+    bucket, client = s3_bucket
+    storage = open_storage(f"s3://{bucket}/prefix/")
+    assert isinstance(storage, S3Storage)
+
+    uri = storage.put("b1/x.jpg", b"\xff\xd8\xff", "image/jpeg", {"job-id": "7"})
+
+    assert uri == f"s3://{bucket}/prefix/b1/x.jpg"
+    head = client.head_object(Bucket=bucket, Key="prefix/b1/x.jpg")
+    assert head["ContentType"] == "image/jpeg" and head["Metadata"] == {"job-id": "7"}
+
+
+def test_an_s3_failure_is_a_storage_error_without_the_secret(
+    s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in s3_env.items():
+        monkeypatch.setenv(name, value)
+    storage = open_storage("s3://no-such-bucket-here/p")
+    with pytest.raises(StorageError) as caught:
+        storage.put("b/x.jpg", b"x", "image/jpeg", {})
+    assert "NoSuchBucket" in str(caught.value)
+    assert s3_env["AWS_SECRET_ACCESS_KEY"] not in str(caught.value)
