@@ -1,0 +1,252 @@
+"""worker.cloudflare: the request it sends and what it raises, through an httpx.MockTransport."""
+
+import io
+import json
+from collections.abc import Callable
+
+import httpx
+import pytest
+from PIL import Image
+from pydantic import SecretStr
+
+from config.settings import MissingSetting, Settings
+from jobs.errors import (
+    AuthError,
+    JobError,
+    ProviderTimeout,
+    QuotaExceeded,
+    RateLimited,
+    ServerError,
+)
+from jobs.spec import DEFAULT_MODEL, AspectRatio, ImageInput, Size
+from worker.cloudflare import CloudflareClient, Generation
+
+TOKEN = "cf-secret-token-0123456789"
+ACCOUNT = "acc0123"
+IMAGE_URL = "https://ark.example/seedream-4-0/abc_0.jpeg"
+SPEC = ImageInput(
+    prompt="a lighthouse at dusk", size=Size.two_k, aspect_ratio=AspectRatio.widescreen_16_9
+)
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def make_settings(
+    *,
+    api_token: str | None = TOKEN,
+    account_id: str | None = ACCOUNT,
+    gateway_id: str | None = None,
+) -> Settings:
+    """Settings that name everything the client reads, so the environment cannot leak in."""
+    return Settings(
+        api_token=SecretStr(api_token) if api_token else None,
+        account_id=account_id,
+        gateway_id=gateway_id,
+        api_base="https://cf.test/",
+        model=DEFAULT_MODEL,
+        api_timeout=240.0,
+        api_connect_timeout=7.0,
+    )
+
+
+class Recorder:
+    """A MockTransport handler that keeps the requests it saw and answers with `respond`."""
+
+    def __init__(self, respond: Handler) -> None:
+        self.respond = respond
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.respond(request)
+
+
+def client_for(
+    respond: Handler, *, gateway_id: str | None = None
+) -> tuple[CloudflareClient, Recorder]:
+    recorder = Recorder(respond)
+    http = httpx.Client(transport=httpx.MockTransport(recorder))
+    return CloudflareClient(make_settings(gateway_id=gateway_id), http), recorder
+
+
+def completed(_: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json={"state": "Completed", "result": {"image": IMAGE_URL}})
+
+
+def test_it_posts_the_model_and_input_to_the_account_run_url() -> None:
+    client, recorder = client_for(completed)
+
+    assert client.generate(SPEC) == Generation(url=IMAGE_URL)
+
+    (request,) = recorder.requests
+    assert request.method == "POST"
+    assert str(request.url) == f"https://cf.test/client/v4/accounts/{ACCOUNT}/ai/run"
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
+    assert request.headers["content-type"] == "application/json"
+    assert json.loads(request.content) == {
+        "model": "bytedance/seedream-4.0",
+        "input": {"prompt": "a lighthouse at dusk", "size": "2K", "aspect_ratio": "16:9"},
+    }
+
+
+def test_no_gateway_header_is_sent_unless_one_is_configured() -> None:
+    client, recorder = client_for(completed)
+
+    client.generate(SPEC)
+
+    assert "cf-aig-gateway-id" not in recorder.requests[0].headers
+
+
+def test_the_configured_gateway_is_sent() -> None:
+    client, recorder = client_for(completed, gateway_id="batch-gw")
+
+    client.generate(SPEC)
+
+    assert recorder.requests[0].headers["cf-aig-gateway-id"] == "batch-gw"
+
+
+def test_a_gateway_named_on_the_call_overrides_the_configured_one() -> None:
+    client, recorder = client_for(completed, gateway_id="batch-gw")
+
+    client.generate(SPEC, gateway_id="spare-gw")
+
+    assert recorder.requests[0].headers["cf-aig-gateway-id"] == "spare-gw"
+
+
+def test_the_call_reads_with_the_configured_timeouts() -> None:
+    client, recorder = client_for(completed)
+
+    client.generate(SPEC)
+
+    timeout = recorder.requests[0].extensions["timeout"]
+    assert (timeout["connect"], timeout["read"]) == (7.0, 240.0)
+
+
+def test_a_raw_png_answer_gives_the_bytes() -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (10, 200, 30)).save(buffer, "PNG")
+    png = buffer.getvalue()
+    client, _ = client_for(
+        lambda _: httpx.Response(200, content=png, headers={"content-type": "image/png"})
+    )
+
+    assert client.generate(SPEC) == Generation(data=png)
+
+
+def test_a_redirect_is_not_followed() -> None:
+    client, recorder = client_for(
+        lambda _: httpx.Response(302, headers={"location": "https://elsewhere.test/"})
+    )
+
+    with pytest.raises(ServerError, match="HTTP 302"):
+        client.generate(SPEC)
+
+    assert len(recorder.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        (
+            httpx.Response(
+                429, json={"success": False, "errors": [{"code": 3040, "message": "busy"}]}
+            ),
+            RateLimited,
+        ),
+        (
+            httpx.Response(
+                429, json={"error": {"code": "internal_error", "message": "4006: daily allocation"}}
+            ),
+            QuotaExceeded,
+        ),
+        (
+            httpx.Response(
+                401,
+                json={"name": "AiGatewayError", "internalCode": 2009, "message": "Unauthorized"},
+            ),
+            AuthError,
+        ),
+        (
+            httpx.Response(
+                200,
+                json={
+                    "state": "Failed",
+                    "error": {"code": "provider_unavailable", "message": "down"},
+                },
+            ),
+            ServerError,
+        ),
+    ],
+)
+def test_failures_are_raised_as_their_class(
+    response: httpx.Response, expected: type[JobError]
+) -> None:
+    client, _ = client_for(lambda _: response)
+
+    with pytest.raises(expected):
+        client.generate(SPEC)
+
+
+def test_retry_after_is_passed_on() -> None:
+    client, _ = client_for(lambda _: httpx.Response(429, headers={"Retry-After": "42"}, json={}))
+
+    with pytest.raises(RateLimited) as raised:
+        client.generate(SPEC)
+
+    assert raised.value.retry_after == 42.0
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.ConnectTimeout,
+        httpx.ReadTimeout,
+        httpx.ConnectError,
+        httpx.ReadError,
+        httpx.RemoteProtocolError,
+    ],
+)
+def test_network_failures_are_timeouts(failure: type[httpx.TransportError]) -> None:
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise failure("connection reset by peer", request=request)
+
+    client, _ = client_for(fail)
+
+    with pytest.raises(ProviderTimeout, match="calling Cloudflare failed") as raised:
+        client.generate(SPEC)
+
+    assert TOKEN not in raised.value.message
+
+
+def test_the_token_never_appears_in_an_error_even_when_echoed_back() -> None:
+    def echo(request: httpx.Request) -> httpx.Response:
+        echoed = f"bad credentials {request.headers['authorization']} in {dict(request.headers)}"
+        return httpx.Response(403, json={"errors": [{"code": 3023, "message": echoed * 20}]})
+
+    client, _ = client_for(echo)
+
+    with pytest.raises(AuthError) as raised:
+        client.generate(SPEC)
+
+    assert TOKEN not in raised.value.message
+    assert TOKEN not in str(raised.value)
+    assert raised.value.message.startswith("HTTP 403 code 3023: bad credentials Bearer [token]")
+
+
+def test_a_missing_token_is_refused_with_what_to_do() -> None:
+    with pytest.raises(MissingSetting, match="CLOUDFLARE_API_TOKEN"):
+        CloudflareClient(make_settings(api_token=None))
+
+
+def test_a_missing_account_is_refused_with_what_to_do() -> None:
+    with pytest.raises(MissingSetting, match="CLOUDFLARE_ACCOUNT_ID"):
+        CloudflareClient(make_settings(account_id=None))
+
+
+def test_closing_leaves_a_pool_that_was_passed_in_open() -> None:
+    http = httpx.Client(transport=httpx.MockTransport(completed))
+
+    with CloudflareClient(make_settings(), http) as client:
+        client.generate(SPEC)
+
+    assert not http.is_closed

@@ -1,0 +1,218 @@
+"""worker.image_fetch: a download bounded in size, time and redirects, that says why it failed."""
+
+import io
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from PIL import Image
+
+from jobs.errors import BadImage, JobError, ProviderTimeout, ServerError
+from worker.image_fetch import fetch_image
+
+URL = "https://ark.example/seedream-4-0/abc_0.jpeg?X-Tos-Signature=s3cr3t"
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def jpeg_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (250, 200, 0)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+class Recorder:
+    """A MockTransport handler that keeps the requests it saw and answers with `respond`."""
+
+    def __init__(self, respond: Handler) -> None:
+        self.respond = respond
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.respond(request)
+
+
+def fetch(respond: Handler, *, timeout: float = 5.0) -> tuple[bytes, Recorder]:
+    """fetch_image of URL, with a 10,000-byte limit, from a host that answers with `respond`."""
+    recorder = Recorder(respond)
+    http = httpx.Client(transport=httpx.MockTransport(recorder))
+    return fetch_image(http, URL, max_bytes=10_000, timeout=timeout), recorder
+
+
+def refused(respond: Handler, *, timeout: float = 5.0) -> JobError:
+    with pytest.raises(JobError) as raised:
+        fetch(respond, timeout=timeout)
+    return raised.value
+
+
+def test_the_image_bytes_are_returned() -> None:
+    data, recorder = fetch(lambda _: httpx.Response(200, content=jpeg_bytes()))
+
+    assert data == jpeg_bytes()
+    assert str(recorder.requests[0].url) == URL
+
+
+def test_the_timeout_applies_to_the_request() -> None:
+    _, recorder = fetch(lambda _: httpx.Response(200, content=b"x"), timeout=12.0)
+
+    assert recorder.requests[0].extensions["timeout"]["read"] == 12.0
+
+
+def test_a_non_image_body_is_returned_for_the_caller_to_judge() -> None:
+    html = b"<html>expired</html>"
+
+    data, _ = fetch(
+        lambda _: httpx.Response(200, content=html, headers={"content-type": "text/html"})
+    )
+
+    assert data == html
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_reading() -> None:
+    def never_read() -> Iterator[bytes]:
+        raise AssertionError("the body was read")
+        yield b""
+
+    def big(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-length": "10001"}, content=never_read())
+
+    error = refused(big)
+
+    assert isinstance(error, BadImage)
+    assert error.message == "image is over 10000 bytes (Content-Length 10001)"
+
+
+def test_a_body_without_length_is_cut_off_once_over_the_limit() -> None:
+    sent: list[int] = []
+
+    def chunks() -> Iterator[bytes]:
+        for index in range(100):
+            sent.append(index)
+            yield b"x" * 1000
+
+    error = refused(lambda _: httpx.Response(200, content=chunks()))
+
+    assert isinstance(error, BadImage)
+    assert error.message == "image is over 10000 bytes"
+    assert len(sent) == 11
+
+
+def test_a_body_exactly_at_the_limit_is_accepted() -> None:
+    data, _ = fetch(lambda _: httpx.Response(200, content=b"x" * 10_000))
+
+    assert len(data) == 10_000
+
+
+def test_a_host_that_drips_bytes_is_stopped_by_the_timeout() -> None:
+    def slow() -> Iterator[bytes]:
+        for _ in range(10):
+            time.sleep(0.03)
+            yield b"x"
+
+    error = refused(lambda _: httpx.Response(200, content=slow()), timeout=0.05)
+
+    assert isinstance(error, ProviderTimeout)
+
+
+def redirect_to(location: str) -> httpx.Response:
+    return httpx.Response(302, headers={"location": location})
+
+
+def hops(count: int) -> Handler:
+    """Redirects `count` times, then answers with the image."""
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        hop = int(request.url.params.get("hop", "0"))
+        if hop < count:
+            return redirect_to(f"/next?hop={hop + 1}")
+        return httpx.Response(200, content=jpeg_bytes())
+
+    return respond
+
+
+def test_up_to_max_redirects_are_followed() -> None:
+    data, recorder = fetch(hops(3))
+
+    assert data == jpeg_bytes()
+    assert [str(request.url) for request in recorder.requests][
+        -1
+    ] == "https://ark.example/next?hop=3"
+
+
+def test_more_redirects_than_allowed_are_refused() -> None:
+    error = refused(hops(4))
+
+    assert isinstance(error, BadImage)
+    assert "redirected more than 3 times" in error.message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://ark.example/a.jpeg",
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+        "not a url",
+        "http://",
+    ],
+)
+def test_only_http_urls_are_fetched(url: str) -> None:
+    recorder = Recorder(lambda _: httpx.Response(200, content=b"x"))
+
+    with pytest.raises(BadImage, match="image URL"):
+        fetch_image(
+            httpx.Client(transport=httpx.MockTransport(recorder)), url, max_bytes=10, timeout=1
+        )
+
+    assert recorder.requests == []
+
+
+def test_a_redirect_to_another_scheme_is_refused() -> None:
+    error = refused(lambda _: redirect_to("file:///etc/passwd"))
+
+    assert isinstance(error, BadImage)
+    assert "http(s)" in error.message
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.ConnectTimeout,
+        httpx.ReadTimeout,
+        httpx.ConnectError,
+        httpx.ReadError,
+        httpx.RemoteProtocolError,
+    ],
+)
+def test_network_failures_are_timeouts(failure: type[httpx.TransportError]) -> None:
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise failure("connection reset by peer", request=request)
+
+    assert isinstance(refused(fail), ProviderTimeout)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_server_trouble_is_transient(status: int) -> None:
+    assert isinstance(refused(lambda _: httpx.Response(status)), ServerError)
+
+
+@pytest.mark.parametrize("status", [403, 404, 410])
+def test_a_refused_link_is_a_bad_image_that_may_have_expired(status: int) -> None:
+    error = refused(lambda _: httpx.Response(status, text="AccessDenied"))
+
+    assert isinstance(error, BadImage)
+    assert f"answered HTTP {status}" in error.message
+    assert "may have expired" in error.message
+
+
+@pytest.mark.parametrize("status", [408, 429])
+def test_an_image_host_asking_to_wait_is_transient(status: int) -> None:
+    assert isinstance(refused(lambda _: httpx.Response(status)), ServerError)
+
+
+def test_the_link_signature_is_kept_out_of_messages() -> None:
+    error = refused(lambda _: httpx.Response(403))
+
+    assert "s3cr3t" not in error.message
+    assert "ark.example/seedream-4-0/abc_0.jpeg" in error.message

@@ -1,0 +1,94 @@
+"""Download a generated image from the provider's signed URL, bounded in size, time and redirects.
+
+The URL comes from a third party's answer, so nothing about it is trusted: only http(s), a few
+redirects at most (each one checked again), and never more than `max_bytes` in memory. Whether
+the bytes are an image is decided afterwards by `worker.images.inspect_image`.
+"""
+
+import time
+from urllib.parse import urlsplit
+
+import httpx
+
+from jobs.errors import BadImage, JobError, ProviderTimeout, ServerError
+
+#: statuses from the image host that a later attempt may get past: retried, not recorded as final
+_TRANSIENT_STATUSES = frozenset({408, 429})
+
+
+def fetch_image(
+    http: httpx.Client, url: str, *, max_bytes: int, timeout: float, max_redirects: int = 3
+) -> bytes:
+    """The body at `url`, or a JobError saying why not.
+
+    `timeout` bounds each network wait and the whole download, so a host that drips bytes cannot
+    hold a worker. 5xx and network failures are transient; a 4xx other than 408/429 is final
+    (a signed link that expired will not come back).
+    """
+    deadline = time.monotonic() + timeout
+    for _ in range(max_redirects + 1):
+        _check_url(url)
+        try:
+            with http.stream(
+                "GET", url, timeout=httpx.Timeout(timeout), follow_redirects=False
+            ) as response:
+                if response.is_redirect:
+                    url = str(response.url.join(response.headers["location"]))
+                    continue
+                _check_status(response)
+                return _read_bounded(response, max_bytes, deadline, timeout)
+        except httpx.InvalidURL as exc:
+            raise BadImage(f"image URL redirected to an invalid URL: {exc}") from None
+        except httpx.TransportError as exc:
+            raise ProviderTimeout(f"image download from {_where(url)} failed: {exc!r}") from None
+        except httpx.DecodingError as exc:
+            raise ServerError(f"image from {_where(url)} could not be decoded: {exc}") from None
+    raise BadImage(f"image URL redirected more than {max_redirects} times (last: {_where(url)})")
+
+
+def _check_url(url: str) -> None:
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise BadImage(f"image URL is not a valid URL ({exc}): {url[:60]!r}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise BadImage(f"image URL must be an http(s) URL with a host, got {url[:60]!r}")
+
+
+def _check_status(response: httpx.Response) -> None:
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    where = _where(str(response.url))
+    error: type[JobError]
+    if 400 <= status < 500 and status not in _TRANSIENT_STATUSES:
+        error, hint = BadImage, ": the signed link may have expired (links last 24 h)"
+    else:
+        error, hint = ServerError, ""
+    raise error(f"image URL {where} answered HTTP {status}{hint}")
+
+
+def _read_bounded(
+    response: httpx.Response, max_bytes: int, deadline: float, timeout: float
+) -> bytes:
+    """The body, refused as soon as it is known to exceed `max_bytes` or to outlast `deadline`."""
+    too_big = f"image is over {max_bytes} bytes"
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise BadImage(f"{too_big} (Content-Length {declared})")
+    chunks = []
+    received = 0
+    for chunk in response.iter_bytes():
+        received += len(chunk)
+        if received > max_bytes:
+            raise BadImage(too_big)
+        if time.monotonic() > deadline:
+            raise ProviderTimeout(f"image download took over {timeout:g} s")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _where(url: str) -> str:
+    """Host and path only: the query of a signed URL is a credential, kept out of messages."""
+    parts = urlsplit(url)
+    return f"{parts.netloc}{parts.path}"[:120]
