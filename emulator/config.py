@@ -1,0 +1,107 @@
+"""What the emulator is set to do: one validated object, from the CLI or `POST /__emulator/config`.
+
+A pydantic model rather than a dataclass because the control endpoint takes partial JSON at run
+time and must refuse a bad value (a probability of 2, a limit of "fast") with a message naming the
+field, exactly as the CLI does.
+"""
+
+import re
+from collections.abc import Mapping
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, field_validator
+
+from emulator.faults import FaultKind
+from emulator.responses import ResponseForm
+from jobs.spec import DEFAULT_MODEL
+
+_RATE = re.compile(r"^\s*(?P<count>\d+)\s*/\s*(?P<window>\d+(?:\.\d+)?)\s*s?\s*$")
+_NO_LIMIT = {"", "none", "off", "unlimited"}
+
+
+class RateLimit(BaseModel):
+    """At most `count` accepted calls in any `window_s` seconds, per gateway."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    count: int = Field(gt=0)
+    window_s: float = Field(gt=0)
+
+    @classmethod
+    def parse(cls, text: str) -> Self | None:
+        """`"600/60s"` (or `"600/60"`) → a limit; `"none"` → None. Raises ValueError otherwise."""
+        if text.strip().lower() in _NO_LIMIT:
+            return None
+        match = _RATE.match(text)
+        if match is None:
+            raise ValueError(
+                f"{text!r} is not a rate limit: write COUNT/SECONDS, e.g. 600/60s, or none"
+            )
+        return cls(count=int(match["count"]), window_s=float(match["window"]))
+
+    def __str__(self) -> str:
+        return f"{self.count}/{self.window_s:g}s"
+
+
+class EmulatorConfig(BaseModel):
+    """Everything that shapes the emulator's answers. Defaults: fast, unlimited, no faults."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    account_id: str = "acct"
+    #: a SecretStr so that no dump, repr or log line shows it
+    api_token: SecretStr = SecretStr("tok")
+    model: str = DEFAULT_MODEL
+    #: seconds every accepted call waits before answering (real calls take 10-60 s)
+    latency_s: float = Field(default=0.0, ge=0)
+    #: up to this many more seconds, drawn uniformly per call
+    jitter_s: float = Field(default=0.0, ge=0)
+    #: per gateway; None = no limit
+    rate_limit: RateLimit | None = None
+    #: probability of each fault kind per accepted call; together at most 1
+    faults: dict[FaultKind, float] = Field(default_factory=dict)
+    #: how long a `hang` fault stays silent before its 504
+    hang_s: float = Field(default=30.0, ge=0)
+    response_form: ResponseForm = ResponseForm.url
+    #: seeds the fault and jitter draws; None = different every run
+    seed: int | None = None
+
+    @field_validator("rate_limit", mode="before")
+    @classmethod
+    def _parse_rate_limit(cls, value: Any) -> Any:
+        return RateLimit.parse(value) if isinstance(value, str) else value
+
+    @field_serializer("rate_limit")
+    def _rate_limit_text(self, rate_limit: RateLimit | None) -> str | None:
+        return None if rate_limit is None else str(rate_limit)
+
+    @field_validator("faults")
+    @classmethod
+    def _faults_are_probabilities(cls, faults: dict[FaultKind, float]) -> dict[FaultKind, float]:
+        for kind, chance in faults.items():
+            if not 0.0 <= chance <= 1.0:
+                raise ValueError(f"{kind}: probability {chance} is not between 0 and 1")
+        if sum(faults.values()) > 1.0 + 1e-9:
+            raise ValueError(
+                f"the probabilities add up to {sum(faults.values()):g}; at most 1 is allowed"
+            )
+        return faults
+
+    def updated(self, changes: Mapping[str, Any]) -> Self:
+        """A copy with `changes` applied and validated as a whole (unknown names are refused)."""
+        current = {name: getattr(self, name) for name in type(self).model_fields}
+        return self.model_validate({**current, **changes})
+
+    def public(self) -> dict[str, Any]:
+        """What `GET /__emulator/config` shows: everything but the token."""
+        return self.model_dump(mode="json", exclude={"api_token"})
+
+    def summary(self) -> str:
+        """One human line for the start-up message."""
+        faults = ", ".join(f"{kind}={chance:g}" for kind, chance in self.faults.items()) or "none"
+        latency = f"{self.latency_s:g}s" + (f"+0..{self.jitter_s:g}s" if self.jitter_s else "")
+        limit = f"rate limit {self.rate_limit} per gateway" if self.rate_limit else "no rate limit"
+        return (
+            f"account {self.account_id}, model {self.model}, latency {latency}, {limit}, "
+            f"faults {faults}, response form {self.response_form}"
+        )

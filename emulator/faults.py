@@ -1,0 +1,107 @@
+"""Injected failures: each accepted call draws once and may answer with one of these instead.
+
+Every kind is a failure the contract says a client must survive, in the shape and status Cloudflare
+(or something between it and the client) would use. Probabilities are per kind; one draw per call
+keeps the kinds mutually exclusive, and a seeded draw makes a test's sequence of faults repeatable.
+"""
+
+import random
+from collections.abc import Mapping
+from enum import StrEnum
+
+from starlette.responses import JSONResponse, Response
+
+from emulator.responses import capacity_exceeded, failed_state, gateway_error, v4_error
+
+QUOTA_MESSAGE = (
+    "4006: you have used up your daily free allocation of 10,000 neurons, please upgrade to "
+    "Cloudflare's Workers Paid plan if you would like to continue usage."
+)
+MODERATION_MESSAGE = (
+    "The request was rejected because it was flagged by the content moderation system: "
+    "the input text may contain sensitive information."
+)
+#: a JSON answer cut short, as a proxy dropping the connection mid-body leaves it
+MALFORMED_BODY = b'{"state": "Completed", "result": {"image": "https://'
+
+
+class FaultKind(StrEnum):
+    """What can go wrong with one call."""
+
+    #: 503, `state: Failed`, provider_unavailable
+    server_error = "server_error"
+    #: 429, v4 envelope 3040, no Retry-After (the provider, not the gateway, is full)
+    capacity = "capacity"
+    #: 408, v4 envelope 3007
+    timeout = "timeout"
+    #: no answer for `hang_s`, then 504: what a client's read timeout is for
+    hang = "hang"
+    #: 429, the daily free allocation is used up (4006): not worth retrying today
+    quota = "quota"
+    #: 500, `AiGatewayError`
+    gateway_error = "gateway_error"
+    #: 200 carrying `state: Failed`
+    failed_200 = "failed_200"
+    #: 400, the prompt was refused by moderation
+    content_policy = "content_policy"
+    #: 200 whose body is not JSON
+    malformed = "malformed"
+    #: a normal, billed success whose "image" is an HTML page
+    non_image = "non_image"
+    #: 500 v4 envelope whose `errors` is an object, not a list
+    errors_object = "errors_object"
+
+
+def draw_fault(rng: random.Random, probabilities: Mapping[FaultKind, float]) -> FaultKind | None:
+    """One draw: a kind with its probability, or None (the call goes through).
+
+    Kinds are visited in declaration order, so a seed gives the same faults whatever order the
+    configuration listed them in.
+    """
+    roll = rng.random()
+    for kind in FaultKind:
+        chance = probabilities.get(kind, 0.0)
+        if roll < chance:
+            return kind
+        roll -= chance
+    return None
+
+
+def fault_response(kind: FaultKind) -> Response:
+    """The answer for a fault that replaces the image (every kind but `non_image`)."""
+    match kind:
+        case FaultKind.server_error:
+            return failed_state(
+                503,
+                "provider_unavailable",
+                "All providers for this model are currently unavailable.",
+            )
+        case FaultKind.capacity:
+            return capacity_exceeded()
+        case FaultKind.timeout:
+            return v4_error(408, 3007, "Request timeout: the provider took too long to answer.")
+        case FaultKind.hang:
+            return failed_state(504, "gateway_timeout", "The provider did not answer in time.")
+        case FaultKind.quota:
+            return JSONResponse(
+                {"error": {"code": "internal_error", "message": QUOTA_MESSAGE}}, status_code=429
+            )
+        case FaultKind.gateway_error:
+            return gateway_error(
+                500, 2005, "Failed to reach the provider: upstream connection reset."
+            )
+        case FaultKind.failed_200:
+            return failed_state(200, "provider_error", "The provider failed to generate the image.")
+        case FaultKind.content_policy:
+            return failed_state(400, "InputTextSensitiveContentDetected", MODERATION_MESSAGE)
+        case FaultKind.malformed:
+            return Response(MALFORMED_BODY, status_code=200, media_type="application/json")
+        case FaultKind.errors_object:
+            body = {
+                "success": False,
+                "errors": {"code": 3043, "message": "Internal server error"},
+                "messages": [],
+                "result": None,
+            }
+            return JSONResponse(body, status_code=500)
+    raise ValueError(f"{kind} is answered with an image, not an error")

@@ -1,0 +1,67 @@
+"""The image URLs the emulator hands out, and the bytes behind them.
+
+A URL carries everything needed to draw its image (size, seed, whether it is the broken HTML
+kind), so the emulator stores nothing per image: a million generated images cost no memory, and a
+URL stays valid across a restart, as an upstream signed link does for its lifetime.
+"""
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Self
+
+from starlette.concurrency import run_in_threadpool
+
+from emulator.render import render_jpeg
+from jobs.spec import MAX_SIDE
+
+#: where generated images are served, mirroring upstream's `.../seedream-4-0/<id>_0.jpeg`
+CDN_PREFIX = "/cdn/seedream-4-0"
+JPEG = "image/jpeg"
+HTML = "text/html; charset=utf-8"
+#: what a misconfigured CDN or a login wall serves in place of an image (the `non_image` fault)
+HTML_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Access denied</title></head>"
+    b"<body><h1>Access denied</h1><p>This object is not available.</p></body></html>"
+)
+
+_SIZE = re.compile(r"^(?P<width>\d{1,4})x(?P<height>\d{1,4})$")
+_NAME = re.compile(r"^(?P<seed>[0-9a-f]{16})(?P<html>_html)?\.jpeg$")
+
+
+def seed_for_prompt(prompt: str) -> int:
+    """A stable seed from the prompt, so a prompt always draws the same picture."""
+    return int(hashlib.sha256(prompt.encode()).hexdigest()[:16], 16)
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """One generated image, as its URL path spells it."""
+
+    width: int
+    height: int
+    seed: int
+    #: serve an HTML page instead of the JPEG (the `non_image` fault)
+    html: bool = False
+
+    def path(self) -> str:
+        """The URL path, e.g. `/cdn/seedream-4-0/2048x2048/0123456789abcdef.jpeg`."""
+        suffix = "_html" if self.html else ""
+        return f"{CDN_PREFIX}/{self.width}x{self.height}/{self.seed:016x}{suffix}.jpeg"
+
+    @classmethod
+    def parse(cls, size: str, name: str) -> Self | None:
+        """The image a URL names, or None when the URL is not one this emulator made."""
+        size_match, name_match = _SIZE.match(size), _NAME.match(name)
+        if size_match is None or name_match is None:
+            return None
+        width, height = int(size_match["width"]), int(size_match["height"])
+        if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
+            return None
+        return cls(width, height, int(name_match["seed"], 16), html=name_match["html"] is not None)
+
+    async def payload(self) -> tuple[bytes, str]:
+        """The bytes and their media type; the JPEG is drawn in a worker thread, off the loop."""
+        if self.html:
+            return HTML_PAGE, HTML
+        return await run_in_threadpool(render_jpeg, self.width, self.height, self.seed), JPEG

@@ -1,0 +1,90 @@
+"""The bodies Cloudflare answers with, success and failure, in every shape the contract lists.
+
+Failures come in four shapes (the v4 envelope, `state: Failed`, `AiGatewayError`, a bare `error`)
+and successes in six forms; a client has to read all of them, so the emulator can speak each one.
+"""
+
+import base64
+from enum import StrEnum
+from typing import Any
+
+from starlette.responses import JSONResponse, Response
+
+from emulator.images import ImageRef
+
+CAPACITY_CODE = 3040
+CAPACITY_MESSAGE = "Capacity temporarily exceeded, please try again."
+
+
+class ResponseForm(StrEnum):
+    """How a successful call carries its image (Seedream 4.0 itself answers `url`)."""
+
+    #: `{"state": "Completed", "result": {"image": url}}`
+    url = "url"
+    #: `result.images: [url]`, as Seedream 4.5 answers
+    images_list = "images_list"
+    #: `result.image` is the JPEG in base64, as FLUX models answer
+    base64 = "base64"
+    #: `result.image` is a `data:image/jpeg;base64,` URI
+    data_uri = "data_uri"
+    #: the body is the JPEG itself, as the older path form answers
+    raw = "raw"
+    #: the classic `{"success": true, "result": {"image": url}, ...}` wrapper
+    v4_envelope = "v4_envelope"
+
+
+def v4_error(
+    status: int, code: int, message: str, *, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """Cloudflare's REST envelope: `{"success": false, "errors": [{code, message}], ...}`."""
+    body = {
+        "success": False,
+        "errors": [{"code": code, "message": message}],
+        "messages": [],
+        "result": None,
+    }
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def capacity_exceeded(retry_after: int | None = None) -> JSONResponse:
+    """429 / 3040, with `Retry-After` when the emulator knows when a slot frees."""
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return v4_error(429, CAPACITY_CODE, CAPACITY_MESSAGE, headers=headers)
+
+
+def failed_state(status: int, code: str, message: str) -> JSONResponse:
+    """The AI Gateway's provider-failure shape: `{"state": "Failed", "error": {code, message}}`."""
+    return JSONResponse(
+        {"state": "Failed", "error": {"code": code, "message": message}}, status_code=status
+    )
+
+
+def gateway_error(status: int, internal_code: int, message: str) -> JSONResponse:
+    """The AI Gateway's own failure shape: `{"name": "AiGatewayError", "internalCode", ...}`."""
+    body = {"name": "AiGatewayError", "internalCode": internal_code, "message": message}
+    return JSONResponse(body, status_code=status)
+
+
+async def image_answer(form: ResponseForm, image: ImageRef, base_url: str) -> Response:
+    """A successful call's answer in `form`; URL forms point back at this server's `/cdn/`."""
+    url = base_url.rstrip("/") + image.path()
+    match form:
+        case ResponseForm.url:
+            return JSONResponse(_completed({"image": url}))
+        case ResponseForm.images_list:
+            return JSONResponse(_completed({"images": [url]}))
+        case ResponseForm.v4_envelope:
+            return JSONResponse(
+                {"success": True, "result": {"image": url}, "errors": [], "messages": []}
+            )
+    payload, media_type = await image.payload()
+    if form is ResponseForm.raw:
+        return Response(payload, media_type=media_type)
+    encoded = base64.b64encode(payload).decode("ascii")
+    if form is ResponseForm.data_uri:
+        encoded = f"data:image/jpeg;base64,{encoded}"
+    return JSONResponse(_completed({"image": encoded}))
+
+
+def _completed(result: dict[str, Any]) -> dict[str, Any]:
+    return {"state": "Completed", "result": result, "gatewayMetadata": {"keySource": "Unified"}}
