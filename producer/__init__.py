@@ -1,0 +1,1 @@
+"""Manifest in: reading and validating manifests, creating and enqueueing batches, the CLI."""

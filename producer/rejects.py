@@ -1,0 +1,96 @@
+"""The rejects file: a manifest's bad rows, in its own format, to be fixed and submitted again.
+
+Each row is written as its original text (bytes that were not UTF-8 included), so reading the
+rejects file reports the same problems as the manifest did; a CSV rejects file starts with the
+manifest's header. The file is created (or emptied) when the writer opens, so a rejects file never
+holds rows of an earlier run. An overlong row is written as far as it was read (about its first
+MAX_ROW_BYTES).
+"""
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from jobs.spec import JobSpec
+from producer.manifest import KEY_FIELD, ManifestError, ManifestFormat, ManifestReader, RejectedRow
+from producer.manifest_formats import format_of
+
+
+class RejectsWriter:
+    """Writes rejected rows to `path`, a manifest of `manifest_format` (CSV with `csv_header`)."""
+
+    def __init__(
+        self, path: Path, manifest_format: ManifestFormat, csv_header: list[str] | None
+    ) -> None:
+        if format_of(path) is not manifest_format:
+            kind = manifest_format.value
+            problem = f"a rejects file is {kind} like its manifest: name it *.{kind}"
+            raise ManifestError(path, problem)
+        if manifest_format is ManifestFormat.csv and csv_header is None:
+            raise ValueError("a CSV rejects file needs the manifest's header")
+        self.path = path
+        self.written = 0
+        try:
+            self._file = path.open("w", encoding="utf-8", errors="surrogateescape", newline="")
+        except OSError as exc:
+            raise ManifestError(path, f"cannot write the rejects file: {exc.strerror}") from None
+        if csv_header is not None and manifest_format is ManifestFormat.csv:
+            csv.writer(self._file, lineterminator="\n").writerow(csv_header)
+
+    @classmethod
+    def for_manifest(cls, manifest: Path, path: Path) -> "RejectsWriter":
+        """A writer for `manifest`'s rejected rows: its format, and its header when it is a CSV."""
+        if path.exists() and manifest.exists() and path.samefile(manifest):
+            raise ManifestError(path, "the rejects file must not be the manifest itself")
+        with ManifestReader(manifest) as reader:
+            return cls(path, reader.format, reader.header)
+
+    def write(self, row: RejectedRow) -> None:
+        """Append the row's original text as one row of the rejects file."""
+        self._file.write(row.raw)
+        self._file.write("\n")
+        self.written += 1
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> "RejectsWriter":
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def spec_as_row_text(
+    spec: JobSpec, manifest_format: ManifestFormat, csv_header: Sequence[str] | None = None
+) -> str:
+    """A valid job as the text of one manifest row (a CSV row in `csv_header`'s columns).
+
+    For rows rejected after they were read (a duplicate key): reading the text back gives the same
+    job, its key written as `id` (in a CSV, when the header has an `id` column).
+    """
+    fields: dict[str, Any] = {KEY_FIELD: spec.key, **spec.input.payload(), **spec.metadata}
+    if manifest_format is ManifestFormat.jsonl:
+        return json.dumps(fields, ensure_ascii=False)
+    if csv_header is None:
+        raise ValueError("a CSV row needs the manifest's header")
+    out = io.StringIO()
+    cells = [_csv_cell(fields.get(name)) for name in csv_header]
+    csv.writer(out, lineterminator="\n").writerow(cells)
+    return out.getvalue().removesuffix("\n")
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
