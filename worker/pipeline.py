@@ -1,0 +1,129 @@
+"""One job, start to finish: claim → call → record generated → fetch → verify → store → record.
+
+Every step is written to the results table before the next begins, so a crash anywhere resumes
+at the right step: before `generated` the API is called again, after it only the upload is redone.
+"""
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from config.settings import Settings
+from jobs.errors import JobError
+from jobs.results import Claim, ResultsTable, StoredImage
+from jobs.states import JobState
+from worker.backoff import retry_delay
+from worker.cloudflare import CloudflareClient
+from worker.identity import lease_owner
+from worker.image_fetch import fetch_image
+from worker.images import inspect_image
+from worker.storage import Storage, object_key, open_storage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one delivery of a job message."""
+
+    #: the state the job was left in; None when the message found nothing to do
+    state: JobState | None
+    #: seconds until the job should run again, when it is waiting for a retry
+    retry_in: float | None = None
+
+
+class JobPipeline:
+    """Runs jobs; shared by all worker threads of a process (its clients are thread-safe)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        table: ResultsTable,
+        client: CloudflareClient,
+        fetch_http: httpx.Client,
+        storage_for: "StorageLookup",
+    ) -> None:
+        self.settings = settings
+        self.table = table
+        self.client = client
+        self.fetch_http = fetch_http
+        self.storage_for = storage_for
+
+    def run(self, job_id: int) -> Outcome:
+        owner = lease_owner()
+        claim = self.table.claim(job_id, owner, self.settings.lease_seconds)
+        if claim is None:
+            log.info("job %s: final or held by another worker; nothing to do", job_id)
+            return Outcome(None)
+        try:
+            self._finish(claim, owner)
+        except JobError as error:
+            state = self.table.record_failure(claim, owner, error, self.settings.max_attempts)
+            log.warning(
+                "job %s (%s) attempt %s: %s: %s -> %s",
+                job_id, claim.key, claim.attempt, error.error_class, error.message, state,
+            )
+            if state is JobState.failed:
+                return Outcome(state)
+            return Outcome(state, retry_delay(claim.attempt, error.retry_after))
+        return Outcome(JobState.succeeded)
+
+    def _finish(self, claim: Claim, owner: str) -> None:
+        started = time.monotonic()
+        if claim.provider_url is None:
+            generation = self.client.generate(claim.spec)
+            api_ms = _ms_since(started)
+            self.table.record_generated(
+                claim, owner, generation.url, api_ms, self.settings.price_per_image
+            )
+            data, url = generation.data, generation.url
+        else:
+            data, url = None, claim.provider_url
+        fetched = time.monotonic()
+        if data is None:
+            assert url is not None, "a generation carries a URL or the bytes"
+            data = fetch_image(
+                self.fetch_http, url,
+                max_bytes=self.settings.max_image_bytes, timeout=self.settings.fetch_timeout,
+            )
+        fetch_ms = _ms_since(fetched)
+        facts = inspect_image(data)
+        stored_at = time.monotonic()
+        uri = self.storage_for(claim.batch.output).put(
+            object_key(claim.batch.id, claim.key, facts.extension),
+            data,
+            facts.content_type,
+            {
+                "job-id": str(claim.job_id),
+                "batch": claim.batch.id,
+                "prompt-sha256": hashlib.sha256(claim.spec.prompt.encode()).hexdigest(),
+            },
+        )
+        self.table.record_succeeded(
+            claim, owner,
+            StoredImage(
+                output_uri=uri, size=facts.size, sha256=facts.sha256, width=facts.width,
+                height=facts.height, fetch_ms=fetch_ms, store_ms=_ms_since(stored_at),
+            ),
+        )
+
+
+class StorageLookup:
+    """One storage backend per output destination, made on first use and then shared."""
+
+    def __init__(self, max_connections: int) -> None:
+        self._max_connections = max_connections
+        self._by_output: dict[str, Storage] = {}
+
+    def __call__(self, output: str) -> Storage:
+        storage = self._by_output.get(output)
+        if storage is None:
+            storage = self._by_output.setdefault(output, open_storage(output, self._max_connections))
+        return storage
+
+
+def _ms_since(start: float) -> int:
+    return round((time.monotonic() - start) * 1000)
