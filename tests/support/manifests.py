@@ -11,7 +11,7 @@ _RATIOS = ["1:1", "16:9", "3:4", "4:3", "9:16", "3:2", "2:3", "21:9"]
 #: (row, the field the error must name): one of each kind of mistake a user makes
 BAD_ROWS: list[tuple[dict[str, object], str]] = [
     ({"prompt": "too big", "size": "5K"}, "size"),
-    ({"prompt": "custom, no width", "size": "custom", "height": 1024}, "width"),
+    ({"prompt": "custom, no width", "size": "custom", "height": 1024}, "size"),
     ({"prompt": "tiny", "size": "custom", "width": 99, "height": 1024}, "width"),
     ({"prompt": "", "size": "1K"}, "prompt"),
     ({"prompt": "match what?", "aspect_ratio": "match_input_image"}, "aspect_ratio"),
@@ -32,26 +32,24 @@ class TestManifest:
     bad_lines: dict[int, str]
 
 
-def write_manifest(path: Path, good: int, bad_every: int = 20) -> TestManifest:
-    """A JSONL manifest of `good` valid rows, with a bad row (from BAD_ROWS) every `bad_every`."""
+def write_manifest(path: Path, good: int, bad: int = 0) -> TestManifest:
+    """A JSONL manifest of `good` valid rows and `bad` bad ones (from BAD_ROWS), spread evenly."""
+    total = good + bad
+    bad_at = {round((n + 1) * total / bad) for n in range(bad)} if bad else set()
     expected: dict[str, tuple[int, int]] = {}
     bad_lines: dict[int, str] = {}
     lines: list[str] = []
-    bad = iter(BAD_ROWS * (good // len(BAD_ROWS) + 1))
-    made = 0
-    while made < good:
-        line = len(lines) + 1
-        if line % bad_every == 0:
-            row, field = next(bad)
+    mistakes = iter(BAD_ROWS * (bad // len(BAD_ROWS) + 1))
+    for line in range(1, total + 1):
+        if line in bad_at:
+            row, field = next(mistakes)
             bad_lines[line] = field
-            lines.append(json.dumps(row))
-            continue
-        row = _good_row(made)
-        expected[str(row["id"])] = output_dimensions(
-            ImageInput.model_validate({k: v for k, v in row.items() if k not in ("id", "caption")})
-        )
+        else:
+            row = _good_row(len(expected))
+            expected[str(row["id"])] = output_dimensions(
+                ImageInput.model_validate({k: v for k, v in row.items() if k not in ("id", "caption")})
+            )
         lines.append(json.dumps(row))
-        made += 1
     path.write_text("\n".join(lines) + "\n")
     return TestManifest(path, expected, bad_lines)
 

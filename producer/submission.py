@@ -1,0 +1,93 @@
+"""What `run` and `submit` share: open the table, find or create the batch, load the manifest."""
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from config.settings import Settings
+from jobs.database import open_engine
+from jobs.results import Batch, ResultsTable
+from producer.batches import new_batch_id, validate_batch_id
+from producer.loader import Enqueue, LoadReport, enqueue_unfinished, load_manifest
+from producer.manifest import RejectedRow
+from producer.rejects import RejectsWriter
+from worker.identity import held_by_dead_local_process
+
+
+class SubmissionError(RuntimeError):
+    """The manifest or the batch cannot be submitted; the message says why and what to do."""
+
+
+@dataclass
+class Submission:
+    """A batch that is loaded (new) or resumed (its name was given and it exists)."""
+
+    batch: Batch
+    report: LoadReport | None
+    resumed_jobs: int = 0
+
+
+def open_table(settings: Settings) -> ResultsTable:
+    table = ResultsTable(open_engine(settings.database_url, pool_size=settings.concurrency))
+    table.create_schema()
+    return table
+
+
+def submit_manifest(
+    table: ResultsTable,
+    settings: Settings,
+    manifest: Path,
+    *,
+    output: str,
+    batch_name: str | None,
+    enqueue: Enqueue,
+    strict: bool = False,
+    rejects: Path | None = None,
+) -> Submission:
+    """Load `manifest` as a new batch, or resume the batch `batch_name` if it exists.
+
+    Resuming re-enqueues every job that is not final and not under a live lease; leases held by
+    processes of this host that have died are released first (their jobs would wait otherwise).
+    """
+    if batch_name is not None:
+        try:
+            validate_batch_id(batch_name)
+        except ValueError as exc:
+            raise SubmissionError(str(exc)) from None
+        existing = table.get_batch(batch_name)
+        if existing is not None:
+            for job_id, owner in table.leases(existing.id):
+                if held_by_dead_local_process(owner):
+                    table.release_lease(job_id, owner)
+            return Submission(existing, None, enqueue_unfinished(table, existing.id, enqueue))
+    if not manifest.is_file():
+        raise SubmissionError(f"{manifest}: no such manifest file")
+    batch = table.create_batch(
+        batch_name or new_batch_id(manifest), str(manifest), output, settings.model
+    )
+    with _reject_sink(manifest, rejects) as on_reject:
+        report = load_manifest(table, batch, manifest, enqueue, on_reject, strict=strict)
+    return Submission(table.get_batch(batch.id) or batch, report)
+
+
+@contextmanager
+def _reject_sink(manifest: Path, rejects: Path | None) -> Iterator["_RejectSink"]:
+    if rejects is None:
+        yield _RejectSink(None)
+        return
+    with RejectsWriter.for_manifest(manifest, rejects) as writer:
+        yield _RejectSink(writer)
+
+
+class _RejectSink:
+    """Reports every bad row on stderr, and writes it to the rejects file when one is named."""
+
+    def __init__(self, writer: RejectsWriter | None) -> None:
+        self.writer = writer
+
+    def __call__(self, row: RejectedRow) -> None:
+        print(row, file=sys.stderr)
+        if self.writer is not None:
+            self.writer.write(row)

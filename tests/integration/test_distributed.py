@@ -1,0 +1,114 @@
+"""Distributed mode: `submit` on Redis, two `worker` processes, PostgreSQL table, S3 bucket."""
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import io
+
+import pytest
+import sqlalchemy
+from celery import Celery
+from PIL import Image
+
+from tests.conftest import Emulator
+from tests.support.manifests import write_manifest
+from tests.support.processes import CLI, Service
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def fleet_env(fresh_redis: str, postgres_url: str, s3_env: dict[str, str],
+              emulator: Emulator) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
+    return {**clean, **s3_env, **emulator.env(), "SEEDREAM_BROKER_URL": fresh_redis,
+            "SEEDREAM_DATABASE_URL": postgres_url, "SEEDREAM_CONCURRENCY": "8"}
+
+
+@pytest.fixture
+def two_workers(fleet_env: dict[str, str], logs: Path) -> Iterator[list[Service]]:
+    workers = [
+        Service([CLI, "worker", "--loglevel", "WARNING"], logs / f"worker-{n}.log", env=fleet_env)
+        for n in range(2)
+    ]
+    yield workers
+    for worker in workers:
+        worker.stop()
+
+
+def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CLI, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def wait_for_final(batch: str, env: dict[str, str], cwd: Path, timeout: float = 180) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = cli(["status", batch, "--json"], env, cwd)
+        assert status.returncode == 0, status.stderr
+        summary = json.loads(status.stdout)
+        if summary["total"] and summary["finished"] == summary["total"]:
+            return summary
+        time.sleep(0.5)
+    raise TimeoutError(f"batch {batch} did not finish: {summary}")
+
+
+def test_submit_and_two_workers_store_190_images_in_s3_and_bill_190_calls(
+    tmp_path: Path, fleet_env: dict[str, str], two_workers: list[Service],
+    s3_bucket: tuple[str, object], emulator: Emulator,
+) -> None:
+    bucket, s3 = s3_bucket
+    manifest = write_manifest(tmp_path / "jobs.jsonl", good=190, bad=10)
+    emulator.configure(latency_s=0.2, jitter_s=0.1)
+
+    submitted = cli(["submit", "jobs.jsonl", "--out", f"s3://{bucket}/runs", "--batch", "fleet"],
+                    fleet_env, tmp_path)
+    assert submitted.returncode == 0, submitted.stderr
+    summary = wait_for_final("fleet", fleet_env, tmp_path)
+
+    assert summary["counts"]["succeeded"] == 190
+    assert summary["rejected"] == 10
+    for line, field in manifest.bad_lines.items():
+        assert f"jobs.jsonl:{line}: {field}:" in submitted.stderr
+    objects = s3.list_objects_v2(Bucket=bucket, Prefix="runs/fleet/")["Contents"]
+    assert len(objects) == 190
+    for entry in objects[:20]:
+        obj = s3.get_object(Bucket=bucket, Key=entry["Key"])
+        assert obj["ContentType"] == "image/jpeg"
+        assert obj["Metadata"]["batch"] == "fleet"
+        key = entry["Key"].removeprefix("runs/fleet/").removesuffix(".jpg")
+        assert Image.open(io.BytesIO(obj["Body"].read())).size == manifest.expected_sizes[key]
+    assert emulator.stats()["billed"] == 190
+
+
+def test_a_message_delivered_four_times_calls_the_api_once(
+    tmp_path: Path, fleet_env: dict[str, str], two_workers: list[Service],
+    s3_bucket: tuple[str, object], emulator: Emulator,
+) -> None:
+    bucket, s3 = s3_bucket
+    (tmp_path / "one.jsonl").write_text('{"id": "only", "prompt": "one picture", "size": "1K"}\n')
+    emulator.configure(latency_s=1.5)
+    submitted = cli(["submit", "one.jsonl", "--out", f"s3://{bucket}", "--batch", "dupes"],
+                    fleet_env, tmp_path)
+    assert submitted.returncode == 0, submitted.stderr
+
+    producer = Celery(broker=fleet_env["SEEDREAM_BROKER_URL"])
+    job_id = _job_id(fleet_env["SEEDREAM_DATABASE_URL"], "dupes")
+    for _ in range(3):
+        producer.send_task("seedream.process_job", args=[job_id], queue="seedream")
+    summary = wait_for_final("dupes", fleet_env, tmp_path)
+    time.sleep(2)  # let every duplicate delivery be consumed
+
+    assert summary["counts"]["succeeded"] == 1
+    assert emulator.stats()["billed"] == 1
+    assert len(s3.list_objects_v2(Bucket=bucket)["Contents"]) == 1
+
+
+def _job_id(database_url: str, batch: str) -> int:
+    with sqlalchemy.create_engine(database_url).connect() as conn:
+        return conn.execute(
+            sqlalchemy.text("SELECT id FROM jobs WHERE batch_id = :b"), {"b": batch}
+        ).scalar_one()

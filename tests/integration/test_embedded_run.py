@@ -1,0 +1,66 @@
+"""`seedream-batch run`: a manifest becomes stored images in one process, against the emulator."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.conftest import Emulator
+from tests.support.manifests import write_manifest
+from tests.support.processes import CLI
+
+pytestmark = pytest.mark.integration
+
+
+def run_cli(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 240):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
+    return subprocess.run(
+        [CLI, *args], cwd=cwd, env={**clean, **env}, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_a_200_row_manifest_with_10_bad_rows_stores_190_images_and_bills_190_calls(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    manifest = write_manifest(tmp_path / "jobs.jsonl", good=190, bad=10)
+    assert len(manifest.bad_lines) == 10
+    emulator.configure(latency_s=0.2, jitter_s=0.1)
+
+    result = run_cli(["run", "jobs.jsonl", "--out", "out", "--batch", "b1",
+                      "--rejects", "rejects.jsonl"], tmp_path, emulator.env())
+
+    assert result.returncode == 0, result.stderr
+    images = sorted((tmp_path / "out" / "b1").glob("*.jpg"))
+    assert len(images) == 190
+    for image in images:
+        with Image.open(image) as picture:
+            assert picture.format == "JPEG"
+            assert picture.size == manifest.expected_sizes[image.stem]
+    for line, field in manifest.bad_lines.items():
+        assert f"jobs.jsonl:{line}: {field}:" in result.stderr
+    assert len((tmp_path / "rejects.jsonl").read_text().splitlines()) == 10
+    assert emulator.stats()["billed"] == 190
+    assert "succeeded 190" in result.stdout
+
+
+def test_running_a_finished_batch_again_calls_nothing(tmp_path: Path, emulator: Emulator) -> None:
+    write_manifest(tmp_path / "jobs.jsonl", good=12)
+    first = run_cli(["run", "jobs.jsonl", "--out", "out", "--batch", "again"], tmp_path, emulator.env())
+    assert first.returncode == 0, first.stderr
+
+    second = run_cli(["run", "jobs.jsonl", "--out", "out", "--batch", "again"], tmp_path, emulator.env())
+
+    assert second.returncode == 0, second.stderr
+    assert "0 jobs re-enqueued" in second.stderr
+    assert emulator.stats()["billed"] == 12
+
+
+def test_a_missing_token_is_one_line_naming_the_variable(tmp_path: Path, emulator: Emulator) -> None:
+    env = emulator.env()
+    del env["CLOUDFLARE_API_TOKEN"]
+    result = run_cli(["run", str(Path(__file__)), "--out", "out"], tmp_path, env)
+    assert result.returncode == 2
+    assert "CLOUDFLARE_API_TOKEN is not set" in result.stderr
+    assert "Traceback" not in result.stderr
