@@ -1,0 +1,18 @@
+# The seedream-batch image: the CLI, the workers and the emulator.
+FROM python:3.12-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+
+COPY pyproject.toml README.md ./
+COPY config ./config
+COPY jobs ./jobs
+COPY producer ./producer
+COPY worker ./worker
+COPY emulator ./emulator
+RUN pip install --disable-pip-version-check . \
+    && useradd --create-home --uid 10001 seedream
+USER seedream
+
+ENTRYPOINT ["seedream-batch"]
+CMD ["worker"]
