@@ -2,6 +2,7 @@
 
 import json
 import os
+import secrets
 import subprocess
 import time
 from collections.abc import Iterator
@@ -21,12 +22,20 @@ from tests.support.processes import CLI, Service
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The fleet's results table: PostgreSQL, or one SQLite file shared by the processes."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fleet.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture
-def fleet_env(fresh_redis: str, postgres_url: str, s3_env: dict[str, str],
+def fleet_env(fresh_redis: str, database_url: str, s3_env: dict[str, str],
               emulator: Emulator) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
     return {**clean, **s3_env, **emulator.env(), "SEEDREAM_BROKER_URL": fresh_redis,
-            "SEEDREAM_DATABASE_URL": postgres_url, "SEEDREAM_CONCURRENCY": "8"}
+            "SEEDREAM_DATABASE_URL": database_url, "SEEDREAM_CONCURRENCY": "8"}
 
 
 @pytest.fixture
@@ -64,22 +73,23 @@ def test_submit_and_two_workers_store_190_images_in_s3_and_bill_190_calls(
     manifest = write_manifest(tmp_path / "jobs.jsonl", good=190, bad=10)
     emulator.configure(latency_s=0.2, jitter_s=0.1)
 
-    submitted = cli(["submit", "jobs.jsonl", "--out", f"s3://{bucket}/runs", "--batch", "fleet"],
+    batch = f"fleet-{secrets.token_hex(3)}"
+    submitted = cli(["submit", "jobs.jsonl", "--out", f"s3://{bucket}/runs", "--batch", batch],
                     fleet_env, tmp_path)
     assert submitted.returncode == 0, submitted.stderr
-    summary = wait_for_final("fleet", fleet_env, tmp_path)
+    summary = wait_for_final(batch, fleet_env, tmp_path)
 
     assert summary["counts"]["succeeded"] == 190
     assert summary["rejected"] == 10
     for line, field in manifest.bad_lines.items():
         assert f"jobs.jsonl:{line}: {field}:" in submitted.stderr
-    objects = s3.list_objects_v2(Bucket=bucket, Prefix="runs/fleet/")["Contents"]
+    objects = s3.list_objects_v2(Bucket=bucket, Prefix=f"runs/{batch}/")["Contents"]
     assert len(objects) == 190
     for entry in objects[:20]:
         obj = s3.get_object(Bucket=bucket, Key=entry["Key"])
         assert obj["ContentType"] == "image/jpeg"
-        assert obj["Metadata"]["batch"] == "fleet"
-        key = entry["Key"].removeprefix("runs/fleet/").removesuffix(".jpg")
+        assert obj["Metadata"]["batch"] == batch
+        key = entry["Key"].removeprefix(f"runs/{batch}/").removesuffix(".jpg")
         assert Image.open(io.BytesIO(obj["Body"].read())).size == manifest.expected_sizes[key]
     assert emulator.stats()["billed"] == 190
 
@@ -91,15 +101,16 @@ def test_a_message_delivered_four_times_calls_the_api_once(
     bucket, s3 = s3_bucket
     (tmp_path / "one.jsonl").write_text('{"id": "only", "prompt": "one picture", "size": "1K"}\n')
     emulator.configure(latency_s=1.5)
-    submitted = cli(["submit", "one.jsonl", "--out", f"s3://{bucket}", "--batch", "dupes"],
+    batch = f"dupes-{secrets.token_hex(3)}"
+    submitted = cli(["submit", "one.jsonl", "--out", f"s3://{bucket}", "--batch", batch],
                     fleet_env, tmp_path)
     assert submitted.returncode == 0, submitted.stderr
 
     producer = Celery(broker=fleet_env["SEEDREAM_BROKER_URL"])
-    job_id = _job_id(fleet_env["SEEDREAM_DATABASE_URL"], "dupes")
+    job_id = _job_id(fleet_env["SEEDREAM_DATABASE_URL"], batch)
     for _ in range(3):
         producer.send_task("seedream.process_job", args=[job_id], queue="seedream")
-    summary = wait_for_final("dupes", fleet_env, tmp_path)
+    summary = wait_for_final(batch, fleet_env, tmp_path)
     time.sleep(2)  # let every duplicate delivery be consumed
 
     assert summary["counts"]["succeeded"] == 1

@@ -1,6 +1,7 @@
 """`seedream-batch run`: a manifest becomes stored images in one process, against the emulator."""
 
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from PIL import Image
 
 from tests.conftest import Emulator
 from tests.support.manifests import write_manifest
-from tests.support.processes import CLI
+from tests.support.processes import CLI, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -64,3 +65,28 @@ def test_a_missing_token_is_one_line_naming_the_variable(tmp_path: Path, emulato
     assert result.returncode == 2
     assert "CLOUDFLARE_API_TOKEN is not set" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_run_killed_mid_batch_finishes_when_run_again_with_the_same_batch(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    write_manifest(tmp_path / "jobs.jsonl", good=40)
+    emulator.configure(latency_s=0.5)
+    env = {**os.environ, **emulator.env(), "SEEDREAM_CONCURRENCY": "4"}
+    args = [CLI, "run", "jobs.jsonl", "--out", "out", "--batch", "killed"]
+    first = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    wait_until(lambda: len(list(tmp_path.glob("out/killed/*.jpg"))) >= 8, 60, "8 images stored")
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    stored_before = len(list(tmp_path.glob("out/killed/*.jpg")))
+    assert stored_before < 40
+
+    second = run_cli(["run", "jobs.jsonl", "--out", "out", "--batch", "killed"], tmp_path,
+                     {**emulator.env(), "SEEDREAM_CONCURRENCY": "4"})
+
+    assert second.returncode == 0, second.stderr
+    assert "succeeded 40" in second.stdout
+    assert len(list(tmp_path.glob("out/killed/*.jpg"))) == 40
+    # at most the calls in flight when the process died are paid twice
+    assert emulator.stats()["billed"] <= 40 + 4

@@ -1,0 +1,113 @@
+"""The Cloudflare client against the emulator over real HTTP: every answer form, every fault."""
+
+import httpx
+import pytest
+
+from config.settings import Settings
+from jobs.errors import ErrorClass, JobError
+from jobs.spec import ImageInput, Size, output_dimensions
+from tests.conftest import Emulator
+from worker.cloudflare import CloudflareClient
+from worker.image_fetch import fetch_image
+from worker.images import inspect_image
+
+pytestmark = pytest.mark.integration
+
+SPEC = ImageInput(prompt="a lighthouse at dusk", size="1K", aspect_ratio="16:9")
+
+
+def client_for(emulator: Emulator, **settings: object) -> CloudflareClient:
+    env = emulator.env()
+    return CloudflareClient(
+        Settings(
+            _env_file=None, api_base=env["CLOUDFLARE_API_BASE"],
+            account_id=env["CLOUDFLARE_ACCOUNT_ID"], api_token=env["CLOUDFLARE_API_TOKEN"],
+            **settings,
+        )
+    )
+
+
+def image_for(emulator: Emulator, spec: ImageInput) -> bytes:
+    with client_for(emulator) as client, httpx.Client() as http:
+        generation = client.generate(spec)
+        if generation.data is not None:
+            return generation.data
+        assert generation.url is not None
+        return fetch_image(http, generation.url, max_bytes=10_000_000, timeout=30)
+
+
+@pytest.mark.parametrize(
+    "form", ["url", "images_list", "base64", "data_uri", "raw", "v4_envelope"]
+)
+def test_every_success_form_gives_the_image_of_the_requested_size(
+    emulator: Emulator, form: str
+) -> None:
+    emulator.configure(response_form=form)
+
+    facts = inspect_image(image_for(emulator, SPEC))
+
+    assert facts.format == "jpeg"
+    assert (facts.width, facts.height) == output_dimensions(SPEC)
+    assert emulator.stats()["billed"] == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "error_class"),
+    [
+        ("server_error", ErrorClass.server_error),
+        ("capacity", ErrorClass.rate_limited),
+        ("timeout", ErrorClass.timeout),
+        ("quota", ErrorClass.quota),
+        ("gateway_error", ErrorClass.server_error),
+        ("failed_200", ErrorClass.server_error),
+        ("content_policy", ErrorClass.content_policy),
+        ("malformed", ErrorClass.server_error),
+        ("errors_object", ErrorClass.server_error),
+        ("non_image", ErrorClass.bad_image),
+    ],
+)
+def test_every_fault_is_raised_as_its_error_class(
+    emulator: Emulator, fault: str, error_class: ErrorClass
+) -> None:
+    emulator.configure(faults={fault: 1.0})
+
+    with pytest.raises(JobError) as caught:
+        inspect_image(image_for(emulator, SPEC))
+
+    assert caught.value.error_class is error_class
+    assert emulator.env()["CLOUDFLARE_API_TOKEN"] not in caught.value.message
+
+
+def test_a_hung_call_is_a_timeout_after_the_read_timeout(emulator: Emulator) -> None:
+    emulator.configure(faults={"hang": 1.0}, hang_s=5)
+    with client_for(emulator, api_timeout=0.5) as client, pytest.raises(JobError) as caught:
+        client.generate(SPEC)
+    assert caught.value.error_class is ErrorClass.timeout
+
+
+def test_the_emulators_rate_limit_is_rate_limited_with_retry_after(emulator: Emulator) -> None:
+    emulator.configure(rate_limit="1/30s")
+    with client_for(emulator) as client:
+        client.generate(SPEC)
+        with pytest.raises(JobError) as caught:
+            client.generate(SPEC)
+    assert caught.value.error_class is ErrorClass.rate_limited
+    assert caught.value.retry_after is not None and 0 < caught.value.retry_after <= 30
+
+
+def test_a_wrong_token_is_an_auth_error(emulator: Emulator) -> None:
+    client = CloudflareClient(
+        Settings(_env_file=None, api_base=emulator.base_url, account_id="acct-test",
+                 api_token="wrong-token")
+    )
+    with client, pytest.raises(JobError) as caught:
+        client.generate(SPEC)
+    assert caught.value.error_class is ErrorClass.auth
+
+
+def test_invalid_input_caught_only_by_the_provider_is_invalid_input(emulator: Emulator) -> None:
+    spec = ImageInput.model_construct(prompt="x", size=Size.custom, width=None, height=None)
+    with client_for(emulator) as client, pytest.raises(JobError) as caught:
+        client.generate(spec)
+    assert caught.value.error_class is ErrorClass.invalid_input
+    assert "5006" in caught.value.message
