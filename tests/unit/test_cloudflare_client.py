@@ -1,12 +1,9 @@
 """worker.cloudflare: the request it sends and what it raises, through an httpx.MockTransport."""
 
-import io
 import json
-from collections.abc import Callable
 
 import httpx
 import pytest
-from PIL import Image
 from pydantic import SecretStr
 
 from config.settings import MissingSetting, Settings
@@ -19,6 +16,8 @@ from jobs.errors import (
     ServerError,
 )
 from jobs.spec import DEFAULT_MODEL, AspectRatio, ImageInput, Size
+from tests.support.http import NETWORK_FAILURES, Handler, Recorder
+from tests.support.images import image_bytes
 from worker.cloudflare import CloudflareClient, Generation
 
 TOKEN = "cf-secret-token-0123456789"
@@ -27,8 +26,6 @@ IMAGE_URL = "https://ark.example/seedream-4-0/abc_0.jpeg"
 SPEC = ImageInput(
     prompt="a lighthouse at dusk", size=Size.two_k, aspect_ratio=AspectRatio.widescreen_16_9
 )
-
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def make_settings(
@@ -47,18 +44,6 @@ def make_settings(
         api_timeout=240.0,
         api_connect_timeout=7.0,
     )
-
-
-class Recorder:
-    """A MockTransport handler that keeps the requests it saw and answers with `respond`."""
-
-    def __init__(self, respond: Handler) -> None:
-        self.respond = respond
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.respond(request)
 
 
 def client_for(
@@ -123,9 +108,7 @@ def test_the_call_reads_with_the_configured_timeouts() -> None:
 
 
 def test_a_raw_png_answer_gives_the_bytes() -> None:
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8), (10, 200, 30)).save(buffer, "PNG")
-    png = buffer.getvalue()
+    png = image_bytes("PNG", (8, 8))
     client, _ = client_for(
         lambda _: httpx.Response(200, content=png, headers={"content-type": "image/png"})
     )
@@ -196,16 +179,7 @@ def test_retry_after_is_passed_on() -> None:
     assert raised.value.retry_after == 42.0
 
 
-@pytest.mark.parametrize(
-    "failure",
-    [
-        httpx.ConnectTimeout,
-        httpx.ReadTimeout,
-        httpx.ConnectError,
-        httpx.ReadError,
-        httpx.RemoteProtocolError,
-    ],
-)
+@pytest.mark.parametrize("failure", NETWORK_FAILURES)
 def test_network_failures_are_timeouts(failure: type[httpx.TransportError]) -> None:
     def fail(request: httpx.Request) -> httpx.Response:
         raise failure("connection reset by peer", request=request)

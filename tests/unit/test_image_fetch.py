@@ -1,36 +1,17 @@
 """worker.image_fetch: a download bounded in size, time and redirects, that says why it failed."""
 
-import io
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
-from PIL import Image
 
 from jobs.errors import BadImage, JobError, ProviderTimeout, ServerError
+from tests.support.http import NETWORK_FAILURES, Handler, Recorder
+from tests.support.images import image_bytes
 from worker.image_fetch import fetch_image
 
 URL = "https://ark.example/seedream-4-0/abc_0.jpeg?X-Tos-Signature=s3cr3t"
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-def jpeg_bytes() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (64, 48), (250, 200, 0)).save(buffer, "JPEG")
-    return buffer.getvalue()
-
-
-class Recorder:
-    """A MockTransport handler that keeps the requests it saw and answers with `respond`."""
-
-    def __init__(self, respond: Handler) -> None:
-        self.respond = respond
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.respond(request)
 
 
 def fetch(respond: Handler, *, timeout: float = 5.0) -> tuple[bytes, Recorder]:
@@ -47,9 +28,9 @@ def refused(respond: Handler, *, timeout: float = 5.0) -> JobError:
 
 
 def test_the_image_bytes_are_returned() -> None:
-    data, recorder = fetch(lambda _: httpx.Response(200, content=jpeg_bytes()))
+    data, recorder = fetch(lambda _: httpx.Response(200, content=image_bytes("JPEG", (64, 48))))
 
-    assert data == jpeg_bytes()
+    assert data == image_bytes("JPEG", (64, 48))
     assert str(recorder.requests[0].url) == URL
 
 
@@ -126,7 +107,7 @@ def hops(count: int) -> Handler:
         hop = int(request.url.params.get("hop", "0"))
         if hop < count:
             return redirect_to(f"/next?hop={hop + 1}")
-        return httpx.Response(200, content=jpeg_bytes())
+        return httpx.Response(200, content=image_bytes("JPEG", (64, 48)))
 
     return respond
 
@@ -134,7 +115,7 @@ def hops(count: int) -> Handler:
 def test_up_to_max_redirects_are_followed() -> None:
     data, recorder = fetch(hops(3))
 
-    assert data == jpeg_bytes()
+    assert data == image_bytes("JPEG", (64, 48))
     assert [str(request.url) for request in recorder.requests][
         -1
     ] == "https://ark.example/next?hop=3"
@@ -175,16 +156,7 @@ def test_a_redirect_to_another_scheme_is_refused() -> None:
     assert "http(s)" in error.message
 
 
-@pytest.mark.parametrize(
-    "failure",
-    [
-        httpx.ConnectTimeout,
-        httpx.ReadTimeout,
-        httpx.ConnectError,
-        httpx.ReadError,
-        httpx.RemoteProtocolError,
-    ],
-)
+@pytest.mark.parametrize("failure", NETWORK_FAILURES)
 def test_network_failures_are_timeouts(failure: type[httpx.TransportError]) -> None:
     def fail(request: httpx.Request) -> httpx.Response:
         raise failure("connection reset by peer", request=request)

@@ -2,19 +2,12 @@
 
 import base64
 import hashlib
-import io
 
 import pytest
-from PIL import Image
 
 from jobs.errors import BadImage
+from tests.support.images import image_bytes
 from worker.images import decode_inline_image, inspect_image
-
-
-def image_bytes(fmt: str, size: tuple[int, int] = (40, 30)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, (200, 40, 10)).save(buffer, fmt)
-    return buffer.getvalue()
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,9 @@ def one_job(table: ResultsTable) -> int:
 
 def pipeline(table: ResultsTable, client: FakeClient, storage: FlakyStorage) -> JobPipeline:
     jpeg = image_bytes("JPEG", (64, 48))
-    downloads = httpx.Client(transport=httpx.MockTransport(lambda _: httpx.Response(200, content=jpeg)))
+    downloads = httpx.Client(
+        transport=httpx.MockTransport(lambda _: httpx.Response(200, content=jpeg))
+    )
     settings = Settings(_env_file=None, max_attempts=3)
     return JobPipeline(settings, table, client, downloads, lambda _output: storage)  # type: ignore[arg-type]
 

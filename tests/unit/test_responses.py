@@ -2,13 +2,11 @@
 
 import base64
 import email.utils
-import io
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from jobs.errors import (
     AuthError,
@@ -21,15 +19,15 @@ from jobs.errors import (
     RateLimited,
     ServerError,
 )
-from worker.responses import MAX_MESSAGE_CHARS, Generation, parse_response, parse_retry_after
+from tests.support.images import image_bytes
+from worker.responses import (
+    MAX_MESSAGE_CHARS,
+    Generation,
+    parse_response,
+    parse_retry_after,
+)
 
 IMAGE_URL = "https://ark-content-generation-v2-ap-southeast-1.tos-ap-southeast-1.volces.com/seedream-4-0/abc_0.jpeg"
-
-
-def png_bytes() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8), (0, 90, 200)).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def answer(status: int, doc: Any, headers: dict[str, str] | None = None) -> Generation:
@@ -69,23 +67,28 @@ def test_the_v4_wrapper_is_unwrapped() -> None:
 
 
 def test_a_base64_image_gives_its_bytes() -> None:
-    doc = {"result": {"image": base64.b64encode(png_bytes()).decode()}}
+    doc = {"result": {"image": base64.b64encode(image_bytes("PNG", (8, 8))).decode()}}
 
-    assert answer(200, doc) == Generation(data=png_bytes())
+    assert answer(200, doc) == Generation(data=image_bytes("PNG", (8, 8)))
 
 
 def test_a_data_uri_image_gives_its_bytes() -> None:
     doc = {
         "success": True,
-        "result": {"image": "data:image/png;base64," + base64.b64encode(png_bytes()).decode()},
+        "result": {
+            "image": "data:image/png;base64,"
+            + base64.b64encode(image_bytes("PNG", (8, 8))).decode()
+        },
     }
 
-    assert answer(200, doc) == Generation(data=png_bytes())
+    assert answer(200, doc) == Generation(data=image_bytes("PNG", (8, 8)))
 
 
 @pytest.mark.parametrize("content_type", ["image/png", "image/jpeg", "IMAGE/PNG; charset=binary"])
 def test_a_raw_image_body_is_the_image(content_type: str) -> None:
-    assert parse_response(200, content_type, png_bytes(), {}) == Generation(data=png_bytes())
+    assert parse_response(200, content_type, image_bytes("PNG", (8, 8)), {}) == Generation(
+        data=image_bytes("PNG", (8, 8))
+    )
 
 
 def test_json_with_a_charset_is_still_json() -> None:
