@@ -86,7 +86,9 @@ class Settings(BaseSettings):
     def database_path(self) -> Path | None:
         """The SQLite file behind `database_url`, when it is one."""
         prefix = "sqlite:///"
-        return Path(self.database_url[len(prefix):]) if self.database_url.startswith(prefix) else None
+        return (
+            Path(self.database_url[len(prefix) :]) if self.database_url.startswith(prefix) else None
+        )
 
 
 @lru_cache(maxsize=1)

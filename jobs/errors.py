@@ -1,17 +1,17 @@
 """Why a job failed, as exceptions a caller catches by class, never by parsing a message.
 
-    JobError
-    ├── TransientError      retried with backoff and jitter, up to the attempt limit
-    │   ├── RateLimited         rate_limited    429 / 3040, gateway limit
-    │   ├── ServerError         server_error    5xx, provider unavailable
-    │   ├── ProviderTimeout     timeout         408 / 3007 / 3008, connect or read error
-    │   └── StorageError        storage         the image could not be written
-    └── FinalError          recorded and not retried
-        ├── InvalidInput        invalid_input   400 / 5006 / 3003 / 5004, unknown model, 413
-        ├── ContentPolicy       content_policy  prompt or image refused by moderation
-        ├── AuthError           auth            401 / 403, bad token, blocked account
-        ├── QuotaExceeded       quota           daily allocation or spend limit, 402
-        └── BadImage            bad_image       the provider's bytes are not an image we accept
+JobError
+├── TransientError      retried with backoff and jitter, up to the attempt limit
+│   ├── RateLimited         rate_limited    429 / 3040, gateway limit
+│   ├── ServerError         server_error    5xx, provider unavailable
+│   ├── ProviderTimeout     timeout         408 / 3007 / 3008, connect or read error
+│   └── StorageError        storage         the image could not be written
+└── FinalError          recorded and not retried
+    ├── InvalidInput        invalid_input   400 / 5006 / 3003 / 5004, unknown model, 413
+    ├── ContentPolicy       content_policy  prompt or image refused by moderation
+    ├── AuthError           auth            401 / 403, bad token, blocked account
+    ├── QuotaExceeded       quota           daily allocation or spend limit, 402
+    └── BadImage            bad_image       the provider's bytes are not an image we accept
 """
 
 from enum import StrEnum

@@ -81,8 +81,12 @@ class ResultsTable:
         with self.engine.begin() as conn:
             conn.execute(
                 insert(batches).values(
-                    id=batch_id, created_at=utcnow(), manifest=manifest, output=output,
-                    model=model, rejected=0,
+                    id=batch_id,
+                    created_at=utcnow(),
+                    manifest=manifest,
+                    output=output,
+                    model=model,
+                    rejected=0,
                 )
             )
         return Batch(batch_id, manifest, output, model, 0)
@@ -107,7 +111,9 @@ class ResultsTable:
 
     # -- loading -----------------------------------------------------------------------------
 
-    def add_jobs(self, batch_id: str, specs: Sequence[JobSpec]) -> tuple[list[int], list[Duplicate]]:
+    def add_jobs(
+        self, batch_id: str, specs: Sequence[JobSpec]
+    ) -> tuple[list[int], list[Duplicate]]:
         """Insert `specs` as queued jobs in one statement; a key already in the batch is not
         inserted but returned as a Duplicate naming the line that has it first."""
         if not specs:
@@ -115,10 +121,15 @@ class ResultsTable:
         now = utcnow()
         rows = [
             {
-                "batch_id": batch_id, "key": spec.key, "line": spec.line,
-                "spec": spec.input.payload(), "metadata": spec.metadata,
-                "state": JobState.queued.value, "attempts": 0,
-                "created_at": now, "updated_at": now,
+                "batch_id": batch_id,
+                "key": spec.key,
+                "line": spec.line,
+                "spec": spec.input.payload(),
+                "metadata": spec.metadata,
+                "state": JobState.queued.value,
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
             }
             for spec in specs
         ]
@@ -138,9 +149,13 @@ class ResultsTable:
     def _insert_new(self) -> Insert:
         dialect = self.engine.dialect.name
         if dialect == "sqlite":
-            stmt: Any = sqlite.insert(jobs).on_conflict_do_nothing(index_elements=["batch_id", "key"])
+            stmt: Any = sqlite.insert(jobs).on_conflict_do_nothing(
+                index_elements=["batch_id", "key"]
+            )
         elif dialect == "postgresql":
-            stmt = postgresql.insert(jobs).on_conflict_do_nothing(index_elements=["batch_id", "key"])
+            stmt = postgresql.insert(jobs).on_conflict_do_nothing(
+                index_elements=["batch_id", "key"]
+            )
         else:
             raise RuntimeError(f"the results table supports SQLite and PostgreSQL, not {dialect}")
         return stmt.returning(jobs.c.id, jobs.c.key)
@@ -152,7 +167,9 @@ class ResultsTable:
         keys = {spec.key for spec in duplicates}
         first = dict(
             conn.execute(
-                select(jobs.c.key, jobs.c.line).where(jobs.c.batch_id == batch_id, jobs.c.key.in_(keys))
+                select(jobs.c.key, jobs.c.line).where(
+                    jobs.c.batch_id == batch_id, jobs.c.key.in_(keys)
+                )
             ).all()
         )
         return [Duplicate(spec, first[spec.key]) for spec in duplicates]
@@ -163,8 +180,9 @@ class ResultsTable:
         """Take the job if no one holds it; None when it is final, leased, or taken meanwhile."""
         now = utcnow()
         query = (
-            select(jobs.c.state, jobs.c.key, jobs.c.spec, jobs.c.provider_url, jobs.c.attempts,
-                   batches)
+            select(
+                jobs.c.state, jobs.c.key, jobs.c.spec, jobs.c.provider_url, jobs.c.attempts, batches
+            )
             .join(batches, batches.c.id == jobs.c.batch_id)
             .where(jobs.c.id == job_id)
         )
@@ -179,9 +197,11 @@ class ResultsTable:
                 update(jobs)
                 .where(jobs.c.id == job_id, jobs.c.state == observed.value, _lease_free(now))
                 .values(
-                    state=new_state.value, lease_owner=owner,
+                    state=new_state.value,
+                    lease_owner=owner,
                     lease_expires_at=now + timedelta(seconds=lease_seconds),
-                    attempts=jobs.c.attempts + 1, updated_at=now,
+                    attempts=jobs.c.attempts + 1,
+                    updated_at=now,
                 )
             )
             if taken.rowcount != 1:
@@ -191,8 +211,12 @@ class ResultsTable:
                 insert(attempts).values(job_id=job_id, number=number, worker=owner, started_at=now)
             )
         return Claim(
-            job_id=job_id, batch=_batch(row._mapping), key=row.key,
-            spec=ImageInput.model_validate(row.spec), provider_url=row.provider_url, attempt=number,
+            job_id=job_id,
+            batch=_batch(row._mapping),
+            key=row.key,
+            spec=ImageInput.model_validate(row.spec),
+            provider_url=row.provider_url,
+            attempt=number,
         )
 
     def record_generated(
@@ -200,22 +224,38 @@ class ResultsTable:
     ) -> None:
         """The provider returned an image: from here on a crash resumes at the upload."""
         self._update_held(
-            claim.job_id, owner,
-            state=JobState.generated.value, provider_url=provider_url, api_ms=api_ms, cost=cost,
+            claim.job_id,
+            owner,
+            state=JobState.generated.value,
+            provider_url=provider_url,
+            api_ms=api_ms,
+            cost=cost,
         )
 
     def record_succeeded(self, claim: Claim, owner: str, stored: StoredImage) -> None:
         now = utcnow()
         self._update_held(
-            claim.job_id, owner,
-            state=JobState.succeeded.value, output_uri=stored.output_uri, bytes=stored.size,
-            sha256=stored.sha256, width=stored.width, height=stored.height,
-            fetch_ms=stored.fetch_ms, store_ms=stored.store_ms, error_class=None,
-            error_message=None, lease_owner=None, lease_expires_at=None, finished_at=now,
+            claim.job_id,
+            owner,
+            state=JobState.succeeded.value,
+            output_uri=stored.output_uri,
+            bytes=stored.size,
+            sha256=stored.sha256,
+            width=stored.width,
+            height=stored.height,
+            fetch_ms=stored.fetch_ms,
+            store_ms=stored.store_ms,
+            error_class=None,
+            error_message=None,
+            lease_owner=None,
+            lease_expires_at=None,
+            finished_at=now,
         )
         self._finish_attempt(claim, now, None)
 
-    def record_failure(self, claim: Claim, owner: str, error: JobError, max_attempts: int) -> JobState:
+    def record_failure(
+        self, claim: Claim, owner: str, error: JobError, max_attempts: int
+    ) -> JobState:
         """Record the attempt's error; the job goes back to wait for a retry while the class is
         transient and attempts remain (to `generated` when the image was already paid for), else
         it fails. Returns the state the job is left in."""
@@ -230,9 +270,14 @@ class ResultsTable:
         else:
             state = JobState.queued
         self._update_held(
-            claim.job_id, owner,
-            state=state.value, error_class=error.error_class.value, error_message=error.message,
-            lease_owner=None, lease_expires_at=None, finished_at=None if retry else now,
+            claim.job_id,
+            owner,
+            state=state.value,
+            error_class=error.error_class.value,
+            error_message=error.message,
+            lease_owner=None,
+            lease_expires_at=None,
+            finished_at=None if retry else now,
         )
         self._finish_attempt(claim, now, error)
         return state
@@ -336,7 +381,10 @@ class ResultsTable:
             .order_by(func.count().desc())
         )
         with self.engine.connect() as conn:
-            return [(cls or "unknown", count, example or "") for cls, count, example in conn.execute(query)]
+            return [
+                (cls or "unknown", count, example or "")
+                for cls, count, example in conn.execute(query)
+            ]
 
 
 def _lease_free(now: Any) -> Any:
@@ -345,4 +393,3 @@ def _lease_free(now: Any) -> Any:
 
 def _batch(row: Any) -> Batch:
     return Batch(row["id"], row["manifest"], row["output"], row["model"], row["rejected"])
-

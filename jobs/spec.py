@@ -65,7 +65,7 @@ RECOMMENDED_2K_SIZES: dict[AspectRatio, tuple[int, int]] = {
     AspectRatio.cinema_21_9: (3024, 1296),
 }
 _TIER_SCALE = {Size.one_k: 0.5, Size.two_k: 1.0, Size.four_k: 2.0}
-#: what a call that names no size gets (the provider's documented default is silent; 2K is Seedream's)
+#: what a call that names no size gets: the contract is silent, 2K is Seedream's own default
 DEFAULT_SIZE = Size.two_k
 
 
@@ -98,8 +98,7 @@ class ImageInput(BaseModel):
             decode_input_image(image)
             return image
         raise ValueError(
-            "must be an http(s) URL or a data:image/jpeg|png;base64 URI, got "
-            f"{image[:40]!r}"
+            f"must be an http(s) URL or a data:image/jpeg|png;base64 URI, got {image[:40]!r}"
         )
 
     @model_validator(mode="after")
@@ -125,7 +124,9 @@ def decode_input_image(data_uri: str) -> Image.Image:
     """
     match = _DATA_URI.match(data_uri)
     if match is None:
-        raise ValueError("a data URI must be data:image/jpeg;base64,... or data:image/png;base64,...")
+        raise ValueError(
+            "a data URI must be data:image/jpeg;base64,... or data:image/png;base64,..."
+        )
     payload = match["payload"]
     if len(payload) * 3 // 4 > MAX_INPUT_IMAGE_BYTES:
         raise ValueError(f"input image is over {MAX_INPUT_IMAGE_BYTES // (1024 * 1024)} MB")
@@ -145,7 +146,9 @@ def decode_input_image(data_uri: str) -> Image.Image:
     return picture
 
 
-def output_dimensions(spec: ImageInput, input_size: tuple[int, int] | None = None) -> tuple[int, int]:
+def output_dimensions(
+    spec: ImageInput, input_size: tuple[int, int] | None = None
+) -> tuple[int, int]:
     """The width and height an image generated for `spec` has.
 
     `custom` is exact. A tier scales Seedream's recommended 2K size for the aspect ratio, with the

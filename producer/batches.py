@@ -10,7 +10,7 @@ _BATCH_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$")
 
 
 def validate_batch_id(batch_id: str) -> str:
-    """Return `batch_id` if usable as a key segment, else raise ValueError saying what is allowed."""
+    """`batch_id` if it can be a key segment, else ValueError saying what is allowed."""
     if not _BATCH_ID.match(batch_id):
         raise ValueError(
             f"batch name {batch_id!r} is not allowed: use 1-100 letters, digits, '.', '_' or '-', "

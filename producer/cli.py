@@ -17,7 +17,7 @@ from config.settings import MissingSetting, Settings, get_settings
 from emulator.cli import emulator_command
 from producer.manifest import ManifestError
 from producer.progress import BatchSummary, wait_for_batch
-from producer.submission import SubmissionError, Submission, open_table, submit_manifest
+from producer.submission import Submission, SubmissionError, open_table, submit_manifest
 
 app = typer.Typer(
     help="Batch image generation with Seedream 4.0 on Cloudflare Workers AI.",
@@ -29,12 +29,15 @@ err = Console(stderr=True)
 
 ManifestArg = Annotated[Path, typer.Argument(help="JSONL or CSV manifest, one image job per row.")]
 OutOption = Annotated[
-    str | None, typer.Option("--out", help="Folder or s3://bucket/prefix (default SEEDREAM_OUTPUT).")
+    str | None,
+    typer.Option("--out", help="Folder or s3://bucket/prefix (default SEEDREAM_OUTPUT)."),
 ]
 BatchOption = Annotated[
     str | None, typer.Option("--batch", help="Batch name; an existing batch is resumed.")
 ]
-StrictOption = Annotated[bool, typer.Option("--strict", help="Refuse the manifest if any row is bad.")]
+StrictOption = Annotated[
+    bool, typer.Option("--strict", help="Refuse the manifest if any row is bad.")
+]
 RejectsOption = Annotated[
     Path | None, typer.Option("--rejects", help="Write bad rows here, in the manifest's format.")
 ]
@@ -60,26 +63,39 @@ def _settings(*, need_credentials: bool, need_broker: bool = False) -> Settings:
     return settings
 
 
-def _submit(settings: Settings, manifest: Path, out: str | None, batch: str | None,
-            strict: bool, rejects: Path | None) -> Submission:
+def _submit(
+    settings: Settings,
+    manifest: Path,
+    out: str | None,
+    batch: str | None,
+    strict: bool,
+    rejects: Path | None,
+) -> Submission:
     from worker.tasks import enqueue
 
     try:
         submission = submit_manifest(
-            open_table(settings), settings, manifest, output=out or settings.output,
-            batch_name=batch, enqueue=enqueue, strict=strict, rejects=rejects,
+            open_table(settings),
+            settings,
+            manifest,
+            output=out or settings.output,
+            batch_name=batch,
+            enqueue=enqueue,
+            strict=strict,
+            rejects=rejects,
         )
     except (ManifestError, SubmissionError) as exc:
         raise _fail(str(exc)) from None
     report = submission.report
     if report is None:
-        err.print(f"resuming batch {submission.batch.id}: {submission.resumed_jobs} jobs re-enqueued")
+        err.print(
+            f"resuming batch {submission.batch.id}: {submission.resumed_jobs} jobs re-enqueued"
+        )
     elif report.refused:
         raise _fail(f"{manifest}: {report.rejected} bad rows; --strict refused the whole manifest")
     else:
-        err.print(
-            f"batch {submission.batch.id}: {report.loaded} jobs queued, {report.rejected} rows rejected"
-        )
+        loaded, rejected = report.loaded, report.rejected
+        err.print(f"batch {submission.batch.id}: {loaded} jobs queued, {rejected} rows rejected")
     return submission
 
 
@@ -100,7 +116,9 @@ def run(
     started = time.monotonic()
     with EmbeddedWorker(celery_app, concurrency or settings.concurrency):
         submission = _submit(settings, manifest, out, batch, strict, rejects)
-        summary = wait_for_batch(open_table(settings), submission.batch, show_progress=err.is_terminal)
+        summary = wait_for_batch(
+            open_table(settings), submission.batch, show_progress=err.is_terminal
+        )
     elapsed = time.monotonic() - started
     succeeded = summary.counts["succeeded"]
     typer.echo(summary.render())
@@ -125,7 +143,9 @@ def submit(
 
 @app.command()
 def status(
-    batch: Annotated[str | None, typer.Argument(help="Batch name; none lists recent batches.")] = None,
+    batch: Annotated[
+        str | None, typer.Argument(help="Batch name; none lists recent batches.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show a batch's counts by state, its errors and where its images are."""
@@ -138,8 +158,12 @@ def status(
         listing = Table("batch", "jobs", "succeeded", "failed", "unfinished", "spend")
         for s in summaries:
             listing.add_row(
-                s.batch, str(s.total), str(s.counts["succeeded"]), str(s.counts["failed"]),
-                str(s.total - s.finished), f"${s.spend_usd:.2f}",
+                s.batch,
+                str(s.total),
+                str(s.counts["succeeded"]),
+                str(s.counts["failed"]),
+                str(s.total - s.finished),
+                f"${s.spend_usd:.2f}",
             )
         Console().print(listing)
         return
@@ -162,8 +186,12 @@ def worker(
 
     celery_app.worker_main(
         [
-            "worker", "--pool=threads", f"--concurrency={concurrency or settings.concurrency}",
-            f"--loglevel={loglevel}", f"--queues={JOB_QUEUE}", "--without-gossip",
+            "worker",
+            "--pool=threads",
+            f"--concurrency={concurrency or settings.concurrency}",
+            f"--loglevel={loglevel}",
+            f"--queues={JOB_QUEUE}",
+            "--without-gossip",
             "--without-mingle",
         ]
     )

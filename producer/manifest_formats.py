@@ -102,7 +102,7 @@ def _lines(stream: BinaryIO, max_bytes: int) -> Iterator[_Line]:
     while chunk := stream.readline(max_bytes + 2):
         number += 1
         if number == 1 and chunk.startswith(_BOM):
-            chunk = chunk[len(_BOM):]
+            chunk = chunk[len(_BOM) :]
         length, tail = len(chunk), chunk
         while not tail.endswith(b"\n") and length > max_bytes:
             rest = stream.readline(_SKIP_CHUNK)
@@ -268,11 +268,12 @@ class _RecordLines:
 #: csv's own messages, and what they mean to a person who wrote the file
 _CSV_ERRORS = {
     "',' expected after '\"'": "a quoted cell must end at its closing quote (write a quote inside "
-    "a quoted cell as two quotes: \"\")",
+    'a quoted cell as two quotes: "")',
     "unexpected end of data": "a quoted cell is never closed: its quote runs to the end of the "
     "file",
-    "new-line character seen in unquoted field - do you need to open the file with newline=''?":
-    "a carriage return (\\r) inside an unquoted cell: quote the cell or remove it",
+    "new-line character seen in unquoted field - do you need to open the file with newline=''?": (
+        "a carriage return (\\r) inside an unquoted cell: quote the cell or remove it"
+    ),
 }
 
 

@@ -62,8 +62,11 @@ class BatchSummary:
 def wait_for_batch(table: ResultsTable, batch: Batch, show_progress: bool) -> BatchSummary:
     """Block until every job of the batch is final, with a progress bar when asked for."""
     columns = (
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:.2f} img/s"), TimeElapsedColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:.2f} img/s"),
+        TimeElapsedColumn(),
     )
     started = time.monotonic()
     with Progress(*columns, disable=not show_progress, transient=False) as progress:

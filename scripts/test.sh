@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
+.venv/bin/ruff check --quiet .
 exec .venv/bin/python -m pytest "$@"

@@ -16,7 +16,13 @@ import redis
 import sqlalchemy
 
 from tests.support.processes import (
-    VENV_BIN, Service, free_port, http_ok, port_open, require_binary, wait_until,
+    VENV_BIN,
+    Service,
+    free_port,
+    http_ok,
+    port_open,
+    require_binary,
+    wait_until,
 )
 
 #: the server the tests create their database in (trust auth on the machines this runs on)
@@ -37,8 +43,19 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def redis_url(logs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     server = Service(
-        [require_binary("redis-server"), "--port", str(port), "--bind", "127.0.0.1",
-         "--save", "", "--appendonly", "no", "--dir", str(tmp_path_factory.mktemp("redis"))],
+        [
+            require_binary("redis-server"),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path_factory.mktemp("redis")),
+        ],
         logs / "redis.log",
     )
     wait_until(port_open(port), 10, "redis-server listening")
@@ -80,8 +97,10 @@ def s3_endpoint(logs: Path) -> Iterator[str]:
 def s3_env(s3_endpoint: str) -> dict[str, str]:
     """Environment a worker needs to reach the local S3 server (as boto3 reads it)."""
     return {
-        "AWS_ENDPOINT_URL": s3_endpoint, "AWS_ACCESS_KEY_ID": S3_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": S3_SECRET, "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": S3_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+        "AWS_DEFAULT_REGION": "us-east-1",
     }
 
 
@@ -89,8 +108,11 @@ def s3_env(s3_endpoint: str) -> dict[str, str]:
 def s3_bucket(s3_env: dict[str, str]) -> tuple[str, object]:
     """A new, empty bucket and a client on it."""
     client = boto3.client(
-        "s3", endpoint_url=s3_env["AWS_ENDPOINT_URL"], aws_access_key_id=S3_KEY_ID,
-        aws_secret_access_key=S3_SECRET, region_name="us-east-1",
+        "s3",
+        endpoint_url=s3_env["AWS_ENDPOINT_URL"],
+        aws_access_key_id=S3_KEY_ID,
+        aws_secret_access_key=S3_SECRET,
+        region_name="us-east-1",
     )
     name = f"images-{secrets.token_hex(4)}"
     client.create_bucket(Bucket=name)
@@ -115,7 +137,8 @@ class Emulator:
     def env(self) -> dict[str, str]:
         """The settings a client needs to talk to this emulator as if it were Cloudflare."""
         return {
-            "CLOUDFLARE_API_BASE": self.base_url, "CLOUDFLARE_ACCOUNT_ID": EMULATOR_ACCOUNT,
+            "CLOUDFLARE_API_BASE": self.base_url,
+            "CLOUDFLARE_ACCOUNT_ID": EMULATOR_ACCOUNT,
             "CLOUDFLARE_API_TOKEN": EMULATOR_TOKEN,
         }
 
@@ -124,8 +147,17 @@ class Emulator:
 def emulator_server(logs: Path) -> Iterator[Emulator]:
     port = free_port()
     server = Service(
-        [str(VENV_BIN / "python"), "-m", "emulator", "--port", str(port),
-         "--account-id", EMULATOR_ACCOUNT, "--api-token", EMULATOR_TOKEN],
+        [
+            str(VENV_BIN / "python"),
+            "-m",
+            "emulator",
+            "--port",
+            str(port),
+            "--account-id",
+            EMULATOR_ACCOUNT,
+            "--api-token",
+            EMULATOR_TOKEN,
+        ],
         logs / "emulator.log",
     )
     emulator = Emulator(f"http://127.0.0.1:{port}")
@@ -137,7 +169,8 @@ def emulator_server(logs: Path) -> Iterator[Emulator]:
 @pytest.fixture
 def emulator(emulator_server: Emulator) -> Emulator:
     """The session's emulator with counters zeroed and no latency, faults or limit."""
-    emulator_server.configure(latency_s=0.0, jitter_s=0.0, rate_limit=None, faults={},
-                              response_form="url")
+    emulator_server.configure(
+        latency_s=0.0, jitter_s=0.0, rate_limit=None, faults={}, response_form="url"
+    )
     emulator_server.reset()
     return emulator_server

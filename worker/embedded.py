@@ -39,16 +39,27 @@ class EmbeddedWorker:
         self.app.finalize()
         self.app.set_current()
         controller = _ReadyWorkController(
-            app=self.app, concurrency=self.concurrency, pool="threads", loglevel="WARNING",
-            ready_callback=None, without_heartbeat=True, without_mingle=True, without_gossip=True,
+            app=self.app,
+            concurrency=self.concurrency,
+            pool="threads",
+            loglevel="WARNING",
+            ready_callback=None,
+            without_heartbeat=True,
+            without_mingle=True,
+            without_gossip=True,
         )
-        self._thread = threading.Thread(target=controller.start, name="embedded-worker", daemon=True)
+        self._thread = threading.Thread(
+            target=controller.start, name="embedded-worker", daemon=True
+        )
         self._thread.start()
         controller.ready.wait()
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         assert self._thread is not None
         worker_state.should_terminate = 0

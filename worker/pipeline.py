@@ -64,7 +64,12 @@ class JobPipeline:
             state = self.table.record_failure(claim, owner, error, self.settings.max_attempts)
             log.warning(
                 "job %s (%s) attempt %s: %s: %s -> %s",
-                job_id, claim.key, claim.attempt, error.error_class, error.message, state,
+                job_id,
+                claim.key,
+                claim.attempt,
+                error.error_class,
+                error.message,
+                state,
             )
             if state is JobState.failed:
                 return Outcome(state)
@@ -86,8 +91,10 @@ class JobPipeline:
         if data is None:
             assert url is not None, "a generation carries a URL or the bytes"
             data = fetch_image(
-                self.fetch_http, url,
-                max_bytes=self.settings.max_image_bytes, timeout=self.settings.fetch_timeout,
+                self.fetch_http,
+                url,
+                max_bytes=self.settings.max_image_bytes,
+                timeout=self.settings.fetch_timeout,
             )
         fetch_ms = _ms_since(fetched)
         facts = inspect_image(data)
@@ -103,10 +110,16 @@ class JobPipeline:
             },
         )
         self.table.record_succeeded(
-            claim, owner,
+            claim,
+            owner,
             StoredImage(
-                output_uri=uri, size=facts.size, sha256=facts.sha256, width=facts.width,
-                height=facts.height, fetch_ms=fetch_ms, store_ms=_ms_since(stored_at),
+                output_uri=uri,
+                size=facts.size,
+                sha256=facts.sha256,
+                width=facts.width,
+                height=facts.height,
+                fetch_ms=fetch_ms,
+                store_ms=_ms_since(stored_at),
             ),
         )
 
@@ -121,7 +134,9 @@ class StorageLookup:
     def __call__(self, output: str) -> Storage:
         storage = self._by_output.get(output)
         if storage is None:
-            storage = self._by_output.setdefault(output, open_storage(output, self._max_connections))
+            storage = self._by_output.setdefault(
+                output, open_storage(output, self._max_connections)
+            )
         return storage
 
 

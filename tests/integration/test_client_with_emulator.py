@@ -20,8 +20,10 @@ def client_for(emulator: Emulator, **settings: object) -> CloudflareClient:
     env = emulator.env()
     return CloudflareClient(
         Settings(
-            _env_file=None, api_base=env["CLOUDFLARE_API_BASE"],
-            account_id=env["CLOUDFLARE_ACCOUNT_ID"], api_token=env["CLOUDFLARE_API_TOKEN"],
+            _env_file=None,
+            api_base=env["CLOUDFLARE_API_BASE"],
+            account_id=env["CLOUDFLARE_ACCOUNT_ID"],
+            api_token=env["CLOUDFLARE_API_TOKEN"],
             **settings,
         )
     )
@@ -36,9 +38,7 @@ def image_for(emulator: Emulator, spec: ImageInput) -> bytes:
         return fetch_image(http, generation.url, max_bytes=10_000_000, timeout=30)
 
 
-@pytest.mark.parametrize(
-    "form", ["url", "images_list", "base64", "data_uri", "raw", "v4_envelope"]
-)
+@pytest.mark.parametrize("form", ["url", "images_list", "base64", "data_uri", "raw", "v4_envelope"])
 def test_every_success_form_gives_the_image_of_the_requested_size(
     emulator: Emulator, form: str
 ) -> None:
@@ -97,8 +97,12 @@ def test_the_emulators_rate_limit_is_rate_limited_with_retry_after(emulator: Emu
 
 def test_a_wrong_token_is_an_auth_error(emulator: Emulator) -> None:
     client = CloudflareClient(
-        Settings(_env_file=None, api_base=emulator.base_url, account_id="acct-test",
-                 api_token="wrong-token")
+        Settings(
+            _env_file=None,
+            api_base=emulator.base_url,
+            account_id="acct-test",
+            api_token="wrong-token",
+        )
     )
     with client, pytest.raises(JobError) as caught:
         client.generate(SPEC)

@@ -1,5 +1,6 @@
 """Distributed mode: `submit` on Redis, two `worker` processes, PostgreSQL table, S3 bucket."""
 
+import io
 import json
 import os
 import secrets
@@ -7,8 +8,6 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-
-import io
 
 import pytest
 import sqlalchemy
@@ -31,11 +30,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def fleet_env(fresh_redis: str, database_url: str, s3_env: dict[str, str],
-              emulator: Emulator) -> dict[str, str]:
+def fleet_env(
+    fresh_redis: str, database_url: str, s3_env: dict[str, str], emulator: Emulator
+) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
-    return {**clean, **s3_env, **emulator.env(), "SEEDREAM_BROKER_URL": fresh_redis,
-            "SEEDREAM_DATABASE_URL": database_url, "SEEDREAM_CONCURRENCY": "8"}
+    return {
+        **clean,
+        **s3_env,
+        **emulator.env(),
+        "SEEDREAM_BROKER_URL": fresh_redis,
+        "SEEDREAM_DATABASE_URL": database_url,
+        "SEEDREAM_CONCURRENCY": "8",
+    }
 
 
 @pytest.fixture
@@ -50,7 +56,9 @@ def two_workers(fleet_env: dict[str, str], logs: Path) -> Iterator[list[Service]
 
 
 def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CLI, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [CLI, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 def wait_for_final(batch: str, env: dict[str, str], cwd: Path, timeout: float = 180) -> dict:
@@ -66,16 +74,22 @@ def wait_for_final(batch: str, env: dict[str, str], cwd: Path, timeout: float = 
 
 
 def test_submit_and_two_workers_store_190_images_in_s3_and_bill_190_calls(
-    tmp_path: Path, fleet_env: dict[str, str], two_workers: list[Service],
-    s3_bucket: tuple[str, object], emulator: Emulator,
+    tmp_path: Path,
+    fleet_env: dict[str, str],
+    two_workers: list[Service],
+    s3_bucket: tuple[str, object],
+    emulator: Emulator,
 ) -> None:
     bucket, s3 = s3_bucket
     manifest = write_manifest(tmp_path / "jobs.jsonl", good=190, bad=10)
     emulator.configure(latency_s=0.2, jitter_s=0.1)
 
     batch = f"fleet-{secrets.token_hex(3)}"
-    submitted = cli(["submit", "jobs.jsonl", "--out", f"s3://{bucket}/runs", "--batch", batch],
-                    fleet_env, tmp_path)
+    submitted = cli(
+        ["submit", "jobs.jsonl", "--out", f"s3://{bucket}/runs", "--batch", batch],
+        fleet_env,
+        tmp_path,
+    )
     assert submitted.returncode == 0, submitted.stderr
     summary = wait_for_final(batch, fleet_env, tmp_path)
 
@@ -95,15 +109,19 @@ def test_submit_and_two_workers_store_190_images_in_s3_and_bill_190_calls(
 
 
 def test_a_message_delivered_four_times_calls_the_api_once(
-    tmp_path: Path, fleet_env: dict[str, str], two_workers: list[Service],
-    s3_bucket: tuple[str, object], emulator: Emulator,
+    tmp_path: Path,
+    fleet_env: dict[str, str],
+    two_workers: list[Service],
+    s3_bucket: tuple[str, object],
+    emulator: Emulator,
 ) -> None:
     bucket, s3 = s3_bucket
     (tmp_path / "one.jsonl").write_text('{"id": "only", "prompt": "one picture", "size": "1K"}\n')
     emulator.configure(latency_s=1.5)
     batch = f"dupes-{secrets.token_hex(3)}"
-    submitted = cli(["submit", "one.jsonl", "--out", f"s3://{bucket}", "--batch", batch],
-                    fleet_env, tmp_path)
+    submitted = cli(
+        ["submit", "one.jsonl", "--out", f"s3://{bucket}", "--batch", batch], fleet_env, tmp_path
+    )
     assert submitted.returncode == 0, submitted.stderr
 
     producer = Celery(broker=fleet_env["SEEDREAM_BROKER_URL"])

@@ -29,8 +29,11 @@ def test_a_200_row_manifest_with_10_bad_rows_stores_190_images_and_bills_190_cal
     assert len(manifest.bad_lines) == 10
     emulator.configure(latency_s=0.2, jitter_s=0.1)
 
-    result = run_cli(["run", "jobs.jsonl", "--out", "out", "--batch", "b1",
-                      "--rejects", "rejects.jsonl"], tmp_path, emulator.env())
+    result = run_cli(
+        ["run", "jobs.jsonl", "--out", "out", "--batch", "b1", "--rejects", "rejects.jsonl"],
+        tmp_path,
+        emulator.env(),
+    )
 
     assert result.returncode == 0, result.stderr
     images = sorted((tmp_path / "out" / "b1").glob("*.jpg"))
@@ -48,17 +51,23 @@ def test_a_200_row_manifest_with_10_bad_rows_stores_190_images_and_bills_190_cal
 
 def test_running_a_finished_batch_again_calls_nothing(tmp_path: Path, emulator: Emulator) -> None:
     write_manifest(tmp_path / "jobs.jsonl", good=12)
-    first = run_cli(["run", "jobs.jsonl", "--out", "out", "--batch", "again"], tmp_path, emulator.env())
+    first = run_cli(
+        ["run", "jobs.jsonl", "--out", "out", "--batch", "again"], tmp_path, emulator.env()
+    )
     assert first.returncode == 0, first.stderr
 
-    second = run_cli(["run", "jobs.jsonl", "--out", "out", "--batch", "again"], tmp_path, emulator.env())
+    second = run_cli(
+        ["run", "jobs.jsonl", "--out", "out", "--batch", "again"], tmp_path, emulator.env()
+    )
 
     assert second.returncode == 0, second.stderr
     assert "0 jobs re-enqueued" in second.stderr
     assert emulator.stats()["billed"] == 12
 
 
-def test_a_missing_token_is_one_line_naming_the_variable(tmp_path: Path, emulator: Emulator) -> None:
+def test_a_missing_token_is_one_line_naming_the_variable(
+    tmp_path: Path, emulator: Emulator
+) -> None:
     env = emulator.env()
     del env["CLOUDFLARE_API_TOKEN"]
     result = run_cli(["run", str(Path(__file__)), "--out", "out"], tmp_path, env)
@@ -74,16 +83,20 @@ def test_a_run_killed_mid_batch_finishes_when_run_again_with_the_same_batch(
     emulator.configure(latency_s=0.5)
     env = {**os.environ, **emulator.env(), "SEEDREAM_CONCURRENCY": "4"}
     args = [CLI, "run", "jobs.jsonl", "--out", "out", "--batch", "killed"]
-    first = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+    first = subprocess.Popen(
+        args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     wait_until(lambda: len(list(tmp_path.glob("out/killed/*.jpg"))) >= 8, 60, "8 images stored")
     first.send_signal(signal.SIGKILL)
     first.wait()
     stored_before = len(list(tmp_path.glob("out/killed/*.jpg")))
     assert stored_before < 40
 
-    second = run_cli(["run", "jobs.jsonl", "--out", "out", "--batch", "killed"], tmp_path,
-                     {**emulator.env(), "SEEDREAM_CONCURRENCY": "4"})
+    second = run_cli(
+        ["run", "jobs.jsonl", "--out", "out", "--batch", "killed"],
+        tmp_path,
+        {**emulator.env(), "SEEDREAM_CONCURRENCY": "4"},
+    )
 
     assert second.returncode == 0, second.stderr
     assert "succeeded 40" in second.stdout

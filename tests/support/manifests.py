@@ -47,7 +47,9 @@ def write_manifest(path: Path, good: int, bad: int = 0) -> TestManifest:
         else:
             row = _good_row(len(expected))
             expected[str(row["id"])] = output_dimensions(
-                ImageInput.model_validate({k: v for k, v in row.items() if k not in ("id", "caption")})
+                ImageInput.model_validate(
+                    {k: v for k, v in row.items() if k not in ("id", "caption")}
+                )
             )
         lines.append(json.dumps(row))
     path.write_text("\n".join(lines) + "\n")
@@ -56,7 +58,18 @@ def write_manifest(path: Path, good: int, bad: int = 0) -> TestManifest:
 
 def _good_row(n: int) -> dict[str, object]:
     if n % 25 == 7:
-        return {"id": f"img-{n:04d}", "prompt": f"custom picture {n}", "size": "custom",
-                "width": 1024, "height": 1280, "caption": f"caption {n}"}
-    return {"id": f"img-{n:04d}", "prompt": f"a picture of thing number {n}", "size": "1K",
-            "aspect_ratio": _RATIOS[n % len(_RATIOS)], "caption": f"caption {n}"}
+        return {
+            "id": f"img-{n:04d}",
+            "prompt": f"custom picture {n}",
+            "size": "custom",
+            "width": 1024,
+            "height": 1280,
+            "caption": f"caption {n}",
+        }
+    return {
+        "id": f"img-{n:04d}",
+        "prompt": f"a picture of thing number {n}",
+        "size": "1K",
+        "aspect_ratio": _RATIOS[n % len(_RATIOS)],
+        "caption": f"caption {n}",
+    }

@@ -52,14 +52,23 @@ def port_open(port: int) -> Callable[[], bool]:
 class Service:
     """A child process in its own process group, stopped (and reaped) on `stop`."""
 
-    def __init__(self, argv: Sequence[str], log: Path, env: dict[str, str] | None = None,
-                 cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        log: Path,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
         self.argv = list(argv)
         self.log = log
         self._log_file = log.open("ab")
         self.process = subprocess.Popen(
-            self.argv, stdout=self._log_file, stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True,
+            self.argv,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,
         )
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> None:

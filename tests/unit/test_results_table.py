@@ -29,7 +29,9 @@ def table(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ResultsTab
 
 
 def specs(*keys: str) -> list[JobSpec]:
-    return [JobSpec(key=k, line=n + 1, input=ImageInput(prompt=f"p {k}")) for n, k in enumerate(keys)]
+    return [
+        JobSpec(key=k, line=n + 1, input=ImageInput(prompt=f"p {k}")) for n, k in enumerate(keys)
+    ]
 
 
 def loaded(table: ResultsTable, *keys: str) -> list[int]:

@@ -19,7 +19,9 @@ class LocalFolderStorage:
             raise StorageError(f"object key {key!r} leaves the output folder")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".part") as tmp:
+            with tempfile.NamedTemporaryFile(
+                dir=target.parent, delete=False, suffix=".part"
+            ) as tmp:
                 tmp.write(data)
             os.replace(tmp.name, target)
         except OSError as exc:

@@ -36,7 +36,10 @@ class S3Storage:
         object_key = f"{self.prefix}/{key}" if self.prefix else key
         try:
             self.client.put_object(
-                Bucket=self.bucket, Key=object_key, Body=data, ContentType=content_type,
+                Bucket=self.bucket,
+                Key=object_key,
+                Body=data,
+                ContentType=content_type,
                 Metadata=metadata,
             )
         except ClientError as exc:
@@ -46,5 +49,7 @@ class S3Storage:
                 f"{error.get('Code', '?')} {error.get('Message', '')}".strip()
             ) from exc
         except BotoCoreError as exc:
-            raise StorageError(f"S3 unreachable for s3://{self.bucket}/{object_key}: {exc}") from exc
+            raise StorageError(
+                f"S3 unreachable for s3://{self.bucket}/{object_key}: {exc}"
+            ) from exc
         return f"s3://{self.bucket}/{object_key}"
