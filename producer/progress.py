@@ -53,7 +53,7 @@ class BatchSummary:
         lines = [
             f"batch {self.batch}: {self.total} jobs ({counts or 'none'}), "
             f"{self.rejected} rows rejected, spend ${self.spend_usd:.2f}",
-            f"images: {self.output}",
+            f"images: {self.output.rstrip('/')}/{self.batch}/",
         ]
         lines += [f"  {e['class']}: {e['count']} (e.g. {e['example']})" for e in self.errors]
         return "\n".join(lines)

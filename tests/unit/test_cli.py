@@ -1,0 +1,63 @@
+"""The CLI's own behaviour: clear errors, status listings, nothing secret printed."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from config.settings import get_settings
+from jobs.database import open_engine
+from jobs.results import ResultsTable
+from jobs.spec import ImageInput, JobSpec
+from producer.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ResultsTable:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    monkeypatch.setenv("SEEDREAM_DATABASE_URL", url)
+    monkeypatch.delenv("SEEDREAM_BROKER_URL", raising=False)
+    get_settings.cache_clear()
+    table = ResultsTable(open_engine(url))
+    table.create_schema()
+    yield table
+    get_settings.cache_clear()
+
+
+def test_status_of_a_batch_counts_its_jobs_and_says_where_the_images_are(
+    database: ResultsTable,
+) -> None:
+    database.create_batch("spring", "m.jsonl", "s3://bucket/prefix", "m")
+    database.add_jobs("spring", [JobSpec(key="a", line=1, input=ImageInput(prompt="p"))])
+
+    result = runner.invoke(app, ["status", "spring"])
+    as_json = json.loads(runner.invoke(app, ["status", "spring", "--json"]).stdout)
+
+    assert result.exit_code == 0
+    assert "batch spring: 1 jobs (queued 1)" in result.stdout
+    assert "images: s3://bucket/prefix/spring/" in result.stdout
+    assert as_json["counts"]["queued"] == 1 and as_json["total"] == 1
+
+
+def test_status_with_no_batch_lists_recent_batches(database: ResultsTable) -> None:
+    database.create_batch("first", "m.jsonl", "./out", "m")
+    database.create_batch("second", "m.jsonl", "./out", "m")
+
+    listing = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+
+    assert [entry["batch"] for entry in listing] == ["second", "first"]
+
+
+def test_status_of_an_unknown_batch_says_how_to_list_them(database: ResultsTable) -> None:
+    result = runner.invoke(app, ["status", "nope"])
+    assert result.exit_code == 2
+    assert "no batch named 'nope'" in result.stderr
+
+
+def test_submit_without_a_broker_points_to_run(database: ResultsTable, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["submit", str(tmp_path / "m.jsonl")])
+    assert result.exit_code == 2
+    assert "SEEDREAM_BROKER_URL is not set" in result.stderr
