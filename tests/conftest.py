@@ -8,29 +8,24 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
-import httpx
 import pytest
 import redis
-import sqlalchemy
 
-from tests.support.processes import (
-    VENV_BIN,
-    Service,
-    free_port,
-    http_ok,
-    port_open,
-    require_binary,
-    wait_until,
+from tests.support.services import (
+    Emulator,
+    running_emulator,
+    running_redis,
+    running_s3,
+    temporary_postgres_database,
 )
 
 #: the server the tests create their database in (trust auth on the machines this runs on)
 POSTGRES_ADMIN_URL = os.environ.get(
     "SEEDREAM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-EMULATOR_ACCOUNT = "acct-test"
-EMULATOR_TOKEN = "tok-" + secrets.token_hex(8)
 S3_KEY_ID, S3_SECRET = "testing-key", "s3-secret-" + secrets.token_hex(8)
 
 
@@ -40,27 +35,9 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def redis_url(logs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    server = Service(
-        [
-            require_binary("redis-server"),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path_factory.mktemp("redis")),
-        ],
-        logs / "redis.log",
-    )
-    wait_until(port_open(port), 10, "redis-server listening")
-    yield f"redis://127.0.0.1:{port}/0"
-    server.stop()
+def redis_url(logs: Path) -> Iterator[str]:
+    with running_redis(logs) as url:
+        yield url
 
 
 @pytest.fixture
@@ -71,26 +48,14 @@ def fresh_redis(redis_url: str) -> str:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    name = f"seedream_test_{secrets.token_hex(4)}"
-    admin = sqlalchemy.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    with temporary_postgres_database(POSTGRES_ADMIN_URL) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def s3_endpoint(logs: Path) -> Iterator[str]:
-    port = free_port()
-    server = Service(
-        [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], logs / "s3.log"
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_until(http_ok(url), 30, "moto S3 server answering")
-    yield url
-    server.stop()
+    with running_s3(logs) as url:
+        yield url
 
 
 @pytest.fixture
@@ -105,7 +70,7 @@ def s3_env(s3_endpoint: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def s3_bucket(s3_env: dict[str, str]) -> tuple[str, object]:
+def s3_bucket(s3_env: dict[str, str]) -> tuple[str, Any]:
     """A new, empty bucket and a client on it."""
     client = boto3.client(
         "s3",
@@ -119,51 +84,10 @@ def s3_bucket(s3_env: dict[str, str]) -> tuple[str, object]:
     return name, client
 
 
-class Emulator:
-    """The running emulator: its base URL and its control endpoints."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-
-    def stats(self) -> dict:
-        return httpx.get(f"{self.base_url}/__emulator/stats", timeout=10).json()
-
-    def configure(self, **config: object) -> None:
-        httpx.post(f"{self.base_url}/__emulator/config", json=config, timeout=10).raise_for_status()
-
-    def reset(self) -> None:
-        httpx.post(f"{self.base_url}/__emulator/reset", timeout=10).raise_for_status()
-
-    def env(self) -> dict[str, str]:
-        """The settings a client needs to talk to this emulator as if it were Cloudflare."""
-        return {
-            "CLOUDFLARE_API_BASE": self.base_url,
-            "CLOUDFLARE_ACCOUNT_ID": EMULATOR_ACCOUNT,
-            "CLOUDFLARE_API_TOKEN": EMULATOR_TOKEN,
-        }
-
-
 @pytest.fixture(scope="session")
 def emulator_server(logs: Path) -> Iterator[Emulator]:
-    port = free_port()
-    server = Service(
-        [
-            str(VENV_BIN / "python"),
-            "-m",
-            "emulator",
-            "--port",
-            str(port),
-            "--account-id",
-            EMULATOR_ACCOUNT,
-            "--api-token",
-            EMULATOR_TOKEN,
-        ],
-        logs / "emulator.log",
-    )
-    emulator = Emulator(f"http://127.0.0.1:{port}")
-    wait_until(http_ok(f"{emulator.base_url}/__emulator/stats"), 30, "emulator answering")
-    yield emulator
-    server.stop()
+    with running_emulator(logs) as emulator:
+        yield emulator
 
 
 @pytest.fixture

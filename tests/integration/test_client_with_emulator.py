@@ -6,7 +6,7 @@ import pytest
 from config.settings import Settings
 from jobs.errors import ErrorClass, JobError
 from jobs.spec import ImageInput, Size, output_dimensions
-from tests.conftest import Emulator
+from tests.support.services import Emulator
 from worker.cloudflare import CloudflareClient
 from worker.image_fetch import fetch_image
 from worker.images import inspect_image

@@ -14,9 +14,9 @@ import sqlalchemy
 from celery import Celery
 from PIL import Image
 
-from tests.conftest import Emulator
 from tests.support.manifests import write_manifest
 from tests.support.processes import CLI, Service
+from tests.support.services import Emulator
 
 pytestmark = pytest.mark.integration
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import Emulator
 from tests.support.manifests import write_manifest
 from tests.support.processes import CLI, wait_until
+from tests.support.services import Emulator
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,200 @@
+"""End-to-end throughput: a manifest to stored images, embedded and distributed, on real parts.
+
+    .venv/bin/python bench/end_to_end.py [--jobs 200] [--latency 3] [--jitter 1]
+
+Starts the emulator (with the given call latency), a private Redis, moto's S3 server and a
+throwaway PostgreSQL database, runs the same manifest through each mode and prints a table:
+wall time, images/s, the ideal rate for that many threads at that latency, and the calls the
+emulator billed. Needs PostgreSQL on 127.0.0.1:5432 (scripts/setup.sh --test provides it).
+"""
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.conftest import POSTGRES_ADMIN_URL  # noqa: E402
+from tests.support.manifests import write_manifest  # noqa: E402
+from tests.support.processes import CLI, Service  # noqa: E402
+from tests.support.services import (  # noqa: E402
+    Emulator,
+    running_emulator,
+    running_redis,
+    running_s3,
+    temporary_postgres_database,
+)
+
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@dataclass
+class Result:
+    mode: str
+    threads: int
+    images: int
+    seconds: float
+    billed: int
+    max_in_flight: int
+
+    def row(self, jobs: int, latency: float) -> str:
+        """The ideal is every thread busy from the first second: whole rounds of calls."""
+        ideal_seconds = math.ceil(jobs / self.threads) * latency
+        return (
+            f"| {self.mode:<44} | {self.threads:>7} | {self.images:>6} | {self.seconds:>7.1f} "
+            f"| {self.images / self.seconds:>8.2f} | {ideal_seconds:>7.1f} "
+            f"| {ideal_seconds / self.seconds:>5.0%} | {self.billed:>6} | {self.max_in_flight:>9} |"
+        )
+
+
+HEADER = (
+    "| mode                                         | threads | images |  wall s "
+    "| images/s | ideal s | ratio | billed | in flight |\n"
+    "|----------------------------------------------|---------|--------|---------"
+    "|----------|---------|-------|--------|-----------|"
+)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
+    return {**base, **extra}
+
+
+def embedded(emulator: Emulator, workdir: Path, manifest: Path, threads: int) -> Result:
+    emulator.reset()
+    env = clean_env(**emulator.env(), SEEDREAM_CONCURRENCY=str(threads))
+    started = time.monotonic()
+    subprocess.run(
+        [CLI, "run", str(manifest), "--out", str(workdir / f"out-{threads}")],
+        cwd=workdir,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    seconds = time.monotonic() - started
+    stats = emulator.stats()
+    images = len(list((workdir / f"out-{threads}").rglob("*.jpg")))
+    return Result(
+        f"embedded, SQLite, folder ({threads} threads)",
+        threads,
+        images,
+        seconds,
+        stats["billed"],
+        stats["max_in_flight"],
+    )
+
+
+@contextmanager
+def fleet(env: dict[str, str], workdir: Path, workers: int) -> Iterator[None]:
+    processes = [
+        Service([CLI, "worker", "--loglevel", "WARNING"], workdir / f"worker-{n}.log", env=env)
+        for n in range(workers)
+    ]
+    try:
+        time.sleep(4)  # let each worker connect before the clock starts
+        yield
+    finally:
+        for process in processes:
+            process.stop()
+
+
+def distributed(
+    emulator: Emulator, workdir: Path, manifest: Path, stack: ExitStack, workers: int, threads: int
+) -> Result:
+    redis_url = stack.enter_context(running_redis(workdir))
+    s3_url = stack.enter_context(running_s3(workdir))
+    database = stack.enter_context(temporary_postgres_database(POSTGRES_ADMIN_URL))
+    boto3.client("s3", endpoint_url=s3_url, **_boto_credentials()).create_bucket(Bucket="bench")
+    env = clean_env(
+        **emulator.env(),
+        **S3_ENV,
+        AWS_ENDPOINT_URL=s3_url,
+        SEEDREAM_BROKER_URL=redis_url,
+        SEEDREAM_DATABASE_URL=database,
+        SEEDREAM_CONCURRENCY=str(threads),
+    )
+    emulator.reset()
+    with fleet(env, workdir, workers):
+        started = time.monotonic()
+        subprocess.run(
+            [CLI, "submit", str(manifest), "--out", "s3://bench/run", "--batch", "bench"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        _wait_final(env)
+        seconds = time.monotonic() - started
+    stats = emulator.stats()
+    objects = boto3.client("s3", endpoint_url=s3_url, **_boto_credentials()).list_objects_v2(
+        Bucket="bench", Prefix="run/bench/"
+    )
+    return Result(
+        f"Redis, {workers} workers, PostgreSQL, S3",
+        workers * threads,
+        objects.get("KeyCount", 0),
+        seconds,
+        stats["billed"],
+        stats["max_in_flight"],
+    )
+
+
+def _boto_credentials() -> dict[str, str]:
+    return {
+        "aws_access_key_id": S3_ENV["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": S3_ENV["AWS_SECRET_ACCESS_KEY"],
+        "region_name": S3_ENV["AWS_DEFAULT_REGION"],
+    }
+
+
+def _wait_final(env: dict[str, str]) -> None:
+    while True:
+        status = subprocess.run(
+            [CLI, "status", "bench", "--json"], env=env, check=True, capture_output=True, text=True
+        )
+        summary = json.loads(status.stdout)
+        if summary["finished"] == summary["total"]:
+            return
+        time.sleep(0.2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--latency", type=float, default=3.0, help="mean seconds per API call")
+    parser.add_argument("--jitter", type=float, default=1.0, help="uniform extra 0..jitter s")
+    args = parser.parse_args()
+    mean_latency = args.latency + args.jitter / 2
+
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        workdir = Path(tmp)
+        emulator = stack.enter_context(running_emulator(workdir))
+        emulator.configure(latency_s=args.latency, jitter_s=args.jitter)
+        manifest = write_manifest(workdir / "bench.jsonl", good=args.jobs).path
+        results = [
+            embedded(emulator, workdir, manifest, threads=16),
+            embedded(emulator, workdir, manifest, threads=64),
+            distributed(emulator, workdir, manifest, stack, workers=2, threads=32),
+        ]
+    print(f"\n{args.jobs} jobs, 1K images, API latency {args.latency}+0..{args.jitter} s\n")
+    print(HEADER)
+    for result in results:
+        print(result.row(args.jobs, mean_latency))
+
+
+if __name__ == "__main__":
+    main()

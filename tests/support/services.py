@@ -1,0 +1,110 @@
+"""The real services, each as a context manager: the test fixtures and bench/ both use them."""
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy
+
+from tests.support.processes import (
+    VENV_BIN,
+    Service,
+    free_port,
+    http_ok,
+    port_open,
+    require_binary,
+    wait_until,
+)
+
+
+@contextmanager
+def running_redis(workdir: Path) -> Iterator[str]:
+    """A private redis-server on a free port that keeps nothing on disk; yields its URL."""
+    port = free_port()
+    server = Service(
+        [require_binary("redis-server"), "--port", str(port), "--bind", "127.0.0.1",
+         "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        workdir / "redis.log",
+    )  # fmt: skip
+    try:
+        wait_until(port_open(port), 10, "redis-server listening")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.stop()
+
+
+@contextmanager
+def temporary_postgres_database(admin_url: str) -> Iterator[str]:
+    """A new, empty database on the server of `admin_url`, dropped afterwards; yields its URL."""
+    name = f"seedream_test_{secrets.token_hex(4)}"
+    admin = sqlalchemy.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@contextmanager
+def running_s3(workdir: Path) -> Iterator[str]:
+    """moto's S3 server on a free port; yields its endpoint URL."""
+    port = free_port()
+    server = Service(
+        [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], workdir / "s3.log"
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(http_ok(url), 30, "moto S3 server answering")
+        yield url
+    finally:
+        server.stop()
+
+
+class Emulator:
+    """The running emulator: its base URL, its credentials and its control endpoints."""
+
+    def __init__(self, base_url: str, account_id: str, api_token: str) -> None:
+        self.base_url = base_url
+        self.account_id = account_id
+        self.api_token = api_token
+
+    def stats(self) -> dict[str, Any]:
+        return dict(httpx.get(f"{self.base_url}/__emulator/stats", timeout=10).json())
+
+    def configure(self, **config: object) -> None:
+        httpx.post(f"{self.base_url}/__emulator/config", json=config, timeout=10).raise_for_status()
+
+    def reset(self) -> None:
+        httpx.post(f"{self.base_url}/__emulator/reset", timeout=10).raise_for_status()
+
+    def env(self) -> dict[str, str]:
+        """The settings a client needs to talk to this emulator as if it were Cloudflare."""
+        return {
+            "CLOUDFLARE_API_BASE": self.base_url,
+            "CLOUDFLARE_ACCOUNT_ID": self.account_id,
+            "CLOUDFLARE_API_TOKEN": self.api_token,
+        }
+
+
+@contextmanager
+def running_emulator(workdir: Path) -> Iterator[Emulator]:
+    """The Cloudflare emulator on a free port, with credentials made for this run."""
+    port = free_port()
+    account, token = "acct-test", "tok-" + secrets.token_hex(8)
+    server = Service(
+        [str(VENV_BIN / "python"), "-m", "emulator", "--port", str(port),
+         "--account-id", account, "--api-token", token],
+        workdir / "emulator.log",
+    )  # fmt: skip
+    emulator = Emulator(f"http://127.0.0.1:{port}", account, token)
+    try:
+        wait_until(http_ok(f"{emulator.base_url}/__emulator/stats"), 30, "emulator answering")
+        yield emulator
+    finally:
+        server.stop()
