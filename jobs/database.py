@@ -7,6 +7,10 @@ from sqlalchemy import Engine, create_engine, event
 
 #: how long a SQLite writer waits for the lock before failing; many worker threads share one file
 SQLITE_BUSY_TIMEOUT_S = 60
+#: connections per process, whatever its thread count: each write takes milliseconds, so a few
+#: connections serve hundreds of threads, and a fleet stays under PostgreSQL's default limit (100)
+POOL_SIZE = 8
+POOL_OVERFLOW = 8
 
 
 def utcnow() -> datetime:
@@ -14,18 +18,18 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def open_engine(url: str, pool_size: int = 16) -> Engine:
+def open_engine(url: str) -> Engine:
     """An engine for `url`, tuned for many worker threads writing small rows."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
-            pool_size=pool_size,
-            max_overflow=pool_size,
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_pre_ping=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

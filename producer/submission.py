@@ -30,7 +30,7 @@ class Submission:
 
 
 def open_table(settings: Settings) -> ResultsTable:
-    table = ResultsTable(open_engine(settings.database_url, pool_size=settings.concurrency))
+    table = ResultsTable(open_engine(settings.database_url))
     table.create_schema()
     return table
 

@@ -25,14 +25,14 @@ def get_pipeline() -> JobPipeline:
     with _pipeline_lock:
         if _pipeline is None:
             settings = get_settings()
-            pool = settings.concurrency
-            table = ResultsTable(open_engine(settings.database_url, pool_size=pool))
+            threads = settings.concurrency
+            table = ResultsTable(open_engine(settings.database_url))
             table.create_schema()
             # one connection per worker thread, for the API and for image downloads alike
-            limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+            limits = httpx.Limits(max_connections=threads, max_keepalive_connections=threads)
             client = CloudflareClient(settings, httpx.Client(limits=limits))
             fetch_http = httpx.Client(limits=limits, follow_redirects=False)
-            _pipeline = JobPipeline(settings, table, client, fetch_http, StorageLookup(pool))
+            _pipeline = JobPipeline(settings, table, client, fetch_http, StorageLookup(threads))
         return _pipeline
 
 
