@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy
@@ -73,30 +74,29 @@ def wait_for_final(batch: str, env: dict[str, str], cwd: Path, timeout: float = 
     raise TimeoutError(f"batch {batch} did not finish: {summary}")
 
 
+def submit(manifest: str, out: str, env: dict[str, str], cwd: Path) -> tuple[str, str]:
+    """Submit under a new batch name; returns the name and what submit printed on stderr."""
+    batch = f"b-{secrets.token_hex(3)}"
+    submitted = cli(["submit", manifest, "--out", out, "--batch", batch], env, cwd)
+    assert submitted.returncode == 0, submitted.stderr
+    return batch, submitted.stderr
+
+
+@pytest.mark.usefixtures("two_workers")
 def test_submit_and_two_workers_store_190_images_in_s3_and_bill_190_calls(
-    tmp_path: Path,
-    fleet_env: dict[str, str],
-    two_workers: list[Service],
-    s3_bucket: tuple[str, object],
-    emulator: Emulator,
+    tmp_path: Path, fleet_env: dict[str, str], s3_bucket: tuple[str, Any], emulator: Emulator
 ) -> None:
     bucket, s3 = s3_bucket
     manifest = write_manifest(tmp_path / "jobs.jsonl", good=190, bad=10)
     emulator.configure(latency_s=0.2, jitter_s=0.1)
 
-    batch = f"fleet-{secrets.token_hex(3)}"
-    submitted = cli(
-        ["submit", "jobs.jsonl", "--out", f"s3://{bucket}/runs", "--batch", batch],
-        fleet_env,
-        tmp_path,
-    )
-    assert submitted.returncode == 0, submitted.stderr
+    batch, reported = submit("jobs.jsonl", f"s3://{bucket}/runs", fleet_env, tmp_path)
     summary = wait_for_final(batch, fleet_env, tmp_path)
 
     assert summary["counts"]["succeeded"] == 190
     assert summary["rejected"] == 10
     for line, field in manifest.bad_lines.items():
-        assert f"jobs.jsonl:{line}: {field}:" in submitted.stderr
+        assert f"jobs.jsonl:{line}: {field}:" in reported
     objects = s3.list_objects_v2(Bucket=bucket, Prefix=f"runs/{batch}/")["Contents"]
     assert len(objects) == 190
     for entry in objects[:20]:
@@ -108,21 +108,14 @@ def test_submit_and_two_workers_store_190_images_in_s3_and_bill_190_calls(
     assert emulator.stats()["billed"] == 190
 
 
+@pytest.mark.usefixtures("two_workers")
 def test_a_message_delivered_four_times_calls_the_api_once(
-    tmp_path: Path,
-    fleet_env: dict[str, str],
-    two_workers: list[Service],
-    s3_bucket: tuple[str, object],
-    emulator: Emulator,
+    tmp_path: Path, fleet_env: dict[str, str], s3_bucket: tuple[str, Any], emulator: Emulator
 ) -> None:
     bucket, s3 = s3_bucket
     (tmp_path / "one.jsonl").write_text('{"id": "only", "prompt": "one picture", "size": "1K"}\n')
     emulator.configure(latency_s=1.5)
-    batch = f"dupes-{secrets.token_hex(3)}"
-    submitted = cli(
-        ["submit", "one.jsonl", "--out", f"s3://{bucket}", "--batch", batch], fleet_env, tmp_path
-    )
-    assert submitted.returncode == 0, submitted.stderr
+    batch, _ = submit("one.jsonl", f"s3://{bucket}", fleet_env, tmp_path)
 
     producer = Celery(broker=fleet_env["SEEDREAM_BROKER_URL"])
     job_id = _job_id(fleet_env["SEEDREAM_DATABASE_URL"], batch)
