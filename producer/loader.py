@@ -6,7 +6,6 @@ flat whatever the manifest's size and the first images start while the rest is s
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from jobs.results import Batch, Duplicate, ResultsTable
 from jobs.spec import JobSpec
@@ -34,13 +33,13 @@ class LoadReport:
 def load_manifest(
     table: ResultsTable,
     batch: Batch,
-    manifest: Path,
+    reader: ManifestReader,
     enqueue: Enqueue,
     on_reject: OnReject,
     *,
     strict: bool = False,
 ) -> LoadReport:
-    """Record every valid row of `manifest` as a queued job of `batch` and enqueue it.
+    """Record every valid row `reader` yields as a queued job of `batch` and enqueue it.
 
     Every bad row (invalid field, duplicate key) goes to `on_reject`. With `strict`, one bad row
     refuses the manifest: the rows are recorded, but cancelled, and nothing is enqueued.
@@ -61,15 +60,14 @@ def load_manifest(
         report.rejected += 1
         on_reject(row)
 
-    with ManifestReader(manifest) as reader:
-        for row in reader:
-            if isinstance(row, RejectedRow):
-                reject(row)
-                continue
-            chunk.append(row)
-            if len(chunk) >= CHUNK_SIZE:
-                flush()
-        flush()
+    for row in reader:
+        if isinstance(row, RejectedRow):
+            reject(row)
+            continue
+        chunk.append(row)
+        if len(chunk) >= CHUNK_SIZE:
+            flush()
+    flush()
     table.add_rejected(batch.id, report.rejected)
     if strict:
         if report.rejected:

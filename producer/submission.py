@@ -11,7 +11,7 @@ from jobs.database import open_engine
 from jobs.results import Batch, ResultsTable
 from producer.batches import new_batch_id, validate_batch_id
 from producer.loader import Enqueue, LoadReport, enqueue_unfinished, load_manifest
-from producer.manifest import RejectedRow
+from producer.manifest import ManifestReader, RejectedRow
 from producer.rejects import RejectsWriter
 from worker.identity import held_by_dead_local_process
 
@@ -62,13 +62,12 @@ def submit_manifest(
                 if held_by_dead_local_process(owner):
                     table.release_lease(job_id, owner)
             return Submission(existing, None, enqueue_unfinished(table, existing.id, enqueue))
-    if not manifest.is_file():
-        raise SubmissionError(f"{manifest}: no such manifest file")
-    batch = table.create_batch(
-        batch_name or new_batch_id(manifest), str(manifest), output, settings.model
-    )
-    with _reject_sink(manifest, rejects) as on_reject:
-        report = load_manifest(table, batch, manifest, enqueue, on_reject, strict=strict)
+    # opened before the batch is recorded: a manifest that cannot be read leaves nothing behind
+    with ManifestReader(manifest) as reader, _reject_sink(manifest, rejects) as on_reject:
+        batch = table.create_batch(
+            batch_name or new_batch_id(manifest), str(manifest), output, settings.model
+        )
+        report = load_manifest(table, batch, reader, enqueue, on_reject, strict=strict)
     return Submission(table.get_batch(batch.id) or batch, report)
 
 

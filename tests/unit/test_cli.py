@@ -61,3 +61,17 @@ def test_submit_without_a_broker_points_to_run(database: ResultsTable, tmp_path:
     result = runner.invoke(app, ["submit", str(tmp_path / "m.jsonl")])
     assert result.exit_code == 2
     assert "SEEDREAM_BROKER_URL is not set" in result.stderr
+
+
+def test_a_manifest_that_cannot_be_read_is_one_line_and_leaves_no_batch(
+    database: ResultsTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEEDREAM_BROKER_URL", "redis://127.0.0.1:1/0")
+    get_settings.cache_clear()
+    (tmp_path / "m.txt").write_text("prompt\n")
+
+    result = runner.invoke(app, ["submit", str(tmp_path / "m.txt")])
+
+    assert result.exit_code == 2
+    assert "m.txt" in result.stderr and ".jsonl" in result.stderr
+    assert database.recent_batches() == []

@@ -10,7 +10,7 @@ from jobs.results import ResultsTable
 from jobs.states import JobState
 from producer import loader
 from producer.loader import load_manifest
-from producer.manifest import RejectedRow
+from producer.manifest import ManifestReader, RejectedRow
 
 
 @pytest.fixture
@@ -30,7 +30,10 @@ def load(table: ResultsTable, path: Path, *, strict: bool = False):
     batch = table.create_batch("b", str(path), "./out", "m")
     enqueued: list[list[int]] = []
     rejected: list[RejectedRow] = []
-    report = load_manifest(table, batch, path, enqueued.append, rejected.append, strict=strict)
+    with ManifestReader(path) as reader:
+        report = load_manifest(
+            table, batch, reader, enqueued.append, rejected.append, strict=strict
+        )
     return report, enqueued, rejected
 
 
