@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Insert, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Insert, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from jobs.database import utcnow
@@ -148,16 +148,11 @@ class ResultsTable:
 
     def _insert_new(self) -> Insert:
         dialect = self.engine.dialect.name
-        if dialect == "sqlite":
-            stmt: Any = sqlite.insert(jobs).on_conflict_do_nothing(
-                index_elements=["batch_id", "key"]
-            )
-        elif dialect == "postgresql":
-            stmt = postgresql.insert(jobs).on_conflict_do_nothing(
-                index_elements=["batch_id", "key"]
-            )
-        else:
+        if dialect not in _UPSERTING_INSERT:
             raise RuntimeError(f"the results table supports SQLite and PostgreSQL, not {dialect}")
+        stmt = _UPSERTING_INSERT[dialect](jobs).on_conflict_do_nothing(
+            index_elements=["batch_id", "key"]
+        )
         return stmt.returning(jobs.c.id, jobs.c.key)
 
     @staticmethod
@@ -223,35 +218,40 @@ class ResultsTable:
         self, claim: Claim, owner: str, provider_url: str | None, api_ms: int, cost: float
     ) -> None:
         """The provider returned an image: from here on a crash resumes at the upload."""
-        self._update_held(
-            claim.job_id,
-            owner,
-            state=JobState.generated.value,
-            provider_url=provider_url,
-            api_ms=api_ms,
-            cost=cost,
-        )
+        with self.engine.begin() as conn:
+            _update_held(
+                conn,
+                claim.job_id,
+                owner,
+                state=JobState.generated.value,
+                provider_url=provider_url,
+                api_ms=api_ms,
+                cost=cost,
+            )
 
     def record_succeeded(self, claim: Claim, owner: str, stored: StoredImage) -> None:
+        """The image is stored: the job and its attempt are closed in one transaction."""
         now = utcnow()
-        self._update_held(
-            claim.job_id,
-            owner,
-            state=JobState.succeeded.value,
-            output_uri=stored.output_uri,
-            bytes=stored.size,
-            sha256=stored.sha256,
-            width=stored.width,
-            height=stored.height,
-            fetch_ms=stored.fetch_ms,
-            store_ms=stored.store_ms,
-            error_class=None,
-            error_message=None,
-            lease_owner=None,
-            lease_expires_at=None,
-            finished_at=now,
-        )
-        self._finish_attempt(claim, now, None)
+        with self.engine.begin() as conn:
+            _update_held(
+                conn,
+                claim.job_id,
+                owner,
+                state=JobState.succeeded.value,
+                output_uri=stored.output_uri,
+                bytes=stored.size,
+                sha256=stored.sha256,
+                width=stored.width,
+                height=stored.height,
+                fetch_ms=stored.fetch_ms,
+                store_ms=stored.store_ms,
+                error_class=None,
+                error_message=None,
+                lease_owner=None,
+                lease_expires_at=None,
+                finished_at=now,
+            )
+            _finish_attempt(conn, claim, now, None)
 
     def record_failure(
         self, claim: Claim, owner: str, error: JobError, max_attempts: int
@@ -261,47 +261,27 @@ class ResultsTable:
         it fails. Returns the state the job is left in."""
         now = utcnow()
         retry = error.error_class.transient and claim.attempt < max_attempts
-        with self.engine.connect() as conn:
+        with self.engine.begin() as conn:
             paid = conn.execute(select(jobs.c.state).where(jobs.c.id == claim.job_id)).scalar_one()
-        if not retry:
-            state = JobState.failed
-        elif paid == JobState.generated.value:
-            state = JobState.generated
-        else:
-            state = JobState.queued
-        self._update_held(
-            claim.job_id,
-            owner,
-            state=state.value,
-            error_class=error.error_class.value,
-            error_message=error.message,
-            lease_owner=None,
-            lease_expires_at=None,
-            finished_at=None if retry else now,
-        )
-        self._finish_attempt(claim, now, error)
+            if not retry:
+                state = JobState.failed
+            elif paid == JobState.generated.value:
+                state = JobState.generated
+            else:
+                state = JobState.queued
+            _update_held(
+                conn,
+                claim.job_id,
+                owner,
+                state=state.value,
+                error_class=error.error_class.value,
+                error_message=error.message,
+                lease_owner=None,
+                lease_expires_at=None,
+                finished_at=None if retry else now,
+            )
+            _finish_attempt(conn, claim, now, error)
         return state
-
-    def _update_held(self, job_id: int, owner: str, **values: Any) -> None:
-        """Write to a job only while `owner` still holds its lease."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.lease_owner == owner)
-                .values(updated_at=utcnow(), **values)
-            )
-
-    def _finish_attempt(self, claim: Claim, now: Any, error: JobError | None) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(attempts)
-                .where(attempts.c.job_id == claim.job_id, attempts.c.number == claim.attempt)
-                .values(
-                    finished_at=now,
-                    error_class=None if error is None else error.error_class.value,
-                    error_message=None if error is None else error.message,
-                )
-            )
 
     def release_lease(self, job_id: int, owner: str) -> None:
         """Hand a job back as if its lease had expired (its holder is known to be dead)."""
@@ -385,6 +365,31 @@ class ResultsTable:
                 (cls or "unknown", count, example or "")
                 for cls, count, example in conn.execute(query)
             ]
+
+
+#: INSERT ... ON CONFLICT DO NOTHING is dialect-specific SQL; both dialects spell it the same way
+_UPSERTING_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+def _update_held(conn: Connection, job_id: int, owner: str, **values: Any) -> None:
+    """Write to a job only while `owner` still holds its lease."""
+    conn.execute(
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.lease_owner == owner)
+        .values(updated_at=utcnow(), **values)
+    )
+
+
+def _finish_attempt(conn: Connection, claim: Claim, now: Any, error: JobError | None) -> None:
+    conn.execute(
+        update(attempts)
+        .where(attempts.c.job_id == claim.job_id, attempts.c.number == claim.attempt)
+        .values(
+            finished_at=now,
+            error_class=None if error is None else error.error_class.value,
+            error_message=None if error is None else error.message,
+        )
+    )
 
 
 def _lease_free(now: Any) -> Any:
