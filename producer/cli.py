@@ -15,6 +15,7 @@ from rich.table import Table
 
 from config.settings import MissingSetting, Settings, get_settings
 from emulator.cli import emulator_command
+from jobs.results import ResultsTable
 from producer.manifest import ManifestError
 from producer.progress import BatchSummary, wait_for_batch
 from producer.submission import Submission, SubmissionError, open_table, submit_manifest
@@ -64,6 +65,7 @@ def _settings(*, need_credentials: bool, need_broker: bool = False) -> Settings:
 
 
 def _submit(
+    table: ResultsTable,
     settings: Settings,
     manifest: Path,
     out: str | None,
@@ -75,7 +77,7 @@ def _submit(
 
     try:
         submission = submit_manifest(
-            open_table(settings),
+            table,
             settings,
             manifest,
             output=out or settings.output,
@@ -114,11 +116,10 @@ def run(
     from worker.embedded import EmbeddedWorker
 
     started = time.monotonic()
+    table = open_table(settings)
     with EmbeddedWorker(celery_app, concurrency or settings.concurrency):
-        submission = _submit(settings, manifest, out, batch, strict, rejects)
-        summary = wait_for_batch(
-            open_table(settings), submission.batch, show_progress=err.is_terminal
-        )
+        submission = _submit(table, settings, manifest, out, batch, strict, rejects)
+        summary = wait_for_batch(table, submission.batch, show_progress=err.is_terminal)
     elapsed = time.monotonic() - started
     succeeded = summary.counts["succeeded"]
     typer.echo(summary.render())
@@ -137,7 +138,7 @@ def submit(
 ) -> None:
     """Validate MANIFEST, record its jobs and enqueue them for `worker` processes."""
     settings = _settings(need_credentials=False, need_broker=True)
-    submission = _submit(settings, manifest, out, batch, strict, rejects)
+    submission = _submit(open_table(settings), settings, manifest, out, batch, strict, rejects)
     typer.echo(submission.batch.id)
 
 

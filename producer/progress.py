@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from jobs.results import Batch, ResultsTable
-from jobs.states import JobState
+from jobs.states import TERMINAL_STATES, JobState
 
 #: how often the waiting CLI reads the table; a COUNT per state is cheap at this rate
 POLL_INTERVAL_S = 0.5
@@ -43,7 +43,7 @@ class BatchSummary:
 
     @property
     def finished(self) -> int:
-        return sum(self.counts[state.value] for state in JobState if state.terminal)
+        return sum(self.counts[state.value] for state in TERMINAL_STATES)
 
     def as_json(self) -> dict[str, object]:
         return asdict(self) | {"total": self.total, "finished": self.finished}
@@ -72,9 +72,12 @@ def wait_for_batch(table: ResultsTable, batch: Batch, show_progress: bool) -> Ba
     with Progress(*columns, disable=not show_progress, transient=False) as progress:
         bar = progress.add_task(batch.id, total=None, rate=0.0)
         while True:
-            summary = BatchSummary.of(table, batch)
-            rate = summary.counts[JobState.succeeded.value] / max(time.monotonic() - started, 1e-6)
-            progress.update(bar, total=summary.total, completed=summary.finished, rate=rate)
-            if summary.finished == summary.total:
-                return summary
+            # only the counts while waiting: spend and errors are summed once, at the end
+            counts = table.counts(batch.id)
+            total = sum(counts.values())
+            finished = sum(counts[state] for state in TERMINAL_STATES)
+            rate = counts[JobState.succeeded] / max(time.monotonic() - started, 1e-6)
+            progress.update(bar, total=total, completed=finished, rate=rate)
+            if finished == total:
+                return BatchSummary.of(table, batch)
             time.sleep(POLL_INTERVAL_S)
