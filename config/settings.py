@@ -6,10 +6,12 @@ carry the `SEEDREAM_` prefix. `config/.env.example` documents each one.
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any, Self
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from jobs.rates import RateLimit
 from jobs.spec import DEFAULT_MODEL
 
 DEFAULT_API_BASE = "https://api.cloudflare.com"
@@ -20,6 +22,8 @@ DEFAULT_OUTPUT = "./output"
 DEFAULT_API_TIMEOUT_S = 300.0
 #: a job's lease outlives the longest call, the image fetch and the upload together
 DEFAULT_LEASE_S = 600.0
+#: Cloudflare's limit for partner models under Unified Billing, per gateway
+DEFAULT_RATE_LIMIT = RateLimit(count=200, window_s=60)
 #: Cloudflare's price for one Seedream 4.0 image
 DEFAULT_PRICE_PER_IMAGE = 0.03
 
@@ -36,14 +40,23 @@ class Settings(BaseSettings):
     """What the producer, the workers and the CLI are configured with."""
 
     model_config = SettingsConfigDict(
-        env_prefix="SEEDREAM_", env_file=".env", extra="ignore", populate_by_name=True
+        env_prefix="SEEDREAM_",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+        # `.env.example` lists every setting, most left empty: empty means "the default"
+        env_ignore_empty=True,
     )
 
     api_token: SecretStr | None = Field(default=None, validation_alias=_env("CLOUDFLARE_API_TOKEN"))
     account_id: str | None = Field(default=None, validation_alias=_env("CLOUDFLARE_ACCOUNT_ID"))
     api_base: str = Field(default=DEFAULT_API_BASE, validation_alias=_env("CLOUDFLARE_API_BASE"))
-    #: AI Gateway id sent as `cf-aig-gateway-id`; unset = the account's default gateway
-    gateway_id: str | None = Field(default=None, validation_alias=_env("CLOUDFLARE_GATEWAY_ID"))
+    #: AI Gateway ids, comma-separated; each call goes through the one free soonest, each with
+    #: its own rate limit (10 gateways, 10 times the rate). Empty = the account's default gateway.
+    gateway_ids: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        validation_alias=AliasChoices("CLOUDFLARE_GATEWAY_IDS", "CLOUDFLARE_GATEWAY_ID"),
+    )
 
     model: str = DEFAULT_MODEL
     #: unset = embedded mode (in-process broker and worker threads)
@@ -64,6 +77,19 @@ class Settings(BaseSettings):
     lease_seconds: float = DEFAULT_LEASE_S
     price_per_image: float = DEFAULT_PRICE_PER_IMAGE
 
+    #: calls per window the whole fleet may send through each gateway (`none` = unlimited);
+    #: set it on every worker alike
+    rate_limit: RateLimit | None = Field(default=DEFAULT_RATE_LIMIT)
+    #: calls that may go at once after an idle spell; the steady rate is lowered to make room
+    #: for them, so no window ever holds more than the limit
+    rate_burst: int = Field(default=1, ge=1)
+    #: the most calls in flight across the whole fleet; unset = as many as there are threads
+    max_in_flight: int | None = Field(default=None, ge=1)
+    #: a killed worker's in-flight slots come back after this long (live ones are renewed)
+    in_flight_lease_seconds: float = Field(default=30.0, gt=0)
+    #: the Redis holding the fleet's limiter; unset = the broker's, when it is Redis
+    limiter_url: str | None = None
+
     def require_api_credentials(self) -> tuple[str, SecretStr]:
         """The account id and token, or a one-line error naming the variable to set."""
         if self.api_token is None or not self.api_token.get_secret_value():
@@ -78,10 +104,48 @@ class Settings(BaseSettings):
             )
         return self.account_id, self.api_token
 
+    @field_validator("gateway_ids", mode="before")
+    @classmethod
+    def _split_gateway_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("rate_limit", mode="before")
+    @classmethod
+    def _parse_rate_limit(cls, value: Any) -> Any:
+        return RateLimit.parse(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _burst_fits_the_limit(self) -> Self:
+        if self.rate_limit is not None and self.rate_burst > self.rate_limit.count:
+            raise ValueError(
+                f"SEEDREAM_RATE_BURST={self.rate_burst} is more than the "
+                f"{self.rate_limit.count} calls SEEDREAM_RATE_LIMIT allows in a window"
+            )
+        return self
+
     @property
     def embedded(self) -> bool:
         """True when no broker is configured: `run` does everything in one process."""
         return not self.broker_url
+
+    def fleet_limiter_url(self) -> str | None:
+        """The Redis holding the fleet-wide limiter; None = an in-process one (embedded mode).
+
+        A fleet on a non-Redis broker must name one: per-process limiters would each allow the
+        whole rate and together overshoot it.
+        """
+        if self.limiter_url:
+            return self.limiter_url
+        if self.broker_url is None:
+            return None
+        if self.broker_url.startswith(("redis://", "rediss://", "unix://")):
+            return self.broker_url
+        raise MissingSetting(
+            "SEEDREAM_LIMITER_URL is not set and the broker is not Redis: set it to a redis:// "
+            "URL every worker can reach, so the whole fleet shares one rate limit"
+        )
 
     def database_path(self) -> Path | None:
         """The SQLite file behind `database_url`, when it is one."""

@@ -7,8 +7,9 @@ not Cloudflare.
 """
 
 from emulator.app import create_app
-from emulator.config import EmulatorConfig, RateLimit
+from emulator.config import EmulatorConfig
 from emulator.faults import FaultKind
 from emulator.responses import ResponseForm
+from jobs.rates import RateLimit
 
 __all__ = ["EmulatorConfig", "FaultKind", "RateLimit", "ResponseForm", "create_app"]

@@ -5,7 +5,6 @@ time and must refuse a bad value (a probability of 2, a limit of "fast") with a 
 field, exactly as the CLI does.
 """
 
-import re
 from collections.abc import Mapping
 from typing import Any, Self
 
@@ -13,34 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, 
 
 from emulator.faults import FaultKind
 from emulator.responses import ResponseForm
+from jobs.rates import RateLimit
 from jobs.spec import DEFAULT_MODEL
-
-_RATE = re.compile(r"^\s*(?P<count>\d+)\s*/\s*(?P<window>\d+(?:\.\d+)?)\s*s?\s*$")
-_NO_LIMIT = {"", "none", "off", "unlimited"}
-
-
-class RateLimit(BaseModel):
-    """At most `count` accepted calls in any `window_s` seconds, per gateway."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    count: int = Field(gt=0)
-    window_s: float = Field(gt=0)
-
-    @classmethod
-    def parse(cls, text: str) -> Self | None:
-        """`"600/60s"` (or `"600/60"`) → a limit; `"none"` → None. Raises ValueError otherwise."""
-        if text.strip().lower() in _NO_LIMIT:
-            return None
-        match = _RATE.match(text)
-        if match is None:
-            raise ValueError(
-                f"{text!r} is not a rate limit: write COUNT/SECONDS, e.g. 600/60s, or none"
-            )
-        return cls(count=int(match["count"]), window_s=float(match["window"]))
-
-    def __str__(self) -> str:
-        return f"{self.count}/{self.window_s:g}s"
 
 
 class EmulatorConfig(BaseModel):

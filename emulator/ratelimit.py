@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from emulator.config import RateLimit
+from jobs.rates import RateLimit
 
 #: the window `max_calls_in_any_window` is measured over when no limit is set (Cloudflare's)
 UNLIMITED_STATS_WINDOW_S = 60.0

@@ -52,8 +52,9 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 def _settings(*, need_credentials: bool, need_broker: bool = False) -> Settings:
     settings = get_settings()
     try:
-        if need_credentials:
+        if need_credentials:  # the commands that call the API, through the fleet's limiter
             settings.require_api_credentials()
+            settings.fleet_limiter_url()
     except MissingSetting as exc:
         raise _fail(str(exc)) from None
     if need_broker and settings.embedded:

@@ -28,7 +28,6 @@ class CloudflareClient:
         self._token = token.get_secret_value()
         self._url = f"{settings.api_base.rstrip('/')}/client/v4/accounts/{account_id}/ai/run"
         self._model = settings.model
-        self._gateway_id = settings.gateway_id
         #: minutes to read (a call takes 10-60 s), seconds to connect (a dead host shows fast)
         self._timeout = httpx.Timeout(settings.api_timeout, connect=settings.api_connect_timeout)
         self._owns_http = http is None
@@ -37,13 +36,12 @@ class CloudflareClient:
     def generate(self, spec: ImageInput, *, gateway_id: str | None = None) -> Generation:
         """One image for `spec`, as a URL to fetch or the bytes; a JobError subclass otherwise.
 
-        `gateway_id` overrides the configured gateway, so callers can spread load over several
-        (each gateway has its own 200 requests / 60 s limit).
+        `gateway_id` names the AI Gateway to go through (the rate limiter picks it, since each
+        gateway has its own limit); None = the account's default gateway.
         """
         headers = {"Authorization": f"Bearer {self._token}"}
-        gateway = gateway_id or self._gateway_id
-        if gateway:
-            headers[GATEWAY_HEADER] = gateway
+        if gateway_id:
+            headers[GATEWAY_HEADER] = gateway_id
         try:
             response = self._http.post(
                 self._url,

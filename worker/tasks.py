@@ -13,6 +13,8 @@ from jobs.database import open_engine
 from jobs.results import ResultsTable
 from worker.app import app
 from worker.cloudflare import CloudflareClient
+from worker.limited_client import LimitedClient
+from worker.limiter import open_limiter
 from worker.pipeline import JobPipeline, StorageLookup
 
 _pipeline: JobPipeline | None = None
@@ -30,7 +32,9 @@ def get_pipeline() -> JobPipeline:
             table.create_schema()
             # one connection per worker thread, for the API and for image downloads alike
             limits = httpx.Limits(max_connections=threads, max_keepalive_connections=threads)
-            client = CloudflareClient(settings, httpx.Client(limits=limits))
+            client = LimitedClient(
+                CloudflareClient(settings, httpx.Client(limits=limits)), open_limiter(settings)
+            )
             fetch_http = httpx.Client(limits=limits, follow_redirects=False)
             _pipeline = JobPipeline(settings, table, client, fetch_http, StorageLookup(threads))
         return _pipeline

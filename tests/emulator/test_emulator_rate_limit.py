@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from emulator.config import RateLimit
 from emulator.ratelimit import SlidingWindowLimiter
+from jobs.rates import RateLimit
 
 
 def test_a_call_over_the_rate_limit_gets_429_with_retry_after(call_model, configure, stats) -> None:

@@ -84,12 +84,25 @@ class Emulator:
         httpx.post(f"{self.base_url}/__emulator/reset", timeout=10).raise_for_status()
 
     def env(self) -> dict[str, str]:
-        """The settings a client needs to talk to this emulator as if it were Cloudflare."""
+        """The settings a client needs to talk to this emulator as if it were Cloudflare.
+
+        The rate limit is the one the emulator enforces (none unless a test sets one), as a user
+        would set the real provider's: pacing the tests at Cloudflare's 200/60s would only slow
+        them. Tests of the limiter set it themselves.
+        """
         return {
             "CLOUDFLARE_API_BASE": self.base_url,
             "CLOUDFLARE_ACCOUNT_ID": self.account_id,
             "CLOUDFLARE_API_TOKEN": self.api_token,
+            "SEEDREAM_RATE_LIMIT": str(self.current_config().get("rate_limit") or "none"),
         }
+
+    def current_config(self) -> dict[str, Any]:
+        """The configuration the emulator runs with (without its token)."""
+        response = httpx.get(f"{self.base_url}/__emulator/config", timeout=10)
+        response.raise_for_status()
+        config: dict[str, Any] = response.json()
+        return config
 
 
 @contextmanager

@@ -32,13 +32,11 @@ def make_settings(
     *,
     api_token: str | None = TOKEN,
     account_id: str | None = ACCOUNT,
-    gateway_id: str | None = None,
 ) -> Settings:
     """Settings that name everything the client reads, so the environment cannot leak in."""
     return Settings(
         api_token=SecretStr(api_token) if api_token else None,
         account_id=account_id,
-        gateway_id=gateway_id,
         api_base="https://cf.test/",
         model=DEFAULT_MODEL,
         api_timeout=240.0,
@@ -46,12 +44,10 @@ def make_settings(
     )
 
 
-def client_for(
-    respond: Handler, *, gateway_id: str | None = None
-) -> tuple[CloudflareClient, Recorder]:
+def client_for(respond: Handler) -> tuple[CloudflareClient, Recorder]:
     recorder = Recorder(respond)
     http = httpx.Client(transport=httpx.MockTransport(recorder))
-    return CloudflareClient(make_settings(gateway_id=gateway_id), http), recorder
+    return CloudflareClient(make_settings(), http), recorder
 
 
 def completed(_: httpx.Request) -> httpx.Response:
@@ -74,7 +70,7 @@ def test_it_posts_the_model_and_input_to_the_account_run_url() -> None:
     }
 
 
-def test_no_gateway_header_is_sent_unless_one_is_configured() -> None:
+def test_no_gateway_header_is_sent_unless_the_call_names_one() -> None:
     client, recorder = client_for(completed)
 
     client.generate(SPEC)
@@ -82,16 +78,8 @@ def test_no_gateway_header_is_sent_unless_one_is_configured() -> None:
     assert "cf-aig-gateway-id" not in recorder.requests[0].headers
 
 
-def test_the_configured_gateway_is_sent() -> None:
-    client, recorder = client_for(completed, gateway_id="batch-gw")
-
-    client.generate(SPEC)
-
-    assert recorder.requests[0].headers["cf-aig-gateway-id"] == "batch-gw"
-
-
-def test_a_gateway_named_on_the_call_overrides_the_configured_one() -> None:
-    client, recorder = client_for(completed, gateway_id="batch-gw")
+def test_the_gateway_named_on_the_call_is_sent() -> None:
+    client, recorder = client_for(completed)
 
     client.generate(SPEC, gateway_id="spare-gw")
 

@@ -34,3 +34,52 @@ def test_with_nothing_configured_the_mode_is_embedded(monkeypatch: pytest.Monkey
     settings = Settings(_env_file=None)
     assert settings.embedded and settings.database_url.startswith("sqlite")
     assert settings.api_base == "https://api.cloudflare.com"
+
+
+def test_gateways_are_a_comma_separated_list_and_one_gateway_is_read_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CLOUDFLARE_GATEWAY_IDS", "g1, g2,,g3")
+    assert Settings(_env_file=None).gateway_ids == ("g1", "g2", "g3")
+    monkeypatch.delenv("CLOUDFLARE_GATEWAY_IDS")
+    monkeypatch.setenv("CLOUDFLARE_GATEWAY_ID", "solo")
+    assert Settings(_env_file=None).gateway_ids == ("solo",)
+
+
+def test_the_rate_limit_defaults_to_cloudflares_and_can_be_switched_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert str(Settings(_env_file=None).rate_limit) == "200/60s"
+    monkeypatch.setenv("SEEDREAM_RATE_LIMIT", "none")
+    assert Settings(_env_file=None).rate_limit is None
+
+
+def test_a_burst_larger_than_the_limit_is_refused_with_both_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SEEDREAM_RATE_LIMIT", "10/60s")
+    monkeypatch.setenv("SEEDREAM_RATE_BURST", "11")
+    with pytest.raises(ValueError, match="SEEDREAM_RATE_BURST=11 .* 10 calls SEEDREAM_RATE_LIMIT"):
+        Settings(_env_file=None)
+
+
+def test_an_empty_variable_means_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEEDREAM_MAX_IN_FLIGHT", "")
+    monkeypatch.setenv("SEEDREAM_BROKER_URL", "")
+    settings = Settings(_env_file=None)
+    assert settings.max_in_flight is None and settings.embedded
+
+
+def test_the_limiter_lives_in_the_redis_broker_unless_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SEEDREAM_LIMITER_URL", raising=False)
+    monkeypatch.delenv("SEEDREAM_BROKER_URL", raising=False)
+    assert Settings(_env_file=None).fleet_limiter_url() is None
+    monkeypatch.setenv("SEEDREAM_BROKER_URL", "redis://127.0.0.1:6379/0")
+    assert Settings(_env_file=None).fleet_limiter_url() == "redis://127.0.0.1:6379/0"
+    monkeypatch.setenv("SEEDREAM_BROKER_URL", "amqp://guest@127.0.0.1//")
+    with pytest.raises(MissingSetting, match="SEEDREAM_LIMITER_URL is not set"):
+        Settings(_env_file=None).fleet_limiter_url()
+    monkeypatch.setenv("SEEDREAM_LIMITER_URL", "redis://127.0.0.1:6380/1")
+    assert Settings(_env_file=None).fleet_limiter_url() == "redis://127.0.0.1:6380/1"

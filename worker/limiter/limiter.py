@@ -1,0 +1,136 @@
+"""The one way a worker thread gets permission to call the API: a slot in flight, then a turn.
+
+`with limiter.permit() as permit:` blocks until the call may go, then yields which gateway to use.
+Waiting is never a polling loop: a turn comes with its exact time, and the thread sleeps that
+long; a slot comes with a wake-up when another is released (with a short timeout as the backstop
+for slots whose holder died). A 429 reported through `rate_limited` cools the whole fleet down.
+"""
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from worker.identity import lease_owner
+from worker.limiter.backend import LimiterBackend
+from worker.limiter.pacing import DEFAULT_COOL_DOWN_S
+
+log = logging.getLogger(__name__)
+
+#: the longest a thread waits for a released slot's wake-up before it looks again (a slot whose
+#: holder was killed frees by expiry, which wakes nobody)
+SLOT_WAIT_S = 1.0
+
+
+@dataclass(frozen=True)
+class Permit:
+    """Leave to make one call now."""
+
+    #: the gateway to send it through; None = the account's default gateway
+    gateway: str | None
+    #: when it went, on the backend's clock
+    sent_at_us: int
+
+
+class Limiter:
+    """Paces calls and shares cool-downs (always) and caps calls in flight (when `capped`).
+
+    Without a rate limit the pace is zero: calls go at once, but a 429 still cools the fleet down.
+    """
+
+    def __init__(
+        self,
+        backend: LimiterBackend,
+        *,
+        capped: bool,
+        lease_s: float,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._backend = backend
+        self._capped = capped
+        self._sleep = sleep
+        self._held: set[str] = set()
+        self._held_lock = threading.Lock()
+        self._renewer = _LeaseRenewer(self, lease_s / 3) if capped else None
+
+    @contextmanager
+    def permit(self) -> Iterator[Permit]:
+        """Block until a call may go; the slot (if capped) is held until the block ends."""
+        holder = self._take_slot() if self._capped else None
+        try:
+            yield self._turn()
+        finally:
+            if holder is not None:
+                self._release_slot(holder)
+
+    def rate_limited(self, permit: Permit, retry_after: float | None) -> None:
+        """The provider refused `permit`'s call with a 429: cool the gateway down, fleet-wide."""
+        seconds = retry_after if retry_after is not None else DEFAULT_COOL_DOWN_S
+        self._backend.cool_down(permit.gateway, permit.sent_at_us, seconds)
+
+    def held_slots(self) -> list[str]:
+        """The slots this process holds now (renewed so they do not expire under live calls)."""
+        with self._held_lock:
+            return list(self._held)
+
+    def _turn(self) -> Permit:
+        while True:
+            reservation = self._backend.reserve()
+            if reservation.wait_s <= 0:
+                return Permit(reservation.gateway, reservation.send_at_us)
+            self._sleep(reservation.wait_s)
+            # a cool-down that began while we slept voids the turn: book a new one after it
+            if self._backend.epoch(reservation.gateway) == reservation.epoch:
+                return Permit(reservation.gateway, reservation.send_at_us)
+
+    def _take_slot(self) -> str:
+        holder = f"{lease_owner()}:{secrets.token_hex(4)}"
+        while not self._backend.take_slot(holder):
+            self._backend.wait_for_slot(SLOT_WAIT_S)
+        with self._held_lock:
+            self._held.add(holder)
+        assert self._renewer is not None
+        self._renewer.ensure_running()
+        return holder
+
+    def _release_slot(self, holder: str) -> None:
+        with self._held_lock:
+            self._held.discard(holder)
+        self._backend.release_slot(holder)
+
+    def renew(self) -> None:
+        """Extend the leases of the slots held now (called by the renewer thread)."""
+        self._backend.renew_slots(self.held_slots())
+
+
+class _LeaseRenewer:
+    """One daemon thread per process renewing all its slots' leases, a third of a lease apart.
+
+    Leases are short so a killed worker's slots return quickly; live calls last longer than a
+    lease, so their slots are renewed. One Redis call renews every slot the process holds.
+    """
+
+    def __init__(self, limiter: Limiter, every_s: float) -> None:
+        self._limiter = limiter
+        self._every_s = every_s
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def ensure_running(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="in-flight-lease-renewer", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self._every_s)
+            try:
+                self._limiter.renew()
+            except Exception:  # a failed renewal must not end renewing: the next one may work
+                log.warning("renewing in-flight slot leases failed", exc_info=True)

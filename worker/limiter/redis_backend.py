@@ -1,0 +1,99 @@
+"""The fleet's limiter state in Redis: every worker on every host paces by the same schedule.
+
+Keys are named by account and model (`seedream:limit:{account}:{model}:...`), so fleets of several
+accounts or models can share one Redis without sharing a limit.
+"""
+
+import itertools
+
+import redis
+
+from worker.limiter import redis_scripts
+from worker.limiter.backend import Reservation
+from worker.limiter.pacing import DECREASE_FACTOR, MICROS, MIN_RATE_FACTOR, Pacing
+
+#: the name a call without a gateway header is limited under (Cloudflare's default gateway)
+DEFAULT_GATEWAY_KEY = "default"
+
+
+class RedisBackend:
+    """Limiter state shared through one Redis; safe to use from many threads and processes."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        namespace: str,
+        gateways: tuple[str | None, ...],
+        pacing: Pacing,
+        max_in_flight: int | None,
+        lease_s: float,
+    ) -> None:
+        self._redis = client
+        self._gateways = gateways
+        self._gateway_keys = [
+            f"{namespace}:gateway:{gateway or DEFAULT_GATEWAY_KEY}" for gateway in gateways
+        ]
+        self._slots_key = f"{namespace}:in-flight"
+        self._wakeups_key = f"{namespace}:in-flight:released"
+        self._pacing = pacing
+        self._max_in_flight = max_in_flight or 0
+        self._lease_us = round(lease_s * MICROS)
+        self._first_gateway = itertools.cycle(range(len(gateways))).__next__
+        self._reserve = client.register_script(redis_scripts.RESERVE)
+        self._cool_down = client.register_script(redis_scripts.COOL_DOWN)
+        self._take = client.register_script(redis_scripts.TAKE_SLOT)
+        self._release = client.register_script(redis_scripts.RELEASE_SLOT)
+        self._renew = client.register_script(redis_scripts.RENEW_SLOTS)
+
+    def reserve(self) -> Reservation:
+        pacing = self._pacing
+        index, wait_us, send_at_us, epoch = self._reserve(
+            keys=self._gateway_keys,
+            args=[
+                pacing.interval_us,
+                pacing.burst,
+                pacing.recovery_per_us,
+                pacing.state_ttl_ms,
+                self._first_gateway(),
+            ],
+        )
+        return Reservation(self._gateways[index - 1], wait_us / MICROS, send_at_us, epoch)
+
+    def epoch(self, gateway: str | None) -> int:
+        return int(self._redis.hget(self._key_of(gateway), "epoch") or 0)
+
+    def cool_down(self, gateway: str | None, sent_at_us: int, seconds: float) -> None:
+        pacing = self._pacing
+        self._cool_down(
+            keys=[self._key_of(gateway)],
+            args=[
+                sent_at_us,
+                round(seconds * MICROS),
+                DECREASE_FACTOR,
+                MIN_RATE_FACTOR,
+                pacing.recovery_per_us,
+                pacing.state_ttl_ms,
+            ],
+        )
+
+    def take_slot(self, holder: str) -> bool:
+        return bool(
+            self._take(keys=[self._slots_key], args=[holder, self._max_in_flight, self._lease_us])
+        )
+
+    def wait_for_slot(self, timeout_s: float) -> None:
+        self._redis.blpop([self._wakeups_key], timeout=timeout_s)
+
+    def release_slot(self, holder: str) -> None:
+        self._release(
+            keys=[self._slots_key, self._wakeups_key],
+            args=[holder, self._max_in_flight, self._lease_us],
+        )
+
+    def renew_slots(self, holders: list[str]) -> None:
+        if holders:
+            self._renew(keys=[self._slots_key], args=[self._lease_us, *holders])
+
+    def _key_of(self, gateway: str | None) -> str:
+        return self._gateway_keys[self._gateways.index(gateway)]

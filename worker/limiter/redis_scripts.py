@@ -1,0 +1,127 @@
+"""The limiter's Redis scripts: each acquisition, cool-down and slot change is one atomic step.
+
+Time is Redis' own (`TIME`), so hosts whose clocks disagree still share one schedule. Times are
+integer microseconds: Lua numbers are doubles and Redis truncates what a script returns to
+integers, so nothing here relies on fractions surviving the trip.
+
+A gateway's state is one hash: `tat` (GCRA's theoretical arrival time of the next call),
+`factor` (the share of the configured rate in force), `factor_at` (when that factor was set; it
+recovers from then on), `cool_until`, `decreased_at` and `epoch` (bumped by each cool-down).
+"""
+
+#: the factor in force now: what was set, plus what has recovered since `factor_at`
+_CURRENT_FACTOR = """
+local function current_factor(state, now, recovery)
+  local factor = tonumber(state[2]) or 1
+  local factor_at = tonumber(state[3]) or 0
+  if now > factor_at then
+    factor = math.min(1, factor + (now - factor_at) * recovery)
+  end
+  return factor
+end
+local function now_us()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+"""
+
+#: KEYS: one state hash per gateway. ARGV: interval_us, burst, recovery_per_us, ttl_ms, first
+#: (the 0-based gateway to look at first, so ties - every gateway free - are dealt out evenly).
+#: Books the call on the gateway whose next call may go soonest; returns
+#: {gateway index (1-based), wait_us, send_at_us, epoch}.
+RESERVE = (
+    _CURRENT_FACTOR
+    + """
+local interval, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local recovery, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
+local now = now_us()
+local best, best_send, best_tat, best_epoch
+for j = 0, #KEYS - 1 do
+  local i = (tonumber(ARGV[5]) + j) % #KEYS + 1
+  local key = KEYS[i]
+  local state = redis.call('HMGET', key, 'tat', 'factor', 'factor_at', 'cool_until', 'epoch')
+  local step = interval / current_factor(state, now, recovery)
+  local tat = math.max(tonumber(state[1]) or 0, now)
+  local send = math.max(now, tat - (burst - 1) * step, tonumber(state[4]) or 0)
+  if best == nil or send < best_send then
+    best, best_send, best_tat, best_epoch = i, send, tat + step, tonumber(state[5]) or 0
+  end
+end
+redis.call('HSET', KEYS[best], 'tat', math.floor(best_tat))
+redis.call('PEXPIRE', KEYS[best], ttl)
+return {best, math.floor(best_send - now), math.floor(best_send), best_epoch}
+"""
+)
+
+#: KEYS[1]: the gateway's state hash. ARGV: sent_at_us, cool_us, decrease, min_factor,
+#: recovery_per_us, ttl_ms. Extends the cool-down; lowers the rate once per slow-down (a 429 for
+#: a call sent before the last decrease says nothing about the new rate). Any change voids the
+#: reservations made so far (epoch + 1) and restarts the schedule after the cool-down.
+COOL_DOWN = (
+    _CURRENT_FACTOR
+    + """
+local sent_at, cool = tonumber(ARGV[1]), tonumber(ARGV[2])
+local decrease, min_factor = tonumber(ARGV[3]), tonumber(ARGV[4])
+local recovery, ttl = tonumber(ARGV[5]), tonumber(ARGV[6])
+local key = KEYS[1]
+local now = now_us()
+local state = redis.call('HMGET', key, 'tat', 'factor', 'factor_at', 'cool_until', 'epoch',
+                         'decreased_at')
+local cool_until = tonumber(state[4]) or 0
+local changed = false
+if now + cool > cool_until then
+  cool_until = now + cool
+  changed = true
+end
+if sent_at > (tonumber(state[6]) or 0) then
+  local factor = math.max(min_factor, current_factor(state, now, recovery) * decrease)
+  redis.call('HSET', key, 'factor', tostring(factor), 'factor_at', cool_until,
+             'decreased_at', now)
+  changed = true
+end
+if changed then
+  redis.call('HSET', key, 'cool_until', cool_until, 'tat', cool_until,
+             'epoch', (tonumber(state[5]) or 0) + 1)
+end
+redis.call('PEXPIRE', key, math.max(ttl, math.floor((cool_until - now) / 1000) + ttl))
+return changed and 1 or 0
+"""
+)
+
+#: KEYS[1]: the slots (a sorted set: holder -> lease expiry). ARGV: holder, max, lease_us.
+#: Expired leases (their holder died) are dropped first, so a killed worker's slots come back.
+TAKE_SLOT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local lease = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now + lease, ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], math.floor(lease / 1000) * 2)
+  return 1
+end
+return 0
+"""
+
+#: KEYS[1]: the slots, KEYS[2]: the wake-up list. ARGV: holder, max, lease_us.
+#: Frees the slot and leaves one wake-up for a waiter (the list is trimmed, so releases with
+#: nobody waiting cannot pile up).
+RELEASE_SLOT = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('LPUSH', KEYS[2], 1)
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[2]) - 1)
+redis.call('PEXPIRE', KEYS[2], math.floor(tonumber(ARGV[3]) / 1000) * 2)
+return 1
+"""
+
+#: KEYS[1]: the slots. ARGV: lease_us, then the holders. Renews only leases still held (XX).
+RENEW_SLOTS = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local expiry = now + tonumber(ARGV[1])
+for i = 2, #ARGV do
+  redis.call('ZADD', KEYS[1], 'XX', expiry, ARGV[i])
+end
+redis.call('PEXPIRE', KEYS[1], math.floor(tonumber(ARGV[1]) / 1000) * 2)
+return #ARGV - 1
+"""
