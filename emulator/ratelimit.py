@@ -3,7 +3,9 @@
 Cloudflare limits partner models per AI Gateway (200 requests / 60 s under Unified Billing), so each
 `cf-aig-gateway-id` gets its own window. The window keeps the times of accepted calls only:
 refused calls are not counted, so a client hammering through 429s does not lock itself out.
-`max_calls_in_any_window` is what a benchmark checks to prove a fleet never exceeded its limit.
+`max_calls_in_any_window` counts accepted calls, which the limit itself caps; what proves a client
+kept to the limit is `max_offered_in_any_window`, which counts every call that arrived, refused
+or not.
 """
 
 import math
@@ -23,8 +25,19 @@ class _GatewayWindow:
     """One gateway's accepted calls within the last window, oldest first."""
 
     calls: deque[float]
+    #: every call's arrival within the last window, accepted or refused
+    offered: deque[float] = field(default_factory=deque)
     accepted: int = 0
     max_calls_in_any_window: int = 0
+    max_offered_in_any_window: int = 0
+
+    def offer(self, now: float, window_s: float) -> None:
+        """Count an arriving call in the offered window, dropping what has left it."""
+        offered = self.offered
+        while offered and offered[0] <= now - window_s:
+            offered.popleft()
+        offered.append(now)
+        self.max_offered_in_any_window = max(self.max_offered_in_any_window, len(offered))
 
 
 @dataclass
@@ -47,6 +60,7 @@ class SlidingWindowLimiter:
             # bounded by the limit; without one, pruning bounds it to one window's calls
             window = _GatewayWindow(deque(maxlen=self.limit.count if self.limit else None))
             self._windows[gateway] = window
+        window.offer(now, self.window_s)
         calls = window.calls
         while calls and calls[0] <= now - self.window_s:
             calls.popleft()
@@ -64,11 +78,12 @@ class SlidingWindowLimiter:
         self._windows.clear()
 
     def snapshot(self) -> dict[str, dict[str, int]]:
-        """Per gateway: calls accepted and the most seen in any one window."""
+        """Per gateway: calls accepted, the most accepted and the most offered in any window."""
         return {
             gateway: {
                 "accepted": window.accepted,
                 "max_calls_in_any_window": window.max_calls_in_any_window,
+                "max_offered_in_any_window": window.max_offered_in_any_window,
             }
             for gateway, window in self._windows.items()
         }

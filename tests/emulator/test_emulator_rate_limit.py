@@ -23,7 +23,11 @@ def test_a_call_over_the_rate_limit_gets_429_with_retry_after(call_model, config
     assert counted["billed"] == 5
     assert counted["rate_limited"] == 1
     assert counted["by_status"] == {"200": 5, "429": 1}
-    assert counted["gateways"]["default"] == {"accepted": 5, "max_calls_in_any_window": 5}
+    assert counted["gateways"]["default"] == {
+        "accepted": 5,
+        "max_calls_in_any_window": 5,
+        "max_offered_in_any_window": 6,
+    }
     assert counted["max_calls_in_any_window"] <= 5
 
 
@@ -65,7 +69,9 @@ def test_the_limiter_measures_the_busiest_window_without_a_limit() -> None:
     for at in (0.0, 10.0, 20.0, 59.0, 61.0, 65.0):
         now[0] = at
         assert limiter.admit("default") is None
-    assert limiter.snapshot() == {"default": {"accepted": 6, "max_calls_in_any_window": 5}}
+    assert limiter.snapshot() == {
+        "default": {"accepted": 6, "max_calls_in_any_window": 5, "max_offered_in_any_window": 5}
+    }
 
 
 @pytest.mark.parametrize(("at", "wait"), [(0.5, 60), (30.0, 30), (59.5, 1)])

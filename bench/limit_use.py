@@ -1,0 +1,198 @@
+"""Limit use: how much of the provider's rate limit the fleet really uses, and never more.
+
+    .venv/bin/python bench/limit_use.py [--jobs 1500] [--limit 600/60s] [--latency 3]
+
+Starts the emulator enforcing `--limit` per gateway (with the given call latency), a private
+Redis and a throwaway PostgreSQL database, and runs the same batch through fleets of `worker`
+processes: configured with the emulator's limit (1 process, then 4), then configured at twice it
+(the limiter must find the real limit from the 429s). It samples the emulator's counters twice a
+second and prints a table: the steady rate (between 10 % and 90 % of the batch) over the limit,
+the most calls the emulator saw arrive in any window (refused ones included), and the 429s.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.end_to_end import clean_env, fleet  # noqa: E402
+from jobs.rates import RateLimit  # noqa: E402
+from tests.conftest import POSTGRES_ADMIN_URL  # noqa: E402
+from tests.support.manifests import write_manifest  # noqa: E402
+from tests.support.processes import CLI  # noqa: E402
+from tests.support.services import (  # noqa: E402
+    Emulator,
+    running_emulator,
+    running_redis,
+    temporary_postgres_database,
+)
+
+#: the share of the batch before and after which the rate is not "steady" (start-up, the tail)
+STEADY_FROM, STEADY_TO = 0.1, 0.9
+SAMPLE_EVERY_S = 0.5
+
+
+@dataclass(frozen=True)
+class Scenario:
+    processes: int
+    threads: int
+    #: the rate the fleet is configured with, as a multiple of the emulator's real limit
+    configured_over_real: float
+
+
+@dataclass
+class Outcome:
+    scenario: Scenario
+    configured: RateLimit
+    seconds: float
+    steady_rate: float
+    max_offered: int
+    refused: int
+    billed: int
+    succeeded: int
+
+    def row(self, limit: RateLimit, jobs: int) -> str:
+        per_second = limit.count / limit.window_s
+        s = self.scenario
+        return (
+            f"| {f'{s.processes} × {s.threads}':<10} | {str(self.configured):>10} "
+            f"| {str(limit):>9} | {f'{self.succeeded}/{jobs}':>11} | {self.seconds:>6.1f} "
+            f"| {self.steady_rate:>6.2f} | {self.steady_rate / per_second:>7.3f} "
+            f"| {self.max_offered:>15} | {self.refused:>4} "
+            f"| {self.refused / max(self.billed + self.refused, 1):>5.1%} |"
+        )
+
+
+HEADER = (
+    "| workers    | configured |     limit |  succeeded  | wall s | rate/s "
+    "| ÷ limit | max in a window | 429s | 429 % |\n"
+    "|------------|------------|-----------|-------------|--------|--------"
+    "|---------|-----------------|------|-------|"
+)
+
+
+def run_scenario(
+    scenario: Scenario,
+    emulator: Emulator,
+    limit: RateLimit,
+    jobs: int,
+    workdir: Path,
+    stack: ExitStack,
+) -> Outcome:
+    """One batch through a fresh fleet; the emulator's counters sampled until it is billed."""
+    redis_url = stack.enter_context(running_redis(workdir))
+    database = stack.enter_context(temporary_postgres_database(POSTGRES_ADMIN_URL))
+    configured = RateLimit(
+        count=round(limit.count * scenario.configured_over_real), window_s=limit.window_s
+    )
+    env = clean_env(
+        **{**emulator.env(), "SEEDREAM_RATE_LIMIT": str(configured)},
+        SEEDREAM_BROKER_URL=redis_url,
+        SEEDREAM_DATABASE_URL=database,
+        SEEDREAM_CONCURRENCY=str(scenario.threads),
+    )
+    manifest = write_manifest(workdir / f"limit-{jobs}.jsonl", good=jobs).path
+    out = workdir / "out"
+    emulator.reset()
+    with fleet(env, workdir, scenario.processes):
+        started = time.monotonic()
+        subprocess.run(
+            [CLI, "submit", str(manifest), "--out", str(out), "--batch", "limit"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        samples = _sample_until_billed(emulator, jobs, env)
+        seconds = time.monotonic() - started
+    stats = emulator.stats()
+    status = json.loads(
+        subprocess.run(
+            [CLI, "status", "limit", "--json"], env=env, check=True, capture_output=True, text=True
+        ).stdout
+    )
+    return Outcome(
+        scenario,
+        configured,
+        seconds,
+        _steady_rate(samples, jobs),
+        max(g["max_offered_in_any_window"] for g in stats["gateways"].values()),
+        stats["rate_limited"],
+        stats["billed"],
+        status["counts"].get("succeeded", 0),
+    )
+
+
+def _sample_until_billed(
+    emulator: Emulator, jobs: int, env: dict[str, str]
+) -> list[tuple[float, int]]:
+    """(time, calls billed so far) every half second until every job is billed or final."""
+    samples: list[tuple[float, int]] = []
+    while True:
+        billed = emulator.stats()["billed"]
+        samples.append((time.monotonic(), billed))
+        if billed >= jobs or (len(samples) % 20 == 0 and _batch_final(env)):
+            return samples
+        time.sleep(SAMPLE_EVERY_S)
+
+
+def _batch_final(env: dict[str, str]) -> bool:
+    status = subprocess.run(
+        [CLI, "status", "limit", "--json"], env=env, check=True, capture_output=True, text=True
+    )
+    summary = json.loads(status.stdout)
+    return bool(summary["finished"] == summary["total"])
+
+
+def _steady_rate(samples: list[tuple[float, int]], jobs: int) -> float:
+    """Calls billed per second between STEADY_FROM and STEADY_TO of the batch."""
+    start = next(s for s in samples if s[1] >= STEADY_FROM * jobs)
+    end = next((s for s in samples if s[1] >= STEADY_TO * jobs), samples[-1])
+    return (end[1] - start[1]) / max(end[0] - start[0], 1e-9)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=1500)
+    parser.add_argument("--limit", default="600/60s", help="the emulator's limit per gateway")
+    parser.add_argument("--latency", type=float, default=3.0, help="seconds per API call")
+    parser.add_argument("--jitter", type=float, default=0.5, help="uniform extra 0..jitter s")
+    args = parser.parse_args()
+    limit = RateLimit.parse(args.limit)
+    assert limit is not None, "the benchmark needs a limit to measure against"
+    # enough threads for the limit at this latency, with a third to spare
+    in_flight = limit.count / limit.window_s * (args.latency + args.jitter) * 4 / 3
+    threads_for = {1: max(8, round(in_flight)), 4: max(4, round(in_flight / 4))}
+    scenarios = [
+        Scenario(1, threads_for[1], 1.0),
+        Scenario(4, threads_for[4], 1.0),
+        Scenario(4, threads_for[4], 2.0),
+    ]
+
+    outcomes = []
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        workdir = Path(tmp)
+        emulator = stack.enter_context(running_emulator(workdir))
+        emulator.configure(latency_s=args.latency, jitter_s=args.jitter, rate_limit=str(limit))
+        for scenario in scenarios:
+            with ExitStack() as per_run:
+                outcomes.append(
+                    run_scenario(scenario, emulator, limit, args.jobs, workdir, per_run)
+                )
+    print(
+        f"\n{args.jobs} jobs, emulator limit {limit} per gateway, "
+        f"API latency {args.latency}+0..{args.jitter} s\n"
+    )
+    print(HEADER)
+    for outcome in outcomes:
+        print(outcome.row(limit, args.jobs))
+
+
+if __name__ == "__main__":
+    main()
