@@ -9,38 +9,28 @@ emulator billed. Needs PostgreSQL on 127.0.0.1:5432 (scripts/setup.sh --test pro
 """
 
 import argparse
-import json
 import math
-import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.conftest import POSTGRES_ADMIN_URL  # noqa: E402
-from tests.support.manifests import write_manifest  # noqa: E402
-from tests.support.processes import CLI, Service  # noqa: E402
-from tests.support.services import (  # noqa: E402
-    Emulator,
-    running_emulator,
-    running_redis,
-    running_s3,
-    temporary_postgres_database,
+from bench.harness import (  # noqa: E402
+    clean_env,
+    distributed_services,
+    fleet,
+    stored_objects,
+    submit,
+    wait_final,
 )
-
-S3_ENV = {
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench-secret",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
+from tests.support.manifests import write_manifest  # noqa: E402
+from tests.support.processes import CLI  # noqa: E402
+from tests.support.services import Emulator, running_emulator  # noqa: E402
 
 
 @dataclass
@@ -70,11 +60,6 @@ HEADER = (
 )
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
-    return {**base, **extra}
-
-
 def embedded(emulator: Emulator, workdir: Path, manifest: Path, threads: int) -> Result:
     emulator.reset()
     env = clean_env(**emulator.env(), SEEDREAM_CONCURRENCY=str(threads))
@@ -99,77 +84,26 @@ def embedded(emulator: Emulator, workdir: Path, manifest: Path, threads: int) ->
     )
 
 
-@contextmanager
-def fleet(env: dict[str, str], workdir: Path, workers: int) -> Iterator[None]:
-    processes = [
-        Service([CLI, "worker", "--loglevel", "WARNING"], workdir / f"worker-{n}.log", env=env)
-        for n in range(workers)
-    ]
-    try:
-        time.sleep(4)  # let each worker connect before the clock starts
-        yield
-    finally:
-        for process in processes:
-            process.stop()
-
-
 def distributed(
     emulator: Emulator, workdir: Path, manifest: Path, stack: ExitStack, workers: int, threads: int
 ) -> Result:
-    redis_url = stack.enter_context(running_redis(workdir))
-    s3_url = stack.enter_context(running_s3(workdir))
-    database = stack.enter_context(temporary_postgres_database(POSTGRES_ADMIN_URL))
-    boto3.client("s3", endpoint_url=s3_url, **_boto_credentials()).create_bucket(Bucket="bench")
-    env = clean_env(
-        **emulator.env(),
-        **S3_ENV,
-        AWS_ENDPOINT_URL=s3_url,
-        SEEDREAM_BROKER_URL=redis_url,
-        SEEDREAM_DATABASE_URL=database,
-        SEEDREAM_CONCURRENCY=str(threads),
-    )
+    env = stack.enter_context(distributed_services(emulator, workdir, stack))
+    env["SEEDREAM_CONCURRENCY"] = str(threads)
     emulator.reset()
     with fleet(env, workdir, workers):
         started = time.monotonic()
-        subprocess.run(
-            [CLI, "submit", str(manifest), "--out", "s3://bench/run", "--batch", "bench"],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        _wait_final(env)
+        submit(env, manifest, "bench", "s3://bench/run")
+        wait_final(env, "bench")
         seconds = time.monotonic() - started
     stats = emulator.stats()
-    objects = boto3.client("s3", endpoint_url=s3_url, **_boto_credentials()).list_objects_v2(
-        Bucket="bench", Prefix="run/bench/"
-    )
     return Result(
         f"Redis, {workers} workers, PostgreSQL, S3",
         workers * threads,
-        objects.get("KeyCount", 0),
+        stored_objects(env["AWS_ENDPOINT_URL"], "run/bench/"),
         seconds,
         stats["billed"],
         stats["max_in_flight"],
     )
-
-
-def _boto_credentials() -> dict[str, str]:
-    return {
-        "aws_access_key_id": S3_ENV["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": S3_ENV["AWS_SECRET_ACCESS_KEY"],
-        "region_name": S3_ENV["AWS_DEFAULT_REGION"],
-    }
-
-
-def _wait_final(env: dict[str, str]) -> None:
-    while True:
-        status = subprocess.run(
-            [CLI, "status", "bench", "--json"], env=env, check=True, capture_output=True, text=True
-        )
-        summary = json.loads(status.stdout)
-        if summary["finished"] == summary["total"]:
-            return
-        time.sleep(0.2)
 
 
 def main() -> None:

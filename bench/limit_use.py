@@ -11,8 +11,6 @@ the most calls the emulator saw arrive in any window (refused ones included), an
 """
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,11 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.end_to_end import clean_env, fleet  # noqa: E402
+from bench.harness import all_final, clean_env, fleet, submit, wait_final  # noqa: E402
+from jobs.database import open_engine  # noqa: E402
 from jobs.rates import RateLimit  # noqa: E402
+from jobs.results import ResultsTable  # noqa: E402
+from jobs.states import JobState  # noqa: E402
 from tests.conftest import POSTGRES_ADMIN_URL  # noqa: E402
 from tests.support.manifests import write_manifest  # noqa: E402
-from tests.support.processes import CLI  # noqa: E402
 from tests.support.services import (  # noqa: E402
     Emulator,
     running_emulator,
@@ -37,6 +37,7 @@ from tests.support.services import (  # noqa: E402
 #: the share of the batch before and after which the rate is not "steady" (start-up, the tail)
 STEADY_FROM, STEADY_TO = 0.1, 0.9
 SAMPLE_EVERY_S = 0.5
+BATCH = "limit"
 
 
 @dataclass(frozen=True)
@@ -99,24 +100,14 @@ def run_scenario(
         SEEDREAM_CONCURRENCY=str(scenario.threads),
     )
     manifest = write_manifest(workdir / f"limit-{jobs}.jsonl", good=jobs).path
-    out = workdir / "out"
     emulator.reset()
     with fleet(env, workdir, scenario.processes):
         started = time.monotonic()
-        subprocess.run(
-            [CLI, "submit", str(manifest), "--out", str(out), "--batch", "limit"],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        submit(env, manifest, BATCH, str(workdir / "out"))
         samples = _sample_until_billed(emulator, jobs, env)
         seconds = time.monotonic() - started
+        counts = wait_final(env, BATCH)
     stats = emulator.stats()
-    status = json.loads(
-        subprocess.run(
-            [CLI, "status", "limit", "--json"], env=env, check=True, capture_output=True, text=True
-        ).stdout
-    )
     return Outcome(
         scenario,
         configured,
@@ -125,29 +116,27 @@ def run_scenario(
         max(g["max_offered_in_any_window"] for g in stats["gateways"].values()),
         stats["rate_limited"],
         stats["billed"],
-        status["counts"].get("succeeded", 0),
+        counts[JobState.succeeded],
     )
 
 
 def _sample_until_billed(
     emulator: Emulator, jobs: int, env: dict[str, str]
 ) -> list[tuple[float, int]]:
-    """(time, calls billed so far) every half second until every job is billed or final."""
+    """(time, calls billed so far) twice a second until every job is billed, or final unbilled
+    (failed after its attempts)."""
+    engine = open_engine(env["SEEDREAM_DATABASE_URL"])
+    table = ResultsTable(engine)
     samples: list[tuple[float, int]] = []
-    while True:
-        billed = emulator.stats()["billed"]
-        samples.append((time.monotonic(), billed))
-        if billed >= jobs or (len(samples) % 20 == 0 and _batch_final(env)):
-            return samples
-        time.sleep(SAMPLE_EVERY_S)
-
-
-def _batch_final(env: dict[str, str]) -> bool:
-    status = subprocess.run(
-        [CLI, "status", "limit", "--json"], env=env, check=True, capture_output=True, text=True
-    )
-    summary = json.loads(status.stdout)
-    return bool(summary["finished"] == summary["total"])
+    try:
+        while True:
+            billed = emulator.stats()["billed"]
+            samples.append((time.monotonic(), billed))
+            if billed >= jobs or all_final(table.counts(BATCH)):
+                return samples
+            time.sleep(SAMPLE_EVERY_S)
+    finally:
+        engine.dispose()
 
 
 def _steady_rate(samples: list[tuple[float, int]], jobs: int) -> float:

@@ -26,6 +26,8 @@ DEFAULT_LEASE_S = 600.0
 DEFAULT_RATE_LIMIT = RateLimit(count=200, window_s=60)
 #: Cloudflare's price for one Seedream 4.0 image
 DEFAULT_PRICE_PER_IMAGE = 0.03
+#: a 1K or 2K JPEG (100-600 KB) stays in memory, a 4K one to disk; 500 threads hold <= 500 MiB
+DEFAULT_SPOOL_MEMORY_BYTES = 1024 * 1024
 
 
 class MissingSetting(RuntimeError):
@@ -76,6 +78,9 @@ class Settings(BaseSettings):
     max_attempts: int = 5
     lease_seconds: float = DEFAULT_LEASE_S
     price_per_image: float = DEFAULT_PRICE_PER_IMAGE
+    #: an image up to this size waits for its upload in memory, a larger one in a temp file, so
+    #: a worker's image memory stays under concurrency x this whatever the images weigh
+    spool_memory_bytes: int = Field(default=DEFAULT_SPOOL_MEMORY_BYTES, gt=0)
 
     #: calls per window the whole fleet may send through each gateway (`none` = unlimited);
     #: set it on every worker alike

@@ -1,8 +1,9 @@
 """Download a generated image from the provider's signed URL, bounded in size, time and redirects.
 
 The URL comes from a third party's answer, so nothing about it is trusted: only http(s), a few
-redirects at most (each one checked again), and never more than `max_bytes` in memory. Whether
-the bytes are an image is decided afterwards by `worker.images.inspect_image`.
+redirects at most (each one checked again), and never more than `max_bytes` written. The body is
+streamed into the caller's spool (worker.spool) chunk by chunk, never held whole. Whether the bytes
+are an image is decided afterwards by `worker.images.inspect_image`.
 """
 
 import time
@@ -11,15 +12,23 @@ from urllib.parse import urlsplit
 import httpx
 
 from jobs.errors import BadImage, JobError, ProviderTimeout, ServerError
+from worker.spool import ImageFile
 
 #: statuses from the image host that a later attempt may get past: retried, not recorded as final
 _TRANSIENT_STATUSES = frozenset({408, 429})
 
 
 def fetch_image(
-    http: httpx.Client, url: str, *, max_bytes: int, timeout: float, max_redirects: int = 3
-) -> bytes:
-    """The body at `url`, or a JobError saying why not.
+    http: httpx.Client,
+    url: str,
+    into: ImageFile,
+    *,
+    max_bytes: int,
+    timeout: float,
+    max_redirects: int = 3,
+) -> int:
+    """Write the body at `url` into `into` and return its length, or raise a JobError saying why
+    not (`into` then holds part of a body, to be discarded).
 
     `timeout` bounds each network wait and the whole download, so a host that drips bytes cannot
     hold a worker. 5xx and network failures are transient; a 4xx other than 408/429 is final
@@ -36,7 +45,7 @@ def fetch_image(
                     url = str(response.url.join(response.headers["location"]))
                     continue
                 _check_status(response)
-                return _read_bounded(response, max_bytes, deadline, timeout)
+                return _copy_bounded(response, into, max_bytes, deadline, timeout)
         except httpx.InvalidURL as exc:
             raise BadImage(f"image URL redirected to an invalid URL: {exc}") from None
         except httpx.TransportError as exc:
@@ -68,15 +77,14 @@ def _check_status(response: httpx.Response) -> None:
     raise error(f"image URL {where} answered HTTP {status}{hint}")
 
 
-def _read_bounded(
-    response: httpx.Response, max_bytes: int, deadline: float, timeout: float
-) -> bytes:
-    """The body, refused as soon as it is known to exceed `max_bytes` or to outlast `deadline`."""
+def _copy_bounded(
+    response: httpx.Response, into: ImageFile, max_bytes: int, deadline: float, timeout: float
+) -> int:
+    """Copy the body, refused as soon as it is known to exceed `max_bytes` or outlast `deadline`."""
     too_big = f"image is over {max_bytes} bytes"
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise BadImage(f"{too_big} (Content-Length {declared})")
-    chunks = []
     received = 0
     for chunk in response.iter_bytes():
         received += len(chunk)
@@ -84,8 +92,8 @@ def _read_bounded(
             raise BadImage(too_big)
         if time.monotonic() > deadline:
             raise ProviderTimeout(f"image download took over {timeout:g} s")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        into.write(chunk)
+    return received
 
 
 def _where(url: str) -> str:

@@ -2,7 +2,7 @@
 
 A signed link that expired, a proxy's error page or a truncated download all arrive as bytes; the
 magic number says whether they are an image at all, and Pillow confirms the file is whole and
-gives its size. Nothing here does I/O.
+gives its size. The image is read from its spool (worker.spool) in pieces, never loaded whole.
 """
 
 import base64
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from jobs.errors import BadImage
+from worker.spool import ImageFile
 
 
 @dataclass(frozen=True)
@@ -24,21 +25,33 @@ class _Format:
     name: str
     content_type: str
     extension: str
-    #: whether the file reaches its end marker: Pillow's verify() reads headers, not the pixels,
-    #: so a download cut short in the pixel data would otherwise pass
-    complete: Callable[[bytes], bool]
+    #: whether the file reaches its end marker, from its head, its tail and its size: Pillow's
+    #: verify() reads headers, not the pixels, so a download cut short in the pixel data would
+    #: otherwise pass
+    complete: Callable[[bytes, bytes, int], bool]
 
 
-def _riff_complete(data: bytes) -> bool:
-    return len(data) >= 8 + int.from_bytes(data[4:8], "little")
+def _jpeg_complete(_head: bytes, tail: bytes, _size: int) -> bool:
+    return tail.rstrip(b"\0").endswith(b"\xff\xd9")
 
 
-_JPEG = _Format("jpeg", "image/jpeg", "jpg", lambda data: data.rstrip(b"\0").endswith(b"\xff\xd9"))
-_PNG = _Format("png", "image/png", "png", lambda data: data.endswith(b"IEND\xaeB`\x82"))
+def _png_complete(_head: bytes, tail: bytes, _size: int) -> bool:
+    return tail.endswith(b"IEND\xaeB`\x82")
+
+
+def _riff_complete(head: bytes, _tail: bytes, size: int) -> bool:
+    return size >= 8 + int.from_bytes(head[4:8], "little")
+
+
+_JPEG = _Format("jpeg", "image/jpeg", "jpg", _jpeg_complete)
+_PNG = _Format("png", "image/png", "png", _png_complete)
 _WEBP = _Format("webp", "image/webp", "webp", _riff_complete)
 
-#: how much of the start of a refused file the error message quotes
-_QUOTED_BYTES = 16
+#: how much of the start of a file is read to tell its format (and quoted when it is refused)
+_HEAD_BYTES = 16
+#: how much of the end is read for the end marker: room for the zero padding some JPEG encoders
+#: write after it; a file padded with more than this is refused as damaged
+_TAIL_BYTES = 64 * 1024
 _DATA_URI = re.compile(r"^data:(?P<media>[^,;]*)(?P<params>(;[^,;]*)*),(?P<payload>.*)$", re.DOTALL)
 
 
@@ -56,28 +69,39 @@ class ImageFacts:
     size: int
 
 
-def inspect_image(data: bytes) -> ImageFacts:
-    """Check that `data` is a whole JPEG, PNG or WebP file and describe it; BadImage otherwise."""
-    fmt = _sniff(data)
+def inspect_image(file: ImageFile) -> ImageFacts:
+    """Check that `file` holds a whole JPEG, PNG or WebP image and describe it; BadImage otherwise.
+
+    Reads the file in pieces (its head, its tail, what Pillow needs for the headers, then chunks
+    for the hash), never whole, so a large spooled image stays on disk.
+    """
+    size = file.seek(0, io.SEEK_END)
+    file.seek(0)
+    head = file.read(_HEAD_BYTES)
+    fmt = _sniff(head)
     if fmt is None:
-        raise BadImage(f"not a JPEG, PNG or WebP image: {_describe_start(data)}")
-    damaged = f"{fmt.name} image is damaged or truncated ({len(data)} bytes)"
-    if not fmt.complete(data):
+        raise BadImage(f"not a JPEG, PNG or WebP image: {_describe_start(head)}")
+    damaged = f"{fmt.name} image is damaged or truncated ({size} bytes)"
+    file.seek(max(0, size - _TAIL_BYTES))
+    if not fmt.complete(head, file.read(), size):
         raise BadImage(f"{damaged}: it does not reach its end marker")
+    file.seek(0)
     try:
-        with Image.open(io.BytesIO(data)) as picture:
+        with Image.open(file) as picture:
             width, height = picture.size
             picture.verify()
     except (OSError, SyntaxError, ValueError, struct.error, Image.DecompressionBombError) as exc:
         raise BadImage(f"{damaged}: {exc}") from None
+    file.seek(0)
+    sha256 = hashlib.file_digest(file, "sha256").hexdigest()
     return ImageFacts(
         format=fmt.name,
         content_type=fmt.content_type,
         extension=fmt.extension,
         width=width,
         height=height,
-        sha256=hashlib.sha256(data).hexdigest(),
-        size=len(data),
+        sha256=sha256,
+        size=size,
     )
 
 
@@ -104,21 +128,20 @@ def decode_inline_image(value: str) -> bytes:
     return data
 
 
-def _sniff(data: bytes) -> _Format | None:
-    if data.startswith(b"\xff\xd8\xff"):
+def _sniff(head: bytes) -> _Format | None:
+    if head.startswith(b"\xff\xd8\xff"):
         return _JPEG
-    if data.startswith(b"\x89PNG"):
+    if head.startswith(b"\x89PNG"):
         return _PNG
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return _WEBP
     return None
 
 
-def _describe_start(data: bytes) -> str:
+def _describe_start(head: bytes) -> str:
     """The first bytes, as text when they are text (an HTML or JSON error page), else as hex."""
-    if not data:
+    if not head:
         return "the file is empty"
-    head = data[:_QUOTED_BYTES]
     if all(32 <= byte < 127 or byte in b"\t\r\n" for byte in head):
         return f"starts with {' '.join(head.decode('ascii').split())!r}"
     return f"starts with bytes {head.hex(' ')}"

@@ -2,24 +2,28 @@
 
 Every step is written to the results table before the next begins, so a crash anywhere resumes
 at the right step: before `generated` the API is called again, after it only the upload is redone.
+The image waits in a spool (worker.spool) from download to upload, closed whatever happens.
 """
 
 import hashlib
 import logging
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import httpx
 
 from config.settings import Settings
 from jobs.errors import JobError
 from jobs.results import Claim, ResultsTable, StoredImage
+from jobs.spec import ImageInput
 from jobs.states import JobState
 from worker.backoff import retry_delay
-from worker.cloudflare import CloudflareClient
+from worker.cloudflare import Generation
 from worker.identity import lease_owner
 from worker.image_fetch import fetch_image
 from worker.images import inspect_image
+from worker.spool import ImageFile, open_spool
 from worker.storage import Storage, object_key, open_storage
 
 log = logging.getLogger(__name__)
@@ -42,7 +46,7 @@ class JobPipeline:
         self,
         settings: Settings,
         table: ResultsTable,
-        client: CloudflareClient,
+        client: "ImageGenerator",
         fetch_http: httpx.Client,
         storage_for: "StorageLookup",
     ) -> None:
@@ -84,24 +88,34 @@ class JobPipeline:
             self.table.record_generated(
                 claim, owner, generation.url, api_ms, self.settings.price_per_image
             )
-            data, url = generation.data, generation.url
         else:
-            data, url = None, claim.provider_url
+            generation = Generation(url=claim.provider_url)
         fetched = time.monotonic()
-        if data is None:
-            assert url is not None, "a generation carries a URL or the bytes"
-            data = fetch_image(
-                self.fetch_http,
-                url,
-                max_bytes=self.settings.max_image_bytes,
-                timeout=self.settings.fetch_timeout,
-            )
-        fetch_ms = _ms_since(fetched)
-        facts = inspect_image(data)
+        with open_spool(self.settings.spool_memory_bytes) as image:
+            self._download(generation, image)
+            self._store(claim, owner, image, _ms_since(fetched))
+
+    def _download(self, generation: Generation, into: ImageFile) -> None:
+        """Spool the generated image: fetched from its URL, or its inline bytes written as is."""
+        if generation.data is not None:
+            into.write(generation.data)
+            return
+        assert generation.url is not None, "a generation carries a URL or the bytes"
+        fetch_image(
+            self.fetch_http,
+            generation.url,
+            into,
+            max_bytes=self.settings.max_image_bytes,
+            timeout=self.settings.fetch_timeout,
+        )
+
+    def _store(self, claim: Claim, owner: str, image: ImageFile, fetch_ms: int) -> None:
+        """Check the spooled image, upload it and record the job succeeded."""
+        facts = inspect_image(image)
         stored_at = time.monotonic()
         uri = self.storage_for(claim.batch.output).put(
             object_key(claim.batch.id, claim.key, facts.extension),
-            data,
+            image,
             facts.content_type,
             {
                 "job-id": str(claim.job_id),
@@ -122,6 +136,13 @@ class JobPipeline:
                 store_ms=_ms_since(stored_at),
             ),
         )
+
+
+class ImageGenerator(Protocol):
+    """What makes the image: `worker.limited_client.LimitedClient` (the API behind the fleet's
+    limiter), or a test's stand-in."""
+
+    def generate(self, spec: ImageInput) -> Generation: ...
 
 
 class StorageLookup:

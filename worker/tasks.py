@@ -17,6 +17,9 @@ from worker.limited_client import LimitedClient
 from worker.limiter import open_limiter
 from worker.pipeline import JobPipeline, StorageLookup
 
+#: connections for image downloads, whatever the thread count
+MAX_FETCH_CONNECTIONS = 64
+
 _pipeline: JobPipeline | None = None
 _pipeline_lock = threading.Lock()
 
@@ -30,12 +33,20 @@ def get_pipeline() -> JobPipeline:
             threads = settings.concurrency
             table = ResultsTable(open_engine(settings.database_url))
             table.create_schema()
-            # one connection per worker thread, for the API and for image downloads alike
-            limits = httpx.Limits(max_connections=threads, max_keepalive_connections=threads)
+            # an API call holds its connection for the whole 10-60 s call: one per thread
+            api_limits = httpx.Limits(max_connections=threads, max_keepalive_connections=threads)
             client = LimitedClient(
-                CloudflareClient(settings, httpx.Client(limits=limits)), open_limiter(settings)
+                CloudflareClient(settings, httpx.Client(limits=api_limits)), open_limiter(settings)
             )
-            fetch_http = httpx.Client(limits=limits, follow_redirects=False)
+            # a download takes milliseconds, and a big pool costs CPU on every request (measured:
+            # 2.95 ms a request with 500 threads on 500 connections, 1.15 ms on 32)
+            fetch_connections = min(threads, MAX_FETCH_CONNECTIONS)
+            fetch_http = httpx.Client(
+                limits=httpx.Limits(
+                    max_connections=fetch_connections, max_keepalive_connections=fetch_connections
+                ),
+                follow_redirects=False,
+            )
             _pipeline = JobPipeline(settings, table, client, fetch_http, StorageLookup(threads))
         return _pipeline
 

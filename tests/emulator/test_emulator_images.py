@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from emulator.render import render_jpeg
+from emulator.render import draw_jpeg, render_jpeg
 from jobs.spec import ImageInput, output_dimensions
 
 
@@ -87,7 +87,15 @@ def test_each_response_form_carries_a_jpeg_of_the_output_size(
 def test_a_2k_image_renders_and_encodes_quickly() -> None:
     def seconds() -> float:
         started = time.perf_counter()
-        render_jpeg(2048, 2048, seed=1)
+        draw_jpeg(2048, 2048, seed=1)
         return time.perf_counter() - started
 
     assert min(seconds(), seconds()) < 0.3
+
+
+def test_a_picture_asked_for_again_is_served_from_the_cache_not_redrawn() -> None:
+    first = render_jpeg(1024, 768, seed=42)
+
+    assert render_jpeg(1024, 768, seed=42) is first
+    assert first == draw_jpeg(1024, 768, seed=42)
+    assert render_jpeg(1024, 768, seed=43) != first

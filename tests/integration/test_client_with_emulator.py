@@ -1,5 +1,7 @@
 """The Cloudflare client against the emulator over real HTTP: every answer form, every fault."""
 
+from tempfile import SpooledTemporaryFile
+
 import httpx
 import pytest
 
@@ -10,6 +12,7 @@ from tests.support.services import Emulator
 from worker.cloudflare import CloudflareClient
 from worker.image_fetch import fetch_image
 from worker.images import inspect_image
+from worker.spool import open_spool
 
 pytestmark = pytest.mark.integration
 
@@ -29,13 +32,17 @@ def client_for(emulator: Emulator, **settings: object) -> CloudflareClient:
     )
 
 
-def image_for(emulator: Emulator, spec: ImageInput) -> bytes:
+def image_for(emulator: Emulator, spec: ImageInput) -> SpooledTemporaryFile[bytes]:
+    """The image one call returns, in a spool as the pipeline holds it."""
+    spool = open_spool(1024 * 1024)
     with client_for(emulator) as client, httpx.Client() as http:
         generation = client.generate(spec)
         if generation.data is not None:
-            return generation.data
-        assert generation.url is not None
-        return fetch_image(http, generation.url, max_bytes=10_000_000, timeout=30)
+            spool.write(generation.data)
+        else:
+            assert generation.url is not None
+            fetch_image(http, generation.url, spool, max_bytes=10_000_000, timeout=30)
+    return spool
 
 
 @pytest.mark.parametrize("form", ["url", "images_list", "base64", "data_uri", "raw", "v4_envelope"])

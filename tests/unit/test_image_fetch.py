@@ -1,5 +1,7 @@
-"""worker.image_fetch: a download bounded in size, time and redirects, that says why it failed."""
+"""worker.image_fetch: a download bounded in size, time and redirects, that says why it failed,
+streamed into a spool."""
 
+import io
 import time
 from collections.abc import Iterator
 
@@ -10,15 +12,24 @@ from jobs.errors import BadImage, JobError, ProviderTimeout, ServerError
 from tests.support.http import NETWORK_FAILURES, Handler, Recorder
 from tests.support.images import image_bytes
 from worker.image_fetch import fetch_image
+from worker.spool import open_spool
 
 URL = "https://ark.example/seedream-4-0/abc_0.jpeg?X-Tos-Signature=s3cr3t"
+#: the spool's memory threshold in these tests: bodies near the 10,000-byte limit go to disk
+SPOOL_MEMORY_BYTES = 4096
 
 
 def fetch(respond: Handler, *, timeout: float = 5.0) -> tuple[bytes, Recorder]:
-    """fetch_image of URL, with a 10,000-byte limit, from a host that answers with `respond`."""
+    """fetch_image of URL into a spool, with a 10,000-byte limit, from a host that answers with
+    `respond`; returns what the spool holds."""
     recorder = Recorder(respond)
     http = httpx.Client(transport=httpx.MockTransport(recorder))
-    return fetch_image(http, URL, max_bytes=10_000, timeout=timeout), recorder
+    with open_spool(SPOOL_MEMORY_BYTES) as spool:
+        length = fetch_image(http, URL, spool, max_bytes=10_000, timeout=timeout)
+        spool.seek(0)
+        data = spool.read()
+    assert length == len(data)
+    return data, recorder
 
 
 def refused(respond: Handler, *, timeout: float = 5.0) -> JobError:
@@ -85,6 +96,17 @@ def test_a_body_exactly_at_the_limit_is_accepted() -> None:
     assert len(data) == 10_000
 
 
+def test_a_body_over_the_memory_threshold_is_spooled_whole_to_a_temp_file() -> None:
+    body = bytes(range(256)) * 30
+    http = httpx.Client(transport=httpx.MockTransport(lambda _: httpx.Response(200, content=body)))
+
+    with open_spool(SPOOL_MEMORY_BYTES) as spool:
+        fetch_image(http, URL, spool, max_bytes=10_000, timeout=5)
+        assert spool._rolled  # type: ignore[attr-defined]  # moved out of memory
+        spool.seek(0)
+        assert spool.read() == body
+
+
 def test_a_host_that_drips_bytes_is_stopped_by_the_timeout() -> None:
     def slow() -> Iterator[bytes]:
         for _ in range(10):
@@ -143,7 +165,11 @@ def test_only_http_urls_are_fetched(url: str) -> None:
 
     with pytest.raises(BadImage, match="image URL"):
         fetch_image(
-            httpx.Client(transport=httpx.MockTransport(recorder)), url, max_bytes=10, timeout=1
+            httpx.Client(transport=httpx.MockTransport(recorder)),
+            url,
+            io.BytesIO(),
+            max_bytes=10,
+            timeout=1,
         )
 
     assert recorder.requests == []

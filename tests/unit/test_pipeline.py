@@ -5,6 +5,7 @@ through httpx with a MockTransport.
 """
 
 from pathlib import Path
+from tempfile import SpooledTemporaryFile
 
 import httpx
 import pytest
@@ -16,24 +17,28 @@ from jobs.results import ResultsTable
 from jobs.spec import ImageInput, JobSpec
 from jobs.states import JobState
 from tests.support.images import image_bytes
+from worker import pipeline as pipeline_module
 from worker.cloudflare import Generation
 from worker.pipeline import JobPipeline
+from worker.spool import ImageFile, open_spool
 
 PROVIDER_URL = "https://provider.example/seedream/abc_0.jpeg"
 
 
 class FakeClient:
-    """Answers with a URL, or raises the errors it is given, and counts the calls (the bill)."""
+    """Answers with a URL (or `answer`), or raises the errors it is given, and counts the calls
+    (the bill)."""
 
-    def __init__(self, *errors: Exception) -> None:
+    def __init__(self, *errors: Exception, answer: Generation | None = None) -> None:
         self.errors = list(errors)
+        self.answer = answer or Generation(url=PROVIDER_URL)
         self.calls = 0
 
     def generate(self, spec: ImageInput) -> Generation:
         self.calls += 1
         if self.errors:
             raise self.errors.pop(0)
-        return Generation(url=PROVIDER_URL)
+        return self.answer
 
 
 class FlakyStorage:
@@ -43,11 +48,12 @@ class FlakyStorage:
         self.failures = failures
         self.objects: dict[str, tuple[bytes, str, dict[str, str]]] = {}
 
-    def put(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> str:
+    def put(self, key: str, body: ImageFile, content_type: str, metadata: dict[str, str]) -> str:
         if self.failures:
             self.failures -= 1
             raise StorageError("bucket unreachable")
-        self.objects[key] = (data, content_type, metadata)
+        body.seek(0)
+        self.objects[key] = (body.read(), content_type, metadata)
         return f"mem://{key}"
 
 
@@ -64,10 +70,14 @@ def one_job(table: ResultsTable) -> int:
     return job_id
 
 
-def pipeline(table: ResultsTable, client: FakeClient, storage: FlakyStorage) -> JobPipeline:
-    jpeg = image_bytes("JPEG", (64, 48))
+JPEG = image_bytes("JPEG", (64, 48))
+
+
+def pipeline(
+    table: ResultsTable, client: FakeClient, storage: FlakyStorage, download: bytes = JPEG
+) -> JobPipeline:
     downloads = httpx.Client(
-        transport=httpx.MockTransport(lambda _: httpx.Response(200, content=jpeg))
+        transport=httpx.MockTransport(lambda _: httpx.Response(200, content=download))
     )
     settings = Settings(_env_file=None, max_attempts=3)
     return JobPipeline(settings, table, client, downloads, lambda _output: storage)  # type: ignore[arg-type]
@@ -83,8 +93,50 @@ def test_a_job_is_generated_fetched_stored_and_recorded(table: ResultsTable) -> 
     assert (row["state"], row["width"], row["height"]) == ("succeeded", 64, 48)
     assert row["output_uri"] == "mem://b/k.jpg" and row["provider_url"] == PROVIDER_URL
     data, content_type, metadata = storage.objects["b/k.jpg"]
+    assert data == JPEG
     assert content_type == "image/jpeg" and metadata["job-id"] == str(job_id)
     assert len(metadata["prompt-sha256"]) == 64
+
+
+def test_an_image_sent_inline_is_stored_without_a_download(table: ResultsTable) -> None:
+    job_id, storage = one_job(table), FlakyStorage()
+    client = FakeClient(answer=Generation(data=JPEG))
+
+    outcome = pipeline(table, client, storage, download=b"not this").run(job_id)
+
+    assert outcome.state is JobState.succeeded
+    assert storage.objects["b/k.jpg"][0] == JPEG
+    assert table.job_rows("b")[0]["sha256"] is not None
+
+
+@pytest.mark.parametrize(
+    ("storage", "download", "state"),
+    [
+        (FlakyStorage(), JPEG, JobState.succeeded),
+        (FlakyStorage(failures=1), JPEG, JobState.generated),
+        (FlakyStorage(), b"<html>expired</html>", JobState.failed),
+    ],
+    ids=["stored", "storage failed", "not an image"],
+)
+def test_the_spool_is_closed_whatever_becomes_of_the_job(
+    table: ResultsTable,
+    monkeypatch: pytest.MonkeyPatch,
+    storage: FlakyStorage,
+    download: bytes,
+    state: JobState,
+) -> None:
+    opened: list[SpooledTemporaryFile[bytes]] = []
+
+    def recording_spool(memory_bytes: int) -> SpooledTemporaryFile[bytes]:
+        opened.append(open_spool(memory_bytes))
+        return opened[-1]
+
+    monkeypatch.setattr(pipeline_module, "open_spool", recording_spool)
+
+    outcome = pipeline(table, FakeClient(), storage, download).run(one_job(table))
+
+    assert outcome.state is state
+    assert len(opened) == 1 and opened[0].closed
 
 
 def test_a_storage_failure_retries_the_upload_without_calling_the_api_again(

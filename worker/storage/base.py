@@ -3,13 +3,17 @@
 from typing import Protocol
 
 from jobs.keys import validate_key
+from worker.spool import ImageFile
 
 
 class Storage(Protocol):
     """Writes one job's image under a key relative to the output prefix."""
 
-    def put(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> str:
-        """Store `data` at `key`; return the object's URI. Raises jobs.errors.StorageError."""
+    def put(self, key: str, body: ImageFile, content_type: str, metadata: dict[str, str]) -> str:
+        """Store the whole of `body` (from its start, streamed) at `key`; return the object's URI.
+
+        Raises jobs.errors.StorageError.
+        """
         ...
 
 

@@ -7,13 +7,26 @@ instance roles. Nothing here reads or logs a secret.
 from typing import Any, Self
 
 import boto3
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from jobs.errors import StorageError
+from worker.spool import CHUNK_BYTES, ImageFile
 
 #: boto3 retries throttling and 5xx itself before a job's own retry takes over
 _BOTO_RETRIES = {"max_attempts": 5, "mode": "adaptive"}
+#: S3's largest single PUT: every image goes up as one request streamed from its spool; a
+#: multipart upload would read each part into memory, and use threads of its own
+_SINGLE_PUT_LIMIT = 5 * 1024**3
+#: the upload runs in the calling worker thread (no transfer threads: the process already has one
+#: thread per job in flight), streaming the spooled file in chunks
+_TRANSFER = TransferConfig(
+    use_threads=False,
+    multipart_threshold=_SINGLE_PUT_LIMIT,
+    io_chunksize=CHUNK_BYTES,
+    preferred_transfer_client="classic",
+)
 
 
 class S3Storage:
@@ -32,15 +45,16 @@ class S3Storage:
         config = Config(max_pool_connections=max_connections, retries=_BOTO_RETRIES)
         return cls(bucket, prefix, boto3.session.Session().client("s3", config=config))
 
-    def put(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> str:
+    def put(self, key: str, body: ImageFile, content_type: str, metadata: dict[str, str]) -> str:
         object_key = f"{self.prefix}/{key}" if self.prefix else key
         try:
-            self.client.put_object(
-                Bucket=self.bucket,
-                Key=object_key,
-                Body=data,
-                ContentType=content_type,
-                Metadata=metadata,
+            body.seek(0)
+            self.client.upload_fileobj(
+                body,
+                self.bucket,
+                object_key,
+                ExtraArgs={"ContentType": content_type, "Metadata": metadata},
+                Config=_TRANSFER,
             )
         except ClientError as exc:
             error = exc.response.get("Error", {})
