@@ -43,6 +43,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=500, help="SEEDREAM_CONCURRENCY")
     parser.add_argument("--latency", type=float, default=30.0, help="seconds per API call")
+    parser.add_argument(
+        "--storage",
+        choices=["s3", "folder"],
+        default="s3",
+        help="moto's S3 server (its CPU shares this machine with the worker) or a local folder",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
@@ -52,16 +58,21 @@ def main() -> None:
         env = stack.enter_context(distributed_services(emulator, workdir, stack))
         env["SEEDREAM_CONCURRENCY"] = str(args.concurrency)
         manifest = write_repeated_manifest(workdir / "in_flight.jsonl", args.jobs)
+        output = "s3://bench/run" if args.storage == "s3" else str(workdir / "run")
         with fleet(env, workdir, workers=1, settle_s=0) as [worker]:
             pid = worker.process.pid
             wait_idle(pid)
             started = time.monotonic()
-            submit(env, manifest, "in-flight", "s3://bench/run")
+            submit(env, manifest, "in-flight", output)
             counts = wait_final(env, "in-flight")
             seconds = time.monotonic() - started
             peak_rss = peak_rss_bytes(pid)
             worker_threads, files = threads(pid), open_files(pid)
-        stored = stored_objects(env["AWS_ENDPOINT_URL"], "run/in-flight/")
+        stored = (
+            stored_objects(env["AWS_ENDPOINT_URL"], "run/in-flight/")
+            if args.storage == "s3"
+            else len(list((workdir / "run" / "in-flight").iterdir()))
+        )
         in_flight = emulator.stats()["max_in_flight"]
 
     rounds = math.ceil(args.jobs / args.concurrency)
@@ -69,7 +80,8 @@ def main() -> None:
     expected_in_flight = min(args.jobs, args.concurrency)
     print(
         f"\n{args.jobs} jobs, 2K images, API latency {args.latency:g} s, one worker process with "
-        f"SEEDREAM_CONCURRENCY={args.concurrency}, Redis, PostgreSQL, S3 (moto)\n"
+        f"SEEDREAM_CONCURRENCY={args.concurrency}, Redis, PostgreSQL, "
+        f"{'S3 (moto)' if args.storage == 's3' else 'a local folder'}\n"
     )
     print("| measure | figure | target | met |")
     print("|---|---|---|---|")
