@@ -2,7 +2,7 @@
 
 `apply_async` builds a full message and makes a Redis round trip for every job (100-250 µs
 each), which caps `submit` at a few thousand jobs a second. Job messages differ only in the job
-id and two unique ids, so on Redis they are filled into one template and a whole chunk goes in one
+id and a unique task id, so on Redis they are filled into one template and a whole chunk goes in one
 LPUSH (FIFO, like kombu's own LPUSH + BRPOP), through the client kombu itself publishes with.
 
 The message is Celery's protocol 2, read by an unmodified worker as `process_job(job_id)`: it
@@ -11,6 +11,7 @@ Redis holds about 450 bytes a job instead of about 1 KB. Transports other than
 Redis (the in-memory broker of embedded mode) keep `apply_async`.
 """
 
+import itertools
 import json
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -61,7 +62,12 @@ def job_message(task_id: str, job_id: int | str, queue: str = JOB_QUEUE) -> dict
 
 
 class JobMessages:
-    """Job messages made from one template: per message, a uuid and a string format."""
+    """Job messages made from one template: per message, a counter and a string format.
+
+    Task ids are version-4 UUIDs whose last 48 bits count the messages this instance made and
+    the other 74 random bits are drawn once: unique like uuid4() (which costs a system call and
+    most of a message's time), without the cost.
+    """
 
     def __init__(self, queue: str = JOB_QUEUE) -> None:
         text = json.dumps(job_message(**_PLACEHOLDERS, queue=queue))
@@ -69,10 +75,13 @@ class JobMessages:
         for name, placeholder in _PLACEHOLDERS.items():
             text = text.replace(placeholder, f"%({name})s")
         self._template = text
+        self._id_prefix = str(uuid.uuid4())[:24]
+        self._count = itertools.count()
 
     def encode(self, job_id: int) -> str:
         """The message for `job_id`, as the JSON text kombu would store for it."""
-        return self._template % {"task_id": uuid.uuid4(), "job_id": int(job_id)}
+        task_id = f"{self._id_prefix}{next(self._count):012x}"
+        return self._template % {"task_id": task_id, "job_id": int(job_id)}
 
 
 @contextmanager

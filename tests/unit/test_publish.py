@@ -45,14 +45,16 @@ def test_every_header_a_job_message_has_is_what_celery_itself_sends() -> None:
     assert json.loads(ours["body"])[:2] == [list(body[0]), body[1]]
 
 
-def test_the_template_fills_in_to_the_message_with_a_new_task_id_each_time() -> None:
+def test_the_template_fills_in_to_the_message_with_a_new_uuid4_task_id_each_time() -> None:
     messages = JobMessages()
     first, second = json.loads(messages.encode(1)), json.loads(messages.encode(1))
+    other_producer = json.loads(JobMessages().encode(1))
     task_id = first["headers"]["id"]
 
     assert first == job_message(task_id, 1)
     assert first["properties"]["delivery_tag"] == task_id
-    assert second["headers"]["id"] != task_id
+    assert uuid.UUID(task_id).version == 4 and str(uuid.UUID(task_id)) == task_id
+    assert len({task_id, second["headers"]["id"], other_producer["headers"]["id"]}) == 3
 
 
 def test_a_job_message_is_well_under_half_a_kilobyte() -> None:
