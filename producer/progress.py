@@ -8,6 +8,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from types import TracebackType
 
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -113,6 +114,7 @@ class LoadingProgress:
             TextColumn("{task.fields[enqueued]:,} enqueued"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
+            console=Console(stderr=True),  # stdout is for the batch name
             disable=not show,
             transient=True,
         )
