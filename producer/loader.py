@@ -1,7 +1,7 @@
 """Turning a manifest into a batch: validate every row, record the good ones, enqueue them.
 
 Rows stream through in chunks. While this thread reads and validates the next chunk, a second
-thread records the last one (one statement) and enqueues its new jobs (one round trip): the
+thread records the last one (one transaction) and enqueues its new jobs (one round trip): the
 database and Redis do their part of the work on the other core, and the GIL is released while
 they do. At most CHUNKS_AHEAD chunks wait to be stored, so memory is flat whatever the size of the
 manifest, and the first images start while the rest is still loading.

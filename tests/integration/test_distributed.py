@@ -97,6 +97,7 @@ def test_submit_and_two_workers_store_190_images_in_s3_and_bill_190_calls(
 
     assert summary["counts"]["succeeded"] == 190
     assert summary["rejected"] == 10
+    assert f"batch {batch}: 190 jobs queued, 10 rows rejected in " in reported
     for line, field in manifest.bad_lines.items():
         assert f"jobs.jsonl:{line}: {field}:" in reported
     objects = s3.list_objects_v2(Bucket=bucket, Prefix=f"runs/{batch}/")["Contents"]
