@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, func, insert, or_, select, update
 
+from jobs.bulk_insert import insert_new_jobs
 from jobs.database import utcnow
 from jobs.errors import JobError
 from jobs.schema import attempts, batches, jobs, metadata
@@ -118,23 +118,8 @@ class ResultsTable:
         inserted but returned as a Duplicate naming the line that has it first."""
         if not specs:
             return [], []
-        now = utcnow()
-        rows = [
-            {
-                "batch_id": batch_id,
-                "key": spec.key,
-                "line": spec.line,
-                "spec": spec.input.payload(),
-                "metadata": spec.metadata,
-                "state": JobState.queued.value,
-                "attempts": 0,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for spec in specs
-        ]
         with self.engine.begin() as conn:
-            inserted = {row.key: row.id for row in conn.execute(self._insert_new(), rows)}
+            inserted = insert_new_jobs(conn, batch_id, specs, utcnow())
             ids: list[int] = []
             repeated: list[JobSpec] = []
             for spec in specs:
@@ -145,15 +130,6 @@ class ResultsTable:
                     ids.append(job_id)
             duplicates = self._with_first_lines(conn, batch_id, repeated)
         return ids, duplicates
-
-    def _insert_new(self) -> Insert:
-        dialect = self.engine.dialect.name
-        if dialect not in _UPSERTING_INSERT:
-            raise RuntimeError(f"the results table supports SQLite and PostgreSQL, not {dialect}")
-        stmt = _UPSERTING_INSERT[dialect](jobs).on_conflict_do_nothing(
-            index_elements=["batch_id", "key"]
-        )
-        return stmt.returning(jobs.c.id, jobs.c.key)
 
     @staticmethod
     def _with_first_lines(conn: Any, batch_id: str, duplicates: list[JobSpec]) -> list[Duplicate]:
@@ -365,10 +341,6 @@ class ResultsTable:
                 (cls or "unknown", count, example or "")
                 for cls, count, example in conn.execute(query)
             ]
-
-
-#: INSERT ... ON CONFLICT DO NOTHING is dialect-specific SQL; both dialects spell it the same way
-_UPSERTING_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 def _update_held(conn: Connection, job_id: int, owner: str, **values: Any) -> None:

@@ -74,19 +74,23 @@ def _submit(
     strict: bool,
     rejects: Path | None,
 ) -> Submission:
-    from worker.tasks import enqueue
+    from worker.app import app as celery_app
+    from worker.publish import job_enqueuer
 
+    started = time.monotonic()
     try:
-        submission = submit_manifest(
-            table,
-            settings,
-            manifest,
-            output=out or settings.output,
-            batch_name=batch,
-            enqueue=enqueue,
-            strict=strict,
-            rejects=rejects,
-        )
+        with job_enqueuer(celery_app) as enqueue:
+            submission = submit_manifest(
+                table,
+                settings,
+                manifest,
+                output=out or settings.output,
+                batch_name=batch,
+                enqueue=enqueue,
+                strict=strict,
+                rejects=rejects,
+                show_progress=err.is_terminal,
+            )
     except (ManifestError, SubmissionError) as exc:
         raise _fail(str(exc)) from None
     report = submission.report
@@ -97,8 +101,12 @@ def _submit(
     elif report.refused:
         raise _fail(f"{manifest}: {report.rejected} bad rows; --strict refused the whole manifest")
     else:
-        loaded, rejected = report.loaded, report.rejected
-        err.print(f"batch {submission.batch.id}: {loaded} jobs queued, {rejected} rows rejected")
+        loaded, rejected, seconds = report.loaded, report.rejected, time.monotonic() - started
+        err.print(
+            f"batch {submission.batch.id}: {loaded:,} jobs queued, {rejected:,} rows rejected "
+            f"in {seconds:.1f} s ({(loaded + rejected) / max(seconds, 1e-3):,.0f} rows/s)",
+            highlight=False,
+        )
     return submission
 
 

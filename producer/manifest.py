@@ -12,6 +12,7 @@ default key) and an empty string is a value (so `"id": ""` is a bad key).
             print(row)  # jobs.csv:17: size: '5K' is not allowed: use one of 1K, 2K, 4K, custom
 """
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -99,6 +100,16 @@ class ManifestReader:
         rows = self._csv if self._csv is not None else read_jsonl(self._stream, self.max_row_bytes)
         for row in rows:
             yield _job_or_rejection(str(self.path), row)
+
+    @property
+    def size(self) -> int:
+        """The file's size in bytes."""
+        return os.fstat(self._stream.fileno()).st_size
+
+    @property
+    def bytes_read(self) -> int:
+        """How far into the file reading has got, in bytes (for progress bars)."""
+        return self._stream.tell()
 
     def close(self) -> None:
         self._stream.close()

@@ -156,6 +156,10 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+#: made once: json.loads with hooks builds a new decoder for every row
+_ROW_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+
+
 def _bad_text(value: Any) -> RowProblem | None:
     """A problem when a string decoded from a \\u escape is a NUL or a lone surrogate."""
     if isinstance(value, str):
@@ -182,7 +186,7 @@ def _json_kind(value: Any) -> str:
 
 def _parse_json_row(number: int, text: str) -> SourceRow:
     try:
-        value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        value = _ROW_DECODER.decode(text)
         problem = _bad_text(value) if "\\u" in text else None
     except json.JSONDecodeError as exc:
         problem = RowProblem("row", f"is not valid JSON: {exc.msg} at column {exc.colno}")

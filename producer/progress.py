@@ -1,12 +1,27 @@
-"""Waiting for a batch and saying how it went: the summary `run` prints and `status` shows."""
+"""Showing people how a batch goes: loading its manifest, waiting for it, the summary of it.
+
+The live displays are rich progress bars on stderr, shown only on a terminal (never in a pipe, a
+log or a test); the summaries are plain lines.
+"""
 
 import time
 from dataclasses import asdict, dataclass, field
+from types import TracebackType
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from jobs.results import Batch, ResultsTable
 from jobs.states import TERMINAL_STATES, JobState
+from producer.manifest import ManifestReader
 
 #: how often the waiting CLI reads the table; a COUNT per state is cheap at this rate
 POLL_INTERVAL_S = 0.5
@@ -81,3 +96,52 @@ def wait_for_batch(table: ResultsTable, batch: Batch, show_progress: bool) -> Ba
             if finished == total:
                 return BatchSummary.of(table, batch)
             time.sleep(POLL_INTERVAL_S)
+
+
+class LoadingProgress:
+    """A live bar while a manifest loads: how far into the file, rows read a second, rows
+    rejected, jobs enqueued. `loader.load_manifest` advances it a chunk at a time."""
+
+    def __init__(self, reader: ManifestReader, show: bool) -> None:
+        self._reader = reader
+        self._started = time.monotonic()
+        self._read = self._rejected = self._enqueued = 0
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[read]:,} rows, {task.fields[rate]:,.0f}/s"),
+            TextColumn("{task.fields[rejected]:,} rejected"),
+            TextColumn("{task.fields[enqueued]:,} enqueued"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),  # stdout is for the batch name
+            disable=not show,
+            transient=True,
+        )
+        self._task: TaskID = self._progress.add_task(
+            f"loading {reader.path.name}", total=reader.size, read=0, rate=0.0, rejected=0,
+            enqueued=0,
+        )  # fmt: skip
+
+    def advance(self, *, read: int = 0, rejected: int = 0, enqueued: int = 0) -> None:
+        self._read += read
+        self._rejected += rejected
+        self._enqueued += enqueued
+        rate = self._read / max(time.monotonic() - self._started, 1e-6)
+        self._progress.update(
+            self._task,
+            completed=self._reader.bytes_read,
+            read=self._read,
+            rate=rate,
+            rejected=self._rejected,
+            enqueued=self._enqueued,
+        )
+
+    def __enter__(self) -> "LoadingProgress":
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._progress.stop()

@@ -12,6 +12,7 @@ from jobs.results import Batch, ResultsTable
 from producer.batches import new_batch_id, validate_batch_id
 from producer.loader import Enqueue, LoadReport, enqueue_unfinished, load_manifest
 from producer.manifest import ManifestReader, RejectedRow
+from producer.progress import LoadingProgress
 from producer.rejects import RejectsWriter
 from worker.identity import held_by_dead_local_process
 
@@ -45,11 +46,13 @@ def submit_manifest(
     enqueue: Enqueue,
     strict: bool = False,
     rejects: Path | None = None,
+    show_progress: bool = False,
 ) -> Submission:
     """Load `manifest` as a new batch, or resume the batch `batch_name` if it exists.
 
     Resuming re-enqueues every job that is not final and not under a live lease; leases held by
     processes of this host that have died are released first (their jobs would wait otherwise).
+    `show_progress` shows a live bar while the manifest loads.
     """
     if batch_name is not None:
         try:
@@ -67,7 +70,10 @@ def submit_manifest(
         batch = table.create_batch(
             batch_name or new_batch_id(manifest), str(manifest), output, settings.model
         )
-        report = load_manifest(table, batch, reader, enqueue, on_reject, strict=strict)
+        with LoadingProgress(reader, show_progress) as progress:
+            report = load_manifest(
+                table, batch, reader, enqueue, on_reject, strict=strict, progress=progress
+            )
     return Submission(table.get_batch(batch.id) or batch, report)
 
 

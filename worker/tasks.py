@@ -5,6 +5,7 @@ message delivered twice, late, or after a resume is harmless.
 """
 
 import threading
+from collections.abc import Sequence
 
 import httpx
 
@@ -59,7 +60,8 @@ def process_job(job_id: int) -> None:
         process_job.apply_async((job_id,), countdown=outcome.retry_in)
 
 
-def enqueue(job_ids: list[int]) -> None:
-    """Put one message per job on the queue (the producer's only contact with the broker)."""
+def enqueue(job_ids: Sequence[int]) -> None:
+    """Put one message per job on the queue, one `apply_async` each (worker.publish does a
+    whole chunk at once on Redis)."""
     for job_id in job_ids:
         process_job.apply_async((job_id,))

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import sqlalchemy
 from celery import Celery
 from PIL import Image
 
+from config.celery_config import JOB_QUEUE
 from tests.support.manifests import write_manifest
 from tests.support.processes import CLI, Service
 from tests.support.services import Emulator
@@ -95,6 +97,7 @@ def test_submit_and_two_workers_store_190_images_in_s3_and_bill_190_calls(
 
     assert summary["counts"]["succeeded"] == 190
     assert summary["rejected"] == 10
+    assert f"batch {batch}: 190 jobs queued, 10 rows rejected in " in reported
     for line, field in manifest.bad_lines.items():
         assert f"jobs.jsonl:{line}: {field}:" in reported
     objects = s3.list_objects_v2(Bucket=bucket, Prefix=f"runs/{batch}/")["Contents"]
@@ -127,6 +130,39 @@ def test_a_message_delivered_four_times_calls_the_api_once(
     assert summary["counts"]["succeeded"] == 1
     assert emulator.stats()["billed"] == 1
     assert len(s3.list_objects_v2(Bucket=bucket)["Contents"]) == 1
+
+
+def test_jobs_enqueued_a_chunk_at_a_time_are_run_by_a_worker_in_manifest_order(
+    tmp_path: Path,
+    fleet_env: dict[str, str],
+    s3_bucket: tuple[str, Any],
+    emulator: Emulator,
+    logs: Path,
+) -> None:
+    bucket, _ = s3_bucket
+    write_manifest(tmp_path / "jobs.jsonl", good=12)
+    batch, _ = submit("jobs.jsonl", f"s3://{bucket}", fleet_env, tmp_path)
+    queue = redis.Redis.from_url(fleet_env["SEEDREAM_BROKER_URL"])
+    messages = queue.lrange(JOB_QUEUE, 0, -1)
+    assert len(messages) == 12 and max(map(len, messages)) < 500
+
+    one_thread = {**fleet_env, "SEEDREAM_CONCURRENCY": "1"}
+    worker = Service([CLI, "worker", "--loglevel", "WARNING"], logs / "worker-fifo.log", one_thread)
+    try:
+        summary = wait_for_final(batch, fleet_env, tmp_path)
+    finally:
+        worker.stop()
+
+    assert summary["counts"]["succeeded"] == 12
+    with sqlalchemy.create_engine(fleet_env["SEEDREAM_DATABASE_URL"]).connect() as conn:
+        started = conn.execute(
+            sqlalchemy.text(
+                "SELECT jobs.line FROM attempts JOIN jobs ON jobs.id = attempts.job_id "
+                "WHERE jobs.batch_id = :b ORDER BY attempts.started_at"
+            ),
+            {"b": batch},
+        ).scalars()
+        assert list(started) == list(range(1, 13))
 
 
 def _job_id(database_url: str, batch: str) -> int:

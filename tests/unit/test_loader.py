@@ -40,7 +40,7 @@ def load(table: ResultsTable, path: Path, *, strict: bool = False):
 def test_good_rows_are_enqueued_in_chunks_as_they_are_recorded(
     table: ResultsTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(loader, "CHUNK_SIZE", 4)
+    monkeypatch.setattr(loader, "CHUNK_ROWS", 4)
     path = manifest(tmp_path, [{"prompt": f"p{n}"} for n in range(10)])
 
     report, enqueued, rejected = load(table, path)
@@ -86,3 +86,62 @@ def test_strict_enqueues_everything_when_every_row_is_good(
 
     assert not report.refused
     assert sorted(sum(enqueued, [])) == [1, 2]
+
+
+class Tally:
+    """A LoadProgress that adds up what it is told."""
+
+    def __init__(self) -> None:
+        self.read = self.rejected = self.enqueued = 0
+
+    def advance(self, *, read: int = 0, rejected: int = 0, enqueued: int = 0) -> None:
+        self.read += read
+        self.rejected += rejected
+        self.enqueued += enqueued
+
+
+def test_progress_is_told_every_row_read_rejected_and_enqueued(
+    table: ResultsTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loader, "CHUNK_ROWS", 3)
+    rows: list[dict[str, object]] = [{"id": f"k{n}", "prompt": f"p{n}"} for n in range(8)]
+    rows += [{"id": "k1", "prompt": "again"}, {"prompt": "bad", "size": "9K"}]
+    path = manifest(tmp_path, rows)
+    batch = table.create_batch("b", str(path), "./out", "m")
+    tally = Tally()
+
+    with ManifestReader(path) as reader:
+        report = load_manifest(
+            table, batch, reader, lambda ids: None, lambda row: None, progress=tally
+        )
+
+    assert (tally.read, tally.rejected, tally.enqueued) == (10, 2, 8)
+    assert (report.loaded, report.rejected) == (8, 2)
+
+
+def test_a_chunk_ends_early_when_its_inline_images_are_large(
+    table: ResultsTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loader, "CHUNK_IMAGE_CHARS", 50)
+    image = "https://example.com/" + "x" * 20 + ".png"
+    path = manifest(tmp_path, [{"prompt": f"p{n}", "image": image} for n in range(5)])
+
+    _, enqueued, _ = load(table, path)
+
+    assert [len(chunk) for chunk in enqueued] == [2, 2, 1]
+
+
+def test_a_failure_to_enqueue_stops_the_load_and_is_raised(
+    table: ResultsTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loader, "CHUNK_ROWS", 2)
+    path = manifest(tmp_path, [{"prompt": f"p{n}"} for n in range(20)])
+    batch = table.create_batch("b", str(path), "./out", "m")
+
+    def broker_down(ids: object) -> None:
+        raise ConnectionError("redis is gone")
+
+    with ManifestReader(path) as reader, pytest.raises(ConnectionError, match="redis is gone"):
+        load_manifest(table, batch, reader, broker_down, lambda row: None)
+    # the chunks read ahead of the failure are not stored after it
+    assert table.counts("b")[JobState.queued] <= 2 * (loader.CHUNKS_AHEAD + 1)

@@ -118,6 +118,27 @@ def test_a_duplicate_key_is_reported_with_the_line_that_has_it_first(table: Resu
     assert later_ids == [] and [d.first_line for d in later_duplicates] == [2]
 
 
+def test_added_jobs_keep_their_call_and_metadata_exactly_and_are_queued_in_line_order(
+    table: ResultsTable,
+) -> None:
+    table.create_batch("b", "m.jsonl", "./out", "m")
+    call = ImageInput(prompt="une tasse « café » ☕", size="custom", width=1024, height=2048)
+    meta = {"caption": "naïve", "labels": ["a", 1, None], "nested": {"x": 1.5}}
+    first = JobSpec(key="s/1", line=7, input=call, metadata=meta)
+    second = JobSpec(key="s/2", line=9, input=ImageInput(prompt="plain"))
+
+    ids, _ = table.add_jobs("b", [first, second])
+
+    rows = table.job_rows("b")
+    assert [row["id"] for row in rows] == ids and ids == sorted(ids)
+    assert rows[0]["spec"] == call.payload() and rows[0]["metadata"] == meta
+    assert rows[1]["spec"] == {"prompt": "plain"} and rows[1]["metadata"] == {}
+    assert [(row["key"], row["line"], row["state"]) for row in rows] == [
+        ("s/1", 7, "queued"),
+        ("s/2", 9, "queued"),
+    ]
+
+
 def test_success_records_where_the_image_is_and_ends_the_lease(table: ResultsTable) -> None:
     [job_id] = loaded(table, "a")
     claim = table.claim(job_id, "w", 60)

@@ -1,0 +1,214 @@
+"""Submission speed: a generated manifest through `seedream-batch submit`, with no worker running.
+
+    .venv/bin/python bench/submission.py [--rows 1000000] [--database postgresql --database sqlite]
+
+Writes a JSONL manifest of unique, varied, valid rows to a temporary folder, starts a private
+Redis and a throwaway PostgreSQL database (or a SQLite file), runs `submit` as a user would and
+prints, beside each target: rows/s, the submit process's peak RSS, the Redis memory each queued
+job costs (growth of `used_memory`, and `MEMORY USAGE` of the queue list), and whether the queue
+holds exactly one message per row. Needs PostgreSQL on 127.0.0.1:5432 (scripts/setup.sh --test).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from config.celery_config import JOB_QUEUE  # noqa: E402
+from tests.conftest import POSTGRES_ADMIN_URL  # noqa: E402
+from tests.support.processes import CLI  # noqa: E402
+from tests.support.services import running_redis, temporary_postgres_database  # noqa: E402
+
+TARGET_ROWS_PER_S = 20_000
+TARGET_PEAK_RSS_MB = 300
+TARGET_REDIS_BYTES_PER_JOB = 1536
+
+_SUBJECTS = [
+    "a ceramic mug",
+    "a red bicycle",
+    "a lighthouse",
+    "an old map",
+    "a glass teapot",
+    "a city street",
+    "a mountain lake",
+    "a paper crane",
+    "a vintage camera",
+    "a fox",
+]
+_SETTINGS = [
+    "on oak",
+    "at dawn",
+    "in the rain",
+    "under neon light",
+    "on a marble table",
+    "in fog",
+    "at golden hour",
+    "in winter",
+    "on linen",
+    "in a greenhouse",
+]
+_STYLES = [
+    "soft light",
+    "studio photo",
+    "watercolour",
+    "35mm film",
+    "isometric render",
+    "oil painting",
+    "macro shot",
+    "high contrast",
+    "pastel tones",
+    "line drawing",
+]
+_SIZES = ["1K", "2K", "4K"]
+_RATIOS = ["1:1", "4:3", "3:4", "16:9", "9:16", "3:2", "2:3", "21:9"]  # fmt: skip
+
+
+def manifest_row(n: int) -> dict[str, object]:
+    """Row `n` of the bench manifest: a unique key, a varied prompt, some optional fields."""
+    prompt = f"{_SUBJECTS[n % 10]} {_SETTINGS[n // 10 % 10]}, {_STYLES[n // 100 % 10]}, variant {n}"
+    row: dict[str, object] = {"id": f"campaign-{n % 7}/sku-{n:07d}", "prompt": prompt}
+    if n % 3 == 0:
+        row["size"] = _SIZES[n % len(_SIZES)]
+    if n % 4 == 0:
+        row["aspect_ratio"] = _RATIOS[n % len(_RATIOS)]
+    if n % 50 == 1:
+        row |= {"size": "custom", "width": 1024, "height": 1536}
+    if n % 5 == 0:
+        row |= {"caption": f"caption for {n}", "labels": ["bench", f"group-{n % 13}"]}
+    return row
+
+
+def write_manifest(path: Path, rows: int) -> Path:
+    with path.open("w") as out:
+        for n in range(rows):
+            out.write(json.dumps(manifest_row(n)) + "\n")
+    return path
+
+
+@dataclass
+class Measured:
+    database: str
+    rows: int
+    seconds: float
+    #: user + system CPU time of the submit process (the machine is shared: wall time is noisy)
+    cpu_seconds: float
+    peak_rss_mb: float
+    queued: int
+    used_memory_per_job: float
+    queue_key_per_job: float
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.seconds
+
+
+def submit_once(
+    database: str, database_url: str, redis_url: str, manifest: Path, rows: int, workdir: Path
+) -> Measured:
+    broker = redis.Redis.from_url(redis_url)
+    broker.flushall()
+    before = int(broker.info("memory")["used_memory"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
+    env |= {"SEEDREAM_BROKER_URL": redis_url, "SEEDREAM_DATABASE_URL": database_url}
+    log = workdir / f"submit-{database}.log"
+    argv = [CLI, "submit", str(manifest), "--out", "s3://bench/out", "--batch", "bench"]
+    started = time.monotonic()
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, env=env, cwd=workdir, stdout=out, stderr=out)
+        _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.monotonic() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"submit failed ({process.returncode}):\n{log.read_text()[-3000:]}")
+    queued = int(broker.llen(JOB_QUEUE))
+    after = int(broker.info("memory")["used_memory"])
+    key_bytes = int(broker.memory_usage(JOB_QUEUE, samples=0) or 0)
+    return Measured(
+        database=database,
+        rows=rows,
+        seconds=seconds,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        peak_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
+        queued=queued,
+        used_memory_per_job=(after - before) / max(queued, 1),
+        queue_key_per_job=key_bytes / max(queued, 1),
+    )
+
+
+@contextmanager
+def database_url(kind: str, workdir: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{workdir / 'bench.db'}"
+        return
+    with temporary_postgres_database(POSTGRES_ADMIN_URL) as url:
+        yield url
+
+
+def report(results: list[Measured]) -> str:
+    def row(name: str, values: list[str], target: str) -> str:
+        return f"| {name} | " + " | ".join(values) + f" | {target} |"
+
+    lines = [
+        row("measure", [r.database for r in results], "target"),
+        row("---", ["---:" for _ in results], "---"),
+        row("rows", [f"{r.rows:,}" for r in results], ""),
+        row("seconds", [f"{r.seconds:.1f}" for r in results], ""),
+        row("rows/s", [f"{r.rows_per_s:,.0f}" for r in results], f"≥ {TARGET_ROWS_PER_S:,}"),
+        row("submit CPU s (user + sys)", [f"{r.cpu_seconds:.1f}" for r in results], ""),
+        row("peak RSS MB", [f"{r.peak_rss_mb:.0f}" for r in results], f"≤ {TARGET_PEAK_RSS_MB}"),
+        row(
+            "Redis bytes/job (used_memory)",
+            [f"{r.used_memory_per_job:,.0f}" for r in results],
+            f"≤ {TARGET_REDIS_BYTES_PER_JOB:,}",
+        ),
+        row(
+            "Redis bytes/job (MEMORY USAGE of the queue)",
+            [f"{r.queue_key_per_job:,.0f}" for r in results],
+            f"≤ {TARGET_REDIS_BYTES_PER_JOB:,}",
+        ),
+        row("queue length == rows", [str(r.queued == r.rows) for r in results], "True"),
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--database",
+        choices=["postgresql", "sqlite"],
+        action="append",
+        help="results table to submit into; repeat for both (default postgresql)",
+    )
+    args = parser.parse_args()
+    databases = args.database or ["postgresql"]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        started = time.monotonic()
+        manifest = write_manifest(workdir / "bench.jsonl", args.rows)
+        size_mb = manifest.stat().st_size / 1e6
+        print(f"manifest: {args.rows:,} rows, {size_mb:.0f} MB, written in "
+              f"{time.monotonic() - started:.1f} s", file=sys.stderr)  # fmt: skip
+        results = []
+        with running_redis(workdir) as redis_url:
+            for kind in databases:
+                with database_url(kind, workdir) as url:
+                    results.append(submit_once(kind, url, redis_url, manifest, args.rows, workdir))
+    print(f"\n`seedream-batch submit`, {args.rows:,}-row JSONL manifest, no worker running\n")
+    print(report(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Job messages made from a template: what Celery's own machinery reads in them, and their size.
+
+The worker side is exercised for real in tests/integration/test_distributed.py; here the message
+goes through the same kombu and Celery code a worker runs on a message it took from Redis.
+"""
+
+import json
+import uuid
+
+from celery import Celery
+from celery.worker.request import Request
+from kombu import Connection
+from kombu.transport.virtual import Message
+
+from config.celery_config import JOB_QUEUE
+from worker.app import app
+from worker.publish import JobMessages, job_enqueuer, job_message
+from worker.tasks import enqueue as enqueue_one_by_one
+from worker.tasks import process_job
+
+
+def as_worker_reads_it(text: str) -> Request:
+    """The request a Celery worker makes of `text` popped from the queue's Redis list."""
+    with Connection("memory://") as connection:
+        message = Message(json.loads(text), channel=connection.default_channel)
+        return Request(message, app=app, task=process_job)
+
+
+def test_a_job_message_is_read_by_celery_as_process_job_of_the_job_id() -> None:
+    request = as_worker_reads_it(JobMessages().encode(4242))
+
+    assert request.name == process_job.name == "seedream.process_job"
+    assert request.args == [4242] and request.kwargs == {}
+    assert request.delivery_info["routing_key"] == JOB_QUEUE
+    assert request.ignore_result is True  # from the task, as with apply_async
+
+
+def test_every_header_a_job_message_has_is_what_celery_itself_sends() -> None:
+    task_id = str(uuid.uuid4())
+    ours = job_message(task_id, 7)
+    headers, properties, body, _ = app.amqp.as_task_v2(task_id, process_job.name, args=(7,))
+
+    assert ours["headers"] == {name: headers[name] for name in ours["headers"]}
+    assert ours["properties"]["correlation_id"] == properties["correlation_id"]
+    assert json.loads(ours["body"])[:2] == [list(body[0]), body[1]]
+
+
+def test_the_template_fills_in_to_the_message_with_a_new_uuid4_task_id_each_time() -> None:
+    messages = JobMessages()
+    first, second = json.loads(messages.encode(1)), json.loads(messages.encode(1))
+    other_producer = json.loads(JobMessages().encode(1))
+    task_id = first["headers"]["id"]
+
+    assert first == job_message(task_id, 1)
+    assert first["properties"]["delivery_tag"] == task_id
+    assert uuid.UUID(task_id).version == 4 and str(uuid.UUID(task_id)) == task_id
+    assert len({task_id, second["headers"]["id"], other_producer["headers"]["id"]}) == 3
+
+
+def test_a_job_message_is_well_under_half_a_kilobyte() -> None:
+    assert len(JobMessages().encode(10**12)) < 500
+
+
+def test_without_redis_jobs_are_enqueued_one_by_one_with_apply_async() -> None:
+    with job_enqueuer(Celery(broker="memory://")) as enqueue:
+        assert enqueue is enqueue_one_by_one
