@@ -3,6 +3,7 @@
 import redis
 
 from config.settings import Settings
+from worker.limiter.backend import LimiterBackend
 from worker.limiter.limiter import Limiter, Permit
 from worker.limiter.local_backend import LocalBackend
 from worker.limiter.pacing import Pacing
@@ -19,7 +20,7 @@ def open_limiter(settings: Settings) -> Limiter:
     gateways: tuple[str | None, ...] = settings.gateway_ids or (None,)
     pacing = Pacing.for_limit(settings.rate_limit, settings.rate_burst)
     url = settings.fleet_limiter_url()
-    backend: RedisBackend | LocalBackend
+    backend: LimiterBackend
     if url is None:
         backend = LocalBackend(
             gateways=gateways, pacing=pacing, max_in_flight=settings.max_in_flight

@@ -9,8 +9,18 @@ A gateway's state is one hash: `tat` (GCRA's theoretical arrival time of the nex
 recovers from then on), `cool_until`, `decreased_at` and `epoch` (bumped by each cool-down).
 """
 
+#: Redis' clock in microseconds
+_NOW_US = """
+local function now_us()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+"""
+
 #: the factor in force now: what was set, plus what has recovered since `factor_at`
-_CURRENT_FACTOR = """
+_CURRENT_FACTOR = (
+    _NOW_US
+    + """
 local function current_factor(state, now, recovery)
   local factor = tonumber(state[2]) or 1
   local factor_at = tonumber(state[3]) or 0
@@ -19,11 +29,8 @@ local function current_factor(state, now, recovery)
   end
   return factor
 end
-local function now_us()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
 """
+)
 
 #: KEYS: one state hash per gateway. ARGV: interval_us, burst, recovery_per_us, ttl_ms, first
 #: (the 0-based gateway to look at first, so ties - every gateway free - are dealt out evenly).
@@ -90,9 +97,10 @@ return changed and 1 or 0
 
 #: KEYS[1]: the slots (a sorted set: holder -> lease expiry). ARGV: holder, max, lease_us.
 #: Expired leases (their holder died) are dropped first, so a killed worker's slots come back.
-TAKE_SLOT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+TAKE_SLOT = (
+    _NOW_US
+    + """
+local now = now_us()
 local lease = tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
@@ -102,6 +110,7 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
 end
 return 0
 """
+)
 
 #: KEYS[1]: the slots, KEYS[2]: the wake-up list. ARGV: holder, max, lease_us.
 #: Frees the slot and leaves one wake-up for a waiter (the list is trimmed, so releases with
@@ -115,13 +124,14 @@ return 1
 """
 
 #: KEYS[1]: the slots. ARGV: lease_us, then the holders. Renews only leases still held (XX).
-RENEW_SLOTS = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local expiry = now + tonumber(ARGV[1])
+RENEW_SLOTS = (
+    _NOW_US
+    + """
+local expiry = now_us() + tonumber(ARGV[1])
 for i = 2, #ARGV do
   redis.call('ZADD', KEYS[1], 'XX', expiry, ARGV[i])
 end
 redis.call('PEXPIRE', KEYS[1], math.floor(tonumber(ARGV[1]) / 1000) * 2)
 return #ARGV - 1
 """
+)
