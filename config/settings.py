@@ -20,8 +20,14 @@ DEFAULT_DATABASE_URL = "sqlite:///seedream.db"
 DEFAULT_OUTPUT = "./output"
 #: Seedream calls take 10-60 s; a read timeout of seconds would fail healthy calls
 DEFAULT_API_TIMEOUT_S = 300.0
-#: a job's lease outlives the longest call, the image fetch and the upload together
-DEFAULT_LEASE_S = 600.0
+#: a job's lease; its holder renews it every third of this, so a killed worker's jobs come back
+#: about this long after it died (plus the reaper's interval)
+DEFAULT_LEASE_S = 60.0
+#: how often each worker looks for due retries and expired leases (one at a time, fleet-wide)
+DEFAULT_REAPER_INTERVAL_S = 5.0
+#: the first retry waits about this long, each further one twice as long, up to the maximum
+DEFAULT_RETRY_BASE_S = 2.0
+DEFAULT_RETRY_MAX_S = 300.0
 #: Cloudflare's limit for partner models under Unified Billing, per gateway
 DEFAULT_RATE_LIMIT = RateLimit(count=200, window_s=60)
 #: Cloudflare's price for one Seedream 4.0 image
@@ -75,8 +81,11 @@ class Settings(BaseSettings):
     #: worker threads per process (the work is waiting on HTTP, not CPU)
     concurrency: int = 16
     #: attempts per job for transient errors before it is failed
-    max_attempts: int = 5
-    lease_seconds: float = DEFAULT_LEASE_S
+    max_attempts: int = Field(default=5, ge=1)
+    lease_seconds: float = Field(default=DEFAULT_LEASE_S, gt=0)
+    reaper_interval_seconds: float = Field(default=DEFAULT_REAPER_INTERVAL_S, gt=0)
+    retry_base_seconds: float = Field(default=DEFAULT_RETRY_BASE_S, ge=0)
+    retry_max_seconds: float = Field(default=DEFAULT_RETRY_MAX_S, ge=0)
     price_per_image: float = DEFAULT_PRICE_PER_IMAGE
     #: an image up to this size waits for its upload in memory, a larger one in a temp file, so
     #: a worker's image memory stays under concurrency x this whatever the images weigh

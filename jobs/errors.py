@@ -5,13 +5,18 @@ JobError
 │   ├── RateLimited         rate_limited    429 / 3040, gateway limit
 │   ├── ServerError         server_error    5xx, provider unavailable
 │   ├── ProviderTimeout     timeout         408 / 3007 / 3008, connect or read error
-│   └── StorageError        storage         the image could not be written
+│   ├── StorageError        storage         the image could not be written
+│   └── InternalError       internal        the worker lost Redis or the database mid-attempt
 └── FinalError          recorded and not retried
     ├── InvalidInput        invalid_input   400 / 5006 / 3003 / 5004, unknown model, 413
     ├── ContentPolicy       content_policy  prompt or image refused by moderation
-    ├── AuthError           auth            401 / 403, bad token, blocked account
-    ├── QuotaExceeded       quota           daily allocation or spend limit, 402
+    ├── AuthError           auth            401 / 403, bad token, blocked account      (pauses)
+    ├── QuotaExceeded       quota           daily allocation or spend limit, 402       (pauses)
     └── BadImage            bad_image       the provider's bytes are not an image we accept
+
+`worker_lost` has no exception: the reaper records it on an attempt whose worker died (its lease
+expired). It is transient. `auth` and `quota` say nothing about the job, only about the account:
+they pause the whole batch instead of failing the job, and `resume` carries on once fixed.
 """
 
 from enum import StrEnum
@@ -30,16 +35,31 @@ class ErrorClass(StrEnum):
     auth = "auth"
     quota = "quota"
     bad_image = "bad_image"
+    internal = "internal"
+    worker_lost = "worker_lost"
 
     @property
     def transient(self) -> bool:
         """True when the same request may well succeed later."""
         return self in _TRANSIENT
 
+    @property
+    def pauses_batch(self) -> bool:
+        """True when the error is the account's, not the job's: every other job would hit it."""
+        return self in _PAUSING
+
 
 _TRANSIENT = frozenset(
-    {ErrorClass.rate_limited, ErrorClass.server_error, ErrorClass.timeout, ErrorClass.storage}
+    {
+        ErrorClass.rate_limited,
+        ErrorClass.server_error,
+        ErrorClass.timeout,
+        ErrorClass.storage,
+        ErrorClass.internal,
+        ErrorClass.worker_lost,
+    }
 )
+_PAUSING = frozenset({ErrorClass.auth, ErrorClass.quota})
 
 
 class JobError(Exception):
@@ -76,6 +96,10 @@ class ProviderTimeout(TransientError):
 
 class StorageError(TransientError):
     error_class = ErrorClass.storage
+
+
+class InternalError(TransientError):
+    error_class = ErrorClass.internal
 
 
 class InvalidInput(FinalError):

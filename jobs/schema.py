@@ -1,6 +1,8 @@
 """The results table's shape (SQLAlchemy Core): batches, jobs, and every attempt of every job.
 
 Rows are never deleted by the pipeline; an attempt row keeps each try's error class and message.
+Columns added after a table was first made are nullable or have a server default, so
+`jobs.migrate` can add them to an existing database.
 """
 
 from sqlalchemy import (
@@ -12,11 +14,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -35,6 +39,15 @@ batches = Table(
     Column("model", String(200), nullable=False),
     #: rows the manifest had that failed validation (they are reported, not stored as jobs)
     Column("rejected", Integer, nullable=False, default=0),
+    #: jobs.states.BatchState: active, paused (with its reason) or cancelled
+    Column("state", String(20), nullable=False, server_default="active"),
+    Column("paused_reason", Text),
+    #: the budget, when the user set one; the price is fixed when the batch is made
+    Column("max_images", Integer),
+    Column("max_cost", Float),
+    Column("price_per_image", Float, nullable=False, server_default="0.03"),
+    #: calls that returned an image, plus calls in flight: what the budget is checked against
+    Column("budget_used", Integer, nullable=False, server_default="0"),
 )
 
 jobs = Table(
@@ -54,8 +67,15 @@ jobs = Table(
     Column("lease_expires_at", DateTime(timezone=True)),
     Column("error_class", String(40)),
     Column("error_message", Text),
+    #: waiting for a retry until then; no message is on the queue until the reaper sends it
+    Column("due_at", DateTime(timezone=True)),
+    #: attempts that do not count against the limit: those before a `retry`, and those a batch
+    #: pause cut short
+    Column("free_attempts", Integer, nullable=False, server_default="0"),
     #: the provider's image URL, kept until the image is stored (resume without paying again)
     Column("provider_url", Text),
+    #: an image the provider returned inline (no URL), kept until it is stored, for the same reason
+    Column("inline_image", LargeBinary),
     Column("output_uri", Text),
     Column("bytes", BigInteger),
     Column("sha256", String(64)),
@@ -70,6 +90,19 @@ jobs = Table(
     Column("finished_at", DateTime(timezone=True)),
     UniqueConstraint("batch_id", "key", name="uq_jobs_batch_key"),
     Index("ix_jobs_batch_state", "batch_id", "state"),
+    # what the reaper looks for; partial, so the millions of rows with neither cost nothing
+    Index(
+        "ix_jobs_due",
+        "due_at",
+        postgresql_where=text("due_at IS NOT NULL"),
+        sqlite_where=text("due_at IS NOT NULL"),
+    ),
+    Index(
+        "ix_jobs_lease",
+        "lease_expires_at",
+        postgresql_where=text("lease_expires_at IS NOT NULL"),
+        sqlite_where=text("lease_expires_at IS NOT NULL"),
+    ),
 )
 
 attempts = Table(

@@ -26,3 +26,15 @@ class JobState(StrEnum):
 
 
 TERMINAL_STATES = frozenset({JobState.succeeded, JobState.failed, JobState.cancelled})
+
+
+class BatchState(StrEnum):
+    """Whether a batch's jobs may run. Jobs keep their own states; this gates them all at once."""
+
+    #: its jobs run as workers take them
+    active = "active"
+    #: no job starts until `resume`: the provider refused the account (auth, quota) or the
+    #: batch's budget is spent; `paused_reason` says which
+    paused = "paused"
+    #: `cancel` stopped its queued jobs; running ones finished, nothing else will start
+    cancelled = "cancelled"

@@ -1,4 +1,5 @@
-"""The `seedream-batch` command: run, submit, status, worker, emulator.
+"""The `seedream-batch` command: run, submit, status, worker, emulator (resume, retry and cancel
+are `producer.batch_commands`).
 
 Commands are thin: they read the settings, call the producer or the worker, and turn known
 failures (a missing setting, a bad manifest) into one clear line and a non-zero exit.
@@ -6,6 +7,7 @@ failures (a missing setting, a bad manifest) into one clear line and a non-zero 
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -13,9 +15,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from config.settings import MissingSetting, Settings, get_settings
+from config.settings import Settings
 from emulator.cli import emulator_command
+from jobs.recovery import Enqueue
 from jobs.results import ResultsTable
+from producer.batch_commands import cancel, resume, retry
+from producer.cli_support import command_settings, err, existing_batch, fail, job_sender
 from producer.manifest import ManifestError
 from producer.progress import BatchSummary, wait_for_batch
 from producer.submission import Submission, SubmissionError, open_table, submit_manifest
@@ -26,7 +31,9 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.command("emulator")(emulator_command)
-err = Console(stderr=True)
+app.command("resume")(resume)
+app.command("retry")(retry)
+app.command("cancel")(cancel)
 
 ManifestArg = Annotated[Path, typer.Argument(help="JSONL or CSV manifest, one image job per row.")]
 OutOption = Annotated[
@@ -42,64 +49,59 @@ StrictOption = Annotated[
 RejectsOption = Annotated[
     Path | None, typer.Option("--rejects", help="Write bad rows here, in the manifest's format.")
 ]
+MaxImagesOption = Annotated[
+    int | None,
+    typer.Option("--max-images", min=0, help="Pay for at most this many images, fleet-wide."),
+]
+MaxCostOption = Annotated[
+    float | None,
+    typer.Option(
+        "--max-cost", min=0, help="Spend at most this many USD (SEEDREAM_PRICE_PER_IMAGE each)."
+    ),
+]
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
+@dataclass(frozen=True)
+class _SubmitOptions:
+    """What `run` and `submit` both take from their command line."""
 
-
-def _settings(*, need_credentials: bool, need_broker: bool = False) -> Settings:
-    settings = get_settings()
-    try:
-        if need_credentials:  # the commands that call the API, through the fleet's limiter
-            settings.require_api_credentials()
-            settings.fleet_limiter_url()
-    except MissingSetting as exc:
-        raise _fail(str(exc)) from None
-    if need_broker and settings.embedded:
-        raise _fail(
-            "SEEDREAM_BROKER_URL is not set: `submit` and `worker` need a shared broker "
-            "(e.g. redis://127.0.0.1:6379/0); use `seedream-batch run` to do it all in one process"
-        )
-    return settings
+    manifest: Path
+    out: str | None
+    batch: str | None
+    strict: bool
+    rejects: Path | None
+    max_images: int | None
+    max_cost: float | None
 
 
 def _submit(
-    table: ResultsTable,
-    settings: Settings,
-    manifest: Path,
-    out: str | None,
-    batch: str | None,
-    strict: bool,
-    rejects: Path | None,
+    table: ResultsTable, settings: Settings, options: _SubmitOptions, enqueue: Enqueue
 ) -> Submission:
-    from worker.app import app as celery_app
-    from worker.publish import job_enqueuer
-
     started = time.monotonic()
+    manifest = options.manifest
     try:
-        with job_enqueuer(celery_app) as enqueue:
-            submission = submit_manifest(
-                table,
-                settings,
-                manifest,
-                output=out or settings.output,
-                batch_name=batch,
-                enqueue=enqueue,
-                strict=strict,
-                rejects=rejects,
-                show_progress=err.is_terminal,
-            )
+        submission = submit_manifest(
+            table,
+            settings,
+            manifest,
+            output=options.out or settings.output,
+            batch_name=options.batch,
+            enqueue=enqueue,
+            strict=options.strict,
+            rejects=options.rejects,
+            show_progress=err.is_terminal,
+            max_images=options.max_images,
+            max_cost=options.max_cost,
+        )
     except (ManifestError, SubmissionError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     report = submission.report
     if report is None:
         err.print(
             f"resuming batch {submission.batch.id}: {submission.resumed_jobs} jobs re-enqueued"
         )
     elif report.refused:
-        raise _fail(f"{manifest}: {report.rejected} bad rows; --strict refused the whole manifest")
+        raise fail(f"{manifest}: {report.rejected} bad rows; --strict refused the whole manifest")
     else:
         loaded, rejected, seconds = report.loaded, report.rejected, time.monotonic() - started
         err.print(
@@ -117,24 +119,23 @@ def run(
     batch: BatchOption = None,
     strict: StrictOption = False,
     rejects: RejectsOption = None,
+    max_images: MaxImagesOption = None,
+    max_cost: MaxCostOption = None,
     concurrency: Annotated[int | None, typer.Option(help="Worker threads.")] = None,
 ) -> None:
     """Generate every image of MANIFEST in this process and wait for the batch to finish."""
-    settings = _settings(need_credentials=True)
-    from worker.app import app as celery_app
-    from worker.embedded import EmbeddedWorker
-
+    settings = command_settings(need_credentials=True)
+    options = _SubmitOptions(manifest, out, batch, strict, rejects, max_images, max_cost)
     started = time.monotonic()
     table = open_table(settings)
-    with EmbeddedWorker(celery_app, concurrency or settings.concurrency):
-        submission = _submit(table, settings, manifest, out, batch, strict, rejects)
+    with job_sender(settings, concurrency) as enqueue:
+        submission = _submit(table, settings, options, enqueue)
         summary = wait_for_batch(table, submission.batch, show_progress=err.is_terminal)
     elapsed = time.monotonic() - started
     succeeded = summary.counts["succeeded"]
     typer.echo(summary.render())
     typer.echo(f"{succeeded} images in {elapsed:.1f} s ({succeeded / elapsed:.2f} images/s)")
-    if summary.counts["failed"]:
-        raise typer.Exit(1)
+    raise typer.Exit(summary.exit_code)
 
 
 @app.command()
@@ -144,10 +145,14 @@ def submit(
     batch: BatchOption = None,
     strict: StrictOption = False,
     rejects: RejectsOption = None,
+    max_images: MaxImagesOption = None,
+    max_cost: MaxCostOption = None,
 ) -> None:
     """Validate MANIFEST, record its jobs and enqueue them for `worker` processes."""
-    settings = _settings(need_credentials=False, need_broker=True)
-    submission = _submit(open_table(settings), settings, manifest, out, batch, strict, rejects)
+    settings = command_settings(need_credentials=False, need_broker=True)
+    options = _SubmitOptions(manifest, out, batch, strict, rejects, max_images, max_cost)
+    with job_sender(settings) as enqueue:
+        submission = _submit(open_table(settings), settings, options, enqueue)
     typer.echo(submission.batch.id)
 
 
@@ -159,16 +164,17 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show a batch's counts by state, its errors and where its images are."""
-    table = open_table(_settings(need_credentials=False))
+    table = open_table(command_settings(need_credentials=False))
     if batch is None:
         summaries = [BatchSummary.of(table, b) for b in table.recent_batches()]
         if as_json:
             typer.echo(json.dumps([s.as_json() for s in summaries], indent=2))
             return
-        listing = Table("batch", "jobs", "succeeded", "failed", "unfinished", "spend")
+        listing = Table("batch", "state", "jobs", "succeeded", "failed", "unfinished", "spend")
         for s in summaries:
             listing.add_row(
                 s.batch,
+                s.state,
                 str(s.total),
                 str(s.counts["succeeded"]),
                 str(s.counts["failed"]),
@@ -177,10 +183,7 @@ def status(
             )
         Console().print(listing)
         return
-    found = table.get_batch(batch)
-    if found is None:
-        raise _fail(f"no batch named {batch!r}; `seedream-batch status` lists them")
-    summary = BatchSummary.of(table, found)
+    summary = BatchSummary.of(table, existing_batch(table, batch))
     typer.echo(json.dumps(summary.as_json(), indent=2) if as_json else summary.render())
 
 
@@ -190,7 +193,7 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
 ) -> None:
     """Consume jobs from the shared broker until stopped (run as many as you like)."""
-    settings = _settings(need_credentials=True, need_broker=True)
+    settings = command_settings(need_credentials=True, need_broker=True)
     from config.celery_config import JOB_QUEUE
     from worker.app import app as celery_app
 

@@ -11,11 +11,12 @@ its report comes a chunk or two later.
 """
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
+from jobs.recovery import Enqueue
 from jobs.results import Batch, Duplicate, ResultsTable
 from jobs.spec import JobSpec
 from producer.manifest import ManifestReader, RejectedRow, RowProblem
@@ -28,7 +29,6 @@ CHUNK_IMAGE_CHARS = 64 * 1024 * 1024
 #: chunks read and validated ahead of the one being stored
 CHUNKS_AHEAD = 2
 
-Enqueue = Callable[[Sequence[int]], None]
 OnReject = Callable[[RejectedRow], None]
 
 
@@ -100,15 +100,16 @@ def load_manifest(
         while pending:
             stored(pending.popleft())
     finally:
-        # after a failure, chunks not yet stored are dropped: a resume enqueues what was stored
+        # after a failure, chunks not yet stored are dropped: `resume` enqueues what was stored
         storing.shutdown(wait=True, cancel_futures=True)
     table.add_rejected(batch.id, report.rejected)
     if strict:
         if report.rejected:
-            table.cancel_unfinished(batch.id)
+            table.cancel(batch.id)
             report.refused = True
         else:
-            shown.advance(enqueued=enqueue_unfinished(table, batch.id, enqueue))
+            table.resume(batch.id)
+            shown.advance(enqueued=table.enqueue_due(enqueue, batch_id=batch.id))
     return report
 
 
@@ -132,26 +133,6 @@ def _chunks(
             yield chunk
             chunk = []
     progress.advance(read=read, rejected=rejected)
-    if chunk:
-        yield chunk
-
-
-def enqueue_unfinished(table: ResultsTable, batch_id: str, enqueue: Enqueue) -> int:
-    """Enqueue every job of the batch that is not final and not leased; returns how many."""
-    count = 0
-    for ids in _id_chunks(table.unfinished_job_ids(batch_id), CHUNK_ROWS):
-        enqueue(ids)
-        count += len(ids)
-    return count
-
-
-def _id_chunks(ids: Iterable[int], size: int) -> Iterable[list[int]]:
-    chunk: list[int] = []
-    for job_id in ids:
-        chunk.append(job_id)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
     if chunk:
         yield chunk
 

@@ -20,7 +20,7 @@ from rich.progress import (
 )
 
 from jobs.results import Batch, ResultsTable
-from jobs.states import TERMINAL_STATES, JobState
+from jobs.states import TERMINAL_STATES, BatchState, JobState
 from producer.manifest import ManifestReader
 
 #: how often the waiting CLI reads the table; a COUNT per state is cheap at this rate
@@ -37,6 +37,12 @@ class BatchSummary:
     rejected: int
     spend_usd: float
     errors: list[dict[str, object]] = field(default_factory=list)
+    #: jobs.states.BatchState, and why it is paused when it is
+    state: str = BatchState.active.value
+    paused_reason: str | None = None
+    #: the most images the batch may pay for (None = no budget), and those paid for or in flight
+    image_cap: int | None = None
+    budget_used: int = 0
 
     @classmethod
     def of(cls, table: ResultsTable, batch: Batch) -> "BatchSummary":
@@ -50,6 +56,10 @@ class BatchSummary:
                 {"class": cls_, "count": count, "example": example}
                 for cls_, count, example in table.error_summary(batch.id)
             ],
+            state=batch.state.value,
+            paused_reason=batch.paused_reason,
+            image_cap=batch.image_cap,
+            budget_used=batch.budget_used,
         )
 
     @property
@@ -60,22 +70,38 @@ class BatchSummary:
     def finished(self) -> int:
         return sum(self.counts[state.value] for state in TERMINAL_STATES)
 
+    @property
+    def exit_code(self) -> int:
+        """What a command that waited for the batch exits with: 3 paused, 1 some jobs failed,
+        0 otherwise (every job succeeded or was cancelled)."""
+        if self.state == BatchState.paused.value:
+            return 3
+        return 1 if self.counts[JobState.failed.value] else 0
+
     def as_json(self) -> dict[str, object]:
         return asdict(self) | {"total": self.total, "finished": self.finished}
 
     def render(self) -> str:
         counts = ", ".join(f"{state} {n}" for state, n in self.counts.items() if n)
+        budget = "" if self.image_cap is None else f" (budget {self.image_cap} images)"
         lines = [
             f"batch {self.batch}: {self.total} jobs ({counts or 'none'}), "
-            f"{self.rejected} rows rejected, spend ${self.spend_usd:.2f}",
+            f"{self.rejected} rows rejected, spend ${self.spend_usd:.2f}{budget}",
             f"images: {self.output.rstrip('/')}/{self.batch}/",
         ]
+        if self.state == BatchState.paused.value:
+            lines.append(
+                f"PAUSED: {self.paused_reason}; fix it, then `seedream-batch resume {self.batch}`"
+            )
+        elif self.state == BatchState.cancelled.value:
+            lines.append("cancelled")
         lines += [f"  {e['class']}: {e['count']} (e.g. {e['example']})" for e in self.errors]
         return "\n".join(lines)
 
 
 def wait_for_batch(table: ResultsTable, batch: Batch, show_progress: bool) -> BatchSummary:
-    """Block until every job of the batch is final, with a progress bar when asked for."""
+    """Block until every job of the batch is final, or the batch is paused and none of its jobs
+    is running any more, with a progress bar when asked for."""
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -93,9 +119,14 @@ def wait_for_batch(table: ResultsTable, batch: Batch, show_progress: bool) -> Ba
             finished = sum(counts[state] for state in TERMINAL_STATES)
             rate = counts[JobState.succeeded] / max(time.monotonic() - started, 1e-6)
             progress.update(bar, total=total, completed=finished, rate=rate)
-            if finished == total:
-                return BatchSummary.of(table, batch)
+            if finished == total or (counts[JobState.running] == 0 and _paused(table, batch)):
+                return BatchSummary.of(table, table.get_batch(batch.id) or batch)
             time.sleep(POLL_INTERVAL_S)
+
+
+def _paused(table: ResultsTable, batch: Batch) -> bool:
+    now = table.get_batch(batch.id)
+    return now is not None and now.state is BatchState.paused
 
 
 class LoadingProgress:

@@ -8,13 +8,14 @@ from pathlib import Path
 
 from config.settings import Settings
 from jobs.database import open_engine
+from jobs.recovery import Enqueue
 from jobs.results import Batch, ResultsTable
+from producer.batch_control import resume_batch
 from producer.batches import new_batch_id, validate_batch_id
-from producer.loader import Enqueue, LoadReport, enqueue_unfinished, load_manifest
+from producer.loader import LoadReport, load_manifest
 from producer.manifest import ManifestReader, RejectedRow
 from producer.progress import LoadingProgress
 from producer.rejects import RejectsWriter
-from worker.identity import held_by_dead_local_process
 
 
 class SubmissionError(RuntimeError):
@@ -47,12 +48,15 @@ def submit_manifest(
     strict: bool = False,
     rejects: Path | None = None,
     show_progress: bool = False,
+    max_images: int | None = None,
+    max_cost: float | None = None,
 ) -> Submission:
     """Load `manifest` as a new batch, or resume the batch `batch_name` if it exists.
 
-    Resuming re-enqueues every job that is not final and not under a live lease; leases held by
-    processes of this host that have died are released first (their jobs would wait otherwise).
-    `show_progress` shows a live bar while the manifest loads.
+    Resuming re-enqueues every job that is not final and not under a live lease (see
+    `producer.batch_control.resume_batch`). `max_images` and `max_cost` set the batch's budget
+    (a resumed batch takes the new values). `show_progress` shows a live bar while the manifest
+    loads.
     """
     if batch_name is not None:
         try:
@@ -61,14 +65,25 @@ def submit_manifest(
             raise SubmissionError(str(exc)) from None
         existing = table.get_batch(batch_name)
         if existing is not None:
-            for job_id, owner in table.leases(existing.id):
-                if held_by_dead_local_process(owner):
-                    table.release_lease(job_id, owner)
-            return Submission(existing, None, enqueue_unfinished(table, existing.id, enqueue))
+            resumed = resume_batch(
+                table,
+                existing,
+                enqueue,
+                max_attempts=settings.max_attempts,
+                max_images=max_images,
+                max_cost=max_cost,
+            )
+            return Submission(table.get_batch(existing.id) or existing, None, resumed)
     # opened before the batch is recorded: a manifest that cannot be read leaves nothing behind
     with ManifestReader(manifest) as reader, _reject_sink(manifest, rejects) as on_reject:
         batch = table.create_batch(
-            batch_name or new_batch_id(manifest), str(manifest), output, settings.model
+            batch_name or new_batch_id(manifest),
+            str(manifest),
+            output,
+            settings.model,
+            price_per_image=settings.price_per_image,
+            max_images=max_images,
+            max_cost=max_cost,
         )
         with LoadingProgress(reader, show_progress) as progress:
             report = load_manifest(

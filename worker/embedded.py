@@ -8,7 +8,7 @@ import threading
 from types import TracebackType
 from typing import Any, Self
 
-from celery import Celery
+from celery import Celery, signals
 from celery.worker import WorkController
 from celery.worker import state as worker_state
 
@@ -17,13 +17,15 @@ SHUTDOWN_TIMEOUT_S = 60.0
 
 
 class _ReadyWorkController(WorkController):
-    """A WorkController that says when its consumer is up (Celery's own test worker does this)."""
+    """A WorkController that says when its consumer is up (Celery's own test worker does this),
+    and sends `worker_ready` as a `celery worker` does, so the reaper starts here too."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.ready = threading.Event()
         super().__init__(*args, **kwargs)
 
     def on_consumer_ready(self, consumer: Any) -> None:
+        signals.worker_ready.send(sender=consumer)
         self.ready.set()
 
 

@@ -5,9 +5,14 @@ import socket
 import threading
 
 
+def process_identity() -> str:
+    """`host:pid`: what every lease owner of this process starts with."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def lease_owner() -> str:
     """`host:pid:thread` of the caller; each worker thread holds its own leases."""
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    return f"{process_identity()}:{threading.get_ident()}"
 
 
 def held_by_dead_local_process(owner: str) -> bool:

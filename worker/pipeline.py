@@ -1,8 +1,11 @@
 """One job, start to finish: claim → call → record generated → fetch → verify → store → record.
 
 Every step is written to the results table before the next begins, so a crash anywhere resumes
-at the right step: before `generated` the API is called again, after it only the upload is redone.
-The image waits in a spool (worker.spool) from download to upload, closed whatever happens.
+at the right step: before `generated` the API is called again, after it only the upload is redone
+(from the provider's URL, or the inline bytes kept on the row). The image waits in a spool
+(worker.spool) from download to upload, closed whatever happens. While the job runs its lease is
+renewed (worker.lease_keeper); a failure leaves the job with a due time for its retry, which the
+reaper (worker.reaper) turns into a message when it comes.
 """
 
 import hashlib
@@ -14,7 +17,7 @@ from typing import Protocol
 import httpx
 
 from config.settings import Settings
-from jobs.errors import JobError
+from jobs.errors import InternalError, JobError
 from jobs.results import Claim, ResultsTable, StoredImage
 from jobs.spec import ImageInput
 from jobs.states import JobState
@@ -23,6 +26,7 @@ from worker.cloudflare import Generation
 from worker.identity import lease_owner
 from worker.image_fetch import fetch_image
 from worker.images import inspect_image
+from worker.lease_keeper import LeaseKeeper
 from worker.spool import ImageFile, open_spool
 from worker.storage import Storage, object_key, open_storage
 
@@ -35,8 +39,12 @@ class Outcome:
 
     #: the state the job was left in; None when the message found nothing to do
     state: JobState | None
-    #: seconds until the job should run again, when it is waiting for a retry
+    #: seconds until the job is due again, when it is waiting for a retry
     retry_in: float | None = None
+
+
+#: how much of an unexpected exception's text an attempt records
+_INTERNAL_MESSAGE_CHARS = 500
 
 
 class JobPipeline:
@@ -55,41 +63,61 @@ class JobPipeline:
         self.client = client
         self.fetch_http = fetch_http
         self.storage_for = storage_for
+        self.leases = LeaseKeeper(table, settings.lease_seconds)
 
     def run(self, job_id: int) -> Outcome:
         owner = lease_owner()
         claim = self.table.claim(job_id, owner, self.settings.lease_seconds)
         if claim is None:
-            log.info("job %s: final or held by another worker; nothing to do", job_id)
+            log.info("job %s: final, held, not due or its batch is not running; nothing to do",
+                     job_id)  # fmt: skip
             return Outcome(None)
-        try:
-            self._finish(claim, owner)
-        except JobError as error:
-            state = self.table.record_failure(claim, owner, error, self.settings.max_attempts)
-            log.warning(
-                "job %s (%s) attempt %s: %s: %s -> %s",
-                job_id,
-                claim.key,
-                claim.attempt,
-                error.error_class,
-                error.message,
-                state,
-            )
-            if state is JobState.failed:
-                return Outcome(state)
-            return Outcome(state, retry_delay(claim.attempt, error.retry_after))
+        with self.leases.holding(job_id):
+            try:
+                self._finish(claim, owner)
+            except JobError as error:
+                return self._failed(claim, owner, error)
+            except Exception as exc:  # Redis or the database went away mid-attempt, or a bug
+                log.exception("job %s (%s) attempt %s: unexpected error", job_id, claim.key,
+                              claim.attempt)  # fmt: skip
+                text = f"{type(exc).__name__}: {exc}"[:_INTERNAL_MESSAGE_CHARS]
+                return self._failed(claim, owner, InternalError(text))
         return Outcome(JobState.succeeded)
+
+    def _failed(self, claim: Claim, owner: str, error: JobError) -> Outcome:
+        settings = self.settings
+        retry_in = retry_delay(
+            claim.counted_attempts,
+            error.retry_after,
+            base_s=settings.retry_base_seconds,
+            max_s=settings.retry_max_seconds,
+        )
+        state = self.table.record_failure(claim, owner, error, settings.max_attempts, retry_in)
+        log.warning(
+            "job %s (%s) attempt %s: %s: %s -> %s",
+            claim.job_id,
+            claim.key,
+            claim.attempt,
+            error.error_class,
+            error.message,
+            state,
+        )
+        waits = not state.terminal and not error.error_class.pauses_batch
+        return Outcome(state, retry_in if waits else None)
 
     def _finish(self, claim: Claim, owner: str) -> None:
         started = time.monotonic()
-        if claim.provider_url is None:
-            generation = self.client.generate(claim.spec)
-            api_ms = _ms_since(started)
-            self.table.record_generated(
-                claim, owner, generation.url, api_ms, self.settings.price_per_image
-            )
+        if claim.paid_for:
+            generation = Generation(url=claim.provider_url, data=claim.inline_image)
         else:
-            generation = Generation(url=claim.provider_url)
+            generation = self.client.generate(claim.spec)
+            self.table.record_generated(
+                claim,
+                owner,
+                provider_url=generation.url,
+                inline_image=generation.data,
+                api_ms=_ms_since(started),
+            )
         fetched = time.monotonic()
         with open_spool(self.settings.spool_memory_bytes) as image:
             self._download(generation, image)

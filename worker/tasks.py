@@ -1,13 +1,18 @@
-"""The Celery task: a thin shell around JobPipeline, which holds the logic.
+"""The Celery task, and the process-wide parts every worker thread shares.
 
-The message carries only the job id; everything else is read from the results table, so a
-message delivered twice, late, or after a resume is harmless.
+The task is a thin shell around JobPipeline, which holds the logic. The message carries only the
+job id; everything else is read from the results table, so a message delivered twice, late, or
+after a resume is harmless. A worker process also runs the reaper (worker.reaper), started when
+the worker is ready and stopped when it shuts down.
 """
 
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import httpx
+import redis
+from celery.signals import worker_ready, worker_shutdown
 
 from config.settings import get_settings
 from jobs.database import open_engine
@@ -17,18 +22,20 @@ from worker.cloudflare import CloudflareClient
 from worker.limited_client import LimitedClient
 from worker.limiter import open_limiter
 from worker.pipeline import JobPipeline, StorageLookup
+from worker.reaper import AlwaysMyTurn, FleetTurn, Reaper, RedisTurn
 
 #: connections for image downloads, whatever the thread count
 MAX_FETCH_CONNECTIONS = 64
 
 _pipeline: JobPipeline | None = None
-_pipeline_lock = threading.Lock()
+_reaper: Reaper | None = None
+_lock = threading.Lock()
 
 
 def get_pipeline() -> JobPipeline:
     """The process's pipeline, built on first use and shared by all its worker threads."""
     global _pipeline
-    with _pipeline_lock:
+    with _lock:
         if _pipeline is None:
             settings = get_settings()
             threads = settings.concurrency
@@ -54,10 +61,8 @@ def get_pipeline() -> JobPipeline:
 
 @app.task(name="seedream.process_job")
 def process_job(job_id: int) -> None:
-    """Run one job; a transient failure sends the job back to the queue after its backoff."""
-    outcome = get_pipeline().run(job_id)
-    if outcome.retry_in is not None:
-        process_job.apply_async((job_id,), countdown=outcome.retry_in)
+    """Run one job. A failure leaves it with a due time in the table, not a delayed message."""
+    get_pipeline().run(job_id)
 
 
 def enqueue(job_ids: Sequence[int]) -> None:
@@ -65,3 +70,33 @@ def enqueue(job_ids: Sequence[int]) -> None:
     whole chunk at once on Redis)."""
     for job_id in job_ids:
         process_job.apply_async((job_id,))
+
+
+@worker_ready.connect
+def start_reaper(**_: Any) -> None:
+    """Each worker process reaps in its turn, from the moment it consumes jobs."""
+    from worker.publish import job_enqueuer  # it imports this module for the task
+
+    global _reaper
+    settings = get_settings()
+    limiter_url = settings.fleet_limiter_url()
+    turn: FleetTurn = AlwaysMyTurn()
+    if limiter_url is not None:
+        turn = RedisTurn(redis.Redis.from_url(limiter_url), settings.reaper_interval_seconds * 0.9)
+    table = get_pipeline().table
+    with _lock:
+        if _reaper is None:
+            _reaper = Reaper(
+                table,
+                lambda: job_enqueuer(app),
+                turn,
+                max_attempts=settings.max_attempts,
+                interval_s=settings.reaper_interval_seconds,
+            )
+    _reaper.start()
+
+
+@worker_shutdown.connect
+def stop_reaper(**_: Any) -> None:
+    if _reaper is not None:
+        _reaper.stop()

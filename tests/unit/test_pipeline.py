@@ -4,15 +4,18 @@ The client and storage are fakes; the results table is real SQLite and the image
 through httpx with a MockTransport.
 """
 
+import threading
+import time
 from pathlib import Path
 from tempfile import SpooledTemporaryFile
 
 import httpx
 import pytest
+import redis
 
 from config.settings import Settings
 from jobs.database import open_engine
-from jobs.errors import ContentPolicy, ServerError, StorageError
+from jobs.errors import AuthError, ContentPolicy, ServerError, StorageError
 from jobs.results import ResultsTable
 from jobs.spec import ImageInput, JobSpec
 from jobs.states import JobState
@@ -79,7 +82,7 @@ def pipeline(
     downloads = httpx.Client(
         transport=httpx.MockTransport(lambda _: httpx.Response(200, content=download))
     )
-    settings = Settings(_env_file=None, max_attempts=3)
+    settings = Settings(_env_file=None, max_attempts=3, retry_base_seconds=0)
     return JobPipeline(settings, table, client, downloads, lambda _output: storage)  # type: ignore[arg-type]
 
 
@@ -190,3 +193,75 @@ def test_a_message_for_a_finished_job_does_nothing(table: ResultsTable) -> None:
 
     assert run(job_id).state is None
     assert client.calls == 1
+
+
+def test_an_inline_image_whose_upload_failed_is_stored_later_without_calling_again(
+    table: ResultsTable,
+) -> None:
+    job_id, storage = one_job(table), FlakyStorage(failures=1)
+    client = FakeClient(answer=Generation(data=JPEG))
+    run = pipeline(table, client, storage).run
+
+    assert run(job_id).state is JobState.generated
+    assert run(job_id).state is JobState.succeeded
+
+    assert client.calls == 1 and storage.objects["b/k.jpg"][0] == JPEG
+
+
+def test_an_auth_error_pauses_the_batch_and_leaves_the_job_waiting(table: ResultsTable) -> None:
+    job_id = one_job(table)
+
+    outcome = pipeline(table, FakeClient(AuthError("401: bad token")), FlakyStorage()).run(job_id)
+
+    assert outcome.state is JobState.queued and outcome.retry_in is None
+    batch = table.get_batch("b")
+    assert batch is not None and batch.paused_reason == "auth: 401: bad token"
+
+
+def test_an_unexpected_error_is_recorded_as_internal_and_retried(table: ResultsTable) -> None:
+    job_id = one_job(table)
+    client = FakeClient(redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379."))
+
+    outcome = pipeline(table, client, FlakyStorage()).run(job_id)
+
+    assert outcome.state is JobState.queued
+    [row] = table.job_rows("b")
+    assert row["error_class"] == "internal"
+    assert row["error_message"] == "ConnectionError: Error 111 connecting to 127.0.0.1:6379."
+    assert row["lease_owner"] is None
+
+
+class SlowClient(FakeClient):
+    """Takes `seconds` to answer, while the test looks for expired leases."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def generate(self, spec: ImageInput) -> Generation:
+        time.sleep(self.seconds)
+        return super().generate(spec)
+
+
+def test_a_job_outliving_its_lease_keeps_it_while_the_worker_lives(table: ResultsTable) -> None:
+    job_id, storage = one_job(table), FlakyStorage()
+    downloads = httpx.Client(
+        transport=httpx.MockTransport(lambda _: httpx.Response(200, content=JPEG))
+    )
+    settings = Settings(_env_file=None, lease_seconds=0.3)
+    worker = JobPipeline(settings, table, SlowClient(1.2), downloads, lambda _output: storage)  # type: ignore[arg-type]
+    found_expired: list[int] = []
+
+    def reaper() -> None:
+        for _ in range(10):
+            time.sleep(0.1)
+            found_expired.append(table.recover_expired_leases(max_attempts=5))
+
+    watcher = threading.Thread(target=reaper)
+    watcher.start()
+    outcome = worker.run(job_id)
+    watcher.join()
+    worker.leases.stop()
+
+    assert outcome.state is JobState.succeeded
+    assert found_expired == [0] * 10

@@ -1,48 +1,14 @@
 """The results table on real SQLite and real PostgreSQL: claims, leases, states, duplicates."""
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from jobs.database import open_engine
 from jobs.errors import BadImage, ServerError
-from jobs.results import ResultsTable, StoredImage
-from jobs.schema import metadata
+from jobs.results import ResultsTable
 from jobs.spec import ImageInput, JobSpec
 from jobs.states import JobState
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def table(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ResultsTable]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'results.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    results = ResultsTable(open_engine(url))
-    metadata.drop_all(results.engine)
-    results.create_schema()
-    yield results
-    metadata.drop_all(results.engine)
-    results.engine.dispose()
-
-
-def specs(*keys: str) -> list[JobSpec]:
-    return [
-        JobSpec(key=k, line=n + 1, input=ImageInput(prompt=f"p {k}")) for n, k in enumerate(keys)
-    ]
-
-
-def loaded(table: ResultsTable, *keys: str) -> list[int]:
-    table.create_batch("b", "m.jsonl", "./out", "bytedance/seedream-4.0")
-    ids, duplicates = table.add_jobs("b", specs(*keys))
-    assert not duplicates
-    return ids
-
-
-def stored() -> StoredImage:
-    return StoredImage("file:///x.jpg", 10, "0" * 64, 1024, 1024, 1, 1)
+from tests.support.tables import loaded, specs, stored
 
 
 def test_a_job_is_claimed_once_however_many_threads_race_for_it(table: ResultsTable) -> None:
@@ -62,50 +28,89 @@ def test_a_job_is_claimed_once_however_many_threads_race_for_it(table: ResultsTa
     assert sum(claim is not None for claim in claims) == 1
 
 
-def test_an_expired_lease_can_be_taken_over_and_the_old_holder_can_no_longer_write(
-    table: ResultsTable,
-) -> None:
+def test_a_leased_job_is_not_claimed_even_after_its_lease_expired(table: ResultsTable) -> None:
+    """Taking over an expired lease is the reaper's (jobs.recovery): it closes the lost attempt
+    first. A claim never takes a leased job."""
     [job_id] = loaded(table, "a")
-    first = table.claim(job_id, "old", lease_seconds=-1)
-    assert first is not None
-    second = table.claim(job_id, "new", lease_seconds=60)
-    assert second is not None and second.attempt == 2
+    assert table.claim(job_id, "old", lease_seconds=-1) is not None
 
-    table.record_succeeded(first, "old", stored())
-
-    assert table.counts("b")[JobState.running] == 1
+    assert table.claim(job_id, "new", lease_seconds=60) is None
 
 
 def test_a_generated_job_is_claimed_for_the_upload_only(table: ResultsTable) -> None:
     [job_id] = loaded(table, "a")
     claim = table.claim(job_id, "w", 60)
     assert claim is not None
-    table.record_generated(claim, "w", "https://provider/img.jpeg", api_ms=5, cost=0.03)
-    table.record_failure(claim, "w", ServerError("storage down"), max_attempts=5)
+    table.record_generated(
+        claim, "w", provider_url="https://provider/img.jpeg", inline_image=None, api_ms=5
+    )
+    table.record_failure(claim, "w", ServerError("storage down"), max_attempts=5, retry_in=0)
 
     again = table.claim(job_id, "w2", 60)
 
     assert again is not None and again.provider_url == "https://provider/img.jpeg"
+    assert again.paid_for and again.attempt == 2
     assert table.counts("b")[JobState.generated] == 1
 
 
-def test_a_final_error_fails_the_job_and_a_transient_one_requeues_it(table: ResultsTable) -> None:
+def test_an_inline_image_is_kept_until_stored_then_dropped(table: ResultsTable) -> None:
+    [job_id] = loaded(table, "a")
+    claim = table.claim(job_id, "w", 60)
+    assert claim is not None
+    table.record_generated(
+        claim, "w", provider_url=None, inline_image=b"\xff\xd8\xffjpeg", api_ms=5
+    )
+    table.record_failure(claim, "w", ServerError("bucket down"), max_attempts=5, retry_in=0)
+
+    again = table.claim(job_id, "w2", 60)
+    assert again is not None and again.inline_image == b"\xff\xd8\xffjpeg"
+    table.record_succeeded(again, "w2", stored())
+
+    with table.engine.connect() as conn:
+        kept = conn.exec_driver_sql("SELECT inline_image FROM jobs").scalar_one()
+    assert kept is None
+
+
+def test_a_final_error_fails_the_job_and_a_transient_one_waits_until_due(
+    table: ResultsTable,
+) -> None:
     final_id, transient_id = loaded(table, "final", "transient")
     final = table.claim(final_id, "w", 60)
     transient = table.claim(transient_id, "w", 60)
     assert final is not None and transient is not None
 
-    assert table.record_failure(final, "w", BadImage("html"), 5) is JobState.failed
-    assert table.record_failure(transient, "w", ServerError("503"), 5) is JobState.queued
+    assert table.record_failure(final, "w", BadImage("html"), 5, retry_in=0) is JobState.failed
+    assert table.record_failure(transient, "w", ServerError("503"), 5, 60) is JobState.queued
+
     assert [cls for cls, _, _ in table.error_summary("b")] == ["bad_image"]
-    assert list(table.unfinished_job_ids("b")) == [transient_id]
+    assert table.claim(transient_id, "early", 60) is None  # a stray message cannot jump the wait
+    sent: list[int] = []
+    assert table.enqueue_due(sent.extend) == 0
 
 
 def test_a_transient_error_on_the_last_attempt_fails_the_job(table: ResultsTable) -> None:
     [job_id] = loaded(table, "a")
     claim = table.claim(job_id, "w", 60)
     assert claim is not None
-    assert table.record_failure(claim, "w", ServerError("503"), max_attempts=1) is JobState.failed
+    state = table.record_failure(claim, "w", ServerError("503"), max_attempts=1, retry_in=0)
+    assert state is JobState.failed
+
+
+def test_every_attempt_keeps_its_class_and_message(table: ResultsTable) -> None:
+    [job_id] = loaded(table, "a")
+    for owner, error in (("w1", ServerError("503 once")), ("w2", BadImage("html page"))):
+        claim = table.claim(job_id, owner, 60)
+        assert claim is not None
+        table.record_failure(claim, owner, error, max_attempts=5, retry_in=0)
+
+    with table.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT number, worker, error_class, error_message FROM attempts ORDER BY number"
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        (1, "w1", "server_error", "503 once"),
+        (2, "w2", "bad_image", "html page"),
+    ]
 
 
 def test_a_duplicate_key_is_reported_with_the_line_that_has_it_first(table: ResultsTable) -> None:
@@ -143,7 +148,7 @@ def test_success_records_where_the_image_is_and_ends_the_lease(table: ResultsTab
     [job_id] = loaded(table, "a")
     claim = table.claim(job_id, "w", 60)
     assert claim is not None
-    table.record_generated(claim, "w", None, api_ms=7, cost=0.03)
+    table.record_generated(claim, "w", provider_url="https://p/x", inline_image=None, api_ms=7)
     table.record_succeeded(claim, "w", stored())
 
     [row] = table.job_rows("b")
@@ -151,12 +156,3 @@ def test_success_records_where_the_image_is_and_ends_the_lease(table: ResultsTab
     assert row["lease_owner"] is None and row["api_ms"] == 7
     assert table.spend("b") == pytest.approx(0.03)
     assert table.claim(job_id, "w2", 60) is None
-
-
-def test_cancel_stops_queued_jobs_but_not_running_ones(table: ResultsTable) -> None:
-    running_id, _ = loaded(table, "running", "queued")
-    assert table.claim(running_id, "w", 60) is not None
-
-    assert table.cancel_unfinished("b") == 1
-    counts = table.counts("b")
-    assert counts[JobState.cancelled] == 1 and counts[JobState.running] == 1

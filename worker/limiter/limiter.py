@@ -6,7 +6,6 @@ long; a slot comes with a wake-up when another is released (with a short timeout
 for slots whose holder died). A 429 reported through `rate_limited` cools the whole fleet down.
 """
 
-import logging
 import secrets
 import threading
 import time
@@ -17,8 +16,7 @@ from dataclasses import dataclass
 from worker.identity import lease_owner
 from worker.limiter.backend import LimiterBackend
 from worker.limiter.pacing import DEFAULT_COOL_DOWN_S
-
-log = logging.getLogger(__name__)
+from worker.periodic import PeriodicThread
 
 #: the longest a thread waits for a released slot's wake-up before it looks again (a slot whose
 #: holder was killed frees by expiry, which wakes nobody)
@@ -54,7 +52,9 @@ class Limiter:
         self._sleep = sleep
         self._held: set[str] = set()
         self._held_lock = threading.Lock()
-        self._renewer = _LeaseRenewer(self, lease_s / 3) if capped else None
+        self._renewer = (
+            PeriodicThread("in-flight-lease-renewer", lease_s / 3, self.renew) if capped else None
+        )
 
     @contextmanager
     def permit(self) -> Iterator[Permit]:
@@ -104,33 +104,3 @@ class Limiter:
     def renew(self) -> None:
         """Extend the leases of the slots held now (called by the renewer thread)."""
         self._backend.renew_slots(self.held_slots())
-
-
-class _LeaseRenewer:
-    """One daemon thread per process renewing all its slots' leases, a third of a lease apart.
-
-    Leases are short so a killed worker's slots return quickly; live calls last longer than a
-    lease, so their slots are renewed. One Redis call renews every slot the process holds.
-    """
-
-    def __init__(self, limiter: Limiter, every_s: float) -> None:
-        self._limiter = limiter
-        self._every_s = every_s
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def ensure_running(self) -> None:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="in-flight-lease-renewer", daemon=True
-                )
-                self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(self._every_s)
-            try:
-                self._limiter.renew()
-            except Exception:  # a failed renewal must not end renewing: the next one may work
-                log.warning("renewing in-flight slot leases failed", exc_info=True)

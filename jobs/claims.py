@@ -1,0 +1,285 @@
+"""A worker's writes to the results table: claim a job, record each step, let go of it.
+
+A worker *claims* a job with one conditional UPDATE on its state, its lease and its due time, so
+a message delivered twice, or early, can never make a second API call; every later write names
+the lease owner, so a worker that lost its lease cannot overwrite the job's next holder. The
+claim also takes the image from the batch's budget, in the same transaction, so a fleet of any
+size can never pay for more than the budget allows.
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, or_, select, update
+
+from jobs.database import utcnow
+from jobs.errors import JobError
+from jobs.records import Batch, Claim, StoredImage
+from jobs.schema import attempts, batches, jobs
+from jobs.spec import ImageInput
+from jobs.states import BatchState, JobState
+
+
+class _BudgetSpent(Exception):
+    """Raised inside a claim's transaction to undo it: the batch may not pay for another image."""
+
+
+class JobClaims:
+    """The worker side of `jobs.results.ResultsTable`."""
+
+    engine: Engine
+
+    def claim(self, job_id: int, owner: str, lease_seconds: float) -> Claim | None:
+        """Take the job for `owner`, or None: it is final, leased, not due yet, taken meanwhile,
+        or its batch does not run (paused or cancelled; a generated job is stored whatever the
+        batch's state, as its image is paid for). A claim that would pass the batch's budget
+        pauses the batch instead."""
+        now = utcnow()
+        query = (
+            select(
+                jobs.c.state.label("job_state"),
+                jobs.c.key,
+                jobs.c.spec,
+                jobs.c.provider_url,
+                jobs.c.inline_image,
+                jobs.c.attempts,
+                jobs.c.free_attempts,
+                batches,
+            )
+            .join(batches, batches.c.id == jobs.c.batch_id)
+            .where(jobs.c.id == job_id)
+        )
+        try:
+            with self.engine.begin() as conn:
+                row = conn.execute(query).one_or_none()
+                if row is None or JobState(row.job_state).terminal:
+                    return None
+                batch = Batch.from_row(row._mapping)
+                observed = JobState(row.job_state)
+                paid = observed is JobState.generated
+                if not paid and batch.state is not BatchState.active:
+                    return None
+                taken = conn.execute(
+                    update(jobs)
+                    .where(
+                        jobs.c.id == job_id,
+                        jobs.c.state == observed.value,
+                        jobs.c.lease_owner.is_(None),
+                        or_(jobs.c.due_at.is_(None), jobs.c.due_at <= now),
+                    )
+                    .values(
+                        # a generated job keeps its state: the claim is for the upload only
+                        state=JobState.generated.value if paid else JobState.running.value,
+                        lease_owner=owner,
+                        lease_expires_at=now + timedelta(seconds=lease_seconds),
+                        due_at=None,
+                        attempts=jobs.c.attempts + 1,
+                        updated_at=now,
+                    )
+                )
+                if taken.rowcount != 1:
+                    return None
+                budgeted = not paid and batch.image_cap is not None
+                if budgeted and not _take_from_budget(conn, batch):
+                    raise _BudgetSpent
+                number = row.attempts + 1
+                conn.execute(
+                    insert(attempts).values(
+                        job_id=job_id, number=number, worker=owner, started_at=now
+                    )
+                )
+        except _BudgetSpent:
+            self._pause_for_budget(batch)
+            return None
+        return Claim(
+            job_id=job_id,
+            batch=batch,
+            key=row.key,
+            spec=ImageInput.model_validate(row.spec),
+            provider_url=row.provider_url,
+            inline_image=row.inline_image,
+            attempt=number,
+            free_attempts=row.free_attempts,
+            budgeted=budgeted,
+        )
+
+    def record_generated(
+        self,
+        claim: Claim,
+        owner: str,
+        *,
+        provider_url: str | None,
+        inline_image: bytes | None,
+        api_ms: int,
+    ) -> None:
+        """The provider returned an image: from here on a crash resumes at the upload, with the
+        URL (or the inline bytes) kept on the row, and the API is never called again."""
+        with self.engine.begin() as conn:
+            _update_held(
+                conn,
+                claim.job_id,
+                owner,
+                state=JobState.generated.value,
+                provider_url=provider_url,
+                inline_image=inline_image,
+                api_ms=api_ms,
+                cost=claim.batch.price_per_image,
+            )
+
+    def record_succeeded(self, claim: Claim, owner: str, stored: StoredImage) -> None:
+        """The image is stored: the job and its attempt are closed in one transaction."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            _update_held(
+                conn,
+                claim.job_id,
+                owner,
+                state=JobState.succeeded.value,
+                output_uri=stored.output_uri,
+                bytes=stored.size,
+                sha256=stored.sha256,
+                width=stored.width,
+                height=stored.height,
+                fetch_ms=stored.fetch_ms,
+                store_ms=stored.store_ms,
+                inline_image=None,
+                error_class=None,
+                error_message=None,
+                lease_owner=None,
+                lease_expires_at=None,
+                finished_at=now,
+            )
+            _finish_attempt(conn, claim.job_id, claim.attempt, now, error=None)
+
+    def record_failure(
+        self, claim: Claim, owner: str, error: JobError, max_attempts: int, retry_in: float
+    ) -> JobState:
+        """Record the attempt's error and decide what comes next; returns the job's new state.
+
+        * `auth` or `quota`: the account's problem, not the job's. The batch is paused with the
+          reason; the job waits for `resume` and the attempt does not count against its limit.
+        * transient, with attempts left: the job waits `retry_in` seconds (the reaper enqueues
+          it then), as `generated` when its image is already paid for, so only the upload is
+          redone; in a cancelled batch a job that has no image yet is cancelled instead.
+        * otherwise the job fails.
+
+        A budgeted claim that got no image gives its place in the budget back.
+        """
+        now = utcnow()
+        error_class = error.error_class
+        paid = claim.paid_for
+        values: dict[str, Any] = {}
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(jobs.c.state, batches.c.state.label("batch_state"))
+                .join(batches, batches.c.id == jobs.c.batch_id)
+                .where(jobs.c.id == claim.job_id)
+            ).one()
+            paid = paid or row.state == JobState.generated.value
+            waiting = JobState.generated if paid else JobState.queued
+            if error_class.pauses_batch:
+                state = waiting
+                values["free_attempts"] = jobs.c.free_attempts + 1
+                _pause(conn, claim.batch.id, f"{error_class}: {error.message}")
+            elif error_class.transient and claim.counted_attempts < max_attempts:
+                state = waiting
+                if not paid and row.batch_state == BatchState.cancelled.value:
+                    state = JobState.cancelled
+                else:
+                    values["due_at"] = now + timedelta(seconds=retry_in)
+            else:
+                state = JobState.failed
+            _update_held(
+                conn,
+                claim.job_id,
+                owner,
+                state=state.value,
+                error_class=error_class.value,
+                error_message=error.message,
+                lease_owner=None,
+                lease_expires_at=None,
+                finished_at=now if state.terminal else None,
+                **values,
+            )
+            if claim.budgeted and not paid:
+                _give_back_to_budget(conn, claim.batch.id)
+            _finish_attempt(conn, claim.job_id, claim.attempt, now, error=error)
+        return state
+
+    def renew_leases(self, job_ids: list[int], owner_prefix: str, lease_seconds: float) -> int:
+        """Extend the leases on `job_ids` still held by owners starting with `owner_prefix` (one
+        process's threads), in one statement; returns how many were renewed."""
+        if not job_ids:
+            return 0
+        now = utcnow()
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(jobs)
+                .where(
+                    jobs.c.id.in_(job_ids),
+                    jobs.c.lease_owner.startswith(owner_prefix, autoescape=True),
+                )
+                .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+            )
+        return result.rowcount
+
+    def _pause_for_budget(self, batch: Batch) -> None:
+        cap = batch.image_cap or 0
+        spent = f"${cap * batch.price_per_image:.2f} at ${batch.price_per_image:g} each"
+        with self.engine.begin() as conn:
+            _pause(
+                conn,
+                batch.id,
+                f"budget: {cap} images ({spent}) are paid for or in flight; raise it with "
+                f"`seedream-batch resume {batch.id} --max-images N` or `--max-cost USD`",
+            )
+
+
+def _take_from_budget(conn: Connection, batch: Batch) -> bool:
+    """One more image for the batch, if its budget allows: atomic, however many workers ask."""
+    taken = conn.execute(
+        update(batches)
+        .where(batches.c.id == batch.id, batches.c.budget_used < batch.image_cap)
+        .values(budget_used=batches.c.budget_used + 1)
+    )
+    return taken.rowcount == 1
+
+
+def _give_back_to_budget(conn: Connection, batch_id: str) -> None:
+    conn.execute(
+        update(batches)
+        .where(batches.c.id == batch_id, batches.c.budget_used > 0)
+        .values(budget_used=batches.c.budget_used - 1)
+    )
+
+
+def _pause(conn: Connection, batch_id: str, reason: str) -> None:
+    """Pause an active batch (a paused or cancelled one keeps its state and first reason)."""
+    conn.execute(
+        update(batches)
+        .where(batches.c.id == batch_id, batches.c.state == BatchState.active.value)
+        .values(state=BatchState.paused.value, paused_reason=reason)
+    )
+
+
+def _update_held(conn: Connection, job_id: int, owner: str, **values: Any) -> None:
+    """Write to a job only while `owner` still holds its lease."""
+    conn.execute(
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.lease_owner == owner)
+        .values(updated_at=utcnow(), **values)
+    )
+
+
+def _finish_attempt(
+    conn: Connection, job_id: int, number: int, now: datetime, *, error: JobError | None
+) -> None:
+    conn.execute(
+        update(attempts)
+        .where(attempts.c.job_id == job_id, attempts.c.number == number)
+        .values(
+            finished_at=now,
+            error_class=None if error is None else error.error_class.value,
+            error_message=None if error is None else error.message,
+        )
+    )

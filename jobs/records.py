@@ -1,0 +1,105 @@
+"""What the results table hands out: a batch, a claimed job, a stored image, a duplicate row."""
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from jobs.spec import ImageInput, JobSpec
+from jobs.states import BatchState
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch as the table knows it."""
+
+    id: str
+    manifest: str
+    output: str
+    model: str
+    rejected: int
+    state: BatchState = BatchState.active
+    paused_reason: str | None = None
+    max_images: int | None = None
+    max_cost: float | None = None
+    price_per_image: float = 0.03
+    #: calls that returned an image, plus calls in flight
+    budget_used: int = 0
+
+    @property
+    def image_cap(self) -> int | None:
+        """The most calls that may return an image: the tighter of --max-images and --max-cost
+        at the batch's price; None when no budget was set."""
+        caps = []
+        if self.max_images is not None:
+            caps.append(self.max_images)
+        if self.max_cost is not None:
+            # a little slack so that $0.09 at $0.03 is 3 images, not 2.9999
+            caps.append(math.floor(self.max_cost / self.price_per_image + 1e-9))
+        return min(caps) if caps else None
+
+    @classmethod
+    def from_row(cls, row: Any) -> "Batch":
+        """From a row of `batches` (or a join that includes all its columns)."""
+        return cls(
+            id=row["id"],
+            manifest=row["manifest"],
+            output=row["output"],
+            model=row["model"],
+            rejected=row["rejected"],
+            state=BatchState(row["state"]),
+            paused_reason=row["paused_reason"],
+            max_images=row["max_images"],
+            max_cost=row["max_cost"],
+            price_per_image=row["price_per_image"],
+            budget_used=row["budget_used"],
+        )
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A job a worker now holds the lease on, with what it needs to finish it."""
+
+    job_id: int
+    batch: Batch
+    key: str
+    spec: ImageInput
+    #: the provider already returned this image (state `generated`): store it, do not call again
+    provider_url: str | None
+    #: ... or returned it inline, and these are its bytes
+    inline_image: bytes | None
+    attempt: int
+    #: attempts before this one that do not count against the limit (see jobs.schema)
+    free_attempts: int = 0
+    #: this claim took one image of the batch's budget, to give back if no image comes of it
+    budgeted: bool = False
+
+    @property
+    def paid_for(self) -> bool:
+        """True when the image exists already: this attempt only stores it."""
+        return self.provider_url is not None or self.inline_image is not None
+
+    @property
+    def counted_attempts(self) -> int:
+        """Attempts so far, this one included, that count against SEEDREAM_MAX_ATTEMPTS."""
+        return self.attempt - self.free_attempts
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    """What the row records once the image is in storage."""
+
+    output_uri: str
+    size: int
+    sha256: str
+    width: int
+    height: int
+    fetch_ms: int
+    store_ms: int
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """A manifest row whose key another row of the batch already has."""
+
+    spec: JobSpec
+    first_line: int

@@ -1,0 +1,259 @@
+"""Finding in the table what the queue does not hold, and the user's commands that change a batch.
+
+The queue is only a transport (shared/DESIGN.md §4): a job waiting for a retry has no message
+until it is due, a job whose worker died has a message nobody will finish, and Redis may lose
+everything. All of it is found here, from the table:
+
+* `recover_expired_leases`: jobs whose holder stopped renewing its lease (killed, crashed): the
+  attempt is closed as `worker_lost` and the job waits again, due at once (or fails, if that was
+  its last attempt).
+* `enqueue_due`: every job whose due time has come gets its message, then loses its due time.
+  The message goes first: a crash in between costs a duplicate message (harmless: the claim
+  refuses it), never a lost job.
+* `resume`, `retry`, `cancel`: make jobs due again, reopen failed ones, stop queued ones.
+"""
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, case, or_, select, update
+
+from jobs.database import utcnow
+from jobs.errors import ErrorClass
+from jobs.schema import attempts, batches, jobs
+from jobs.states import BatchState, JobState
+
+Enqueue = Callable[[Sequence[int]], None]
+
+#: jobs made due, or enqueued, per statement
+CHUNK = 5000
+#: states a job waits in for a worker (with a message on the queue, or a due time)
+_WAITING = (JobState.queued.value, JobState.generated.value)
+
+
+class JobRecovery:
+    """The recovery side of `jobs.results.ResultsTable`."""
+
+    engine: Engine
+
+    def recover_expired_leases(
+        self,
+        max_attempts: int,
+        *,
+        batch_id: str | None = None,
+        holder_is_dead: Callable[[str], bool] | None = None,
+    ) -> int:
+        """Put back every job whose lease has expired, of `batch_id` or of every batch, and
+        every one whose holder `holder_is_dead` says is dead, expired or not; returns how many.
+        """
+        now = utcnow()
+        expired = jobs.c.lease_expires_at < now
+        query = (
+            select(
+                jobs.c.id,
+                jobs.c.state,
+                jobs.c.attempts,
+                jobs.c.free_attempts,
+                jobs.c.lease_owner,
+                expired.label("expired"),
+                batches.c.state.label("batch_state"),
+            )
+            .join(batches, batches.c.id == jobs.c.batch_id)
+            .where(jobs.c.lease_owner.is_not(None))
+            .limit(CHUNK)
+        )
+        if holder_is_dead is None:
+            query = query.where(expired)
+        if batch_id is not None:
+            query = query.where(jobs.c.batch_id == batch_id)
+        recovered = 0
+        with self.engine.begin() as conn:
+            for row in conn.execute(query).all():
+                if row.expired or (holder_is_dead is not None and holder_is_dead(row.lease_owner)):
+                    recovered += _put_back(conn, row, max_attempts, now)
+        return recovered
+
+    def enqueue_due(
+        self, enqueue: Enqueue, *, batch_id: str | None = None, limit: int | None = None
+    ) -> int:
+        """Send a message for every job that is due (of `batch_id`, or of every batch), up to
+        `limit`; returns how many were sent. A job is due when its due time has passed, it is
+        not leased, and its batch runs (or its image is paid for and only needs storing)."""
+        now = utcnow()
+        sent = 0
+        while limit is None or sent < limit:
+            size = CHUNK if limit is None else min(CHUNK, limit - sent)
+            query = (
+                select(jobs.c.id)
+                .join(batches, batches.c.id == jobs.c.batch_id)
+                .where(
+                    jobs.c.due_at <= now,
+                    jobs.c.lease_owner.is_(None),
+                    jobs.c.state.in_(_WAITING),
+                    or_(
+                        batches.c.state == BatchState.active.value,
+                        jobs.c.state == JobState.generated.value,
+                    ),
+                )
+                .order_by(jobs.c.due_at, jobs.c.id)
+                .limit(size)
+            )
+            if batch_id is not None:
+                query = query.where(jobs.c.batch_id == batch_id)
+            with self.engine.connect() as conn:
+                ids = list(conn.execute(query).scalars())
+            if not ids:
+                break
+            enqueue(ids)
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(jobs).where(jobs.c.id.in_(ids), jobs.c.due_at <= now).values(due_at=None)
+                )
+            sent += len(ids)
+        return sent
+
+    def resume(
+        self,
+        batch_id: str,
+        *,
+        max_images: int | None = None,
+        max_cost: float | None = None,
+    ) -> int:
+        """Make the batch run again (with a new budget, when given) and every job of it that
+        waits without a due time due now; returns how many jobs were made due.
+
+        A job with a due time still ahead keeps it; the reaper enqueues it then. A job under a
+        live lease is running and is left alone.
+        """
+        values: dict[str, Any] = {"state": BatchState.active.value, "paused_reason": None}
+        if max_images is not None:
+            values["max_images"] = max_images
+        if max_cost is not None:
+            values["max_cost"] = max_cost
+        now = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(update(batches).where(batches.c.id == batch_id).values(**values))
+            made_due = conn.execute(
+                update(jobs)
+                .where(
+                    jobs.c.batch_id == batch_id,
+                    jobs.c.state.in_(_WAITING),
+                    jobs.c.lease_owner.is_(None),
+                    or_(jobs.c.due_at.is_(None), jobs.c.due_at < now),
+                )
+                .values(due_at=now)
+            )
+        return made_due.rowcount
+
+    def retry(
+        self,
+        batch_id: str,
+        *,
+        classes: Iterable[ErrorClass] = (),
+        keys: Iterable[str] = (),
+    ) -> int:
+        """Reopen the batch's failed jobs (only those of `classes`, or with `keys`, when given)
+        with a fresh attempt limit, due now; returns how many. A job whose image was paid for
+        resumes at the upload, unless it failed as `bad_image`: that image is worthless, and
+        the job calls the API again. The batch runs again if it was paused or cancelled."""
+        chosen = [jobs.c.batch_id == batch_id, jobs.c.state == JobState.failed.value]
+        if classes:
+            chosen.append(jobs.c.error_class.in_([c.value for c in classes]))
+        key_list = list(keys)
+        if key_list:
+            chosen.append(jobs.c.key.in_(key_list))
+        has_image = and_(
+            or_(jobs.c.provider_url.is_not(None), jobs.c.inline_image.is_not(None)),
+            jobs.c.error_class != ErrorClass.bad_image.value,
+        )
+        now = utcnow()
+        with self.engine.begin() as conn:
+            reopened = conn.execute(
+                update(jobs)
+                .where(*chosen)
+                .values(
+                    state=case((has_image, JobState.generated.value), else_=JobState.queued.value),
+                    provider_url=case((has_image, jobs.c.provider_url), else_=None),
+                    inline_image=case((has_image, jobs.c.inline_image), else_=None),
+                    free_attempts=jobs.c.attempts,
+                    due_at=now,
+                    finished_at=None,
+                    updated_at=now,
+                )
+            )
+            if reopened.rowcount:
+                conn.execute(
+                    update(batches)
+                    .where(batches.c.id == batch_id)
+                    .values(state=BatchState.active.value, paused_reason=None)
+                )
+        return reopened.rowcount
+
+    def cancel(self, batch_id: str) -> int:
+        """Cancel the batch: its queued jobs (waiting for a retry or not) are cancelled, running
+        ones finish, and generated ones are still stored (they are paid for). Returns how many
+        were cancelled."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(batches)
+                .where(batches.c.id == batch_id)
+                .values(state=BatchState.cancelled.value, paused_reason=None)
+            )
+            result = conn.execute(
+                update(jobs)
+                .where(jobs.c.batch_id == batch_id, jobs.c.state == JobState.queued.value)
+                .values(
+                    state=JobState.cancelled.value, due_at=None, updated_at=now, finished_at=now
+                )
+            )
+        return result.rowcount
+
+    def keys_in_state(self, batch_id: str, keys: Iterable[str]) -> dict[str, JobState]:
+        """The state of each of `keys` that the batch has (a key it lacks is left out)."""
+        query = select(jobs.c.key, jobs.c.state).where(
+            jobs.c.batch_id == batch_id, jobs.c.key.in_(list(keys))
+        )
+        with self.engine.connect() as conn:
+            return {key: JobState(state) for key, state in conn.execute(query)}
+
+
+def _put_back(conn: Connection, row: Any, max_attempts: int, now: datetime) -> int:
+    """One job whose holder is gone: close its attempt as `worker_lost`, then let it wait again
+    (due now) or fail it when that was its last attempt. 0 when another process got there first."""
+    paid = row.state == JobState.generated.value
+    if not paid and row.batch_state == BatchState.cancelled.value:
+        state = JobState.cancelled
+    elif row.attempts - row.free_attempts >= max_attempts:
+        state = JobState.failed
+    else:
+        state = JobState.generated if paid else JobState.queued
+    stage = "while storing its image" if paid else "before it had an image"
+    message = f"worker {row.lease_owner} stopped {stage} (its lease expired)"
+    moved = conn.execute(
+        update(jobs)
+        .where(jobs.c.id == row.id, jobs.c.lease_owner == row.lease_owner)
+        .values(
+            state=state.value,
+            lease_owner=None,
+            lease_expires_at=None,
+            due_at=None if state.terminal else now,
+            error_class=ErrorClass.worker_lost.value,
+            error_message=message,
+            finished_at=now if state.terminal else None,
+            updated_at=now,
+        )
+    )
+    if moved.rowcount != 1:
+        return 0
+    conn.execute(
+        update(attempts)
+        .where(
+            attempts.c.job_id == row.id,
+            attempts.c.number == row.attempts,
+            attempts.c.finished_at.is_(None),
+        )
+        .values(finished_at=now, error_class=ErrorClass.worker_lost.value, error_message=message)
+    )
+    return 1

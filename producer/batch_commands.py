@@ -1,0 +1,101 @@
+"""`seedream-batch resume | retry | cancel BATCH`: the commands that act on a batch already made.
+
+With a broker configured they change the table and enqueue for the fleet, then return. Embedded
+(no broker), `resume` and `retry` run the jobs in this process and wait, as `run` does.
+"""
+
+from typing import Annotated
+
+import typer
+
+from config.settings import Settings
+from jobs.errors import ErrorClass
+from jobs.results import ResultsTable
+from jobs.states import JobState
+from producer.batch_control import resume_batch, retry_batch
+from producer.cli_support import command_settings, err, existing_batch, job_sender
+from producer.progress import wait_for_batch
+from producer.submission import open_table
+
+BatchArg = Annotated[str, typer.Argument(help="The batch's name (`seedream-batch status` lists).")]
+
+
+def resume(
+    batch: BatchArg,
+    max_images: Annotated[
+        int | None, typer.Option("--max-images", min=0, help="A new image budget.")
+    ] = None,
+    max_cost: Annotated[
+        float | None, typer.Option("--max-cost", min=0, help="A new budget in USD.")
+    ] = None,
+) -> None:
+    """Carry on with BATCH: after a crash, a lost queue, or a pause (auth, quota, budget) once
+    its cause is fixed. Re-enqueues every job that is not final and not running."""
+    settings = _settings()
+    table = open_table(settings)
+    found = existing_batch(table, batch)
+    with job_sender(settings) as enqueue:
+        sent = resume_batch(
+            table,
+            found,
+            enqueue,
+            max_attempts=settings.max_attempts,
+            max_images=max_images,
+            max_cost=max_cost,
+        )
+        err.print(f"batch {batch}: resumed, {sent} jobs enqueued", highlight=False)
+        _wait_if_embedded(settings, table, batch)
+
+
+def retry(
+    batch: BatchArg,
+    keys: Annotated[
+        list[str] | None, typer.Argument(help="Only these jobs (their keys); default: all failed.")
+    ] = None,
+    classes: Annotated[
+        list[ErrorClass] | None,
+        typer.Option("--class", help="Only jobs that failed with this class (repeatable)."),
+    ] = None,
+) -> None:
+    """Re-run the failed jobs of BATCH, with a fresh attempt limit. A job whose image was paid
+    for is only stored again, never generated again (unless the image was bad)."""
+    settings = _settings()
+    table = open_table(settings)
+    found = existing_batch(table, batch)
+    with job_sender(settings) as enqueue:
+        report = retry_batch(table, found, enqueue, classes=classes or (), keys=keys or ())
+        for key in report.unknown:
+            err.print(f"{batch}: no job with key {key!r}", highlight=False)
+        for key, state in report.not_failed.items():
+            err.print(f"{batch}: {key!r} is {state}, not failed: not retried", highlight=False)
+        err.print(f"batch {batch}: {report.reopened} failed jobs retried", highlight=False)
+        _wait_if_embedded(settings, table, batch)
+
+
+def cancel(batch: BatchArg) -> None:
+    """Stop BATCH: its queued jobs are cancelled; running ones finish, and images already paid
+    for are still stored. Nothing half-written is left."""
+    table = open_table(command_settings(need_credentials=False))
+    existing_batch(table, batch)
+    cancelled = table.cancel(batch)
+    counts = table.counts(batch)
+    finishing = counts[JobState.running] + counts[JobState.generated]
+    err.print(
+        f"batch {batch}: cancelled {cancelled} queued jobs; {finishing} running will finish",
+        highlight=False,
+    )
+
+
+def _settings() -> Settings:
+    """Enqueueing for a fleet needs no credentials; running the jobs here does."""
+    settings = command_settings(need_credentials=False)
+    return command_settings(need_credentials=True) if settings.embedded else settings
+
+
+def _wait_if_embedded(settings: Settings, table: ResultsTable, batch: str) -> None:
+    """Embedded, the jobs run in this process: wait for them, then say how the batch stands."""
+    if not settings.embedded:
+        return
+    summary = wait_for_batch(table, existing_batch(table, batch), show_progress=err.is_terminal)
+    typer.echo(summary.render())
+    raise typer.Exit(summary.exit_code)

@@ -1,0 +1,64 @@
+"""What every `seedream-batch` command shares: reading the settings, failing in one clear line,
+finding a batch, and getting its jobs to workers (the fleet's queue, or threads right here)."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+from config.settings import MissingSetting, Settings, get_settings
+from jobs.recovery import Enqueue
+from jobs.results import Batch, ResultsTable
+
+#: progress and messages for people; stdout is for what a script reads (a batch name, JSON)
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print `error: message` on stderr and return the exit to raise."""
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def command_settings(*, need_credentials: bool, need_broker: bool = False) -> Settings:
+    """The settings, or a one-line error naming what the command lacks."""
+    settings = get_settings()
+    try:
+        if need_credentials:  # the commands that call the API, through the fleet's limiter
+            settings.require_api_credentials()
+            settings.fleet_limiter_url()
+    except MissingSetting as exc:
+        raise fail(str(exc)) from None
+    if need_broker and settings.embedded:
+        raise fail(
+            "SEEDREAM_BROKER_URL is not set: `submit` and `worker` need a shared broker "
+            "(e.g. redis://127.0.0.1:6379/0); use `seedream-batch run` to do it all in one process"
+        )
+    return settings
+
+
+def existing_batch(table: ResultsTable, name: str) -> Batch:
+    found = table.get_batch(name)
+    if found is None:
+        raise fail(f"no batch named {name!r}; `seedream-batch status` lists them")
+    return found
+
+
+@contextmanager
+def job_sender(settings: Settings, concurrency: int | None = None) -> Iterator[Enqueue]:
+    """Where jobs go: the fleet's queue when a broker is configured; otherwise worker threads
+    in this process, which run until the block ends (wait for the batch inside it)."""
+    from worker.app import app as celery_app
+    from worker.embedded import EmbeddedWorker
+    from worker.publish import job_enqueuer
+
+    if not settings.embedded:
+        with job_enqueuer(celery_app) as enqueue:
+            yield enqueue
+        return
+    with (
+        EmbeddedWorker(celery_app, concurrency or settings.concurrency),
+        job_enqueuer(celery_app) as enqueue,
+    ):
+        yield enqueue

@@ -1,0 +1,25 @@
+"""Batches and jobs made for the results-table tests."""
+
+from jobs.records import StoredImage
+from jobs.results import ResultsTable
+from jobs.spec import ImageInput, JobSpec
+
+MODEL = "bytedance/seedream-4.0"
+
+
+def specs(*keys: str) -> list[JobSpec]:
+    return [
+        JobSpec(key=k, line=n + 1, input=ImageInput(prompt=f"p {k}")) for n, k in enumerate(keys)
+    ]
+
+
+def loaded(table: ResultsTable, *keys: str, batch: str = "b", **budget: float) -> list[int]:
+    """A new batch `batch` holding one queued job per key; returns their ids in order."""
+    table.create_batch(batch, "m.jsonl", "./out", MODEL, **budget)  # type: ignore[arg-type]
+    ids, duplicates = table.add_jobs(batch, specs(*keys))
+    assert not duplicates
+    return ids
+
+
+def stored() -> StoredImage:
+    return StoredImage("file:///x.jpg", 10, "0" * 64, 1024, 1024, 1, 1)
