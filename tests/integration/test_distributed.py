@@ -1,10 +1,6 @@
 """Distributed mode: `submit` on Redis, two `worker` processes, PostgreSQL table, S3 bucket."""
 
 import io
-import json
-import os
-import secrets
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,34 +13,12 @@ from celery import Celery
 from PIL import Image
 
 from config.celery_config import JOB_QUEUE
+from tests.support.commands import submit, wait_for_final
 from tests.support.manifests import write_manifest
 from tests.support.processes import CLI, Service
 from tests.support.services import Emulator
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The fleet's results table: PostgreSQL, or one SQLite file shared by the processes."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'fleet.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture
-def fleet_env(
-    fresh_redis: str, database_url: str, s3_env: dict[str, str], emulator: Emulator
-) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
-    return {
-        **clean,
-        **s3_env,
-        **emulator.env(),
-        "SEEDREAM_BROKER_URL": fresh_redis,
-        "SEEDREAM_DATABASE_URL": database_url,
-        "SEEDREAM_CONCURRENCY": "8",
-    }
 
 
 @pytest.fixture
@@ -56,32 +30,6 @@ def two_workers(fleet_env: dict[str, str], logs: Path) -> Iterator[list[Service]
     yield workers
     for worker in workers:
         worker.stop()
-
-
-def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
-    )
-
-
-def wait_for_final(batch: str, env: dict[str, str], cwd: Path, timeout: float = 180) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = cli(["status", batch, "--json"], env, cwd)
-        assert status.returncode == 0, status.stderr
-        summary = json.loads(status.stdout)
-        if summary["total"] and summary["finished"] == summary["total"]:
-            return summary
-        time.sleep(0.5)
-    raise TimeoutError(f"batch {batch} did not finish: {summary}")
-
-
-def submit(manifest: str, out: str, env: dict[str, str], cwd: Path) -> tuple[str, str]:
-    """Submit under a new batch name; returns the name and what submit printed on stderr."""
-    batch = f"b-{secrets.token_hex(3)}"
-    submitted = cli(["submit", manifest, "--out", out, "--batch", batch], env, cwd)
-    assert submitted.returncode == 0, submitted.stderr
-    return batch, submitted.stderr
 
 
 @pytest.mark.usefixtures("two_workers")

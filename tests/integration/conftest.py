@@ -1,0 +1,31 @@
+"""What the distributed integration tests share: the fleet's environment and its table."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.support.services import Emulator
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The fleet's results table: PostgreSQL, or one SQLite file shared by the processes."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fleet.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def fleet_env(
+    fresh_redis: str, database_url: str, s3_env: dict[str, str], emulator: Emulator
+) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
+    return {
+        **clean,
+        **s3_env,
+        **emulator.env(),
+        "SEEDREAM_BROKER_URL": fresh_redis,
+        "SEEDREAM_DATABASE_URL": database_url,
+        "SEEDREAM_CONCURRENCY": "8",
+    }
