@@ -14,8 +14,8 @@ POOL_SIZE = 8
 POOL_OVERFLOW = 8
 #: how long a thread waits for a free connection. When hundreds of calls return at once, every
 #: thread queues to record its result (500 threads: ~10 s on 2 cores); SQLAlchemy's default 30 s
-#: leaves little margin, and a thread that gave up would leave its job under lease, not retried.
-#: Still well under a job's lease (600 s).
+#: leaves little margin, and a thread that gave up would leave its job under lease until the
+#: reaper takes it back.
 POOL_TIMEOUT_S = 300
 _POOL = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW, "pool_timeout": POOL_TIMEOUT_S}
 

@@ -1,0 +1,49 @@
+"""The reaper on real Redis and a real table: one turn per interval for the whole fleet, and a
+turn sends what is due and puts back what dead workers held."""
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import redis
+
+from jobs.database import open_engine
+from jobs.errors import ServerError
+from jobs.recovery import Enqueue
+from jobs.results import ResultsTable
+from tests.support.tables import loaded
+from worker.reaper import Reaper, RedisTurn
+
+pytestmark = pytest.mark.integration
+
+
+def test_one_reaper_of_the_fleet_takes_each_turn_and_sends_due_and_lost_jobs(
+    fresh_redis: str, tmp_path: Path
+) -> None:
+    table = ResultsTable(open_engine(f"sqlite:///{tmp_path / 'r.db'}"))
+    table.create_schema()
+    due_id, lost_id, later_id = loaded(table, "due", "lost", "later")
+    for job_id, retry_in in ((due_id, 0.0), (later_id, 60.0)):
+        claim = table.claim(job_id, "w", 60)
+        assert claim is not None
+        table.record_failure(claim, "w", ServerError("503"), 5, retry_in=retry_in)
+    assert table.claim(lost_id, "dead", lease_seconds=-1) is not None
+    sent: list[int] = []
+
+    @contextmanager
+    def enqueuer() -> Iterator[Enqueue]:
+        yield sent.extend
+
+    client = redis.Redis.from_url(fresh_redis)
+    reapers = [
+        Reaper(table, enqueuer, RedisTurn(client, ttl_s=0.5), max_attempts=5, interval_s=1)
+        for _ in range(2)
+    ]
+
+    first, second = (reaper.reap() for reaper in reapers)
+    assert first == (1, 2) and second is None  # one turn per interval, fleet-wide
+    assert sorted(sent) == sorted([due_id, lost_id])
+    time.sleep(0.6)
+    assert reapers[1].reap() == (0, 0)  # the turn passed on; nothing new was due
