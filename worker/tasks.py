@@ -6,12 +6,15 @@ after a resume is harmless. A worker process also runs the reaper (worker.reaper
 the worker is ready and stopped when it shuts down.
 """
 
+import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import httpx
 import redis
+import sqlalchemy.exc
 from celery.signals import worker_ready, worker_shutdown
 
 from config.settings import get_settings
@@ -26,6 +29,10 @@ from worker.reaper import AlwaysMyTurn, FleetTurn, Reaper, RedisTurn
 
 #: connections for image downloads, whatever the thread count
 MAX_FETCH_CONNECTIONS = 64
+#: how long a worker thread waits before re-sending a job whose table it could not reach
+TABLE_OUTAGE_PAUSE_S = 5.0
+
+log = logging.getLogger(__name__)
 
 _pipeline: JobPipeline | None = None
 _reaper: Reaper | None = None
@@ -61,8 +68,20 @@ def get_pipeline() -> JobPipeline:
 
 @app.task(name="seedream.process_job")
 def process_job(job_id: int) -> None:
-    """Run one job. A failure leaves it with a due time in the table, not a delayed message."""
-    get_pipeline().run(job_id)
+    """Run one job. A failure leaves it with a due time in the table, not a delayed message.
+
+    When the table itself cannot be reached, nothing can be recorded there, and the message is
+    the only sign the job should run: it is sent again after a pause rather than acknowledged
+    and lost. (If the job was claimed before the outage, the new message finds it leased and is
+    dropped; the reaper puts the job back when its lease expires.)
+    """
+    try:
+        get_pipeline().run(job_id)
+    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.TimeoutError):
+        log.warning("job %s: the results table is unreachable; sent again in %g s",
+                    job_id, TABLE_OUTAGE_PAUSE_S, exc_info=True)  # fmt: skip
+        time.sleep(TABLE_OUTAGE_PAUSE_S)
+        process_job.apply_async((job_id,))
 
 
 def enqueue(job_ids: Sequence[int]) -> None:
