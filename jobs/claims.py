@@ -130,7 +130,7 @@ class JobClaims:
         """The image is stored: the job and its attempt are closed in one transaction."""
         now = utcnow()
         with self.engine.begin() as conn:
-            _update_held(
+            held = _update_held(
                 conn,
                 claim.job_id,
                 owner,
@@ -149,7 +149,8 @@ class JobClaims:
                 lease_expires_at=None,
                 finished_at=now,
             )
-            _finish_attempt(conn, claim.job_id, claim.attempt, now, error=None)
+            if held:
+                _finish_attempt(conn, claim.job_id, claim.attempt, now, error=None)
 
     def record_failure(
         self, claim: Claim, owner: str, error: JobError, max_attempts: int, retry_in: float
@@ -189,7 +190,7 @@ class JobClaims:
                     values["due_at"] = now + timedelta(seconds=retry_in)
             else:
                 state = JobState.failed
-            _update_held(
+            held = _update_held(
                 conn,
                 claim.job_id,
                 owner,
@@ -201,6 +202,8 @@ class JobClaims:
                 finished_at=now if state.terminal else None,
                 **values,
             )
+            if not held:
+                return state
             if claim.budgeted and not paid:
                 _give_back_to_budget(conn, claim.batch.id)
             _finish_attempt(conn, claim.job_id, claim.attempt, now, error=error)
@@ -262,13 +265,15 @@ def _pause(conn: Connection, batch_id: str, reason: str) -> None:
     )
 
 
-def _update_held(conn: Connection, job_id: int, owner: str, **values: Any) -> None:
-    """Write to a job only while `owner` still holds its lease."""
-    conn.execute(
+def _update_held(conn: Connection, job_id: int, owner: str, **values: Any) -> bool:
+    """Write to a job only while `owner` still holds its lease; False when it no longer does
+    (the reaper took the job back: the attempt is already closed, and is not written again)."""
+    result = conn.execute(
         update(jobs)
         .where(jobs.c.id == job_id, jobs.c.lease_owner == owner)
         .values(updated_at=utcnow(), **values)
     )
+    return result.rowcount == 1
 
 
 def _finish_attempt(
