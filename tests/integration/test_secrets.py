@@ -92,7 +92,7 @@ def everything_said(fleet: Fleet, batch: str, database_url: str) -> dict[str, st
 
 def run_failing_batch(fleet: Fleet, logs: Path, database_url: str) -> tuple[str, dict[str, str]]:
     """Submit a manifest with bad rows to two workers (one logging at DEBUG, one at INFO), wait
-    until every job is final, and gather everything the run said."""
+    until it settles, and gather everything the run said."""
     write_manifest(fleet.cwd / "jobs.jsonl", good=GOOD_ROWS, bad=BAD_ROWS)
     batch = f"secrets-{secrets.token_hex(3)}"
     workers = [
@@ -106,7 +106,7 @@ def run_failing_batch(fleet: Fleet, logs: Path, database_url: str) -> tuple[str,
         )
         (logs / "submit.log").write_text(submitted)
         fleet.logs.append(logs / "submit.log")
-        _wait_until_final(database_url, batch)
+        _wait_until_settled(database_url, batch)
     finally:
         for worker in workers:
             worker.stop()
@@ -115,21 +115,26 @@ def run_failing_batch(fleet: Fleet, logs: Path, database_url: str) -> tuple[str,
     return batch, everything_said(fleet, batch, database_url)
 
 
-def _wait_until_final(database_url: str, batch: str, timeout: float = 240) -> None:
+def _wait_until_settled(database_url: str, batch: str, timeout: float = 240) -> None:
+    """Until every job is final, or the batch is paused (a refused token pauses it) with none
+    of its jobs under way."""
     engine = sqlalchemy.create_engine(database_url)
-    unfinished = sqlalchemy.text(
-        "SELECT count(*) FROM jobs WHERE batch_id = :b AND state NOT IN ('succeeded', 'failed')"
+    unsettled = sqlalchemy.text(
+        "SELECT count(*) FROM jobs JOIN batches ON batches.id = jobs.batch_id "
+        "WHERE jobs.batch_id = :b AND ("
+        " (batches.state = 'paused' AND jobs.state IN ('running', 'generated'))"
+        " OR (batches.state <> 'paused' AND jobs.state NOT IN ('succeeded', 'failed')))"
     )
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
             with engine.connect() as conn:
-                if conn.execute(unfinished, {"b": batch}).scalar_one() == 0:
+                if conn.execute(unsettled, {"b": batch}).scalar_one() == 0:
                     return
             time.sleep(0.5)
     finally:
         engine.dispose()
-    raise TimeoutError(f"batch {batch} still has unfinished jobs after {timeout} s")
+    raise TimeoutError(f"batch {batch} still has jobs under way after {timeout} s")
 
 
 def assert_nowhere(said: dict[str, str], named: dict[str, str]) -> None:
@@ -183,6 +188,7 @@ def fleet(
         "SEEDREAM_OUTPUT": f"s3://{bucket}/runs",
         "SEEDREAM_CONCURRENCY": "4",
         "SEEDREAM_MAX_ATTEMPTS": "2",
+        "SEEDREAM_RETRY_BASE_SECONDS": "0.2",
     }
     emulator.configure(api_token=token)
     try:
