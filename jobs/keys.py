@@ -4,8 +4,9 @@ import re
 
 MAX_KEY_LENGTH = 200
 #: letters, digits, `._-` and `/` between segments (campaign/sku/variant); nothing a shell,
-#: a URL or a file system treats specially
-_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*$")
+#: a URL or a file system treats specially. Applied with fullmatch: `$` would let a trailing
+#: newline through ("a\n"), and a newline in an object key is a new line in every log and listing
+_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*")
 
 
 def validate_key(key: str) -> str:
@@ -18,7 +19,7 @@ def validate_key(key: str) -> str:
         raise ValueError(f"{key!r} is absolute; keys are relative to the output prefix")
     if ".." in key.split("/"):
         raise ValueError(f"{key!r} contains '..'; keys must stay under the output prefix")
-    if not _KEY.match(key):
+    if not _KEY.fullmatch(key):
         raise ValueError(
             f"{key!r} is not allowed: use letters, digits, '.', '_', '-' and '/' between "
             "segments, each segment starting with a letter, digit or '_'"

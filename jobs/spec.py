@@ -7,6 +7,7 @@ it, the worker sends it, and the emulator validates requests with it: the rules 
 import base64
 import binascii
 import io
+import json
 import re
 from enum import StrEnum
 from typing import Any, Self
@@ -25,9 +26,27 @@ MAX_SIDE = 4096
 MAX_INPUT_IMAGE_BYTES = 10 * 1024 * 1024
 #: upstream accepts input images between 1:3 and 3:1
 MAX_INPUT_ASPECT = 3.0
+#: The longest prompt accepted. Neither Cloudflare nor ByteDance documents a limit, so this is our
+#: own bound, not the provider's: 10,000 characters is far beyond any useful prompt (Seedream's
+#: examples run to a few hundred) and small enough that a runaway value (a whole file pasted into
+#: one cell) is refused at validation instead of being stored, sent and paid for.
+MAX_PROMPT_CHARS = 10_000
+#: The most a row's metadata may weigh, as JSON (UTF-8 bytes). Metadata is captions and labels
+#: carried to the output; the row limit leaves room for a 10 MB inline image, and without this a
+#: row of megabytes of "caption" would be stored in the results table a million times over.
+MAX_METADATA_BYTES = 64 * 1024
 
 _DATA_URI = re.compile(r"^data:image/(?P<subtype>jpeg|jpg|png);base64,(?P<payload>.*)$", re.DOTALL)
-_INPUT_MAGIC = {b"\xff\xd8\xff": "JPEG", b"\x89PNG": "PNG"}
+#: magic number -> the media type of a data URI carrying it
+INPUT_IMAGE_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG": "image/png"}
+#: C0 controls and DEL, but tab, line feed and carriage return (fine in a prompt). A NUL cannot be
+#: stored in PostgreSQL text at all; the others are never meant (a terminal escape, a stray \x08)
+#: and would reach the provider, the results table and every log line that quotes the prompt.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: what an http(s) URL must not hold: whitespace and every control character
+_URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
+#: made once: json.dumps with options builds a new encoder on every call (a row costs ~2 us)
+_METADATA_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, check_circular=False)
 
 
 class Size(StrEnum):
@@ -87,12 +106,25 @@ class ImageInput(BaseModel):
     def _prompt_has_words(cls, prompt: str) -> str:
         if not prompt.strip():
             raise ValueError("must not be blank")
+        if len(prompt) > MAX_PROMPT_CHARS:
+            raise ValueError(f"is {len(prompt)} characters; at most {MAX_PROMPT_CHARS} are allowed")
+        if control := _CONTROL.search(prompt):
+            raise ValueError(
+                f"contains the control character {_codepoint(control[0])} at character "
+                f"{control.start() + 1}; tabs and line breaks are allowed, other control "
+                "characters are not"
+            )
         return prompt
 
     @field_validator("image")
     @classmethod
     def _image_is_uri(cls, image: str) -> str:
         if image.startswith(("http://", "https://")):
+            if bad := _URL_FORBIDDEN.search(image):
+                raise ValueError(
+                    f"URL contains {_codepoint(bad[0])} at character {bad.start() + 1}; a URL "
+                    "has no spaces or control characters (write a space as %20)"
+                )
             return image
         if image.startswith("data:"):
             decode_input_image(image)
@@ -134,7 +166,16 @@ def decode_input_image(data_uri: str) -> Image.Image:
         raw = base64.b64decode(payload, validate=True)
     except binascii.Error as exc:
         raise ValueError(f"input image is not valid base64: {exc}") from None
-    if not any(raw.startswith(magic) for magic in _INPUT_MAGIC):
+    return open_input_image(raw)
+
+
+def open_input_image(raw: bytes) -> Image.Image:
+    """Check an input image's bytes against the upstream limits (JPEG or PNG, aspect 1:3..3:1)
+    and open it (header only); ValueError saying what is wrong otherwise.
+
+    The size limit is the caller's to check before reading the bytes (MAX_INPUT_IMAGE_BYTES).
+    """
+    if input_image_type(raw) is None:
         raise ValueError("input image must be JPEG or PNG")
     try:
         picture = Image.open(io.BytesIO(raw))
@@ -144,6 +185,16 @@ def decode_input_image(data_uri: str) -> Image.Image:
     if max(width, height) > MAX_INPUT_ASPECT * min(width, height):
         raise ValueError(f"input image aspect ratio {width}x{height} is outside 1:3..3:1")
     return picture
+
+
+def input_image_type(raw: bytes) -> str | None:
+    """`image/jpeg` or `image/png` by the bytes' magic number; None for anything else."""
+    return next((kind for magic, kind in INPUT_IMAGE_TYPES.items() if raw.startswith(magic)), None)
+
+
+def _codepoint(char: str) -> str:
+    """`U+001B`: how a message names a character that cannot be shown."""
+    return f"U+{ord(char):04X}"
 
 
 def output_dimensions(
@@ -193,3 +244,41 @@ class JobSpec(BaseModel):
     @classmethod
     def _key_is_safe(cls, key: str) -> str:
         return validate_key(key)
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_is_storable(cls, metadata: dict[str, Any]) -> dict[str, Any]:
+        """Metadata goes to the results table as JSON: bounded, and free of NUL (PostgreSQL text
+        cannot hold one; JSON would carry it only as a \\u0000 escape PostgreSQL refuses too)."""
+        if not metadata:
+            return metadata
+        try:
+            text = _METADATA_JSON.encode(metadata)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise ValueError(f"is not JSON: {exc}") from None
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > MAX_METADATA_BYTES:
+            raise ValueError(
+                f"is {size} bytes as JSON (every column that is not a job field); at most "
+                f"{MAX_METADATA_BYTES} are allowed"
+            )
+        if "\\u0000" in text and (where := _nul_in(metadata)) is not None:
+            raise ValueError(f"{where} contains a NUL character (U+0000); text cannot hold it")
+        return metadata
+
+
+def _nul_in(value: Any, where: str = "") -> str | None:
+    """Where in `value` (`'labels'[2]`) a string or an object's name holds a NUL, if anywhere."""
+    if isinstance(value, str):
+        return (where or "a value") if "\x00" in value else None
+    if isinstance(value, dict):
+        for name, item in value.items():
+            here = f"{where}[{name!r}]" if where else repr(name)
+            found = here if "\x00" in name else _nul_in(item, here)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := _nul_in(item, f"{where}[{index}]")) is not None:
+                return found
+    return None

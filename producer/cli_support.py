@@ -6,6 +6,7 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from config.settings import MissingSetting, Settings, get_settings
 from jobs.recovery import Enqueue
@@ -16,8 +17,12 @@ err = Console(stderr=True)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print `error: message` on stderr and return the exit to raise."""
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    """Print `error: message` on stderr and return the exit to raise.
+
+    The message is escaped: it may quote a manifest, and a header cell "[/b]" is not markup (rich
+    raised MarkupError on it and swallowed "[bold]").
+    """
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 

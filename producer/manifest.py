@@ -1,6 +1,8 @@
 """Reading a manifest: every row becomes a valid `JobSpec` or a `RejectedRow` saying what is wrong.
 
 A row's fields are those of `jobs.spec.ImageInput` (validated by it, never by rules copied here).
+An `image` that is a file path is read from the manifest's folder and sent inline
+(`producer.local_images`).
 `id` is the job's key in the batch (default: the row's line number, "17"); uniqueness is the
 results table's to check. Every other column or key is the job's metadata and travels to the
 output: strings from a CSV, JSON values as they are from JSONL. In a CSV an empty cell is a field
@@ -24,6 +26,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from jobs.spec import ImageInput, JobSpec
+from producer.local_images import LocalImageError, is_local_path, local_image_as_data_uri
 from producer.manifest_formats import (
     KEY_FIELD,
     MAX_ROW_BYTES,
@@ -54,6 +57,9 @@ _INTEGER_ERRORS = {"int_parsing", "int_type", "int_from_float"}
 _VALUE_ERROR_PREFIXES = ("Value error, ", "Assertion failed, ")
 #: how much of a value a message quotes (an inline image is megabytes)
 _SHOWN_CHARS = 60
+#: what a refused local image is replaced with while the rest of its row is checked, so the row's
+#: other rules (match_input_image needs an image) judge it as given; the row is rejected anyway
+_REFUSED_IMAGE_STAND_IN = "https://refused-local-image.invalid/"
 
 
 @dataclass(frozen=True)
@@ -98,8 +104,9 @@ class ManifestReader:
 
     def __iter__(self) -> Iterator[JobSpec | RejectedRow]:
         rows = self._csv if self._csv is not None else read_jsonl(self._stream, self.max_row_bytes)
+        folder = self.path.parent
         for row in rows:
-            yield _job_or_rejection(str(self.path), row)
+            yield _job_or_rejection(str(self.path), row, folder)
 
     @property
     def size(self) -> int:
@@ -140,7 +147,7 @@ def _rows_then_close(reader: ManifestReader) -> Iterator[JobSpec | RejectedRow]:
         yield from reader
 
 
-def _job_or_rejection(path: str, row: SourceRow) -> JobSpec | RejectedRow:
+def _job_or_rejection(path: str, row: SourceRow, folder: Path) -> JobSpec | RejectedRow:
     if row.problem is not None:
         return RejectedRow(path, row.line, (row.problem,), row.raw)
     key, problems = _key(row.fields.get(KEY_FIELD), row.line)
@@ -151,6 +158,13 @@ def _job_or_rejection(path: str, row: SourceRow) -> JobSpec | RejectedRow:
             given[name] = value
         elif name != KEY_FIELD:
             metadata[name] = value
+    image = given.get("image")
+    if isinstance(image, str) and is_local_path(image):
+        try:
+            given["image"] = local_image_as_data_uri(image, folder)
+        except LocalImageError as exc:
+            problems.append(RowProblem("image", str(exc)))
+            given["image"] = _REFUSED_IMAGE_STAND_IN
     try:
         job = JobSpec.model_validate(
             {"key": key, "line": row.line, "input": given, "metadata": metadata}

@@ -160,15 +160,25 @@ def _no_constant(name: str) -> Any:
 _ROW_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant)
 
 
-def _bad_text(value: Any) -> RowProblem | None:
-    """A problem when a string decoded from a \\u escape is a NUL or a lone surrogate."""
+def _bad_text_in_row(row: dict[str, Any]) -> RowProblem | None:
+    """A problem, on the field that holds it, when a string decoded from a \\u escape is a NUL
+    (PostgreSQL text cannot store one) or a lone surrogate (not text at all)."""
+    for name, value in row.items():
+        if (problem := _bad_text(name)) is not None:
+            return RowProblem("row", f"a key {problem}")
+        if (problem := _bad_text(value)) is not None:
+            return RowProblem(name if name.isprintable() else repr(name), problem)
+    return None
+
+
+def _bad_text(value: Any) -> str | None:
     if isinstance(value, str):
         if "\x00" in value:
-            return _NUL
+            return "contains a NUL character (a \\u0000 escape); text cannot hold it"
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            return RowProblem("row", "contains a lone surrogate \\u escape; it is not text")
+            return "contains a lone surrogate \\u escape; it is not text"
         return None
     if isinstance(value, dict):
         items: list[Any] = [*value, *value.values()]
@@ -187,7 +197,7 @@ def _json_kind(value: Any) -> str:
 def _parse_json_row(number: int, text: str) -> SourceRow:
     try:
         value = _ROW_DECODER.decode(text)
-        problem = _bad_text(value) if "\\u" in text else None
+        problem = _bad_text_in_row(value) if "\\u" in text and isinstance(value, dict) else None
     except json.JSONDecodeError as exc:
         problem = RowProblem("row", f"is not valid JSON: {exc.msg} at column {exc.colno}")
     except _DuplicateKey as exc:

@@ -75,3 +75,17 @@ def test_a_manifest_that_cannot_be_read_is_one_line_and_leaves_no_batch(
     assert result.exit_code == 2
     assert "m.txt" in result.stderr and ".jsonl" in result.stderr
     assert database.recent_batches() == []
+
+
+def test_an_error_quoting_the_manifest_prints_its_brackets_instead_of_reading_them_as_markup(
+    database: ResultsTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEEDREAM_BROKER_URL", "redis://127.0.0.1:1/0")
+    get_settings.cache_clear()
+    (tmp_path / "m.csv").write_text("[bold]name,[/b]\n1,2\n")
+
+    result = runner.invoke(app, ["submit", str(tmp_path / "m.csv")])
+
+    assert result.exit_code == 2
+    assert "'[bold]name', '[/b]'" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr and "MarkupError" not in result.stderr

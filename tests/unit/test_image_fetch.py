@@ -90,6 +90,20 @@ def test_a_body_without_length_is_cut_off_once_over_the_limit() -> None:
     assert len(sent) == 11
 
 
+def test_a_body_longer_than_its_declared_length_is_still_cut_off_at_the_limit() -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(100):
+            yield b"x" * 1000
+
+    def lying(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-length": "500"}, content=chunks())
+
+    error = refused(lying)
+
+    assert isinstance(error, BadImage)
+    assert error.message == "image is over 10000 bytes"
+
+
 def test_a_body_exactly_at_the_limit_is_accepted() -> None:
     data, _ = fetch(lambda _: httpx.Response(200, content=b"x" * 10_000))
 
@@ -180,6 +194,35 @@ def test_a_redirect_to_another_scheme_is_refused() -> None:
 
     assert isinstance(error, BadImage)
     assert "http(s)" in error.message
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "ftp://ark.example/a.jpeg",
+        "data:image/jpeg;base64,/9j/",
+        "javascript:alert(1)",
+        "gopher://x",
+    ],
+)
+def test_a_redirect_to_any_non_http_scheme_is_refused_without_following_it(location: str) -> None:
+    recorder = Recorder(lambda _: redirect_to(location))
+    http = httpx.Client(transport=httpx.MockTransport(recorder))
+
+    with pytest.raises(BadImage, match="image URL"), open_spool(SPOOL_MEMORY_BYTES) as spool:
+        fetch_image(http, URL, spool, max_bytes=10_000, timeout=5)
+
+    assert len(recorder.requests) == 1
+
+
+def test_a_redirect_loop_is_refused_after_the_limit() -> None:
+    recorder = Recorder(lambda request: redirect_to(str(request.url)))
+    http = httpx.Client(transport=httpx.MockTransport(recorder))
+
+    with pytest.raises(BadImage, match="redirected more than 3 times"):
+        fetch_image(http, URL, io.BytesIO(), max_bytes=10_000, timeout=5)
+
+    assert len(recorder.requests) == 4
 
 
 @pytest.mark.parametrize("failure", NETWORK_FAILURES)

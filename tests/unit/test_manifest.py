@@ -15,46 +15,13 @@ from producer.manifest import (
     RejectedRow,
     read_manifest,
 )
-
-
-def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
-    path = tmp_path / name
-    if isinstance(content, str):
-        path.write_text(content, encoding="utf-8", newline="")
-    else:
-        path.write_bytes(content)
-    return path
-
-
-def jsonl(*rows: dict[str, object]) -> str:
-    return "".join(json.dumps(row) + "\n" for row in rows)
-
-
-def rows(path: Path, **options: int) -> list[JobSpec | RejectedRow]:
-    return list(read_manifest(path, **options))
+from tests.support.rows import jsonl, only_job, only_rejection, problems, rows, write
 
 
 def jobs(path: Path) -> list[JobSpec]:
     result = rows(path)
     assert all(isinstance(row, JobSpec) for row in result), [str(row) for row in result]
     return [row for row in result if isinstance(row, JobSpec)]
-
-
-def only_job(path: Path) -> JobSpec:
-    (row,) = rows(path)
-    assert isinstance(row, JobSpec), str(row)
-    return row
-
-
-def only_rejection(path: Path, **options: int) -> RejectedRow:
-    (row,) = rows(path, **options)
-    assert isinstance(row, RejectedRow), row
-    return row
-
-
-def problems(row: JobSpec | RejectedRow) -> dict[str, str]:
-    assert isinstance(row, RejectedRow), row
-    return {p.field: p.problem for p in row.problems}
 
 
 # ---------------------------------------------------------------- the two formats
@@ -418,14 +385,38 @@ def test_a_jsonl_line_that_is_not_one_json_object_is_rejected(
     ("name", "content"),
     [
         ("m.jsonl", b'{"prompt": "a\x00cat"}\n{"prompt": "ok"}\n'),
-        ("m.jsonl", b'{"prompt": "a\\u0000cat"}\n{"prompt": "ok"}\n'),
+        ("m.jsonl", b'{"prompt": "ok", "caption": "a\x00cat"}\n{"prompt": "ok"}\n'),
         ("m.csv", b"prompt\na\x00cat\nok\n"),
+        ("m.csv", b"prompt,caption\nok,a\x00cat\nok,\n"),
     ],
 )
 def test_a_nul_byte_rejects_only_its_row(tmp_path: Path, name: str, content: bytes) -> None:
     bad, good = rows(write(tmp_path, name, content))
     assert problems(bad) == {"row": "contains a NUL byte; a manifest is text"}
     assert isinstance(good, JobSpec) and good.input.prompt == "ok"
+
+
+NUL_ESCAPE = "contains a NUL character (a \\u0000 escape); text cannot hold it"
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "problem"),
+    [
+        ('{"prompt": "a\\u0000cat"}', "prompt", NUL_ESCAPE),
+        ('{"prompt": "a", "image": "https://x/\\u0000.png"}', "image", NUL_ESCAPE),
+        ('{"prompt": "a", "id": "k\\u0000"}', "id", NUL_ESCAPE),
+        ('{"prompt": "a", "caption": "\\u0000"}', "caption", NUL_ESCAPE),
+        ('{"prompt": "a", "box": {"labels": ["ok", "x\\u0000"]}}', "box", NUL_ESCAPE),
+        ('{"prompt": "a", "cap\\u0000tion": "x"}', "row", f"a key {NUL_ESCAPE}"),
+    ],
+)
+def test_a_nul_escape_in_any_field_rejects_its_row_on_that_field(
+    tmp_path: Path, line: str, field: str, problem: str
+) -> None:
+    path = write(tmp_path, "m.jsonl", line + "\n" + jsonl({"prompt": "ok"}))
+    bad, good = rows(path)
+    assert problems(bad) == {field: problem}
+    assert isinstance(good, JobSpec)
 
 
 @pytest.mark.parametrize(
@@ -446,7 +437,7 @@ def test_invalid_utf8_rejects_only_its_row(tmp_path: Path, name: str, content: b
 def test_a_lone_surrogate_escape_in_jsonl_is_not_text(tmp_path: Path) -> None:
     path = write(tmp_path, "m.jsonl", '{"prompt": "a", "caption": "\\ud800"}\n')
     assert problems(only_rejection(path)) == {
-        "row": "contains a lone surrogate \\u escape; it is not text"
+        "caption": "contains a lone surrogate \\u escape; it is not text"
     }
 
 

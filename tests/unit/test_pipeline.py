@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 from tempfile import SpooledTemporaryFile
+from typing import Any
 
 import httpx
 import pytest
@@ -77,12 +78,16 @@ JPEG = image_bytes("JPEG", (64, 48))
 
 
 def pipeline(
-    table: ResultsTable, client: FakeClient, storage: FlakyStorage, download: bytes = JPEG
+    table: ResultsTable,
+    client: FakeClient,
+    storage: FlakyStorage,
+    download: bytes = JPEG,
+    **settings_changes: Any,
 ) -> JobPipeline:
     downloads = httpx.Client(
         transport=httpx.MockTransport(lambda _: httpx.Response(200, content=download))
     )
-    settings = Settings(_env_file=None, max_attempts=3, retry_base_seconds=0)
+    settings = Settings(_env_file=None, max_attempts=3, retry_base_seconds=0, **settings_changes)
     return JobPipeline(settings, table, client, downloads, lambda _output: storage)  # type: ignore[arg-type]
 
 
@@ -265,3 +270,40 @@ def test_a_job_outliving_its_lease_keeps_it_while_the_worker_lives(table: Result
 
     assert outcome.state is JobState.succeeded
     assert found_expired == [0] * 10
+
+
+@pytest.mark.parametrize(
+    ("download", "says"),
+    [
+        (b"<html><body>AccessDenied</body></html>", "not a JPEG, PNG or WebP image: starts with"),
+        (JPEG[: len(JPEG) // 2], "jpeg image is damaged or truncated"),
+    ],
+    ids=["html page", "truncated jpeg"],
+)
+def test_a_download_that_is_not_a_whole_image_fails_as_bad_image_and_stores_nothing(
+    table: ResultsTable, download: bytes, says: str
+) -> None:
+    job_id, client, storage = one_job(table), FakeClient(), FlakyStorage()
+
+    outcome = pipeline(table, client, storage, download).run(job_id)
+
+    assert outcome.state is JobState.failed and outcome.retry_in is None
+    [row] = table.job_rows("b")
+    assert row["error_class"] == "bad_image" and says in row["error_message"]
+    assert row["output_uri"] is None and row["sha256"] is None
+    assert storage.objects == {}
+    assert client.calls == 1
+
+
+def test_a_download_over_the_size_cap_fails_as_bad_image_and_stores_nothing(
+    table: ResultsTable,
+) -> None:
+    job_id, storage = one_job(table), FlakyStorage()
+    too_big = JPEG + b"\0" * 2048
+    run = pipeline(table, FakeClient(), storage, too_big, max_image_bytes=len(JPEG)).run
+
+    assert run(job_id).state is JobState.failed
+    [row] = table.job_rows("b")
+    assert row["error_class"] == "bad_image"
+    assert row["error_message"].startswith(f"image is over {len(JPEG)} bytes")
+    assert storage.objects == {}

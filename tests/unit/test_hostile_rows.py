@@ -1,0 +1,189 @@
+"""Rows written to break things: keys that escape the prefix, control characters, runaway sizes,
+wrong types. Each is one clear `field: problem`, and the rows around it still go through."""
+
+import re
+
+import pytest
+
+from jobs.keys import validate_key
+from jobs.spec import MAX_METADATA_BYTES, MAX_PROMPT_CHARS, ImageInput, JobSpec
+from tests.support.rows import jsonl, only_job, only_rejection, problems, rows, write
+
+# ---------------------------------------------------------------- keys
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("../x", "'../x' contains '..'; keys must stay under the output prefix"),
+        ("a/../../b", "'a/../../b' contains '..'; keys must stay under the output prefix"),
+        ("/abs", "'/abs' is absolute; keys are relative to the output prefix"),
+        ("a\n", "'a\\n' is not allowed: use letters, digits"),
+        ("a/b\n", "'a/b\\n' is not allowed: use letters, digits"),
+        ("a\nb", "'a\\nb' is not allowed: use letters, digits"),
+        ("a\tb", "'a\\tb' is not allowed: use letters, digits"),
+        ("\x1b[31mred", "'\\x1b[31mred' is not allowed: use letters, digits"),
+        ("a\rb", "'a\\rb' is not allowed: use letters, digits"),
+        ("a\x00b", "'a\\x00b' is not allowed: use letters, digits"),
+        ("a//b", "'a//b' is not allowed: use letters, digits"),
+        ("a\\..\\b", "'a\\\\..\\\\b' is not allowed: use letters, digits"),
+    ],
+)
+def test_a_key_that_could_escape_the_prefix_or_break_a_line_is_refused(
+    tmp_path, key: str, problem: str
+) -> None:
+    with pytest.raises(ValueError) as refused:
+        validate_key(key)
+    assert str(refused.value).startswith(problem)
+    if "\x00" not in key:  # a NUL is refused earlier, by the reader (test_manifest)
+        path = write(tmp_path, "m.jsonl", jsonl({"id": key, "prompt": "a cat"}))
+        assert problems(only_rejection(path))["id"].startswith(problem)
+
+
+def test_a_trailing_newline_is_not_a_key_even_though_a_dollar_anchor_allows_it() -> None:
+    assert validate_key("campaign/sku-1/hero") == "campaign/sku-1/hero"
+    with pytest.raises(ValueError):
+        validate_key("campaign/sku-1/hero\n")
+
+
+# ---------------------------------------------------------------- prompts
+
+
+def test_a_prompt_at_the_cap_is_accepted_and_one_over_is_refused_saying_both_lengths(
+    tmp_path,
+) -> None:
+    at_cap, over = "a" * MAX_PROMPT_CHARS, "b" * (MAX_PROMPT_CHARS + 1)
+    path = write(tmp_path, "m.jsonl", jsonl({"prompt": at_cap}, {"prompt": over}))
+    accepted, refused = rows(path)
+    assert isinstance(accepted, JobSpec)
+    assert problems(refused) == {
+        "prompt": f"is {MAX_PROMPT_CHARS + 1} characters; at most {MAX_PROMPT_CHARS} are allowed"
+    }
+
+
+def test_a_10_mb_prompt_is_one_row_problem_not_a_stored_job(tmp_path) -> None:
+    huge = "x" * (10 * 1024 * 1024)
+    path = write(tmp_path, "m.csv", f"prompt,size\n{huge},1K\nsmall,1K\n")
+    refused, accepted = rows(path)
+    assert problems(refused) == {
+        "prompt": f"is {len(huge)} characters; at most {MAX_PROMPT_CHARS} are allowed"
+    }
+    assert isinstance(accepted, JobSpec) and accepted.line == 3
+
+
+@pytest.mark.parametrize("allowed", ["two\tcolumns", "two\nlines", "windows\r\nlines"])
+def test_tabs_and_line_breaks_in_a_prompt_are_fine(tmp_path, allowed: str) -> None:
+    assert only_job(write(tmp_path, "m.jsonl", jsonl({"prompt": allowed}))).input.prompt == allowed
+
+
+@pytest.mark.parametrize(
+    ("prompt", "named"),
+    [("red\x1b[0m", "U+001B at character 4"), ("bell\x07", "U+0007 at character 5")],
+)
+def test_other_control_characters_in_a_prompt_are_refused(
+    tmp_path, prompt: str, named: str
+) -> None:
+    path = write(tmp_path, "m.jsonl", jsonl({"prompt": prompt}))
+    assert problems(only_rejection(path)) == {
+        "prompt": f"contains the control character {named}; tabs and line breaks are allowed, "
+        "other control characters are not"
+    }
+
+
+def test_a_nul_in_a_prompt_is_refused_by_the_spec_itself_whoever_builds_it() -> None:
+    with pytest.raises(ValueError, match="control character U\\+0000 at character 2"):
+        ImageInput(prompt="a\x00cat")
+
+
+# ---------------------------------------------------------------- image URLs
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("https://host/a cat.png", "U+0020 at character 15"),
+        ("https://host/cat.png\n", "U+000A at character 21"),
+        ("https://host/\x00.png", "U+0000 at character 14"),
+    ],
+)
+def test_an_image_url_with_spaces_or_control_characters_is_refused(
+    tmp_path, url: str, named: str
+) -> None:
+    path = write(tmp_path, "m.jsonl", jsonl({"prompt": "a", "image": url}))
+    if "\x00" in url:  # the reader names the field before the spec sees it
+        assert set(problems(only_rejection(path))) == {"image"}
+        with pytest.raises(ValueError, match=re.escape(named)):
+            ImageInput(prompt="a", image=url)
+        return
+    assert problems(only_rejection(path)) == {
+        "image": f"URL contains {named}; a URL has no spaces or control characters (write a "
+        "space as %20)"
+    }
+
+
+# ---------------------------------------------------------------- metadata
+
+
+def test_metadata_over_the_cap_is_refused_saying_its_size(tmp_path) -> None:
+    caption = "c" * MAX_METADATA_BYTES
+    path = write(tmp_path, "m.jsonl", jsonl({"prompt": "a", "caption": caption}))
+    size = len('{"caption": ""}') + len(caption)
+    assert problems(only_rejection(path)) == {
+        "metadata": f"is {size} bytes as JSON (every column that is not a job field); at most "
+        f"{MAX_METADATA_BYTES} are allowed"
+    }
+
+
+def test_a_10_mb_caption_is_refused_and_the_next_row_is_read(tmp_path) -> None:
+    path = write(
+        tmp_path,
+        "m.jsonl",
+        jsonl({"prompt": "a", "caption": "c" * (10 * 1024 * 1024)}, {"prompt": "next"}),
+    )
+    refused, accepted = rows(path)
+    assert set(problems(refused)) == {"metadata"}
+    assert isinstance(accepted, JobSpec) and accepted.line == 2
+
+
+def test_metadata_within_the_cap_keeps_its_shape(tmp_path) -> None:
+    labels = {"caption": "é" * 1000, "labels": ["a", "b"], "score": 0.5, "ok": True}
+    path = write(tmp_path, "m.jsonl", jsonl({"prompt": "a", **labels}))
+    assert only_job(path).metadata == labels
+
+
+@pytest.mark.parametrize(
+    ("metadata", "where"),
+    [
+        ({"caption": "a\x00b"}, "'caption'"),
+        ({"box": {"labels": ["ok", "x\x00"]}}, "'box'['labels'][1]"),
+        ({"na\x00me": "x"}, "'na\\x00me'"),
+    ],
+)
+def test_a_nul_anywhere_in_metadata_is_refused_by_the_spec_itself(
+    metadata: dict[str, object], where: str
+) -> None:
+    with pytest.raises(ValueError) as refused:
+        JobSpec(key="k", line=1, input=ImageInput(prompt="a"), metadata=metadata)
+    assert f"{where} contains a NUL character (U+0000); text cannot hold it" in str(refused.value)
+
+
+# ---------------------------------------------------------------- wrong types
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "problem"),
+    [
+        ({"prompt": ["a", "list"]}, "prompt", "a list is not text"),
+        ({"prompt": {"text": "a"}}, "prompt", "an object is not text"),
+        ({"prompt": None}, "prompt", "null is not text"),
+        ({"prompt": "a", "size": 2}, "size", "2 is not allowed: use one of 1K, 2K, 4K, custom"),
+        ({"prompt": "a", "image": 7}, "image", "7 is not text"),
+        ({"prompt": "a", "enhance_prompt": [True]}, "enhance_prompt", "a list is not a yes/no"),
+        ({"prompt": "a", "id": ["k"]}, "id", "a list is not a key: use text or a whole number"),
+    ],
+)
+def test_a_value_of_the_wrong_type_names_its_field(
+    tmp_path, row: dict[str, object], field: str, problem: str
+) -> None:
+    path = write(tmp_path, "m.jsonl", jsonl(row))
+    assert problems(only_rejection(path))[field].startswith(problem)
