@@ -43,7 +43,7 @@ def resume(
             max_images=max_images,
             max_cost=max_cost,
         )
-        err.print(f"batch {batch}: resumed, {sent} jobs enqueued", highlight=False)
+        err.print(f"batch {batch}: resumed, {sent} jobs enqueued", highlight=False, markup=False)
         _wait_if_embedded(settings, table, batch)
 
 
@@ -65,10 +65,16 @@ def retry(
     with job_sender(settings) as enqueue:
         report = retry_batch(table, found, enqueue, classes=classes or (), keys=keys or ())
         for key in report.unknown:
-            err.print(f"{batch}: no job with key {key!r}", highlight=False)
+            err.print(f"{batch}: no job with key {key!r}", highlight=False, markup=False)
         for key, state in report.not_failed.items():
-            err.print(f"{batch}: {key!r} is {state}, not failed: not retried", highlight=False)
-        err.print(f"batch {batch}: {report.reopened} failed jobs retried", highlight=False)
+            err.print(
+                f"{batch}: {key!r} is {state}, not failed: not retried",
+                highlight=False,
+                markup=False,
+            )
+        err.print(
+            f"batch {batch}: {report.reopened} failed jobs retried", highlight=False, markup=False
+        )
         _wait_if_embedded(settings, table, batch)
 
 
@@ -83,6 +89,7 @@ def cancel(batch: BatchArg) -> None:
     err.print(
         f"batch {batch}: cancelled {cancelled} queued jobs; {finishing} running will finish",
         highlight=False,
+        markup=False,
     )
 
 
