@@ -5,10 +5,12 @@ names the lease owner, so a message delivered twice, or a worker that lost its l
 make a second API call or overwrite another worker's result.
 """
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from jobs.bulk_insert import insert_new_jobs
 from jobs.claims import JobClaims
@@ -21,6 +23,9 @@ from jobs.spec import JobSpec
 from jobs.states import JobState
 
 __all__ = ["Batch", "Claim", "Duplicate", "ResultsTable", "StoredImage"]
+
+#: how many times making the schema is tried when other processes are making it at once
+_SCHEMA_TRIES = 5
 
 
 class ResultsTable(JobClaims, JobRecovery):
@@ -36,8 +41,17 @@ class ResultsTable(JobClaims, JobRecovery):
     def create_schema(self) -> None:
         """Create the tables that are missing and add the columns an older version's tables
         lack (idempotent, safe from several processes)."""
-        metadata.create_all(self.engine)
-        add_missing_columns(self.engine, metadata)
+        for attempt in range(_SCHEMA_TRIES):
+            try:
+                metadata.create_all(self.engine)
+                add_missing_columns(self.engine, metadata)
+                return
+            except DBAPIError:
+                # another process created a table between our check and our CREATE (workers and
+                # `submit` starting together): look again, it is there now
+                if attempt == _SCHEMA_TRIES - 1:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
 
     # -- batches -----------------------------------------------------------------------------
 
