@@ -1,12 +1,14 @@
 """The real services, each as a context manager: the test fixtures and bench/ both use them."""
 
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 import sqlalchemy
 
 from tests.support.processes import (
@@ -20,18 +22,47 @@ from tests.support.processes import (
 )
 
 
+class RedisServer:
+    """A private redis-server on a free port. `persistent` keeps its data in an append-only file,
+    so `restart()` brings it back with what it held, as a production Redis would."""
+
+    def __init__(self, workdir: Path, *, persistent: bool = False) -> None:
+        self.port = free_port()
+        self.workdir = workdir / f"redis-{self.port}"  # its own append-only file
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._persistence = ["--appendonly", "yes", "--appendfsync", "always"] if persistent else [
+            "--appendonly", "no"]  # fmt: skip
+        self._server = self._start()
+
+    def _start(self) -> Service:
+        server = Service(
+            [require_binary("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", *self._persistence, "--dir", str(self.workdir)],
+            self.workdir / "redis.log",
+        )  # fmt: skip
+        wait_until(port_open(self.port), 10, "redis-server listening")
+        return server
+
+    def restart(self, down_s: float = 0.0) -> None:
+        """Stop the server, stay down `down_s` seconds, and start it again on the same port."""
+        self._server.stop()
+        time.sleep(down_s)
+        self._server = self._start()
+
+    def flushall(self) -> None:
+        redis.Redis.from_url(self.url).flushall()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
 @contextmanager
 def running_redis(workdir: Path) -> Iterator[str]:
     """A private redis-server on a free port that keeps nothing on disk; yields its URL."""
-    port = free_port()
-    server = Service(
-        [require_binary("redis-server"), "--port", str(port), "--bind", "127.0.0.1",
-         "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-        workdir / "redis.log",
-    )  # fmt: skip
+    server = RedisServer(workdir)
     try:
-        wait_until(port_open(port), 10, "redis-server listening")
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server.url
     finally:
         server.stop()
 

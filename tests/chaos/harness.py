@@ -1,0 +1,174 @@
+"""A batch run through trouble, and what must hold afterwards, however it went.
+
+`ChaosFleet` is the system under test as a user deploys it: `seedream-batch worker` processes
+on a private Redis, the table on PostgreSQL, S3 (moto) behind a proxy that can go down, the
+emulator. `Outcome` is everything the invariants are checked against, read from the outside:
+the table, the bucket, and what the emulator billed.
+"""
+
+import json
+import signal
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy
+
+from tests.support.commands import cli, submit, wait_for_final
+from tests.support.manifests import TestManifest
+from tests.support.processes import CLI, Service
+from tests.support.services import Emulator
+
+#: settings that make recovery quick enough to watch: short leases, a busy reaper, short backoff
+FAST_RECOVERY = {
+    "SEEDREAM_CONCURRENCY": "8",
+    "SEEDREAM_LEASE_SECONDS": "4",
+    "SEEDREAM_REAPER_INTERVAL_SECONDS": "1",
+    "SEEDREAM_RETRY_BASE_SECONDS": "0.5",
+    "SEEDREAM_RETRY_MAX_SECONDS": "4",
+    "SEEDREAM_API_TIMEOUT": "10",
+}
+
+
+@dataclass
+class ChaosFleet:
+    """Worker processes that can be killed and restarted, and the commands a user would type."""
+
+    env: dict[str, str]
+    cwd: Path
+    logs: Path
+    workers: list[Service] = field(default_factory=list)
+    started: int = 0
+
+    def start(self, count: int) -> None:
+        for _ in range(count):
+            self.workers.append(self._worker())
+
+    def kill_and_restart(self, index: int) -> None:
+        """SIGKILL worker `index` (no warm shutdown, nothing acknowledged) and start a new one."""
+        self.workers[index].stop(signal.SIGKILL)
+        self.workers[index] = self._worker()
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+    def submit(self, manifest: TestManifest, bucket: str) -> str:
+        batch, _ = submit(manifest.path.name, f"s3://{bucket}/runs", self.env, self.cwd)
+        return batch
+
+    def command(self, *args: str, out: bool = False) -> str:
+        """Run a `seedream-batch` command; returns what it said on stderr (stdout with `out`)."""
+        result = cli(list(args), self.env, self.cwd)
+        assert result.returncode == 0, result.stderr
+        return result.stdout if out else result.stderr
+
+    def succeeded(self, batch: str) -> int:
+        """How many of the batch's jobs have succeeded so far (as `status --json` says)."""
+        counts: dict[str, int] = json.loads(self.command("status", batch, "--json", out=True))[
+            "counts"
+        ]
+        return counts["succeeded"]
+
+    def settle(self, batch: str, timeout: float = 240) -> dict[str, Any]:
+        try:
+            return wait_for_final(batch, self.env, self.cwd, timeout)
+        except TimeoutError:
+            raise TimeoutError(f"{batch} never settled; worker logs in {self.logs}") from None
+
+    def _worker(self) -> Service:
+        self.started += 1
+        log = self.logs / f"chaos-worker-{self.started}.log"
+        return Service([CLI, "worker", "--loglevel", "INFO"], log, env=self.env)
+
+
+@dataclass
+class Outcome:
+    """How a batch ended, from the outside."""
+
+    scenario: str
+    jobs: int
+    states: Counter[str]
+    failed_classes: Counter[str]
+    attempt_classes: Counter[str]
+    #: object keys in the bucket, relative to the batch's prefix, without the extension
+    object_keys: list[str]
+    succeeded_keys: set[str]
+    billed: int
+    #: attempts whose worker was killed (each may have been billed without a result)
+    lost: int
+    seconds: float
+
+    def line(self) -> str:
+        failed = ", ".join(f"{c} {n}" for c, n in sorted(self.failed_classes.items())) or "none"
+        retried = ", ".join(
+            f"{c} {n}" for c, n in sorted(self.attempt_classes.items()) if c != "ok"
+        )
+        return (
+            f"{self.scenario}: {self.jobs} jobs, {self.states['succeeded']} succeeded, "
+            f"{self.states['failed']} failed ({failed}); {len(self.object_keys)} objects; "
+            f"billed {self.billed} (<= {self.jobs} + {self.lost} lost calls); "
+            f"attempt errors: {retried or 'none'}; {self.seconds:.0f} s"
+        )
+
+
+def outcome(
+    scenario: str,
+    batch: str,
+    database_url: str,
+    s3: Any,
+    bucket: str,
+    emulator: Emulator,
+    started: float,
+) -> Outcome:
+    engine = sqlalchemy.create_engine(database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sqlalchemy.text("SELECT key, state, error_class FROM jobs WHERE batch_id = :b"),
+            {"b": batch},
+        ).all()
+        attempt_classes = conn.execute(
+            sqlalchemy.text(
+                "SELECT coalesce(a.error_class, 'ok') FROM attempts a JOIN jobs j "
+                "ON j.id = a.job_id WHERE j.batch_id = :b"
+            ),
+            {"b": batch},
+        ).scalars()
+        attempts = Counter(attempt_classes)
+    engine.dispose()
+    prefix = f"runs/{batch}/"
+    keys = [
+        obj["Key"].removeprefix(prefix).rsplit(".", 1)[0]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for obj in page.get("Contents", [])
+    ]
+    return Outcome(
+        scenario=scenario,
+        jobs=len(rows),
+        states=Counter(row.state for row in rows),
+        failed_classes=Counter(row.error_class for row in rows if row.state == "failed"),
+        attempt_classes=attempts,
+        object_keys=keys,
+        succeeded_keys={row.key for row in rows if row.state == "succeeded"},
+        billed=emulator.stats()["billed"],
+        lost=attempts["worker_lost"],
+        seconds=time.monotonic() - started,
+    )
+
+
+def check_invariants(result: Outcome, manifest: TestManifest) -> None:
+    """What must hold whatever happened: every job final and none lost; exactly one object per
+    succeeded job and none for any other; no image paid for twice, bar calls a kill cut off."""
+    assert result.jobs == len(manifest.expected_sizes), "a job of the manifest is missing"
+    assert result.states["queued"] + result.states["running"] + result.states["generated"] == 0
+    assert sorted(result.object_keys) == sorted(result.succeeded_keys)
+    assert result.billed <= result.jobs + result.lost
+
+
+def report(result: Outcome, results_file: Path) -> None:
+    """Print the counts (pytest -s shows them) and keep them for the README's table."""
+    print(result.line())
+    with results_file.open("a") as out:
+        out.write(result.line() + "\n")
