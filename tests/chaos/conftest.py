@@ -2,14 +2,14 @@
 worker processes that can be killed, all on loopback and fresh for each test."""
 
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.chaos.harness import FAST_RECOVERY, ChaosFleet
+from tests.chaos.harness import FAST_RECOVERY, ChaosFleet, ChaosRun
 from tests.support.services import Emulator, RedisServer
 from tests.support.tcp_proxy import TcpProxy
 
@@ -63,5 +63,12 @@ def chaos_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def started() -> float:
-    return time.monotonic()
+def chaos(
+    chaos_fleet: ChaosFleet,
+    s3_bucket: tuple[str, Any],
+    emulator: Emulator,
+    postgres_url: str,
+    chaos_results: Path,
+) -> ChaosRun:
+    bucket, s3 = s3_bucket
+    return ChaosRun(chaos_fleet, s3, bucket, emulator, postgres_url, chaos_results)

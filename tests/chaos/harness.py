@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy
 
 from tests.support.commands import cli, submit, wait_for_final
-from tests.support.manifests import TestManifest
+from tests.support.manifests import TestManifest, write_manifest
 from tests.support.processes import CLI, Service
 from tests.support.services import Emulator
 
@@ -114,50 +114,6 @@ class Outcome:
         )
 
 
-def outcome(
-    scenario: str,
-    batch: str,
-    database_url: str,
-    s3: Any,
-    bucket: str,
-    emulator: Emulator,
-    started: float,
-) -> Outcome:
-    engine = sqlalchemy.create_engine(database_url)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sqlalchemy.text("SELECT key, state, error_class FROM jobs WHERE batch_id = :b"),
-            {"b": batch},
-        ).all()
-        attempt_classes = conn.execute(
-            sqlalchemy.text(
-                "SELECT coalesce(a.error_class, 'ok') FROM attempts a JOIN jobs j "
-                "ON j.id = a.job_id WHERE j.batch_id = :b"
-            ),
-            {"b": batch},
-        ).scalars()
-        attempts = Counter(attempt_classes)
-    engine.dispose()
-    prefix = f"runs/{batch}/"
-    keys = [
-        obj["Key"].removeprefix(prefix).rsplit(".", 1)[0]
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        for obj in page.get("Contents", [])
-    ]
-    return Outcome(
-        scenario=scenario,
-        jobs=len(rows),
-        states=Counter(row.state for row in rows),
-        failed_classes=Counter(row.error_class for row in rows if row.state == "failed"),
-        attempt_classes=attempts,
-        object_keys=keys,
-        succeeded_keys={row.key for row in rows if row.state == "succeeded"},
-        billed=emulator.stats()["billed"],
-        lost=attempts["worker_lost"],
-        seconds=time.monotonic() - started,
-    )
-
-
 def check_invariants(result: Outcome, manifest: TestManifest) -> None:
     """What must hold whatever happened: every job final and none lost; exactly one object per
     succeeded job and none for any other; no image paid for twice, bar calls a kill cut off."""
@@ -167,8 +123,70 @@ def check_invariants(result: Outcome, manifest: TestManifest) -> None:
     assert result.billed <= result.jobs + result.lost
 
 
-def report(result: Outcome, results_file: Path) -> None:
-    """Print the counts (pytest -s shows them) and keep them for the README's table."""
-    print(result.line())
-    with results_file.open("a") as out:
-        out.write(result.line() + "\n")
+@dataclass
+class ChaosRun:
+    """One scenario: its fleet, its bucket, the emulator, and where its counts are kept."""
+
+    fleet: ChaosFleet
+    s3: Any
+    bucket: str
+    emulator: Emulator
+    database_url: str
+    results_file: Path
+    started: float = field(default_factory=time.monotonic)
+    manifest: TestManifest | None = None
+
+    def start(self, jobs: int, workers: int, **emulator_config: Any) -> str:
+        """Configure the emulator, start `workers`, submit `jobs` jobs; returns the batch."""
+        self.manifest = write_manifest(self.fleet.cwd / "jobs.jsonl", good=jobs)
+        self.emulator.configure(**emulator_config)
+        self.fleet.start(workers)
+        return self.fleet.submit(self.manifest, self.bucket)
+
+    def outcome(self, scenario: str, batch: str) -> Outcome:
+        """How the batch ended, from the table, the bucket and the emulator's bill."""
+        engine = sqlalchemy.create_engine(self.database_url)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sqlalchemy.text("SELECT key, state, error_class FROM jobs WHERE batch_id = :b"),
+                {"b": batch},
+            ).all()
+            attempts = Counter(
+                conn.execute(
+                    sqlalchemy.text(
+                        "SELECT coalesce(a.error_class, 'ok') FROM attempts a JOIN jobs j "
+                        "ON j.id = a.job_id WHERE j.batch_id = :b"
+                    ),
+                    {"b": batch},
+                ).scalars()
+            )
+        engine.dispose()
+        prefix = f"runs/{batch}/"
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        keys = [
+            obj["Key"].removeprefix(prefix).rsplit(".", 1)[0]
+            for page in pages
+            for obj in page.get("Contents", [])
+        ]
+        return Outcome(
+            scenario=scenario,
+            jobs=len(rows),
+            states=Counter(row.state for row in rows),
+            failed_classes=Counter(row.error_class for row in rows if row.state == "failed"),
+            attempt_classes=attempts,
+            object_keys=keys,
+            succeeded_keys={row.key for row in rows if row.state == "succeeded"},
+            billed=self.emulator.stats()["billed"],
+            lost=attempts["worker_lost"],
+            seconds=time.monotonic() - self.started,
+        )
+
+    def checked(self, scenario: str, batch: str) -> Outcome:
+        """The outcome, printed (pytest -s shows it), kept for the README, and checked."""
+        result = self.outcome(scenario, batch)
+        print(result.line())
+        with self.results_file.open("a") as out:
+            out.write(result.line() + "\n")
+        assert self.manifest is not None
+        check_invariants(result, self.manifest)
+        return result

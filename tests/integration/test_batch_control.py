@@ -6,6 +6,7 @@ import secrets
 import signal
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,166 +29,138 @@ FAST_RECOVERY = {
 }
 
 
-@pytest.fixture
-def workers(fleet_env: dict[str, str], logs: Path) -> Iterator[Callable[..., Service]]:
-    """Starts `seedream-batch worker` processes (with extra settings); all stopped at the end."""
-    started: list[Service] = []
+@dataclass
+class Fleet:
+    """Worker processes started on demand, the bucket they write to, and the user's commands."""
 
-    def start(**env: str) -> Service:
-        name = f"worker-{secrets.token_hex(2)}.log"
+    env: dict[str, str]
+    cwd: Path
+    logs: Path
+    bucket: str
+    s3: Any
+    emulator: Emulator
+    workers: list[Service] = field(default_factory=list)
+
+    def start_worker(self, **env: str) -> Service:
+        log = self.logs / f"worker-{secrets.token_hex(2)}.log"
         worker = Service(
-            [CLI, "worker", "--loglevel", "INFO"],
-            logs / name,
-            env={**fleet_env, **FAST_RECOVERY, **env},
+            [CLI, "worker", "--loglevel", "INFO"], log, env={**self.env, **FAST_RECOVERY, **env}
         )
-        started.append(worker)
+        self.workers.append(worker)
         return worker
 
-    yield start
-    for worker in started:
+    def submit(self, jobs: int, *options: str) -> str:
+        write_manifest(self.cwd / "jobs.jsonl", good=jobs)
+        batch = f"b-{secrets.token_hex(3)}"
+        out = ["--out", f"s3://{self.bucket}", "--batch", batch, *options]
+        self.command("submit", "jobs.jsonl", *out)
+        return batch
+
+    def command(self, *args: str) -> str:
+        """Run `seedream-batch ARGS`; returns what it printed on stdout and stderr."""
+        result = cli(list(args), self.env, self.cwd)
+        assert result.returncode == 0, result.stderr
+        return result.stdout + result.stderr
+
+    def wait_for(self, batch: str, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            summary: dict[str, Any] = json.loads(self.command("status", batch, "--json"))
+            if done(summary):
+                return summary
+            time.sleep(0.3)
+        raise TimeoutError(f"batch {batch} never got there: {summary}")
+
+    def objects(self) -> list[str]:
+        return [o["Key"] for o in self.s3.list_objects_v2(Bucket=self.bucket).get("Contents", [])]
+
+
+@pytest.fixture
+def fleet(
+    tmp_path: Path,
+    logs: Path,
+    fleet_env: dict[str, str],
+    s3_bucket: tuple[str, Any],
+    emulator: Emulator,
+) -> Iterator[Fleet]:
+    bucket, s3 = s3_bucket
+    fleet = Fleet(fleet_env, tmp_path, logs, bucket, s3, emulator)
+    yield fleet
+    for worker in fleet.workers:
         worker.stop()
 
 
-def status(batch: str, env: dict[str, str], cwd: Path) -> dict[str, Any]:
-    result = cli(["status", batch, "--json"], env, cwd)
-    assert result.returncode == 0, result.stderr
-    summary: dict[str, Any] = json.loads(result.stdout)
-    return summary
+def test_a_bad_token_pauses_the_batch_and_resume_finishes_it_once_fixed(fleet: Fleet) -> None:
+    fleet.emulator.configure(latency_s=0.2)
+    wrong = fleet.start_worker(CLOUDFLARE_API_TOKEN="not-the-token")
+    batch = fleet.submit(40)
 
-
-def wait_for_status(
-    batch: str, env: dict[str, str], cwd: Path, done: Callable[[dict[str, Any]], bool]
-) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        summary = status(batch, env, cwd)
-        if done(summary):
-            return summary
-        time.sleep(0.3)
-    raise TimeoutError(f"batch {batch} never got there: {summary}")
-
-
-def objects(s3: Any, bucket: str) -> list[str]:
-    return [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
-
-
-def test_a_bad_token_pauses_the_batch_and_resume_finishes_it_once_fixed(
-    tmp_path: Path,
-    fleet_env: dict[str, str],
-    s3_bucket: tuple[str, Any],
-    emulator: Emulator,
-    workers: Callable[..., Service],
-) -> None:
-    bucket, s3 = s3_bucket
-    write_manifest(tmp_path / "jobs.jsonl", good=40)
-    emulator.configure(latency_s=0.2)
-    wrong = workers(CLOUDFLARE_API_TOKEN="not-the-token")
-    batch, _ = submit("jobs.jsonl", f"s3://{bucket}", fleet_env, tmp_path)
-
-    paused = wait_for_status(
-        batch, fleet_env, tmp_path, lambda s: s["state"] == "paused" and not s["counts"]["running"]
-    )
+    paused = fleet.wait_for(batch, lambda s: s["state"] == "paused" and not s["counts"]["running"])
     assert paused["paused_reason"].startswith("auth: ")
     assert paused["counts"]["failed"] == 0 and paused["counts"]["queued"] == 40
-    refused = emulator.stats()["by_status"]["401"]
+    refused = fleet.emulator.stats()["by_status"]["401"]
     assert refused <= 8  # the calls in flight when the first 401 came back, not 40
     wrong.stop()
 
-    workers()  # the right token
-    resumed = cli(["resume", batch], fleet_env, tmp_path)
-    assert resumed.returncode == 0, resumed.stderr
-    assert "40 jobs enqueued" in resumed.stderr
-    summary = wait_for_final(batch, fleet_env, tmp_path)
+    fleet.start_worker()  # the right token
+    assert "40 jobs enqueued" in fleet.command("resume", batch)
+    summary = wait_for_final(batch, fleet.env, fleet.cwd)
 
     assert summary["counts"]["succeeded"] == 40 and summary["state"] == "active"
-    assert emulator.stats()["billed"] == 40 and len(objects(s3, bucket)) == 40
+    assert fleet.emulator.stats()["billed"] == 40 and len(fleet.objects()) == 40
 
 
-def test_a_budget_is_held_across_the_fleet_and_resume_raises_it(
-    tmp_path: Path,
-    fleet_env: dict[str, str],
-    s3_bucket: tuple[str, Any],
-    emulator: Emulator,
-    workers: Callable[..., Service],
-) -> None:
-    bucket, s3 = s3_bucket
-    write_manifest(tmp_path / "jobs.jsonl", good=30)
-    emulator.configure(latency_s=0.3)
-    workers(), workers()
-    name = f"budget-{secrets.token_hex(2)}"
-    submitted = cli(
-        ["submit", "jobs.jsonl", "--out", f"s3://{bucket}", "--batch", name, "--max-cost", "0.3"],
-        fleet_env,
-        tmp_path,
-    )
-    assert submitted.returncode == 0, submitted.stderr
+def test_a_budget_is_held_across_the_fleet_and_resume_raises_it(fleet: Fleet) -> None:
+    fleet.emulator.configure(latency_s=0.3)
+    fleet.start_worker(), fleet.start_worker()
+    batch = fleet.submit(30, "--max-cost", "0.3")
 
-    paused = wait_for_status(
-        name,
-        fleet_env,
-        tmp_path,
-        lambda s: s["state"] == "paused" and s["counts"]["succeeded"] == 10,
+    paused = fleet.wait_for(
+        batch, lambda s: s["state"] == "paused" and s["counts"]["succeeded"] == 10
     )
     assert paused["paused_reason"].startswith("budget: 10 images ($0.30")
-    assert emulator.stats()["billed"] == 10 and len(objects(s3, bucket)) == 10
-    rendered = cli(["status", name], fleet_env, tmp_path).stdout
-    assert "PAUSED: budget" in rendered and f"seedream-batch resume {name}" in rendered
+    assert fleet.emulator.stats()["billed"] == 10 and len(fleet.objects()) == 10
+    rendered = fleet.command("status", batch)
+    assert "PAUSED: budget" in rendered and f"seedream-batch resume {batch}" in rendered
 
-    resumed = cli(["resume", name, "--max-images", "30", "--max-cost", "0.9"], fleet_env, tmp_path)
-    assert resumed.returncode == 0, resumed.stderr
-    summary = wait_for_final(name, fleet_env, tmp_path)
+    fleet.command("resume", batch, "--max-images", "30", "--max-cost", "0.9")
+    summary = wait_for_final(batch, fleet.env, fleet.cwd)
 
     assert summary["counts"]["succeeded"] == 30
-    assert emulator.stats()["billed"] == 30 and len(objects(s3, bucket)) == 30
+    assert fleet.emulator.stats()["billed"] == 30 and len(fleet.objects()) == 30
 
 
-def test_cancel_stops_queued_jobs_and_leaves_only_whole_images(
-    tmp_path: Path,
-    fleet_env: dict[str, str],
-    s3_bucket: tuple[str, Any],
-    emulator: Emulator,
-    workers: Callable[..., Service],
-) -> None:
-    bucket, s3 = s3_bucket
-    write_manifest(tmp_path / "jobs.jsonl", good=60)
-    emulator.configure(latency_s=1.0)
-    workers(SEEDREAM_CONCURRENCY="4")
-    batch, _ = submit("jobs.jsonl", f"s3://{bucket}", fleet_env, tmp_path)
-    wait_for_status(batch, fleet_env, tmp_path, lambda s: s["counts"]["succeeded"] >= 4)
+def test_cancel_stops_queued_jobs_and_leaves_only_whole_images(fleet: Fleet) -> None:
+    fleet.emulator.configure(latency_s=1.0)
+    fleet.start_worker(SEEDREAM_CONCURRENCY="4")
+    batch = fleet.submit(60)
+    fleet.wait_for(batch, lambda s: s["counts"]["succeeded"] >= 4)
 
-    cancelled = cli(["cancel", batch], fleet_env, tmp_path)
-    assert cancelled.returncode == 0, cancelled.stderr
-    summary = wait_for_final(batch, fleet_env, tmp_path)
+    fleet.command("cancel", batch)
+    summary = wait_for_final(batch, fleet.env, fleet.cwd)
 
     assert summary["state"] == "cancelled" and summary["counts"]["cancelled"] >= 40
     succeeded = summary["counts"]["succeeded"]
     assert succeeded + summary["counts"]["cancelled"] == 60
-    assert len(objects(s3, bucket)) == succeeded == emulator.stats()["billed"]
+    assert len(fleet.objects()) == succeeded == fleet.emulator.stats()["billed"]
 
 
-def test_a_killed_workers_job_is_finished_by_another_within_a_lease(
-    tmp_path: Path,
-    fleet_env: dict[str, str],
-    s3_bucket: tuple[str, Any],
-    emulator: Emulator,
-    workers: Callable[..., Service],
-) -> None:
-    bucket, s3 = s3_bucket
-    (tmp_path / "one.jsonl").write_text('{"id": "only", "prompt": "one picture", "size": "1K"}\n')
-    emulator.configure(latency_s=2.0)
-    doomed = workers()
-    batch, _ = submit("one.jsonl", f"s3://{bucket}", fleet_env, tmp_path)
-    wait_for_status(batch, fleet_env, tmp_path, lambda s: s["counts"]["running"] == 1)
+def test_a_killed_workers_job_is_finished_by_another_within_a_lease(fleet: Fleet) -> None:
+    fleet.emulator.configure(latency_s=2.0)
+    doomed = fleet.start_worker()
+    (fleet.cwd / "one.jsonl").write_text('{"id": "only", "prompt": "one picture", "size": "1K"}\n')
+    batch, _ = submit("one.jsonl", f"s3://{fleet.bucket}", fleet.env, fleet.cwd)
+    fleet.wait_for(batch, lambda s: s["counts"]["running"] == 1)
     doomed.stop(signal.SIGKILL)
     killed_at = time.monotonic()
 
-    workers()
-    summary = wait_for_final(batch, fleet_env, tmp_path)
+    fleet.start_worker()
+    summary = wait_for_final(batch, fleet.env, fleet.cwd)
 
     # lease 3 s + reaper 0.5 s + the 2 s call again, with room for a loaded machine
     assert time.monotonic() - killed_at < 15
-    assert summary["counts"]["succeeded"] == 1 and objects(s3, bucket) == [f"{batch}/only.jpg"]
-    assert emulator.stats()["billed"] <= 2  # the killed call may have been billed
+    assert summary["counts"]["succeeded"] == 1 and fleet.objects() == [f"{batch}/only.jpg"]
+    assert fleet.emulator.stats()["billed"] <= 2  # the killed call may have been billed
 
 
 def test_embedded_run_pauses_on_a_bad_token_and_resume_finishes(
