@@ -36,6 +36,10 @@ DEFAULT_PRICE_PER_IMAGE = 0.03
 DEFAULT_SPOOL_MEMORY_BYTES = 1024 * 1024
 
 
+#: URL schemes of a Redis server (the broker's, when it is Redis, also holds the fleet's limiter)
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
 class MissingSetting(RuntimeError):
     """A setting the command needs is not set; the message names the variable and what to do."""
 
@@ -154,7 +158,7 @@ class Settings(BaseSettings):
             return self.limiter_url
         if self.broker_url is None:
             return None
-        if self.broker_url.startswith(("redis://", "rediss://", "unix://")):
+        if self.broker_url.startswith(REDIS_SCHEMES):
             return self.broker_url
         raise MissingSetting(
             "SEEDREAM_LIMITER_URL is not set and the broker is not Redis: set it to a redis:// "

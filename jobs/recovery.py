@@ -10,14 +10,18 @@ everything. All of it is found here, from the table:
 * `enqueue_due`: every job whose due time has come gets its message, then loses its due time.
   The message goes first: a crash in between costs a duplicate message (harmless: the claim
   refuses it), never a lost job.
+* `make_unclaimed_due`: once the queue has drained, a job still waiting long after its message
+  was sent has lost that message (a killed worker had taken it: Redis would only give it back
+  after its hour-long visibility timeout, or never, if the worker died between taking it and
+  recording it as unacknowledged). It is made due, and sent again.
 * `resume`, `retry`, `cancel`: make jobs due again, reopen failed ones, stop queued ones.
 """
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, or_, select, update
+from sqlalchemy import Connection, Engine, and_, case, func, or_, select, update
 
 from jobs.database import utcnow
 from jobs.errors import ErrorClass
@@ -108,10 +112,34 @@ class JobRecovery:
             enqueue(ids)
             with self.engine.begin() as conn:
                 conn.execute(
-                    update(jobs).where(jobs.c.id.in_(ids), jobs.c.due_at <= now).values(due_at=None)
+                    update(jobs)
+                    .where(jobs.c.id.in_(ids), jobs.c.due_at <= now)
+                    .values(due_at=None, sent_at=now)
                 )
             sent += len(ids)
         return sent
+
+    def make_unclaimed_due(self, older_than_s: float) -> int:
+        """Make due every waiting job whose message was sent over `older_than_s` ago and that
+        no worker has claimed since; call it only when the queue is empty, so that such a job's
+        message can only be lost or held by a worker (a copy then costs a refused claim).
+        Returns how many."""
+        now = utcnow()
+        sent_before = now - timedelta(seconds=older_than_s)
+        runs = select(batches.c.id).where(batches.c.state == BatchState.active.value)
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(jobs)
+                .where(
+                    jobs.c.state.in_(_WAITING),
+                    jobs.c.due_at.is_(None),
+                    jobs.c.lease_owner.is_(None),
+                    func.coalesce(jobs.c.sent_at, jobs.c.created_at) < sent_before,
+                    or_(jobs.c.state == JobState.generated.value, jobs.c.batch_id.in_(runs)),
+                )
+                .values(due_at=now)
+            )
+        return result.rowcount
 
     def resume(
         self,

@@ -69,6 +69,8 @@ jobs = Table(
     Column("error_message", Text),
     #: waiting for a retry until then; no message is on the queue until the reaper sends it
     Column("due_at", DateTime(timezone=True)),
+    #: when the reaper last sent its message (null: sent when the job was made, at created_at)
+    Column("sent_at", DateTime(timezone=True)),
     #: attempts that do not count against the limit: those before a `retry`, and those a batch
     #: pause cut short
     Column("free_attempts", Integer, nullable=False, server_default="0"),
@@ -96,6 +98,12 @@ jobs = Table(
         "due_at",
         postgresql_where=text("due_at IS NOT NULL"),
         sqlite_where=text("due_at IS NOT NULL"),
+    ),
+    Index(
+        "ix_jobs_waiting",
+        "state",
+        postgresql_where=text("state IN ('queued', 'generated')"),
+        sqlite_where=text("state IN ('queued', 'generated')"),
     ),
     Index(
         "ix_jobs_lease",

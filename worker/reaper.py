@@ -1,17 +1,24 @@
 """The reaper: what the queue does not hold, found in the table and sent, on one worker at a time.
 
 Every SEEDREAM_REAPER_INTERVAL_SECONDS each worker process tries to take the fleet's turn; the
-one that gets it (a Redis key with a time to live, so a dead holder's turn passes on) puts back
-the jobs whose lease expired (their worker died) and sends a message for every job whose retry
-is due. A job's retry delay therefore lives in the table, never in a message a worker holds or a
-broker may re-deliver early, and a job a killed worker held is running again within about a
-lease and an interval.
+one that gets it (a Redis key with a time to live, so a dead holder's turn passes on):
+
+1. puts back the jobs whose lease expired (their worker died);
+2. when the queue is empty, makes due the jobs still waiting a lease after their message was
+   sent: a killed worker took those messages and Redis would hold them for an hour, or lost
+   them (see jobs.recovery.make_unclaimed_due);
+3. sends a message for every job that is due.
+
+A job's retry delay therefore lives in the table, never in a message a worker holds or a broker
+may re-deliver early, and a job a killed worker held or had taken is running again within about
+a lease and an interval (for taken ones: of the queue draining).
 """
 
 import logging
 import secrets
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Protocol
 
 import redis
@@ -54,6 +61,42 @@ class AlwaysMyTurn:
         return True
 
 
+class QueueProbe(Protocol):
+    """Whether the job queue is empty: every message sent has been taken by a worker."""
+
+    def is_empty(self) -> bool: ...
+
+
+class RedisQueue:
+    """The job queue on Redis: a list under the queue's name (kombu's, for priority 0)."""
+
+    def __init__(self, client: redis.Redis, name: str) -> None:
+        self._client = client
+        self._name = name
+
+    def is_empty(self) -> bool:
+        return int(self._client.llen(self._name)) == 0
+
+
+class InProcessQueue:
+    """Embedded mode: no other process can take a message and die holding it."""
+
+    def is_empty(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What one turn did."""
+
+    #: jobs of workers whose lease expired, put back
+    recovered: int
+    #: jobs whose message a killed worker had taken, made due again
+    unclaimed: int
+    #: messages sent for due jobs
+    sent: int
+
+
 class Reaper:
     """One turn at a time: recover jobs of dead workers, then send the due ones."""
 
@@ -62,27 +105,34 @@ class Reaper:
         table: ResultsTable,
         enqueuer: Callable[[], AbstractContextManager[Enqueue]],
         turn: FleetTurn,
+        queue: QueueProbe,
         *,
         max_attempts: int,
+        lease_s: float,
         interval_s: float,
     ) -> None:
         self._table = table
         self._enqueuer = enqueuer
         self._turn = turn
+        self._queue = queue
         self._max_attempts = max_attempts
+        self._lease_s = lease_s
         self._thread = PeriodicThread("reaper", interval_s, self.reap, jitter=0.2)
 
-    def reap(self) -> tuple[int, int] | None:
-        """One turn, if this process gets it: (jobs put back, messages sent); None otherwise."""
+    def reap(self) -> Turn | None:
+        """One turn, if this process gets it; None otherwise."""
         if not self._turn.take():
             return None
         recovered = self._table.recover_expired_leases(self._max_attempts)
+        # a worker holds the messages it took (up to its thread count) for about a job's length:
+        # a lease later they are presumed lost, and a copy costs at most a refused claim
+        unclaimed = self._table.make_unclaimed_due(self._lease_s) if self._queue.is_empty() else 0
         with self._enqueuer() as enqueue:
             sent = self._table.enqueue_due(enqueue, limit=MAX_SENT_PER_TURN)
-        if recovered or sent:
-            log.info("reaper: %d jobs of stopped workers put back, %d due jobs sent",
-                     recovered, sent)  # fmt: skip
-        return recovered, sent
+        turn = Turn(recovered, unclaimed, sent)
+        if recovered or unclaimed or sent:
+            log.info("reaper: %s", turn)
+        return turn
 
     def start(self) -> None:
         self._thread.ensure_running()

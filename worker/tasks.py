@@ -17,7 +17,8 @@ import redis
 import sqlalchemy.exc
 from celery.signals import worker_ready, worker_shutdown
 
-from config.settings import get_settings
+from config.celery_config import JOB_QUEUE
+from config.settings import REDIS_SCHEMES, get_settings
 from jobs.database import open_engine
 from jobs.results import ResultsTable
 from worker.app import app
@@ -25,7 +26,15 @@ from worker.cloudflare import CloudflareClient
 from worker.limited_client import LimitedClient
 from worker.limiter import open_limiter
 from worker.pipeline import JobPipeline, StorageLookup
-from worker.reaper import AlwaysMyTurn, FleetTurn, Reaper, RedisTurn
+from worker.reaper import (
+    AlwaysMyTurn,
+    FleetTurn,
+    InProcessQueue,
+    QueueProbe,
+    Reaper,
+    RedisQueue,
+    RedisTurn,
+)
 
 #: connections for image downloads, whatever the thread count
 MAX_FETCH_CONNECTIONS = 64
@@ -102,6 +111,9 @@ def start_reaper(**_: Any) -> None:
     turn: FleetTurn = AlwaysMyTurn()
     if limiter_url is not None:
         turn = RedisTurn(redis.Redis.from_url(limiter_url), settings.reaper_interval_seconds * 0.9)
+    queue: QueueProbe = InProcessQueue()
+    if settings.broker_url is not None and settings.broker_url.startswith(REDIS_SCHEMES):
+        queue = RedisQueue(redis.Redis.from_url(settings.broker_url), JOB_QUEUE)
     table = get_pipeline().table
     with _lock:
         if _reaper is None:
@@ -109,7 +121,9 @@ def start_reaper(**_: Any) -> None:
                 table,
                 lambda: job_enqueuer(app),
                 turn,
+                queue,
                 max_attempts=settings.max_attempts,
+                lease_s=settings.lease_seconds,
                 interval_s=settings.reaper_interval_seconds,
             )
     _reaper.start()

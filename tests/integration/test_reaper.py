@@ -14,12 +14,12 @@ from jobs.errors import ServerError
 from jobs.recovery import Enqueue
 from jobs.results import ResultsTable
 from tests.support.tables import loaded
-from worker.reaper import Reaper, RedisTurn
+from worker.reaper import Reaper, RedisQueue, RedisTurn, Turn
 
 pytestmark = pytest.mark.integration
 
 
-def test_one_reaper_of_the_fleet_takes_each_turn_and_sends_due_and_lost_jobs(
+def test_one_reaper_of_the_fleet_takes_each_turn_and_sends_due_lost_and_unclaimed_jobs(
     fresh_redis: str, tmp_path: Path
 ) -> None:
     table = ResultsTable(open_engine(f"sqlite:///{tmp_path / 'r.db'}"))
@@ -37,13 +37,29 @@ def test_one_reaper_of_the_fleet_takes_each_turn_and_sends_due_and_lost_jobs(
         yield sent.extend
 
     client = redis.Redis.from_url(fresh_redis)
+    client.lpush("jobs", "a message not yet taken")
     reapers = [
-        Reaper(table, enqueuer, RedisTurn(client, ttl_s=0.5), max_attempts=5, interval_s=1)
+        Reaper(
+            table,
+            enqueuer,
+            RedisTurn(client, ttl_s=0.5),
+            RedisQueue(client, "jobs"),
+            max_attempts=5,
+            lease_s=0.2,
+            interval_s=1,
+        )
         for _ in range(2)
     ]
 
     first, second = (reaper.reap() for reaper in reapers)
-    assert first == (1, 2) and second is None  # one turn per interval, fleet-wide
+    assert first == Turn(recovered=1, unclaimed=0, sent=2)
+    assert second is None  # one turn per interval, fleet-wide
     assert sorted(sent) == sorted([due_id, lost_id])
+
+    # a worker took every message and died: once the queue is empty, its jobs are sent again
     time.sleep(0.6)
-    assert reapers[1].reap() == (0, 0)  # the turn passed on; nothing new was due
+    assert reapers[1].reap() == Turn(recovered=0, unclaimed=0, sent=0)  # the queue still holds one
+    client.delete("jobs")
+    time.sleep(0.6)
+    assert reapers[0].reap() == Turn(recovered=0, unclaimed=2, sent=2)
+    assert sorted(sent[2:]) == sorted([due_id, lost_id])

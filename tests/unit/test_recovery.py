@@ -245,3 +245,22 @@ def test_a_database_from_an_older_version_gets_the_new_columns(tmp_path: Path) -
     assert columns == {c.name for c in metadata.tables["batches"].columns}
     old = ResultsTable(engine).get_batch("old")
     assert old is not None and old.state is BatchState.active and old.budget_used == 0
+
+
+# -- messages a killed worker took ----------------------------------------------------------
+
+
+def test_jobs_left_unclaimed_after_their_message_was_sent_are_made_due(
+    table: ResultsTable,
+) -> None:
+    taken, running, waiting = loaded(table, "taken", "running", "waiting")
+    loaded(table, "paused", batch="other")
+    table.cancel("other")
+    assert table.claim(running, "w", 60) is not None
+    claim = table.claim(waiting, "w", 60)
+    assert claim is not None
+    table.record_failure(claim, "w", ServerError("503"), 5, retry_in=60)
+
+    assert table.make_unclaimed_due(older_than_s=60) == 0  # sent too recently to tell
+    assert table.make_unclaimed_due(older_than_s=0) == 1
+    assert sent_due(table) == [taken]
