@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
+from config.celery_config import JOB_QUEUE
 from tests.integration.test_embedded_run import run_cli
 from tests.support.commands import cli, submit, wait_for_final
 from tests.support.manifests import write_manifest
@@ -161,6 +163,21 @@ def test_a_killed_workers_job_is_finished_by_another_within_a_lease(fleet: Fleet
     assert time.monotonic() - killed_at < 15
     assert summary["counts"]["succeeded"] == 1 and fleet.objects() == [f"{batch}/only.jpg"]
     assert fleet.emulator.stats()["billed"] <= 2  # the killed call may have been billed
+
+
+def test_a_message_a_dead_worker_took_is_sent_again_once_the_queue_drains(fleet: Fleet) -> None:
+    batch = fleet.submit(3)
+    queue = redis.Redis.from_url(fleet.env["SEEDREAM_BROKER_URL"])
+    # what a worker SIGKILLed between taking a message and recording it leaves behind
+    assert queue.rpop(JOB_QUEUE) is not None
+    taken_at = time.monotonic()
+
+    fleet.start_worker()
+    summary = wait_for_final(batch, fleet.env, fleet.cwd)
+
+    assert summary["counts"]["succeeded"] == 3 and len(fleet.objects()) == 3
+    assert time.monotonic() - taken_at < 20  # lease 3 s + reaper 0.5 s, on a loaded machine
+    assert fleet.emulator.stats()["billed"] == 3
 
 
 def test_embedded_run_pauses_on_a_bad_token_and_resume_finishes(
