@@ -79,6 +79,12 @@ class JobClaims:
                 )
                 if taken.rowcount != 1:
                     return None
+                if batch.started_at is None:
+                    conn.execute(
+                        update(batches)
+                        .where(batches.c.id == batch.id, batches.c.started_at.is_(None))
+                        .values(started_at=now)
+                    )
                 budgeted = not paid and batch.image_cap is not None
                 if budgeted and not _take_from_budget(conn, batch):
                     raise _BudgetSpent

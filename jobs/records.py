@@ -2,10 +2,11 @@
 
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from jobs.spec import ImageInput, JobSpec
-from jobs.states import BatchState
+from jobs.states import TERMINAL_STATES, BatchState, JobState
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,9 @@ class Batch:
     price_per_image: float = 0.03
     #: calls that returned an image, plus calls in flight
     budget_used: int = 0
+    created_at: datetime | None = None
+    #: when its first job was claimed; None until then
+    started_at: datetime | None = None
 
     @property
     def image_cap(self) -> int | None:
@@ -52,7 +56,27 @@ class Batch:
             max_cost=row["max_cost"],
             price_per_image=row["price_per_image"],
             budget_used=row["budget_used"],
+            created_at=as_utc(row["created_at"]),
+            started_at=as_utc(row["started_at"]),
         )
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """How far a batch has got, read in one query."""
+
+    counts: dict[JobState, int]
+    spend_usd: float
+    #: when its last job to finish did; None before any did
+    last_finished_at: datetime | None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def finished(self) -> int:
+        return sum(self.counts[state] for state in TERMINAL_STATES)
 
 
 @dataclass(frozen=True)
@@ -103,3 +127,10 @@ class Duplicate:
 
     spec: JobSpec
     first_line: int
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A time read from the table, aware and in UTC (SQLite hands back naive UTC times)."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)

@@ -16,7 +16,7 @@ from jobs.bulk_insert import insert_new_jobs
 from jobs.claims import JobClaims
 from jobs.database import utcnow
 from jobs.migrate import add_missing_columns
-from jobs.records import Batch, Claim, Duplicate, StoredImage
+from jobs.records import Batch, BatchProgress, Claim, Duplicate, StoredImage, as_utc
 from jobs.recovery import JobRecovery
 from jobs.schema import batches, jobs, metadata
 from jobs.spec import JobSpec
@@ -147,6 +147,29 @@ class ResultsTable(JobClaims, JobRecovery):
             ).all()
         )
         return [Duplicate(spec, first[spec.key]) for spec in duplicates]
+
+    def progress(self, batch_id: str) -> "BatchProgress":
+        """Counts by state, spend and the last job's finish, in one pass over the batch."""
+        query = (
+            select(
+                jobs.c.state,
+                func.count(),
+                func.coalesce(func.sum(jobs.c.cost), 0.0),
+                func.max(jobs.c.finished_at),
+            )
+            .where(jobs.c.batch_id == batch_id)
+            .group_by(jobs.c.state)
+        )
+        counts = {state: 0 for state in JobState}
+        spend, last = 0.0, None
+        with self.engine.connect() as conn:
+            for state, count, cost, finished in conn.execute(query):
+                counts[JobState(state)] = count
+                spend += float(cost)
+                finished = as_utc(finished)
+                if finished is not None and (last is None or finished > last):
+                    last = finished
+        return BatchProgress(counts, spend, last)
 
     def spend(self, batch_id: str) -> float:
         """What the provider billed for the batch so far (every image it returned)."""

@@ -33,6 +33,8 @@ batches = Table(
     metadata,
     Column("id", String(100), primary_key=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    #: when its first job was claimed (the start of its images/s and ETA)
+    Column("started_at", DateTime(timezone=True)),
     Column("manifest", Text, nullable=False),
     #: where its images go: a folder or s3://bucket/prefix
     Column("output", Text, nullable=False),

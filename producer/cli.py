@@ -5,24 +5,22 @@ Commands are thin: they read the settings, call the producer or the worker, and 
 failures (a missing setting, a bad manifest) into one clear line and a non-zero exit.
 """
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from config.settings import Settings
 from emulator.cli import emulator_command
 from jobs.recovery import Enqueue
 from jobs.results import ResultsTable
 from producer.batch_commands import cancel, resume, retry
-from producer.cli_support import command_settings, err, existing_batch, fail, job_sender
+from producer.cli_support import command_settings, err, fail, job_sender
 from producer.manifest import ManifestError
-from producer.progress import BatchSummary, wait_for_batch
+from producer.progress import wait_for_batch
+from producer.status_command import status
 from producer.submission import Submission, SubmissionError, open_table, submit_manifest
 
 app = typer.Typer(
@@ -31,9 +29,6 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.command("emulator")(emulator_command)
-app.command("resume")(resume)
-app.command("retry")(retry)
-app.command("cancel")(cancel)
 
 ManifestArg = Annotated[Path, typer.Argument(help="JSONL or CSV manifest, one image job per row.")]
 OutOption = Annotated[
@@ -157,37 +152,6 @@ def submit(
 
 
 @app.command()
-def status(
-    batch: Annotated[
-        str | None, typer.Argument(help="Batch name; none lists recent batches.")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
-    """Show a batch's counts by state, its errors and where its images are."""
-    table = open_table(command_settings(need_credentials=False))
-    if batch is None:
-        summaries = [BatchSummary.of(table, b) for b in table.recent_batches()]
-        if as_json:
-            typer.echo(json.dumps([s.as_json() for s in summaries], indent=2))
-            return
-        listing = Table("batch", "state", "jobs", "succeeded", "failed", "unfinished", "spend")
-        for s in summaries:
-            listing.add_row(
-                s.batch,
-                s.state,
-                str(s.total),
-                str(s.counts["succeeded"]),
-                str(s.counts["failed"]),
-                str(s.total - s.finished),
-                f"${s.spend_usd:.2f}",
-            )
-        Console().print(listing)
-        return
-    summary = BatchSummary.of(table, existing_batch(table, batch))
-    typer.echo(json.dumps(summary.as_json(), indent=2) if as_json else summary.render())
-
-
-@app.command()
 def worker(
     concurrency: Annotated[int | None, typer.Option(help="Worker threads.")] = None,
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
@@ -208,3 +172,10 @@ def worker(
             "--without-mingle",
         ]
     )
+
+
+# the commands defined in their own modules, after run, submit and worker in `--help`
+app.command("status")(status)
+app.command("resume")(resume)
+app.command("retry")(retry)
+app.command("cancel")(cancel)

@@ -5,7 +5,6 @@ log or a test); the summaries are plain lines.
 """
 
 import time
-from dataclasses import asdict, dataclass, field
 from types import TracebackType
 
 from rich.console import Console
@@ -20,113 +19,81 @@ from rich.progress import (
 )
 
 from jobs.results import Batch, ResultsTable
-from jobs.states import TERMINAL_STATES, BatchState, JobState
+from jobs.states import BatchState
 from producer.manifest import ManifestReader
+from producer.summary import BatchSummary, duration
 
-#: how often the waiting CLI reads the table; a COUNT per state is cheap at this rate
+#: how often a waiting command reads the table, at least: a batch of millions, whose counts take
+#: a while to add up, is read less often (see _Poll)
 POLL_INTERVAL_S = 0.5
+#: how often `status --watch` prints a line when stderr is not a terminal
+WATCH_LINE_INTERVAL_S = 10.0
 
 
-@dataclass
-class BatchSummary:
-    """A batch's standing, for people (`render`) and scripts (`as_json`)."""
-
-    batch: str
-    output: str
-    counts: dict[str, int]
-    rejected: int
-    spend_usd: float
-    errors: list[dict[str, object]] = field(default_factory=list)
-    #: jobs.states.BatchState, and why it is paused when it is
-    state: str = BatchState.active.value
-    paused_reason: str | None = None
-    #: the most images the batch may pay for (None = no budget), and those paid for or in flight
-    image_cap: int | None = None
-    budget_used: int = 0
-
-    @classmethod
-    def of(cls, table: ResultsTable, batch: Batch) -> "BatchSummary":
-        return cls(
-            batch=batch.id,
-            output=batch.output,
-            counts={state.value: count for state, count in table.counts(batch.id).items()},
-            rejected=batch.rejected,
-            spend_usd=round(table.spend(batch.id), 4),
-            errors=[
-                {"class": cls_, "count": count, "example": example}
-                for cls_, count, example in table.error_summary(batch.id)
-            ],
-            state=batch.state.value,
-            paused_reason=batch.paused_reason,
-            image_cap=batch.image_cap,
-            budget_used=batch.budget_used,
-        )
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def finished(self) -> int:
-        return sum(self.counts[state.value] for state in TERMINAL_STATES)
-
-    @property
-    def exit_code(self) -> int:
-        """What a command that waited for the batch exits with: 3 paused, 1 some jobs failed,
-        0 otherwise (every job succeeded or was cancelled)."""
-        if self.state == BatchState.paused.value:
-            return 3
-        return 1 if self.counts[JobState.failed.value] else 0
-
-    def as_json(self) -> dict[str, object]:
-        return asdict(self) | {"total": self.total, "finished": self.finished}
-
-    def render(self) -> str:
-        counts = ", ".join(f"{state} {n}" for state, n in self.counts.items() if n)
-        budget = "" if self.image_cap is None else f" (budget {self.image_cap} images)"
-        lines = [
-            f"batch {self.batch}: {self.total} jobs ({counts or 'none'}), "
-            f"{self.rejected} rows rejected, spend ${self.spend_usd:.2f}{budget}",
-            f"images: {self.output.rstrip('/')}/{self.batch}/",
-        ]
-        if self.state == BatchState.paused.value:
-            lines.append(
-                f"PAUSED: {self.paused_reason}; fix it, then `seedream-batch resume {self.batch}`"
-            )
-        elif self.state == BatchState.cancelled.value:
-            lines.append("cancelled")
-        lines += [f"  {e['class']}: {e['count']} (e.g. {e['example']})" for e in self.errors]
-        return "\n".join(lines)
-
-
-def wait_for_batch(table: ResultsTable, batch: Batch, show_progress: bool) -> BatchSummary:
+def wait_for_batch(
+    table: ResultsTable, batch: Batch, show_progress: bool, *, lines: bool = False
+) -> BatchSummary:
     """Block until every job of the batch is final, or the batch is paused and none of its jobs
-    is running any more, with a progress bar when asked for."""
+    is running any more. With `show_progress`, a live bar on stderr: jobs final, images/s, spend,
+    time left; otherwise, with `lines`, one line of the same every WATCH_LINE_INTERVAL_S."""
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[rate]:.2f} img/s"),
+        TextColumn("${task.fields[spend]:.2f}"),
+        TextColumn("{task.fields[left]} left"),
         TimeElapsedColumn(),
     )
-    started = time.monotonic()
-    with Progress(*columns, disable=not show_progress, transient=False) as progress:
-        bar = progress.add_task(batch.id, total=None, rate=0.0)
+    console = Console(stderr=True)
+    poll = _Poll()
+    last_line = time.monotonic()
+    with Progress(*columns, console=console, disable=not show_progress) as display:
+        bar = display.add_task(batch.id, total=None, rate=0.0, spend=0.0, left="-")
         while True:
-            # only the counts while waiting: spend and errors are summed once, at the end
-            counts = table.counts(batch.id)
-            total = sum(counts.values())
-            finished = sum(counts[state] for state in TERMINAL_STATES)
-            rate = counts[JobState.succeeded] / max(time.monotonic() - started, 1e-6)
-            progress.update(bar, total=total, completed=finished, rate=rate)
-            if finished == total or (counts[JobState.running] == 0 and _paused(table, batch)):
-                return BatchSummary.of(table, table.get_batch(batch.id) or batch)
-            time.sleep(POLL_INTERVAL_S)
+            current, summary = poll.read(table, batch)
+            display.update(
+                bar,
+                total=summary.total,
+                completed=summary.finished,
+                rate=summary.images_per_s or 0.0,
+                spend=summary.spend_usd,
+                left=duration(summary.eta_s),
+            )
+            paused = current.state is BatchState.paused and not summary.counts["running"]
+            if summary.finished == summary.total or paused:
+                return BatchSummary.of(table, current)
+            if lines and not show_progress and time.monotonic() - last_line > WATCH_LINE_INTERVAL_S:
+                last_line = time.monotonic()
+                console.print(_line(summary), highlight=False, markup=False)
+            poll.wait()
 
 
-def _paused(table: ResultsTable, batch: Batch) -> bool:
-    now = table.get_batch(batch.id)
-    return now is not None and now.state is BatchState.paused
+def _line(summary: BatchSummary) -> str:
+    rate = summary.images_per_s or 0.0
+    return (
+        f"batch {summary.batch}: {summary.finished}/{summary.total} final, {rate:.2f} img/s, "
+        f"${summary.spend_usd:.2f}, {duration(summary.eta_s)} left"
+    )
+
+
+class _Poll:
+    """Reads the batch, then waits five times as long as the read took (at least
+    POLL_INTERVAL_S), so watching a huge batch never keeps the database busy."""
+
+    def __init__(self) -> None:
+        self._took = 0.0
+
+    def read(self, table: ResultsTable, batch: Batch) -> tuple[Batch, BatchSummary]:
+        """The batch as it is now, and its summary (without the error examples)."""
+        started = time.monotonic()
+        current = table.get_batch(batch.id) or batch
+        summary = BatchSummary.of(table, current, with_errors=False)
+        self._took = time.monotonic() - started
+        return current, summary
+
+    def wait(self) -> None:
+        time.sleep(max(POLL_INTERVAL_S, 5 * self._took))
 
 
 class LoadingProgress:

@@ -195,3 +195,22 @@ def test_embedded_run_pauses_on_a_bad_token_and_resume_finishes(
     assert "succeeded 10" in second.stdout
     assert len(list((tmp_path / "out" / "p").glob("*.jpg"))) == 10
     assert emulator.stats()["billed"] == 10
+
+
+def test_status_watch_follows_a_batch_until_final_and_the_listing_shows_its_pace(
+    fleet: Fleet,
+) -> None:
+    fleet.emulator.configure(latency_s=0.5)
+    fleet.start_worker(SEEDREAM_CONCURRENCY="4")
+    batch = fleet.submit(20)
+
+    watched = cli(["status", batch, "--watch"], fleet.env, fleet.cwd)
+
+    assert watched.returncode == 0, watched.stderr
+    assert f"batch {batch}: 20 jobs (succeeded 20)" in watched.stdout
+    assert "images/s" in watched.stdout
+    listing = fleet.command("status")
+    assert batch in listing and "img/s" in listing and "ETA" in listing
+    [mine] = [s for s in json.loads(cli(["status", "--json"], fleet.env, fleet.cwd).stdout)
+              if s["batch"] == batch]  # fmt: skip
+    assert mine["images_per_s"] > 0 and mine["eta_s"] is None and mine["started_at"]

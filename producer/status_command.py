@@ -1,0 +1,72 @@
+"""`seedream-batch status [BATCH] [--watch] [--json]`: how the batches stand.
+
+With no batch, a table of the recent ones; with one, its counts, error classes (with an example
+message each), pace and where its images are; `--watch` follows it live until it is final.
+"""
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from producer.cli_support import command_settings, err, existing_batch
+from producer.progress import wait_for_batch
+from producer.submission import open_table
+from producer.summary import BatchSummary, duration
+
+#: how many batches the listing shows, newest first
+RECENT_BATCHES = 20
+#: the listing's width when it is not printed on a terminal
+LISTING_WIDTH = 200
+
+
+def status(
+    batch: Annotated[
+        str | None, typer.Argument(help="Batch name; none lists recent batches.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Follow the batch live until it is final.")
+    ] = False,
+) -> None:
+    """Show a batch's counts by state, its errors, pace and where its images are."""
+    table = open_table(command_settings(need_credentials=False))
+    if batch is None:
+        summaries = [BatchSummary.of(table, b) for b in table.recent_batches(RECENT_BATCHES)]
+        if as_json:
+            typer.echo(json.dumps([s.as_json() for s in summaries], indent=2))
+        else:
+            console = Console()
+            if not console.is_terminal:  # a pipe or a file: never cut batch names to fit 80
+                console = Console(width=LISTING_WIDTH)
+            console.print(_listing(summaries))
+        return
+    found = existing_batch(table, batch)
+    if watch:
+        summary = wait_for_batch(table, found, show_progress=err.is_terminal, lines=True)
+    else:
+        summary = BatchSummary.of(table, found)
+    typer.echo(json.dumps(summary.as_json(), indent=2) if as_json else summary.render())
+
+
+def _listing(summaries: list[BatchSummary]) -> Table:
+    listing = Table(
+        "batch", "state", "created", "jobs", "succeeded", "failed", "unfinished", "spend",
+        "img/s", "ETA",
+    )  # fmt: skip
+    for s in summaries:
+        listing.add_row(
+            s.batch,
+            s.state,
+            (s.created_at or "")[:16].replace("T", " "),
+            str(s.total),
+            str(s.counts["succeeded"]),
+            str(s.counts["failed"]),
+            str(s.total - s.finished),
+            f"${s.spend_usd:.2f}",
+            "-" if s.images_per_s is None else f"{s.images_per_s:.2f}",
+            duration(s.eta_s),
+        )
+    return listing
