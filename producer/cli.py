@@ -142,13 +142,21 @@ def submit(
     rejects: RejectsOption = None,
     max_images: MaxImagesOption = None,
     max_cost: MaxCostOption = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Then follow the batch live until it is final.")
+    ] = False,
 ) -> None:
     """Validate MANIFEST, record its jobs and enqueue them for `worker` processes."""
     settings = command_settings(need_credentials=False, need_broker=True)
     options = _SubmitOptions(manifest, out, batch, strict, rejects, max_images, max_cost)
+    table = open_table(settings)
     with job_sender(settings) as enqueue:
-        submission = _submit(open_table(settings), settings, options, enqueue)
+        submission = _submit(table, settings, options, enqueue)
     typer.echo(submission.batch.id)
+    if watch:
+        summary = wait_for_batch(table, submission.batch, show_progress=err.is_terminal, lines=True)
+        err.print(summary.render(), highlight=False, markup=False)
+        raise typer.Exit(summary.exit_code)
 
 
 @app.command()

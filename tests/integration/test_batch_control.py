@@ -214,3 +214,16 @@ def test_status_watch_follows_a_batch_until_final_and_the_listing_shows_its_pace
     [mine] = [s for s in json.loads(cli(["status", "--json"], fleet.env, fleet.cwd).stdout)
               if s["batch"] == batch]  # fmt: skip
     assert mine["images_per_s"] > 0 and mine["eta_s"] is None and mine["started_at"]
+
+
+def test_submit_watch_enqueues_then_follows_the_batch_to_its_end(fleet: Fleet) -> None:
+    fleet.start_worker(SEEDREAM_CONCURRENCY="4")
+    write_manifest(fleet.cwd / "jobs.jsonl", good=8)
+    out = ["--out", f"s3://{fleet.bucket}", "--batch", "watched"]
+
+    submitted = cli(["submit", "jobs.jsonl", *out, "--watch"], fleet.env, fleet.cwd)
+
+    assert submitted.returncode == 0, submitted.stderr
+    assert submitted.stdout.strip() == "watched"
+    assert "batch watched: 8 jobs (succeeded 8)" in submitted.stderr
+    assert len(fleet.objects()) == 8
