@@ -1,5 +1,6 @@
 """Secrets never leave the process that holds them: after a distributed run full of failures, the
-Cloudflare API token and the S3 secret key (and their base64 forms) appear in no worker or CLI
+Cloudflare API token, the S3 secret key and the Redis and database passwords (and their base64
+forms) appear in no worker or CLI
 output (DEBUG and INFO logging), no column of any row of the results table, no `status` output and
 no rejects file.
 
@@ -21,12 +22,13 @@ from typing import Any
 import boto3
 import httpx
 import pytest
+import redis
 import sqlalchemy
 
 from jobs.schema import metadata as results_schema
 from tests.support.manifests import write_manifest
 from tests.support.processes import CLI, Service
-from tests.support.services import Emulator, running_s3
+from tests.support.services import Emulator, RedisServer, running_s3
 
 pytestmark = pytest.mark.integration
 
@@ -162,18 +164,28 @@ def recorded_classes(database_url: str, batch: str) -> set[str]:
     return classes
 
 
+def with_password(database_url: str) -> str:
+    """The URL with a long random password, unless it has a real one (on a trust-auth server,
+    as the tests' is, the server never asks for it, but every client holds it)."""
+    url = sqlalchemy.make_url(database_url)
+    if url.password is None:
+        url = url.set(password="db-secret-" + secrets.token_urlsafe(32))
+    return url.render_as_string(hide_password=False)
+
+
 @pytest.fixture
 def fleet(
     tmp_path: Path,
-    fresh_redis: str,
     postgres_url: str,
     s3_env: dict[str, str],
     s3_bucket: tuple[str, Any],
     emulator: Emulator,
 ) -> Iterator[Fleet]:
-    """A fleet on Redis, PostgreSQL and moto S3 whose API token and S3 secret key are long random
-    strings (the emulator is given the token for the test, and its own back afterwards)."""
+    """A fleet on Redis, PostgreSQL and moto S3 whose API token, S3 secret key, Redis password
+    and database password are long random strings (the emulator is given the token for the test,
+    and its own back afterwards)."""
     token = "cf-token-" + secrets.token_urlsafe(32)
+    redis_server = RedisServer(tmp_path, password="redis-secret-" + secrets.token_hex(24))
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
     bucket, _ = s3_bucket
     env = {
@@ -183,8 +195,8 @@ def fleet(
         # moto checks no signature by default: any secret key reaches the session's bucket
         "AWS_SECRET_ACCESS_KEY": "s3-secret-" + secrets.token_urlsafe(32),
         "CLOUDFLARE_API_TOKEN": token,
-        "SEEDREAM_BROKER_URL": fresh_redis,
-        "SEEDREAM_DATABASE_URL": postgres_url,
+        "SEEDREAM_BROKER_URL": redis_server.url,
+        "SEEDREAM_DATABASE_URL": with_password(postgres_url),
         "SEEDREAM_OUTPUT": f"s3://{bucket}/runs",
         "SEEDREAM_CONCURRENCY": "4",
         "SEEDREAM_MAX_ATTEMPTS": "2",
@@ -195,12 +207,19 @@ def fleet(
         yield Fleet(env, tmp_path, [])
     finally:
         emulator.configure(api_token=emulator.api_token)
+        redis_server.stop()
 
 
 def secrets_of(fleet: Fleet) -> dict[str, str]:
     return {
         "the API token": fleet.env["CLOUDFLARE_API_TOKEN"],
         "the S3 secret key": fleet.env["AWS_SECRET_ACCESS_KEY"],
+        "the Redis password": redis.Redis.from_url(
+            fleet.env["SEEDREAM_BROKER_URL"]
+        ).connection_pool.connection_kwargs["password"],
+        "the database password": str(
+            sqlalchemy.make_url(fleet.env["SEEDREAM_DATABASE_URL"]).password
+        ),
     }
 
 

@@ -24,21 +24,27 @@ from tests.support.processes import (
 
 class RedisServer:
     """A private redis-server on a free port. `persistent` keeps its data in an append-only file,
-    so `restart()` brings it back with what it held, as a production Redis would."""
+    so `restart()` brings it back with what it held, as a production Redis would; `password`
+    makes clients authenticate (it is in `url`, as users configure it)."""
 
-    def __init__(self, workdir: Path, *, persistent: bool = False) -> None:
+    def __init__(
+        self, workdir: Path, *, persistent: bool = False, password: str | None = None
+    ) -> None:
         self.port = free_port()
         self.workdir = workdir / f"redis-{self.port}"  # its own append-only file
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._persistence = ["--appendonly", "yes", "--appendfsync", "always"] if persistent else [
+        credentials = f":{password}@" if password else ""
+        self.url = f"redis://{credentials}127.0.0.1:{self.port}/0"
+        self._options = ["--appendonly", "yes", "--appendfsync", "always"] if persistent else [
             "--appendonly", "no"]  # fmt: skip
+        if password:
+            self._options += ["--requirepass", password]
         self._server = self._start()
 
     def _start(self) -> Service:
         server = Service(
             [require_binary("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", *self._persistence, "--dir", str(self.workdir)],
+             "--save", "", *self._options, "--dir", str(self.workdir)],
             self.workdir / "redis.log",
         )  # fmt: skip
         wait_until(port_open(self.port), 10, "redis-server listening")
