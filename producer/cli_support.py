@@ -12,8 +12,9 @@ from config.settings import MissingSetting, Settings, get_settings
 from jobs.recovery import Enqueue
 from jobs.results import Batch, ResultsTable
 
-#: progress and messages for people; stdout is for what a script reads (a batch name, JSON)
-err = Console(stderr=True)
+#: progress and messages for people; stdout is for what a script reads (a batch name, JSON).
+#: Lines are never cut to 80 columns in a pipe or a log: the terminal, if any, wraps them.
+err = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
