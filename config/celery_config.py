@@ -34,4 +34,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_pool": "threads",
         "worker_concurrency": settings.concurrency,
         "worker_hijack_root_logger": False,
+        # task events and the workers' heartbeats (on by default) are what Flower shows; in
+        # embedded mode no one could watch the in-process broker, so nothing is sent
+        "worker_send_task_events": not settings.embedded,
+        "task_send_sent_event": not settings.embedded,
     }

@@ -34,6 +34,8 @@ DEFAULT_RATE_LIMIT = RateLimit(count=200, window_s=60)
 DEFAULT_PRICE_PER_IMAGE = 0.03
 #: a 1K or 2K JPEG (100-600 KB) stays in memory, a 4K one to disk; 500 threads hold <= 500 MiB
 DEFAULT_SPOOL_MEMORY_BYTES = 1024 * 1024
+#: every interface: in a container the scraper (Prometheus, the health check) is another host
+DEFAULT_METRICS_HOST = "0.0.0.0"
 
 
 #: URL schemes of a Redis server (the broker's, when it is Redis, also holds the fleet's limiter)
@@ -107,6 +109,11 @@ class Settings(BaseSettings):
     in_flight_lease_seconds: float = Field(default=30.0, gt=0)
     #: the Redis holding the fleet's limiter; unset = the broker's, when it is Redis
     limiter_url: str | None = None
+
+    #: the port a worker serves Prometheus metrics on (`/metrics`); unset = no metrics server
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    #: the address the metrics server binds
+    metrics_host: str = DEFAULT_METRICS_HOST
 
     def require_api_credentials(self) -> tuple[str, SecretStr]:
         """The account id and token, or a one-line error naming the variable to set."""

@@ -2,14 +2,18 @@
 
 The pipeline calls `generate(spec)` and neither knows nor cares that the call was paced, which
 gateway it went through, or that the refusal it may raise has already slowed the whole fleet.
+The client is also where the API's metrics are recorded: the wait for a permit, the call's
+latency and the 429s.
 """
 
+import time
 from typing import Protocol
 
 from jobs.errors import RateLimited
 from jobs.spec import ImageInput
 from worker.cloudflare import Generation
 from worker.limiter import Limiter
+from worker.metrics import METRICS, WorkerMetrics
 
 
 class GatewayClient(Protocol):
@@ -21,14 +25,23 @@ class GatewayClient(Protocol):
 class LimitedClient:
     """`CloudflareClient.generate`, one permit per call."""
 
-    def __init__(self, client: GatewayClient, limiter: Limiter) -> None:
+    def __init__(
+        self, client: GatewayClient, limiter: Limiter, metrics: WorkerMetrics = METRICS
+    ) -> None:
         self._client = client
         self._limiter = limiter
+        self._metrics = metrics
 
     def generate(self, spec: ImageInput) -> Generation:
+        asked = time.monotonic()
         with self._limiter.permit() as permit:
+            sent = time.monotonic()
+            self._metrics.limiter_waited(sent - asked)
             try:
                 return self._client.generate(spec, gateway_id=permit.gateway)
             except RateLimited as refusal:
+                self._metrics.refused_as_rate_limited()
                 self._limiter.rate_limited(permit, refusal.retry_after)
                 raise
+            finally:
+                self._metrics.api_call(time.monotonic() - sent)

@@ -5,7 +5,8 @@ at the right step: before `generated` the API is called again, after it only the
 (from the provider's URL, or the inline bytes kept on the row). The image waits in a spool
 (worker.spool) from download to upload, closed whatever happens. While the job runs its lease is
 renewed (worker.lease_keeper); a failure leaves the job with a due time for its retry, which the
-reaper (worker.reaper) turns into a message when it comes.
+reaper (worker.reaper) turns into a message when it comes. What it learns about a job (how it
+ended, what was paid, what was stored) is also counted in the worker's metrics (worker.metrics).
 """
 
 import hashlib
@@ -27,6 +28,7 @@ from worker.identity import lease_owner
 from worker.image_fetch import fetch_image
 from worker.images import inspect_image
 from worker.lease_keeper import LeaseKeeper
+from worker.metrics import METRICS, WorkerMetrics
 from worker.spool import ImageFile, open_spool
 from worker.storage import Storage, object_key, open_storage
 
@@ -57,12 +59,14 @@ class JobPipeline:
         client: "ImageGenerator",
         fetch_http: httpx.Client,
         storage_for: "StorageLookup",
+        metrics: WorkerMetrics = METRICS,
     ) -> None:
         self.settings = settings
         self.table = table
         self.client = client
         self.fetch_http = fetch_http
         self.storage_for = storage_for
+        self.metrics = metrics
         self.leases = LeaseKeeper(table, settings.lease_seconds)
 
     def run(self, job_id: int) -> Outcome:
@@ -82,6 +86,7 @@ class JobPipeline:
                               claim.attempt)  # fmt: skip
                 text = f"{type(exc).__name__}: {exc}"[:_INTERNAL_MESSAGE_CHARS]
                 return self._failed(claim, owner, InternalError(text))
+        self.metrics.job_finished(JobState.succeeded)
         return Outcome(JobState.succeeded)
 
     def _failed(self, claim: Claim, owner: str, error: JobError) -> Outcome:
@@ -93,6 +98,9 @@ class JobPipeline:
             max_s=settings.retry_max_seconds,
         )
         state = self.table.record_failure(claim, owner, error, settings.max_attempts, retry_in)
+        self.metrics.attempt_failed(error.error_class)
+        if state.terminal:
+            self.metrics.job_finished(state, error.error_class)
         log.warning(
             "job %s (%s) attempt %s: %s: %s -> %s",
             claim.job_id,
@@ -111,6 +119,7 @@ class JobPipeline:
             generation = Generation(url=claim.provider_url, data=claim.inline_image)
         else:
             generation = self.client.generate(claim.spec)
+            self.metrics.paid(claim.batch.price_per_image)
             self.table.record_generated(
                 claim,
                 owner,
@@ -151,6 +160,7 @@ class JobPipeline:
                 "prompt-sha256": hashlib.sha256(claim.spec.prompt.encode()).hexdigest(),
             },
         )
+        self.metrics.stored(facts.size)
         self.table.record_succeeded(
             claim,
             owner,

@@ -3,7 +3,8 @@
 The task is a thin shell around JobPipeline, which holds the logic. The message carries only the
 job id; everything else is read from the results table, so a message delivered twice, late, or
 after a resume is harmless. A worker process also runs the reaper (worker.reaper), started when
-the worker is ready and stopped when it shuts down.
+the worker is ready and stopped when it shuts down, and, when SEEDREAM_METRICS_PORT is set, serves
+its Prometheus metrics (worker.metrics) from then on.
 """
 
 import logging
@@ -25,6 +26,7 @@ from worker.app import app
 from worker.cloudflare import CloudflareClient
 from worker.limited_client import LimitedClient
 from worker.limiter import open_limiter
+from worker.metrics import serve_metrics
 from worker.pipeline import JobPipeline, StorageLookup
 from worker.reaper import (
     AlwaysMyTurn,
@@ -127,6 +129,15 @@ def start_reaper(**_: Any) -> None:
                 interval_s=settings.reaper_interval_seconds,
             )
     _reaper.start()
+
+
+@worker_ready.connect
+def start_metrics_server(**_: Any) -> None:
+    """Serve `/metrics` once the worker consumes jobs. A port already taken raises here, and
+    Celery logs it: the jobs still run, and the health check (which asks that port) fails."""
+    settings = get_settings()
+    if settings.metrics_port is not None:
+        serve_metrics(settings.metrics_port, settings.metrics_host)
 
 
 @worker_shutdown.connect

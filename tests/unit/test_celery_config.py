@@ -22,3 +22,10 @@ def test_with_no_broker_configured_the_queue_lives_in_the_process() -> None:
     config = celery_config(Settings(_env_file=None, broker_url=None))
     assert config["broker_url"] == "memory://"
     assert config["broker_transport_options"]["polling_interval"] < 0.1
+
+
+def test_a_fleet_sends_task_events_for_flower_and_an_embedded_run_does_not() -> None:
+    fleet = celery_config(Settings(_env_file=None, broker_url="redis://127.0.0.1:6379/0"))
+    assert fleet["worker_send_task_events"] and fleet["task_send_sent_event"]
+    embedded = celery_config(Settings(_env_file=None, broker_url=None))
+    assert not embedded["worker_send_task_events"] and not embedded["task_send_sent_event"]

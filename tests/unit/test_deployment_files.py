@@ -1,6 +1,7 @@
 """docker-compose.yml and config/.env.example stay true to the CLI and the settings."""
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import AliasChoices
@@ -10,6 +11,7 @@ from producer.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 
 
 def setting_names() -> set[str]:
@@ -28,27 +30,42 @@ def cli_commands() -> set[str]:
     return {command.name or command.callback.__name__ for command in app.registered_commands}
 
 
+def our_services() -> list[dict[str, Any]]:
+    """The services running the seedream-batch image."""
+    return [s for s in SERVICES.values() if s.get("image", "").startswith("seedream-batch")]
+
+
+def one_shot_services() -> set[str]:
+    """Services that run to completion (a job others wait for, or a tool run by hand)."""
+    awaited = {
+        name
+        for service in SERVICES.values()
+        for name, condition in service.get("depends_on", {}).items()
+        if condition == {"condition": "service_completed_successfully"}
+    }
+    tools = {name for name, service in SERVICES.items() if "tools" in service.get("profiles", [])}
+    return awaited | tools
+
+
+def container_ports(service: dict[str, Any]) -> set[str]:
+    return {str(mapping).rsplit(":", 1)[-1] for mapping in service.get("ports", [])}
+
+
 def test_compose_has_the_stack_the_design_names() -> None:
-    assert {"redis", "postgres", "minio", "minio-bucket", "worker", "emulator"} <= set(
-        COMPOSE["services"]
+    assert {"redis", "postgres", "minio", "minio-bucket", "worker", "flower", "emulator"} <= set(
+        SERVICES
     )
-    assert COMPOSE["services"]["emulator"]["profiles"] == ["emulator"]
+    assert SERVICES["emulator"]["profiles"] == ["emulator"]
 
 
 def test_every_compose_command_is_a_cli_command() -> None:
-    ours = [
-        s for s in COMPOSE["services"].values() if s.get("image", "").startswith("seedream-batch")
-    ]
-    assert ours
-    for service in ours:
+    assert our_services()
+    for service in our_services():
         assert service["command"][0] in cli_commands()
 
 
 def test_every_variable_compose_sets_for_the_product_is_a_real_setting() -> None:
-    ours = [
-        s for s in COMPOSE["services"].values() if s.get("image", "").startswith("seedream-batch")
-    ]
-    for service in ours:
+    for service in our_services():
         for variable in service.get("environment", {}):
             if variable.startswith(("SEEDREAM_", "CLOUDFLARE_")):
                 assert variable in setting_names(), variable
@@ -60,3 +77,27 @@ def test_env_example_documents_every_setting() -> None:
         line.split("=", 1)[0] for line in lines if "=" in line and not line.startswith("#")
     }
     assert documented == setting_names()
+
+
+def test_every_long_running_service_has_a_health_check() -> None:
+    for name in set(SERVICES) - one_shot_services():
+        assert SERVICES[name].get("healthcheck", {}).get("test"), name
+
+
+def test_flower_watches_the_broker_the_workers_consume() -> None:
+    broker = SERVICES["worker"]["environment"]["SEEDREAM_BROKER_URL"]
+    assert SERVICES["flower"]["environment"]["CELERY_BROKER_URL"] == broker
+
+
+def test_the_workers_metrics_port_is_published_and_health_checked() -> None:
+    worker = SERVICES["worker"]
+    port = worker["environment"]["SEEDREAM_METRICS_PORT"]
+    assert container_ports(worker) == {port}
+    assert f"127.0.0.1:{port}/metrics" in " ".join(worker["healthcheck"]["test"])
+
+
+def test_flowers_port_is_published_and_health_checked() -> None:
+    flower = SERVICES["flower"]
+    (port,) = container_ports(flower)
+    assert f"--port={port}" in flower["command"]
+    assert f"127.0.0.1:{port}/healthcheck" in " ".join(flower["healthcheck"]["test"])
