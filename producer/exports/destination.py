@@ -94,10 +94,12 @@ class ImageSource:
             body = self._s3.get_object(Bucket=bucket, Key=key)["Body"]
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
-            if code in ("NoSuchKey", "404"):
-                yield None
-                return
-            raise StorageError(f"S3 refused {uri}: {code}") from exc
+            if code not in ("NoSuchKey", "404"):
+                raise StorageError(f"S3 refused {uri}: {code}") from exc
+            body = None
+        if body is None:
+            yield None
+            return
         with open_spool(IMAGE_SPOOL_BYTES) as spool:
             shutil.copyfileobj(body, spool, CHUNK_BYTES)
             size = spool.tell()
