@@ -18,9 +18,6 @@ from producer.exports.reading import BatchRows
 from producer.exports.result import ExportResult
 from producer.exports.rows import json_line
 
-#: samples per shard unless --shard-size says otherwise
-DEFAULT_SHARD_SIZE = 1000
-
 
 def export_webdataset(
     rows: BatchRows, destination: Destination, source: ImageSource, shard_size: int

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from producer.export_command import table_target
 from producer.exports.csv_export import FORMULA_STARTS, cell_text, spreadsheet_safe
+from producer.exports.run import table_target
 
 HOSTILE = [
     '=HYPERLINK("http://evil.example","click")',
