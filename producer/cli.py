@@ -18,6 +18,7 @@ from jobs.recovery import Enqueue
 from jobs.results import ResultsTable
 from producer.batch_commands import cancel, resume, retry
 from producer.cli_support import command_settings, err, fail, job_sender
+from producer.export_command import export
 from producer.manifest import ManifestError
 from producer.progress import wait_for_batch
 from producer.status_command import status
@@ -187,3 +188,4 @@ app.command("status")(status)
 app.command("resume")(resume)
 app.command("retry")(retry)
 app.command("cancel")(cancel)
+app.command("export")(export)

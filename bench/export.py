@@ -1,0 +1,156 @@
+"""Export speed and memory: a batch of fake finished jobs through `seedream-batch export`.
+
+    .venv/bin/python bench/export.py [--rows 100000] [--database sqlite --database postgresql]
+
+Fills a results table (a SQLite file, or a throwaway PostgreSQL database) with one batch of
+`--rows` jobs from bench/submission.py's manifest rows (varied prompts, sizes, captions and label
+lists), recorded through the results table API and then marked finished in one UPDATE (19 in 20
+succeeded, 1 in 20 failed), then runs `export` once per table format (jsonl, csv, parquet) as a user
+would and prints, for each: rows/s, CPU, the export process's peak RSS and the file's size. Memory
+should not grow with the batch: compare `--rows 10000` with `--rows 1000000`.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import case, literal, update
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.submission import database_url, manifest_row  # noqa: E402
+from jobs.database import open_engine, utcnow  # noqa: E402
+from jobs.results import ResultsTable  # noqa: E402
+from jobs.schema import jobs  # noqa: E402
+from jobs.spec import JobSpec  # noqa: E402
+from tests.support.processes import CLI  # noqa: E402
+
+#: job fields of a manifest row; the rest is metadata
+_JOB_FIELDS = {"prompt", "size", "aspect_ratio", "width", "height", "enhance_prompt", "image"}
+_CHUNK = 5000
+FORMATS = ["jsonl", "csv", "parquet"]
+
+
+def fill_table(url: str, batch: str, rows: int) -> None:
+    """One batch of `rows` finished jobs, as workers would have left them."""
+    table = ResultsTable(open_engine(url))
+    table.create_schema()
+    table.create_batch(batch, "bench.jsonl", "/data/images", "bytedance/seedream-4.0")
+    for start in range(0, rows, _CHUNK):
+        specs = []
+        for n in range(start, min(start + _CHUNK, rows)):
+            row = manifest_row(n)
+            specs.append(
+                JobSpec(
+                    key=str(row.pop("id")),
+                    line=n + 1,
+                    input={k: v for k, v in row.items() if k in _JOB_FIELDS},
+                    metadata={k: v for k, v in row.items() if k not in _JOB_FIELDS},
+                )
+            )
+        table.add_jobs(batch, specs)
+    failed = jobs.c.id % 20 == 0
+    finished = {
+        "state": case((failed, "failed"), else_="succeeded"),
+        "output_uri": case((failed, None), else_=literal("/data/images/bench/") + jobs.c.key),
+        "bytes": case((failed, None), else_=412_345),
+        "sha256": case((failed, None), else_="0" * 64),
+        "width": case((failed, None), else_=2048),
+        "height": case((failed, None), else_=2048),
+        "error_class": case((failed, "content_policy"), else_=None),
+        "error_message": case((failed, "flagged by the content moderation system"), else_=None),
+        "attempts": 1,
+        "cost": 0.03,
+        "finished_at": utcnow(),
+    }
+    with table.engine.begin() as conn:
+        conn.execute(update(jobs).where(jobs.c.batch_id == batch).values(**finished))
+    table.engine.dispose()
+
+
+@dataclass
+class Measured:
+    database: str
+    format: str
+    rows: int
+    seconds: float
+    cpu_seconds: float
+    peak_rss_mb: float
+    file_mb: float
+
+
+def export_once(
+    database: str, url: str, batch: str, fmt: str, rows: int, workdir: Path
+) -> Measured:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
+    env["SEEDREAM_DATABASE_URL"] = url
+    target = workdir / f"{database}.{fmt}"
+    log = workdir / f"export-{database}-{fmt}.log"
+    argv = [CLI, "export", batch, "--format", fmt, "--to", str(target)]
+    started = time.monotonic()
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, env=env, cwd=workdir, stdout=out, stderr=out)
+        _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.monotonic() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"export failed:\n{log.read_text()[-3000:]}")
+    measured = Measured(
+        database=database,
+        format=fmt,
+        rows=rows,
+        seconds=seconds,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        peak_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
+        file_mb=target.stat().st_size / 1e6,
+    )
+    target.unlink()
+    return measured
+
+
+def report(results: list[Measured]) -> str:
+    lines = [
+        "| database | format | rows | seconds | rows/s | CPU s | peak RSS MB | file MB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.database} | {r.format} | {r.rows:,} | {r.seconds:.1f} | "
+            f"{r.rows / r.seconds:,.0f} | {r.cpu_seconds:.1f} | {r.peak_rss_mb:.0f} | "
+            f"{r.file_mb:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument(
+        "--database",
+        choices=["postgresql", "sqlite"],
+        action="append",
+        help="results table to export from; repeat for both (default sqlite)",
+    )
+    parser.add_argument("--format", choices=FORMATS, action="append", help="default: all three")
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        for kind in args.database or ["sqlite"]:
+            with database_url(kind, workdir) as url:
+                started = time.monotonic()
+                fill_table(url, "bench", args.rows)
+                print(f"{kind}: {args.rows:,} jobs recorded in {time.monotonic() - started:.1f} s",
+                      file=sys.stderr)  # fmt: skip
+                for fmt in args.format or FORMATS:
+                    results.append(export_once(kind, url, "bench", fmt, args.rows, workdir))
+    print(f"\n`seedream-batch export`, a batch of {args.rows:,} finished jobs\n")
+    print(report(results))
+
+
+if __name__ == "__main__":
+    main()

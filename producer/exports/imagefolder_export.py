@@ -1,0 +1,46 @@
+"""A Hugging Face image folder: every stored image under its job key, and `metadata.jsonl` with
+one line per image (`file_name`, then the flat row), so that
+`datasets.load_dataset("imagefolder", data_dir=DEST)` gives one row per image with its prompt,
+parameters and metadata columns."""
+
+import mimetypes
+from pathlib import PurePosixPath
+
+from producer.exports.destination import Destination, ImageSource
+from producer.exports.reading import BatchRows
+from producer.exports.result import ExportResult
+from producer.exports.rows import flat_row, json_line
+
+#: the file `datasets` reads an image folder's columns from
+METADATA_FILE = "metadata.jsonl"
+
+
+def export_imagefolder(
+    rows: BatchRows, destination: Destination, source: ImageSource
+) -> ExportResult:
+    columns = rows.metadata_columns(succeeded_only=True)
+    images = image_bytes = missing = 0
+    with destination.new_file(METADATA_FILE, "application/x-ndjson") as listing:
+        for row in rows.rows(succeeded_only=True):
+            file_name = row["key"] + PurePosixPath(row["output_uri"]).suffix
+            with source.open(row["output_uri"]) as found:
+                if found is None:
+                    missing += 1
+                    continue
+                image, size = found
+                destination.put(file_name, image, image_type(file_name))
+            listing.write(json_line({"file_name": file_name, **flat_row(row, columns)}).encode())
+            images += 1
+            image_bytes += size
+        listing_bytes = listing.tell()
+    return ExportResult(
+        rows=images,
+        images=images,
+        bytes=image_bytes + listing_bytes,
+        location=destination.root,
+        missing_images=missing,
+    )
+
+
+def image_type(file_name: str) -> str:
+    return mimetypes.guess_type(file_name)[0] or "application/octet-stream"

@@ -1,0 +1,264 @@
+"""`seedream-batch export`: a batch run for real, exported in every format, to a folder and to S3,
+and read back with the tools a training pipeline uses (pyarrow, csv, Hugging Face `datasets`,
+tarfile and `webdataset`)."""
+
+import base64
+import csv
+import io
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+import webdataset
+from PIL import Image
+
+from producer.exports.csv_export import FORMULA_STARTS
+from tests.support.commands import cli
+from tests.support.services import Emulator
+
+pytestmark = pytest.mark.integration
+
+HOSTILE_PROMPT = '=HYPERLINK("http://evil.example","a mug")'
+#: the row whose prompt is HOSTILE_PROMPT
+HOSTILE_KEY = "spring/sku.00/hero"
+HOSTILE_NOTES = ["+cmd|' /C calc'!A0", "@SUM(A1:A9)", "-2+3", "\t=1+1"]
+#: every content-policy refusal is final: the failed rows of the batch
+FAULTS = {"content_policy": 0.3}
+
+
+@dataclass
+class FinishedBatch:
+    name: str
+    env: dict[str, str]
+    cwd: Path
+    #: key -> the manifest row, in manifest order
+    rows: dict[str, dict[str, Any]]
+    #: key -> state, as the table has it
+    states: dict[str, str]
+
+    @property
+    def succeeded(self) -> list[str]:
+        return [key for key in self.rows if self.states[key] == "succeeded"]
+
+
+def manifest_rows() -> list[dict[str, Any]]:
+    """Keys with dots and slashes, metadata of several kinds, hostile cells, custom sizes and an
+    inline input image."""
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(picture, "PNG")
+    inline = "data:image/png;base64," + base64.b64encode(picture.getvalue()).decode()
+    rows: list[dict[str, Any]] = []
+    for n in range(16):
+        row: dict[str, Any] = {
+            "id": f"spring/sku.{n:02d}/hero",
+            "prompt": HOSTILE_PROMPT if n == 0 else f"a ceramic mug, variant {n}",
+            "size": "1K",
+            "aspect_ratio": "1:1",
+            "caption": f"caption {n}",
+            "label": n,
+            "note": HOSTILE_NOTES[n % len(HOSTILE_NOTES)],
+        }
+        if n % 5 == 3:
+            row |= {"size": "custom", "width": 1024, "height": 1536}
+            del row["aspect_ratio"]
+        if n == 7:
+            row["image"] = inline
+        rows.append(row)
+    return rows
+
+
+def expected_size(row: dict[str, Any]) -> tuple[int, int]:
+    return (row["width"], row["height"]) if row["size"] == "custom" else (1024, 1024)
+
+
+def run_batch(env: dict[str, str], cwd: Path, out: str, emulator: Emulator) -> FinishedBatch:
+    rows = manifest_rows()
+    (cwd / "jobs.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    emulator.configure(faults=FAULTS, seed=11)
+    name = f"export-{secrets.token_hex(3)}"
+    ran = cli(["run", "jobs.jsonl", "--out", out, "--batch", name], env, cwd)
+    assert ran.returncode in (0, 1), ran.stderr
+    states = {
+        job["key"]: job["state"] for job in read_jsonl(export(name, "jsonl", "all", env, cwd))
+    }
+    batch = FinishedBatch(name, env, cwd, {row["id"]: row for row in rows}, states)
+    assert 0 < len(batch.succeeded) < len(rows), "the batch has rows that failed"
+    return batch
+
+
+def export(batch: str, format: str, to: str, env: dict[str, str], cwd: Path, *extra: str) -> Path:
+    done = cli(["export", batch, "--format", format, "--to", to, *extra], env, cwd)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("exported ") and done.stdout.count("\n") == 1, done.stdout
+    path = cwd / to
+    return path / f"{batch}.{format}" if format in ("jsonl", "csv", "parquet") else path
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture
+def local_batch(
+    tmp_path: Path, database_url: str, s3_env: dict[str, str], emulator: Emulator
+) -> FinishedBatch:
+    """A batch run embedded into a local folder, on SQLite or PostgreSQL, some rows failed."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
+    env = {**clean, **s3_env, **emulator.env(), "SEEDREAM_DATABASE_URL": database_url}
+    return run_batch(env, tmp_path, "out", emulator)
+
+
+def test_table_formats_hold_every_job_in_manifest_order_with_its_metadata(
+    local_batch: FinishedBatch,
+) -> None:
+    b = local_batch
+    keys = list(b.rows)
+
+    lines = read_jsonl(export(b.name, "jsonl", "exports", b.env, b.cwd))
+    table = pq.read_table(export(b.name, "parquet", "exports", b.env, b.cwd)).to_pylist()
+    with export(b.name, "csv", "exports", b.env, b.cwd).open(newline="", encoding="utf-8") as f:
+        cells = list(csv.reader(f))
+
+    assert [line["key"] for line in lines] == keys
+    assert [row["key"] for row in table] == keys
+    assert [row[0] for row in cells[1:]] == keys
+    for line, parquet_row in zip(lines, table, strict=True):
+        source = b.rows[line["key"]]
+        assert line["state"] == parquet_row["state"] == b.states[line["key"]]
+        assert line["metadata"] == {k: source[k] for k in ("caption", "label", "note")}
+        assert parquet_row["meta_label"] == source["label"]  # an integer column stays one
+        assert parquet_row["meta_note"] == source["note"]
+        assert (
+            line["input_image"]
+            == parquet_row["input_image"]
+            == ("inline" if "image" in source else None)
+        )
+        if line["state"] == "succeeded":
+            assert (line["width"], line["height"]) == expected_size(source)
+            assert parquet_row["finished_at"] is not None and parquet_row["sha256"]
+        else:
+            assert line["error_class"] == parquet_row["error_class"] == "content_policy"
+            assert line["output_uri"] is None
+    header = cells[0]
+    assert {"meta_caption", "meta_label", "meta_note", "prompt", "sha256"} <= set(header)
+    assert "provider_url" not in header and "inline_image" not in header
+    assert all(not cell.startswith(FORMULA_STARTS) for row in cells for cell in row)
+    prompt = header.index("prompt")
+    assert cells[1][prompt] == "'" + HOSTILE_PROMPT
+    everything = "".join(p.read_text(errors="replace") for p in (b.cwd / "exports").iterdir())
+    assert "base64" not in everything and "/cdn/" not in everything  # no blob, no provider URL
+
+
+def test_an_image_folder_loads_in_hugging_face_datasets_with_its_columns(
+    local_batch: FinishedBatch,
+) -> None:
+    folder = export(local_batch.name, "imagefolder", "hf", local_batch.env, local_batch.cwd)
+
+    loaded = load_image_folder(folder)
+
+    assert loaded["keys"] == local_batch.succeeded
+    for key, size, caption, label in zip(
+        loaded["keys"], loaded["sizes"], loaded["captions"], loaded["labels"], strict=True
+    ):
+        source = local_batch.rows[key]
+        assert tuple(size) == expected_size(source)
+        assert (caption, label) == (source["caption"], source["label"])
+    assert HOSTILE_PROMPT in loaded["prompts"] or local_batch.states[HOSTILE_KEY] != "succeeded"
+
+
+def load_image_folder(folder: Path) -> dict[str, list[Any]]:
+    """`datasets.load_dataset("imagefolder")` in a fresh interpreter, offline, with its own cache;
+    what it loaded, as JSON."""
+    script = (
+        "import datasets, json, sys\n"
+        "d = datasets.load_dataset('imagefolder', data_dir=sys.argv[1], split='train')\n"
+        "columns = {'keys': 'key', 'prompts': 'prompt', 'captions': 'meta_caption',\n"
+        "  'labels': 'meta_label'}\n"
+        "found = {name: list(d[column]) for name, column in columns.items()}\n"
+        "print(json.dumps({**found, 'sizes': [i.size for i in d['image']]}))\n"
+    )
+    env = {
+        **os.environ,
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_HUB_OFFLINE": "1",
+        "HF_HOME": str(folder.parent / "hf-home"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(folder)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    return {k: list(v) for k, v in json.loads(done.stdout.splitlines()[-1]).items()}
+
+
+def test_webdataset_shards_hold_each_image_beside_its_row_under_a_dotless_key(
+    local_batch: FinishedBatch,
+) -> None:
+    b = local_batch
+    folder = export(b.name, "webdataset", "wds", b.env, b.cwd, "--shard-size", "4")
+
+    shards = sorted(folder.glob("shard-*.tar"))
+    assert [s.name for s in shards] == [f"shard-{n:06d}.tar" for n in range(len(shards))]
+    assert len(shards) == -(-len(b.succeeded) // 4)
+    names = [name for shard in shards for name in tarfile.open(shard).getnames()]
+    assert len(names) == 2 * len(b.succeeded)
+    stems = [name.split(".", 1)[0] for name in names]
+    assert stems[::2] == stems[1::2]  # each sample's two files are adjacent
+    assert all("/" not in stem for stem in stems)
+
+    samples = list(webdataset.WebDataset([str(s) for s in shards], shardshuffle=False))
+    assert [json.loads(s["json"])["key"] for s in samples] == b.succeeded
+    for sample in samples:
+        row = json.loads(sample["json"])
+        with Image.open(io.BytesIO(sample["jpg"])) as picture:
+            assert picture.size == expected_size(b.rows[row["key"]])
+        assert row["metadata"]["caption"] == b.rows[row["key"]]["caption"]
+
+
+def test_an_image_folder_goes_from_s3_to_s3_and_loads_once_downloaded(
+    tmp_path: Path, s3_env: dict[str, str], s3_bucket: tuple[str, Any], emulator: Emulator
+) -> None:
+    bucket, client = s3_bucket
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
+    env = {**clean, **s3_env, **emulator.env()}
+    b = run_batch(env, tmp_path, f"s3://{bucket}/images", emulator)
+
+    done = cli(
+        ["export", b.name, "--format", "imagefolder", "--to", f"s3://{bucket}/datasets/v1"],
+        env,
+        tmp_path,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert f"s3://{bucket}/datasets/v1" in done.stdout
+    listed = client.list_objects_v2(Bucket=bucket, Prefix="datasets/v1/")["Contents"]
+    download = tmp_path / "downloaded"
+    for item in listed:
+        target = download / item["Key"].removeprefix("datasets/v1/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        client.download_file(bucket, item["Key"], str(target))
+    assert len(listed) == len(b.succeeded) + 1  # the images and metadata.jsonl
+    loaded = load_image_folder(download)
+    assert loaded["keys"] == b.succeeded
+    assert [tuple(size) for size in loaded["sizes"]] == [
+        expected_size(b.rows[key]) for key in b.succeeded
+    ]
+
+
+def test_an_unknown_batch_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
+    done = cli(["export", "nope", "--format", "csv", "--to", "x"], env, tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0
+    assert "no batch named 'nope'" in done.stderr
