@@ -108,6 +108,15 @@ class Settings(BaseSettings):
     #: the Redis holding the fleet's limiter; unset = the broker's, when it is Redis
     limiter_url: str | None = None
 
+    #: the recurring batches `seedream-batch beat` starts (relative to the working folder)
+    schedules_file: Path = Path("config/schedules.yaml")
+    #: where `beat` keeps when each schedule last fired, so a restart neither repeats nor skips
+    beat_state_file: Path = Path("seedream-beat.db")
+    #: where batch events (completed, paused) are POSTed; unset = no notifications
+    webhook_url: str | None = None
+    #: signs every notification (HMAC-SHA256 of the body); never logged or sent
+    webhook_secret: SecretStr | None = None
+
     def require_api_credentials(self) -> tuple[str, SecretStr]:
         """The account id and token, or a one-line error naming the variable to set."""
         if self.api_token is None or not self.api_token.get_secret_value():

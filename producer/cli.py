@@ -22,6 +22,7 @@ from producer.manifest import ManifestError
 from producer.progress import wait_for_batch
 from producer.status_command import status
 from producer.submission import Submission, SubmissionError, open_table, submit_manifest
+from worker.notify import notify_batch
 
 app = typer.Typer(
     help="Batch image generation with Seedream 4.0 on Cloudflare Workers AI.",
@@ -126,6 +127,7 @@ def run(
     with job_sender(settings, concurrency) as enqueue:
         submission = _submit(table, settings, options, enqueue)
         summary = wait_for_batch(table, submission.batch, show_progress=err.is_terminal)
+        notify_batch(settings, table, submission.batch.id)
     elapsed = time.monotonic() - started
     succeeded = summary.counts["succeeded"]
     typer.echo(summary.render())
