@@ -20,6 +20,7 @@ from producer.batch_commands import cancel, resume, retry
 from producer.cli_support import command_settings, err, fail, job_sender
 from producer.manifest import ManifestError
 from producer.progress import wait_for_batch
+from producer.schedule_commands import beat, schedules
 from producer.status_command import status
 from producer.submission import Submission, SubmissionError, open_table, submit_manifest
 from worker.notify import notify_batch
@@ -181,3 +182,5 @@ app.command("status")(status)
 app.command("resume")(resume)
 app.command("retry")(retry)
 app.command("cancel")(cancel)
+app.command("beat")(beat)
+app.command("schedules")(schedules)

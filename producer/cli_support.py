@@ -20,9 +20,10 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     """Print `error: message` on stderr and return the exit to raise.
 
     The message is escaped: it may quote a manifest, and a header cell "[/b]" is not markup (rich
-    raised MarkupError on it and swallowed "[bold]").
+    raised MarkupError on it and swallowed "[bold]"). It is not wrapped: one line, whatever
+    the width, so a log or a script reads it whole.
     """
-    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 

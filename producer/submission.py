@@ -50,20 +50,22 @@ def submit_manifest(
     show_progress: bool = False,
     max_images: int | None = None,
     max_cost: float | None = None,
+    schedule: str | None = None,
 ) -> Submission:
     """Load `manifest` as a new batch, or resume the batch `batch_name` if it exists.
 
     Resuming re-enqueues every job that is not final and not under a live lease (see
     `producer.batch_control.resume_batch`). `max_images` and `max_cost` set the batch's budget
     (a resumed batch takes the new values). `show_progress` shows a live bar while the manifest
-    loads.
+    loads. A batch made by `schedule` is never resumed: if its name exists, BatchExists is
+    raised (by the insert, so two processes making it at once make it once).
     """
     if batch_name is not None:
         try:
             validate_batch_id(batch_name)
         except ValueError as exc:
             raise SubmissionError(str(exc)) from None
-        existing = table.get_batch(batch_name)
+        existing = table.get_batch(batch_name) if schedule is None else None
         if existing is not None:
             resumed = resume_batch(
                 table,
@@ -84,6 +86,7 @@ def submit_manifest(
             price_per_image=settings.price_per_image,
             max_images=max_images,
             max_cost=max_cost,
+            schedule=schedule,
         )
         with LoadingProgress(reader, show_progress) as progress:
             report = load_manifest(
