@@ -64,10 +64,11 @@ def start_scheduled_batch(
     """Make and enqueue the batch of `schedule`'s fire at `fired_at`, unless it exists or the
     schedule's previous batch still runs."""
     name = schedule.batch_name(fired_at)
-    if table.get_batch(name) is not None:
+    previous = table.latest_of_schedule(schedule.name)
+    # read after: made meanwhile by another process, this fire's batch shows as the previous one
+    if table.get_batch(name) is not None or (previous is not None and previous.id == name):
         log.info("schedule %s: batch %s exists already; not started again", schedule.name, name)
         return Fire(FireOutcome.exists, name)
-    previous = table.latest_of_schedule(schedule.name)
     if previous is not None and still_running(table, previous):
         log.warning("schedule %s: skipped the run at %s (%s): its previous batch %s still runs",
                     schedule.name, fired_at.isoformat(), name, previous.id)  # fmt: skip
