@@ -85,6 +85,7 @@ def start_scheduled_batch(
                 max_images=schedule.max_images,
                 max_cost=schedule.max_cost,
                 schedule=schedule.name,
+                source=schedule.manifest,
             )
         except BatchExists:
             log.info("schedule %s: batch %s was made meanwhile; not started again",

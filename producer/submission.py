@@ -51,6 +51,7 @@ def submit_manifest(
     max_images: int | None = None,
     max_cost: float | None = None,
     schedule: str | None = None,
+    source: str | None = None,
 ) -> Submission:
     """Load `manifest` as a new batch, or resume the batch `batch_name` if it exists.
 
@@ -58,7 +59,8 @@ def submit_manifest(
     `producer.batch_control.resume_batch`). `max_images` and `max_cost` set the batch's budget
     (a resumed batch takes the new values). `show_progress` shows a live bar while the manifest
     loads. A batch made by `schedule` is never resumed: if its name exists, BatchExists is
-    raised (by the insert, so two processes making it at once make it once).
+    raised (by the insert, so two processes making it at once make it once). `source` is what
+    the batch records as its manifest when `manifest` is a local copy (of an s3:// one).
     """
     if batch_name is not None:
         try:
@@ -80,7 +82,7 @@ def submit_manifest(
     with ManifestReader(manifest) as reader, _reject_sink(manifest, rejects) as on_reject:
         batch = table.create_batch(
             batch_name or new_batch_id(manifest),
-            str(manifest),
+            source or str(manifest),
             output,
             settings.model,
             price_per_image=settings.price_per_image,

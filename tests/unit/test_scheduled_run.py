@@ -63,6 +63,7 @@ def test_a_fire_makes_the_batch_named_after_its_time_and_records_the_schedule(
 
     batch = table.get_batch("daily-2026-06-01")
     assert batch is not None and batch.schedule == "daily" and batch.max_images == 5
+    assert batch.manifest == schedule.manifest
     assert len(sent.job_ids) == 3 and table.latest_of_schedule("daily") == batch
 
 
