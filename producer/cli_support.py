@@ -38,7 +38,7 @@ def command_settings(*, need_credentials: bool, need_broker: bool = False) -> Se
         raise fail(str(exc)) from None
     if need_broker and settings.embedded:
         raise fail(
-            "SEEDREAM_BROKER_URL is not set: `submit` and `worker` need a shared broker "
+            "SEEDREAM_BROKER_URL is not set: `submit`, `worker` and `beat` need a shared broker "
             "(e.g. redis://127.0.0.1:6379/0); use `seedream-batch run` to do it all in one process"
         )
     return settings

@@ -33,8 +33,8 @@ def test_an_embedded_run_sends_one_signed_completed_event_retrying_a_500(
         time.sleep(1)  # room for a second, wrong, notification to arrive
 
     assert result.returncode == 0, result.stderr
-    assert [r.answered for r in hook.received] == [500, 200]  # tried again after the 500
-    [delivered] = hook.delivered()
+    assert [r.answered for r in hook.about("hooked")] == [500, 200]  # tried again after the 500
+    [delivered] = hook.delivered("hooked")
     assert delivered.event == "batch.completed" and delivered.signature_ok
     assert delivered.body["event"] == "batch.completed"
     assert delivered.body["batch"]["batch"] == "hooked"
@@ -56,14 +56,14 @@ def test_a_batch_a_worker_pauses_on_a_bad_token_sends_one_paused_event(
         )
         try:
             batch, _ = submit("jobs.jsonl", str(tmp_path / "out"), env, tmp_path)
-            hook.wait_for(1, timeout=60)
+            hook.wait_for(batch, timeout=60)
             time.sleep(3)  # six more reaper turns: none may send it again
         finally:
             worker.stop()
 
-    [delivered] = hook.delivered()
+    [delivered] = hook.delivered(batch)
     assert delivered.event == "batch.paused" and delivered.signature_ok
     assert delivered.body["batch"]["batch"] == batch
     assert delivered.body["batch"]["paused_reason"].startswith("auth: ")
-    assert len(hook.received) == 2  # the 500, then the delivery
+    assert [r.answered for r in hook.about(batch)] == [500, 200]  # tried again after the 500
     assert SECRET not in worker.output()

@@ -1,5 +1,5 @@
 """A webhook receiver on 127.0.0.1 for the notification tests: it records every POST, checks its
-signature as a real receiver would, and can fail the first requests with a 500."""
+signature as a real receiver would, and can fail the first requests about each batch with a 500."""
 
 import hashlib
 import hmac
@@ -23,7 +23,8 @@ class Received:
 
 
 class WebhookReceiver:
-    """`with WebhookReceiver(secret, fail_first=1) as hook:` listens at `hook.url`."""
+    """`with WebhookReceiver(secret, fail_first=1) as hook:` listens at `hook.url`, and answers
+    the first request about each batch with a 500."""
 
     def __init__(self, secret: str, *, fail_first: int = 0) -> None:
         self.secret = secret
@@ -33,26 +34,31 @@ class WebhookReceiver:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
 
-    def delivered(self) -> list[Received]:
-        """The requests answered 200 (the retries' failed tries left out)."""
+    def about(self, batch: str) -> list[Received]:
+        """The requests about one batch (a shared database holds other tests' batches too)."""
         with self._lock:
-            return [r for r in self.received if r.answered == 200]
+            return [r for r in self.received if r.body["batch"]["batch"] == batch]
 
-    def wait_for(self, count: int, timeout: float) -> list[Received]:
+    def delivered(self, batch: str) -> list[Received]:
+        """The requests about the batch answered 200 (the retries' failed tries left out)."""
+        return [r for r in self.about(batch) if r.answered == 200]
+
+    def wait_for(self, batch: str, timeout: float) -> list[Received]:
+        """The deliveries about the batch, once there is one (or the time is up)."""
         deadline = time.monotonic() + timeout
-        while len(self.delivered()) < count and time.monotonic() < deadline:
+        while not self.delivered(batch) and time.monotonic() < deadline:
             time.sleep(0.1)
-        return self.delivered()
+        return self.delivered(batch)
 
     def _record(self, headers: Any, raw: bytes) -> int:
         expected = "sha256=" + hmac.new(self.secret.encode(), raw, hashlib.sha256).hexdigest()
         signature_ok = hmac.compare_digest(expected, headers.get("X-Seedream-Signature", ""))
+        body = json.loads(raw)
         with self._lock:
-            answered = 500 if len(self.received) < self.fail_first else 200
+            earlier = sum(r.body["batch"]["batch"] == body["batch"]["batch"] for r in self.received)
+            answered = 500 if earlier < self.fail_first else 200
             self.received.append(
-                Received(
-                    headers.get("X-Seedream-Event", ""), signature_ok, json.loads(raw), answered
-                )
+                Received(headers.get("X-Seedream-Event", ""), signature_ok, body, answered)
             )
         return answered
 
