@@ -1,6 +1,7 @@
 """Webhook notifications on real parts: a local HTTP receiver that checks every signature and
 fails its first request, an embedded `run`, and a `worker` process whose batch pauses."""
 
+import json
 import time
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def test_an_embedded_run_sends_one_signed_completed_event_retrying_a_500(
     assert delivered.body["event"] == "batch.completed"
     assert delivered.body["batch"]["batch"] == "hooked"
     assert delivered.body["batch"]["counts"]["succeeded"] == 6
-    assert SECRET not in result.stdout + result.stderr
+    assert SECRET not in result.stdout + result.stderr + json.dumps(delivered.body)
 
 
 def test_a_batch_a_worker_pauses_on_a_bad_token_sends_one_paused_event(
