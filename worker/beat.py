@@ -10,7 +10,7 @@ while it was down runs once (named after the latest missed time), and none runs 
 """
 
 import copy
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery.beat import PersistentScheduler, ScheduleEntry
@@ -34,7 +34,7 @@ class CronTiming(BaseSchedule):
         super().__init__()
         self.spec = schedule
 
-    def remaining_estimate(self, last_run_at: datetime) -> Any:
+    def remaining_estimate(self, last_run_at: datetime) -> timedelta:
         return self.spec.next_run(_aware(last_run_at)) - datetime.now(UTC)
 
     def is_due(self, last_run_at: datetime) -> schedstate:
