@@ -88,27 +88,25 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices):
         )
         try:
             with self.engine.begin() as conn:
-                conn.execute(self._insert_batch(batch))
+                conn.execute(
+                    insert(batches).values(
+                        id=batch_id,
+                        created_at=utcnow(),
+                        manifest=manifest,
+                        output=output,
+                        model=model,
+                        rejected=0,
+                        state=batch.state.value,
+                        price_per_image=price_per_image,
+                        max_images=max_images,
+                        max_cost=max_cost,
+                        budget_used=0,
+                        schedule=schedule,
+                    )
+                )
         except IntegrityError:
             raise BatchExists(f"a batch named {batch_id!r} already exists") from None
         return batch
-
-    @staticmethod
-    def _insert_batch(batch: Batch) -> Any:
-        return insert(batches).values(
-            id=batch.id,
-            created_at=utcnow(),
-            manifest=batch.manifest,
-            output=batch.output,
-            model=batch.model,
-            rejected=0,
-            state=batch.state.value,
-            price_per_image=batch.price_per_image,
-            max_images=batch.max_images,
-            max_cost=batch.max_cost,
-            budget_used=0,
-            schedule=batch.schedule,
-        )
 
     def get_batch(self, batch_id: str) -> Batch | None:
         with self.engine.connect() as conn:
