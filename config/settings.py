@@ -114,6 +114,14 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     #: the address the metrics server binds
     metrics_host: str = DEFAULT_METRICS_HOST
+    #: the recurring batches `seedream-batch beat` starts (relative to the working folder)
+    schedules_file: Path = Path("config/schedules.yaml")
+    #: where `beat` keeps when each schedule last fired, so a restart neither repeats nor skips
+    beat_state_file: Path = Path("seedream-beat.db")
+    #: where batch events (completed, paused) are POSTed; unset = no notifications
+    webhook_url: str | None = None
+    #: signs every notification (HMAC-SHA256 of the body); never logged or sent
+    webhook_secret: SecretStr | None = None
 
     def require_api_credentials(self) -> tuple[str, SecretStr]:
         """The account id and token, or a one-line error naming the variable to set."""

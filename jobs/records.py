@@ -28,6 +28,10 @@ class Batch:
     created_at: datetime | None = None
     #: when its first job was claimed; None until then
     started_at: datetime | None = None
+    #: the schedule that made it (None: submitted by a person)
+    schedule: str | None = None
+    #: the last webhook event claimed for it
+    notified: str | None = None
 
     @property
     def image_cap(self) -> int | None:
@@ -58,6 +62,8 @@ class Batch:
             budget_used=row["budget_used"],
             created_at=as_utc(row["created_at"]),
             started_at=as_utc(row["started_at"]),
+            schedule=row["schedule"],
+            notified=row["notified"],
         )
 
 

@@ -34,6 +34,8 @@ Enqueue = Callable[[Sequence[int]], None]
 CHUNK = 5000
 #: states a job waits in for a worker (with a message on the queue, or a due time)
 _WAITING = (JobState.queued.value, JobState.generated.value)
+#: a batch that runs again is no longer paused, and its next pause or completion is news again
+_RUNS_AGAIN = {"paused_reason": None, "notified": None}
 
 
 class JobRecovery:
@@ -154,7 +156,7 @@ class JobRecovery:
         A job with a due time still ahead keeps it; the reaper enqueues it then. A job under a
         live lease is running and is left alone.
         """
-        values: dict[str, Any] = {"state": BatchState.active.value, "paused_reason": None}
+        values: dict[str, Any] = {"state": BatchState.active.value, **_RUNS_AGAIN}
         if max_images is not None:
             values["max_images"] = max_images
         if max_cost is not None:
@@ -214,7 +216,7 @@ class JobRecovery:
                 conn.execute(
                     update(batches)
                     .where(batches.c.id == batch_id)
-                    .values(state=BatchState.active.value, paused_reason=None)
+                    .values(state=BatchState.active.value, **_RUNS_AGAIN)
                 )
         return reopened.rowcount
 

@@ -10,29 +10,35 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from jobs.bulk_insert import insert_new_jobs
 from jobs.claims import JobClaims
 from jobs.database import utcnow
 from jobs.migrate import add_missing_columns
+from jobs.notices import BatchNotices
 from jobs.records import Batch, BatchProgress, Claim, Duplicate, StoredImage, as_utc
 from jobs.recovery import JobRecovery
 from jobs.schema import batches, jobs, metadata
 from jobs.spec import JobSpec
 from jobs.states import JobState
 
-__all__ = ["Batch", "Claim", "Duplicate", "ResultsTable", "StoredImage"]
+__all__ = ["Batch", "BatchExists", "Claim", "Duplicate", "ResultsTable", "StoredImage"]
 
 #: how many times making the schema is tried when other processes are making it at once
 _SCHEMA_TRIES = 5
 
 
-class ResultsTable(JobClaims, JobRecovery):
+class BatchExists(RuntimeError):
+    """A batch of that name is already in the table (its name is the primary key)."""
+
+
+class ResultsTable(JobClaims, JobRecovery, BatchNotices):
     """Reads and writes batches, jobs and attempts; knows nothing of Celery or HTTP.
 
     A worker's writes (claim, record each step) are `jobs.claims`'; finding what the queue lost
-    and the user's commands on a batch (resume, retry, cancel) are `jobs.recovery`'s.
+    and the user's commands on a batch (resume, retry, cancel) are `jobs.recovery`'s; which
+    batches have news for the webhook is `jobs.notices`'.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -65,7 +71,10 @@ class ResultsTable(JobClaims, JobRecovery):
         price_per_image: float = 0.03,
         max_images: int | None = None,
         max_cost: float | None = None,
+        schedule: str | None = None,
     ) -> Batch:
+        """Record a new batch; raises BatchExists if the name is taken, atomically (the insert
+        conflicts), so two processes making the same batch at once make it once."""
         batch = Batch(
             batch_id,
             manifest,
@@ -75,23 +84,28 @@ class ResultsTable(JobClaims, JobRecovery):
             price_per_image=price_per_image,
             max_images=max_images,
             max_cost=max_cost,
+            schedule=schedule,
         )
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert(batches).values(
-                    id=batch_id,
-                    created_at=utcnow(),
-                    manifest=manifest,
-                    output=output,
-                    model=model,
-                    rejected=0,
-                    state=batch.state.value,
-                    price_per_image=price_per_image,
-                    max_images=max_images,
-                    max_cost=max_cost,
-                    budget_used=0,
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(batches).values(
+                        id=batch_id,
+                        created_at=utcnow(),
+                        manifest=manifest,
+                        output=output,
+                        model=model,
+                        rejected=0,
+                        state=batch.state.value,
+                        price_per_image=price_per_image,
+                        max_images=max_images,
+                        max_cost=max_cost,
+                        budget_used=0,
+                        schedule=schedule,
+                    )
                 )
-            )
+        except IntegrityError:
+            raise BatchExists(f"a batch named {batch_id!r} already exists") from None
         return batch
 
     def get_batch(self, batch_id: str) -> Batch | None:
@@ -111,6 +125,18 @@ class ResultsTable(JobClaims, JobRecovery):
         query = select(batches).order_by(batches.c.created_at.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [Batch.from_row(row._mapping) for row in conn.execute(query)]
+
+    def latest_of_schedule(self, schedule: str) -> Batch | None:
+        """The last batch the schedule made, if it made any."""
+        query = (
+            select(batches)
+            .where(batches.c.schedule == schedule)
+            .order_by(batches.c.created_at.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).one_or_none()
+        return None if row is None else Batch.from_row(row._mapping)
 
     # -- loading -----------------------------------------------------------------------------
 

@@ -50,6 +50,11 @@ batches = Table(
     Column("price_per_image", Float, nullable=False, server_default="0.03"),
     #: calls that returned an image, plus calls in flight: what the budget is checked against
     Column("budget_used", Integer, nullable=False, server_default="0"),
+    #: the schedule (config/schedules.yaml) that made it; null for a batch a person submitted
+    Column("schedule", String(200)),
+    #: the last webhook event claimed for it (`batch.completed`, `batch.paused`); null: none yet,
+    #: or the batch ran again since (resume, retry)
+    Column("notified", String(40)),
 )
 
 jobs = Table(

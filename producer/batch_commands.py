@@ -16,6 +16,7 @@ from producer.batch_control import resume_batch, retry_batch
 from producer.cli_support import command_settings, err, existing_batch, job_sender
 from producer.progress import wait_for_batch
 from producer.submission import open_table
+from worker.notify import notify_batch
 
 BatchArg = Annotated[str, typer.Argument(help="The batch's name (`seedream-batch status` lists).")]
 
@@ -104,5 +105,6 @@ def _wait_if_embedded(settings: Settings, table: ResultsTable, batch: str) -> No
     if not settings.embedded:
         return
     summary = wait_for_batch(table, existing_batch(table, batch), show_progress=err.is_terminal)
+    notify_batch(settings, table, batch)
     typer.echo(summary.render())
     raise typer.Exit(summary.exit_code)

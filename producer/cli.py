@@ -21,8 +21,10 @@ from producer.cli_support import command_settings, err, fail, job_sender
 from producer.export_command import export
 from producer.manifest import ManifestError
 from producer.progress import wait_for_batch
+from producer.schedule_commands import beat, schedules
 from producer.status_command import status
 from producer.submission import Submission, SubmissionError, open_table, submit_manifest
+from worker.notify import notify_batch
 
 app = typer.Typer(
     help="Batch image generation with Seedream 4.0 on Cloudflare Workers AI.",
@@ -127,6 +129,7 @@ def run(
     with job_sender(settings, concurrency) as enqueue:
         submission = _submit(table, settings, options, enqueue)
         summary = wait_for_batch(table, submission.batch, show_progress=err.is_terminal)
+        notify_batch(settings, table, submission.batch.id)
     elapsed = time.monotonic() - started
     succeeded = summary.counts["succeeded"]
     typer.echo(summary.render())
@@ -189,3 +192,5 @@ app.command("resume")(resume)
 app.command("retry")(retry)
 app.command("cancel")(cancel)
 app.command("export")(export)
+app.command("beat")(beat)
+app.command("schedules")(schedules)

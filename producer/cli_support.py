@@ -21,9 +21,10 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     """Print `error: message` on stderr and return the exit to raise.
 
     The message is escaped: it may quote a manifest, and a header cell "[/b]" is not markup (rich
-    raised MarkupError on it and swallowed "[bold]").
+    raised MarkupError on it and swallowed "[bold]"). It is not wrapped: one line, whatever
+    the width, so a log or a script reads it whole.
     """
-    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -38,7 +39,7 @@ def command_settings(*, need_credentials: bool, need_broker: bool = False) -> Se
         raise fail(str(exc)) from None
     if need_broker and settings.embedded:
         raise fail(
-            "SEEDREAM_BROKER_URL is not set: `submit` and `worker` need a shared broker "
+            "SEEDREAM_BROKER_URL is not set: `submit`, `worker` and `beat` need a shared broker "
             "(e.g. redis://127.0.0.1:6379/0); use `seedream-batch run` to do it all in one process"
         )
     return settings

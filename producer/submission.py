@@ -50,20 +50,24 @@ def submit_manifest(
     show_progress: bool = False,
     max_images: int | None = None,
     max_cost: float | None = None,
+    schedule: str | None = None,
+    source: str | None = None,
 ) -> Submission:
     """Load `manifest` as a new batch, or resume the batch `batch_name` if it exists.
 
     Resuming re-enqueues every job that is not final and not under a live lease (see
     `producer.batch_control.resume_batch`). `max_images` and `max_cost` set the batch's budget
     (a resumed batch takes the new values). `show_progress` shows a live bar while the manifest
-    loads.
+    loads. A batch made by `schedule` is never resumed: if its name exists, BatchExists is
+    raised (by the insert, so two processes making it at once make it once). `source` is what
+    the batch records as its manifest when `manifest` is a local copy (of an s3:// one).
     """
     if batch_name is not None:
         try:
             validate_batch_id(batch_name)
         except ValueError as exc:
             raise SubmissionError(str(exc)) from None
-        existing = table.get_batch(batch_name)
+        existing = table.get_batch(batch_name) if schedule is None else None
         if existing is not None:
             resumed = resume_batch(
                 table,
@@ -78,12 +82,13 @@ def submit_manifest(
     with ManifestReader(manifest) as reader, _reject_sink(manifest, rejects) as on_reject:
         batch = table.create_batch(
             batch_name or new_batch_id(manifest),
-            str(manifest),
+            source or str(manifest),
             output,
             settings.model,
             price_per_image=settings.price_per_image,
             max_images=max_images,
             max_cost=max_cost,
+            schedule=schedule,
         )
         with LoadingProgress(reader, show_progress) as progress:
             report = load_manifest(

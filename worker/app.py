@@ -1,9 +1,10 @@
-"""The Celery application, configured from the settings; `worker.tasks` registers the task."""
+"""The Celery application, configured from the settings; `worker.tasks` registers the job task,
+`worker.scheduled` the one beat sends."""
 
 from celery import Celery
 
 from config.celery_config import celery_config
 from config.settings import get_settings
 
-app = Celery("seedream_batch", include=["worker.tasks"])
+app = Celery("seedream_batch", include=["worker.tasks", "worker.scheduled"])
 app.config_from_object(celery_config(get_settings()))

@@ -7,7 +7,9 @@ one that gets it (a Redis key with a time to live, so a dead holder's turn passe
 2. when the queue is empty, makes due the jobs still waiting a lease after their message was
    sent: a killed worker took those messages and Redis would hold them for an hour, or lost
    them (see jobs.recovery.make_unclaimed_due);
-3. sends a message for every job that is due.
+3. sends a message for every job that is due;
+4. claims the webhook events of batches that completed or paused, and hands them to the
+   notifier's sending threads (worker.notify), when webhooks are on.
 
 A job's retry delay therefore lives in the table, never in a message a worker holds or a broker
 may re-deliver early, and a job a killed worker held or had taken is running again within about
@@ -25,6 +27,7 @@ import redis
 
 from jobs.recovery import Enqueue
 from jobs.results import ResultsTable
+from worker.notify import BatchNotifier
 from worker.periodic import PeriodicThread
 
 log = logging.getLogger(__name__)
@@ -95,6 +98,8 @@ class Turn:
     unclaimed: int
     #: messages sent for due jobs
     sent: int
+    #: webhook events claimed (and being sent)
+    notified: int = 0
 
 
 class Reaper:
@@ -110,6 +115,7 @@ class Reaper:
         max_attempts: int,
         lease_s: float,
         interval_s: float,
+        notifier: BatchNotifier | None = None,
     ) -> None:
         self._table = table
         self._enqueuer = enqueuer
@@ -117,6 +123,7 @@ class Reaper:
         self._queue = queue
         self._max_attempts = max_attempts
         self._lease_s = lease_s
+        self._notifier = notifier
         self._thread = PeriodicThread("reaper", interval_s, self.reap, jitter=0.2)
 
     def reap(self) -> Turn | None:
@@ -129,8 +136,9 @@ class Reaper:
         unclaimed = self._table.make_unclaimed_due(self._lease_s) if self._queue.is_empty() else 0
         with self._enqueuer() as enqueue:
             sent = self._table.enqueue_due(enqueue, limit=MAX_SENT_PER_TURN)
-        turn = Turn(recovered, unclaimed, sent)
-        if recovered or unclaimed or sent:
+        notified = self._notifier.notify_due() if self._notifier is not None else 0
+        turn = Turn(recovered, unclaimed, sent, notified)
+        if recovered or unclaimed or sent or notified:
             log.info("reaper: %s", turn)
         return turn
 

@@ -27,6 +27,7 @@ from worker.cloudflare import CloudflareClient
 from worker.limited_client import LimitedClient
 from worker.limiter import open_limiter
 from worker.metrics import serve_metrics
+from worker.notify import open_notifier
 from worker.pipeline import JobPipeline, StorageLookup
 from worker.reaper import (
     AlwaysMyTurn,
@@ -127,6 +128,7 @@ def start_reaper(**_: Any) -> None:
                 max_attempts=settings.max_attempts,
                 lease_s=settings.lease_seconds,
                 interval_s=settings.reaper_interval_seconds,
+                notifier=open_notifier(settings, table),
             )
     _reaper.start()
 

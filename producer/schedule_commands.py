@@ -1,0 +1,78 @@
+"""`seedream-batch beat` (start the schedule file's batches on time) and `seedream-batch
+schedules` (list them, with their next run and the last batch each made)."""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from config.settings import Settings
+from jobs.results import Batch, ResultsTable
+from jobs.states import BatchState
+from producer.cli_support import command_settings, fail
+from producer.scheduled_run import still_running
+from producer.schedules import Schedule, ScheduleFileError, load_schedules
+from producer.status_command import LISTING_WIDTH
+from producer.submission import open_table
+from producer.summary import duration
+
+
+def beat(
+    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+) -> None:
+    """Send each schedule's batch to the workers when its cron says (run one, next to them)."""
+    settings = command_settings(need_credentials=False, need_broker=True)
+    schedules = _schedules(settings)
+    from worker.app import app as celery_app
+    from worker.beat import ScheduleFileScheduler, beat_schedule
+
+    celery_app.conf.beat_schedule = beat_schedule(schedules)
+    celery_app.Beat(
+        scheduler=ScheduleFileScheduler,
+        schedule=str(settings.beat_state_file),
+        loglevel=loglevel,
+    ).run()
+
+
+def schedules() -> None:
+    """List the schedules: cron, next run, manifest, and the last batch each made."""
+    settings = command_settings(need_credentials=False)
+    found = _schedules(settings)
+    if not found:
+        typer.echo(f"{settings.schedules_file}: no schedules")
+        return
+    table = open_table(settings)
+    now = datetime.now(UTC)
+    listing = Table("name", "cron", "timezone", "next run (UTC)", "manifest", "last batch")
+    for schedule in found:
+        upcoming = schedule.next_run(now)
+        listing.add_row(
+            schedule.name,
+            schedule.cron,
+            schedule.timezone,
+            f"{upcoming:%Y-%m-%d %H:%M} (in {duration((upcoming - now).total_seconds())})",
+            schedule.manifest,
+            _last_batch(table, schedule),
+        )
+    console = Console()
+    if not console.is_terminal:  # a pipe or a file: never cut names to fit 80 columns
+        console = Console(width=LISTING_WIDTH)
+    console.print(listing)
+
+
+def _schedules(settings: Settings) -> list[Schedule]:
+    try:
+        return load_schedules(settings.schedules_file)
+    except ScheduleFileError as exc:
+        raise fail(str(exc)) from None
+
+
+def _last_batch(table: ResultsTable, schedule: Schedule) -> str:
+    batch: Batch | None = table.latest_of_schedule(schedule.name)
+    if batch is None:
+        return "-"
+    if batch.state is not BatchState.active:
+        return f"{batch.id} ({batch.state.value})"
+    return f"{batch.id} ({'running' if still_running(table, batch) else 'completed'})"

@@ -1,0 +1,110 @@
+"""One fire of a schedule: its manifest becomes a batch named after the fire time, at most once.
+
+Two beats, or a message delivered twice, fire the same schedule at the same time: the batch name
+comes from the fire time and is the table's primary key, so the second insert conflicts and that
+fire is skipped. A fire while the schedule's previous batch still runs (active, some job not
+final) is skipped too, with a log line: runs of one schedule never pile up.
+"""
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path, PurePosixPath
+from tempfile import TemporaryDirectory
+
+import boto3
+
+from config.settings import Settings
+from jobs.recovery import Enqueue
+from jobs.results import Batch, BatchExists, ResultsTable
+from jobs.states import BatchState
+from producer.schedules import Schedule
+from producer.submission import submit_manifest
+
+log = logging.getLogger(__name__)
+
+
+class FireOutcome(StrEnum):
+    """What a fire did."""
+
+    #: the batch was made and its jobs enqueued
+    started = "started"
+    #: the batch of this fire exists already (another beat, a re-delivered message)
+    exists = "exists"
+    #: the schedule's previous batch still runs
+    previous_running = "previous_running"
+
+
+@dataclass(frozen=True)
+class Fire:
+    outcome: FireOutcome
+    #: the batch this fire names
+    batch: str
+    jobs: int = 0
+
+
+def still_running(table: ResultsTable, batch: Batch) -> bool:
+    """Active with a job not final yet (a paused or cancelled batch waits for a person)."""
+    if batch.state is not BatchState.active:
+        return False
+    progress = table.progress(batch.id)
+    return progress.finished < progress.total
+
+
+def start_scheduled_batch(
+    table: ResultsTable,
+    settings: Settings,
+    schedule: Schedule,
+    fired_at: datetime,
+    enqueue: Enqueue,
+) -> Fire:
+    """Make and enqueue the batch of `schedule`'s fire at `fired_at`, unless it exists or the
+    schedule's previous batch still runs."""
+    name = schedule.batch_name(fired_at)
+    previous = table.latest_of_schedule(schedule.name)
+    # read after: made meanwhile by another process, this fire's batch shows as the previous one
+    if table.get_batch(name) is not None or (previous is not None and previous.id == name):
+        log.info("schedule %s: batch %s exists already; not started again", schedule.name, name)
+        return Fire(FireOutcome.exists, name)
+    if previous is not None and still_running(table, previous):
+        log.warning("schedule %s: skipped the run at %s (%s): its previous batch %s still runs",
+                    schedule.name, fired_at.isoformat(), name, previous.id)  # fmt: skip
+        return Fire(FireOutcome.previous_running, name)
+    with local_manifest(schedule.manifest) as manifest:
+        try:
+            submission = submit_manifest(
+                table,
+                settings,
+                manifest,
+                output=schedule.output,
+                batch_name=name,
+                enqueue=enqueue,
+                max_images=schedule.max_images,
+                max_cost=schedule.max_cost,
+                schedule=schedule.name,
+                source=schedule.manifest,
+            )
+        except BatchExists:
+            log.info("schedule %s: batch %s was made meanwhile; not started again",
+                     schedule.name, name)  # fmt: skip
+            return Fire(FireOutcome.exists, name)
+    loaded = submission.report.loaded if submission.report is not None else 0
+    log.info("schedule %s: batch %s started, %d jobs", schedule.name, name, loaded)
+    return Fire(FireOutcome.started, name, loaded)
+
+
+@contextmanager
+def local_manifest(location: str) -> Iterator[Path]:
+    """The manifest as a local file: a path as it is, an s3://bucket/key downloaded to a
+    temporary folder for the time of the block (boto3's endpoint and credentials)."""
+    if not location.startswith("s3://"):
+        yield Path(location)
+        return
+    bucket, _, key = location.removeprefix("s3://").partition("/")
+    with TemporaryDirectory(prefix="seedream-manifest-") as folder:
+        path = Path(folder) / PurePosixPath(key).name
+        boto3.session.Session().client("s3").download_file(bucket, key, str(path))
+        yield path

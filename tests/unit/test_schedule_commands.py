@@ -1,0 +1,70 @@
+"""`seedream-batch schedules` and `beat` as a user runs them: the listing, and clear refusals."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from config.settings import get_settings
+from jobs.database import open_engine
+from jobs.results import ResultsTable
+from producer.cli import app
+from tests.support.tables import MODEL, specs
+
+runner = CliRunner()
+
+SCHEDULES = """\
+- name: nightly
+  cron: "30 2 * * *"
+  manifest: s3://campaigns/nightly.jsonl
+  output: ./out
+  batch: "nightly-{date:%Y-%m-%d}"
+- name: hourly
+  cron: "0 * * * *"
+  timezone: Asia/Tokyo
+  manifest: hourly.jsonl
+  output: ./out
+  batch: "hourly-{date:%Y%m%d-%H}"
+"""
+
+
+@pytest.fixture
+def table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ResultsTable]:
+    (tmp_path / "schedules.yaml").write_text(SCHEDULES)
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    monkeypatch.setenv("SEEDREAM_DATABASE_URL", url)
+    monkeypatch.setenv("SEEDREAM_SCHEDULES_FILE", str(tmp_path / "schedules.yaml"))
+    monkeypatch.delenv("SEEDREAM_BROKER_URL", raising=False)
+    get_settings.cache_clear()
+    results = ResultsTable(open_engine(url))
+    results.create_schema()
+    yield results
+    get_settings.cache_clear()
+
+
+def test_schedules_lists_each_with_its_next_run_and_the_last_batch_it_made(
+    table: ResultsTable,
+) -> None:
+    table.create_batch("nightly-2026-06-01", "m", "out", MODEL, schedule="nightly")
+    table.add_jobs("nightly-2026-06-01", specs("a"))
+    table.create_batch("hourly-20260601-09", "m", "out", MODEL, schedule="hourly")
+    table.cancel("hourly-20260601-09")
+
+    result = runner.invoke(app, ["schedules"])
+
+    assert result.exit_code == 0, result.output
+    nightly = next(line for line in result.stdout.splitlines() if "nightly " in line)
+    hourly = next(line for line in result.stdout.splitlines() if "hourly " in line)
+    assert "30 2 * * *" in nightly and "UTC" in nightly and "02:30 (in " in nightly
+    assert "s3://campaigns/nightly.jsonl" in nightly
+    assert "nightly-2026-06-01 (running)" in nightly
+    assert "Asia/Tokyo" in hourly and ":00 (in " in hourly
+    assert "hourly-20260601-09 (cancelled)" in hourly
+
+
+def test_beat_without_a_broker_says_it_needs_one(table: ResultsTable) -> None:
+    result = runner.invoke(app, ["beat"])
+
+    assert result.exit_code == 2
+    assert "SEEDREAM_BROKER_URL is not set: `submit`, `worker` and `beat` need" in result.output

@@ -1,0 +1,149 @@
+"""Webhook notifications: a POST when a batch completes or pauses, sent once fleet-wide.
+
+The body is JSON: `{"event": "batch.completed", "sent_at": "...", "batch": {...}}`, the batch
+being what `status BATCH --json` prints. Headers: `X-Seedream-Event` (the event) and, when
+SEEDREAM_WEBHOOK_SECRET is set, `X-Seedream-Signature: sha256=<hex HMAC-SHA256 of the exact body
+bytes, keyed with the secret>`. `sent_at` is inside the signed body, so a receiver can refuse old
+replays without trusting an unsigned header.
+
+Once: the event is claimed in the table before it is sent (jobs.notices), so of all the reapers
+and embedded commands that see it, one sends it. The claim comes first, so a process that dies
+between claim and send loses that notification (at most once, never twice); a send that fails
+on the network or with a 5xx/429 is tried again with exponential backoff, WEBHOOK_TRIES times.
+Sending runs on threads of its own: a slow receiver never holds up a reaper's turn or a job.
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from pydantic import SecretStr
+
+from config.settings import Settings
+from jobs.notices import BatchEvent
+from jobs.results import ResultsTable
+from producer.summary import BatchSummary
+
+log = logging.getLogger(__name__)
+
+#: tries per notification: waits of 2, 4, 8 and 16 s between them, about a minute in all with
+#: the timeouts of a receiver that does not answer
+WEBHOOK_TRIES = 5
+WEBHOOK_FIRST_WAIT_S = 2.0
+WEBHOOK_TIMEOUT_S = 10.0
+#: a batch made longer ago than this is history: turning webhooks on does not announce it
+NEWS_LOOKBACK = timedelta(days=7)
+#: notifications sent at once by one process
+SENDING_THREADS = 2
+
+
+def signature(body: bytes, secret: str) -> str:
+    """`sha256=<hex>`: the HMAC-SHA256 of the body, keyed with the secret."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class Webhook:
+    """POSTs signed events to one URL, trying again on network errors, 5xx and 429."""
+
+    def __init__(
+        self,
+        url: str,
+        secret: SecretStr | None,
+        *,
+        first_wait_s: float = WEBHOOK_FIRST_WAIT_S,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._url = url
+        self._transport = transport
+        self._secret = secret
+        self._first_wait_s = first_wait_s
+        self._sleep = sleep
+
+    def body(self, event: BatchEvent, batch: dict[str, object]) -> bytes:
+        sent_at = datetime.now(UTC).isoformat(timespec="seconds")
+        return json.dumps({"event": event.value, "sent_at": sent_at, "batch": batch}).encode()
+
+    def send(self, event: BatchEvent, batch_id: str, body: bytes) -> bool:
+        """POST the body; True once the receiver answered 2xx."""
+        headers = {"Content-Type": "application/json", "X-Seedream-Event": event.value}
+        if self._secret is not None:
+            headers["X-Seedream-Signature"] = signature(body, self._secret.get_secret_value())
+        with httpx.Client(timeout=WEBHOOK_TIMEOUT_S, transport=self._transport) as client:
+            for attempt in range(1, WEBHOOK_TRIES + 1):
+                outcome = self._post(client, body, headers)
+                log.info("webhook %s for batch %s, try %d: %s", event, batch_id, attempt, outcome)
+                if isinstance(outcome, int) and 200 <= outcome < 300:
+                    return True
+                if isinstance(outcome, int) and outcome < 500 and outcome != 429:
+                    return False  # the receiver refuses it: the same body would be refused again
+                if attempt < WEBHOOK_TRIES:
+                    self._sleep(self._first_wait_s * 2 ** (attempt - 1))
+        log.warning("webhook %s for batch %s: not delivered after %d tries",
+                    event, batch_id, WEBHOOK_TRIES)  # fmt: skip
+        return False
+
+    def _post(self, client: httpx.Client, body: bytes, headers: dict[str, str]) -> int | str:
+        """The status code, or the kind of network error (never the URL: it may hold a token)."""
+        try:
+            return client.post(self._url, content=body, headers=headers).status_code
+        except httpx.TransportError as exc:
+            return type(exc).__name__
+
+
+class BatchNotifier:
+    """Finds batches with news, claims each event in the table, and sends it."""
+
+    def __init__(self, table: ResultsTable, webhook: Webhook) -> None:
+        self._table = table
+        self._webhook = webhook
+        self._senders = ThreadPoolExecutor(SENDING_THREADS, thread_name_prefix="webhook")
+
+    def notify_due(self) -> int:
+        """Claim every event not yet sent and send each on a sending thread (the reaper's turn
+        must stay short); returns how many were claimed."""
+        since = datetime.now(UTC) - NEWS_LOOKBACK
+        claimed = 0
+        for batch_id, event in self._table.unnotified_events(created_since=since):
+            body = self._claim(batch_id, event)
+            if body is not None:
+                self._senders.submit(self._webhook.send, event, batch_id, body)
+                claimed += 1
+        return claimed
+
+    def notify_batch(self, batch_id: str) -> bool:
+        """Claim and send the batch's event now, waiting for the receiver (an embedded command
+        about to exit); False when there was nothing to send or another process sends it."""
+        for _, event in self._table.unnotified_events(batch_id=batch_id):
+            body = self._claim(batch_id, event)
+            if body is not None:
+                return self._webhook.send(event, batch_id, body)
+        return False
+
+    def _claim(self, batch_id: str, event: BatchEvent) -> bytes | None:
+        if not self._table.claim_event(batch_id, event):
+            return None
+        batch = self._table.get_batch(batch_id)
+        assert batch is not None  # batches are never deleted
+        return self._webhook.body(event, BatchSummary.of(self._table, batch).as_json())
+
+
+def open_notifier(settings: Settings, table: ResultsTable) -> BatchNotifier | None:
+    """The notifier the settings ask for; None when SEEDREAM_WEBHOOK_URL is not set."""
+    if not settings.webhook_url:
+        return None
+    return BatchNotifier(table, Webhook(settings.webhook_url, settings.webhook_secret))
+
+
+def notify_batch(settings: Settings, table: ResultsTable, batch_id: str) -> None:
+    """Send the batch's news, if webhooks are on: what embedded `run`, `resume` and `retry` do
+    once the batch they waited for is final or paused, before they exit."""
+    notifier = open_notifier(settings, table)
+    if notifier is not None:
+        notifier.notify_batch(batch_id)
