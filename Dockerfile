@@ -11,8 +11,11 @@ COPY producer ./producer
 COPY worker ./worker
 COPY emulator ./emulator
 RUN pip install --disable-pip-version-check . \
-    && useradd --create-home --uid 10001 seedream
+    && useradd --create-home --uid 10001 seedream \
+    && install -d -o seedream /var/lib/seedream
 USER seedream
+# beat's state (a volume in docker-compose.yml; a new volume takes this folder's owner)
+VOLUME /var/lib/seedream
 
 ENTRYPOINT ["seedream-batch"]
 CMD ["worker"]

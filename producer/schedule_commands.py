@@ -26,9 +26,10 @@ def beat(
     settings = command_settings(need_credentials=False, need_broker=True)
     schedules = _schedules(settings)
     from worker.app import app as celery_app
-    from worker.beat import ScheduleFileScheduler, beat_schedule
+    from worker.beat import MAX_TICK_INTERVAL_S, ScheduleFileScheduler, beat_schedule
 
     celery_app.conf.beat_schedule = beat_schedule(schedules)
+    celery_app.conf.beat_max_loop_interval = MAX_TICK_INTERVAL_S
     celery_app.Beat(
         scheduler=ScheduleFileScheduler,
         schedule=str(settings.beat_state_file),

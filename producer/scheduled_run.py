@@ -79,7 +79,7 @@ def start_scheduled_batch(
                 table,
                 settings,
                 manifest,
-                output=schedule.output,
+                output=schedule.output or settings.output,
                 batch_name=name,
                 enqueue=enqueue,
                 max_images=schedule.max_images,

@@ -50,7 +50,8 @@ class Schedule(BaseModel):
     name: ScheduleName
     cron: str
     manifest: str = Field(min_length=1)
-    output: str = Field(min_length=1)
+    #: a folder or s3://bucket/prefix; unset = the worker's SEEDREAM_OUTPUT
+    output: str | None = Field(default=None, min_length=1)
     #: the batch's name, a str.format template: {date:%Y-%m-%d} (the fire time) and {name}
     batch: str = Field(min_length=1)
     max_images: int | None = Field(default=None, ge=0)

@@ -11,6 +11,7 @@ while it was down runs once (named after the latest missed time), and none runs 
 
 import copy
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from celery.beat import PersistentScheduler, ScheduleEntry
@@ -20,6 +21,13 @@ from producer.schedules import Schedule
 
 #: the task each fire sends (worker.scheduled)
 TASK = "seedream.start_scheduled_batch"
+#: beat looks at its entries at least this often, and marks itself alive each time
+MAX_TICK_INTERVAL_S = 60.0
+
+
+def heartbeat_path(state_file: str) -> Path:
+    """The file beat touches on every tick: its age tells a health check beat is alive."""
+    return Path(f"{state_file}.alive")
 
 
 def _aware(moment: datetime) -> datetime:
@@ -68,7 +76,12 @@ def beat_schedule(schedules: list[Schedule]) -> dict[str, dict[str, Any]]:
 
 
 class ScheduleFileScheduler(PersistentScheduler):
-    """Beat's persistent scheduler, adding each fire's time to the message it sends."""
+    """Beat's persistent scheduler, adding each fire's time to the message it sends, and
+    touching its heartbeat file on every tick (a process that is up but stuck is not healthy)."""
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        heartbeat_path(self.schedule_filename).touch()
+        return float(super().tick(*args, **kwargs))
 
     def apply_async(
         self, entry: ScheduleEntry, producer: Any = None, advance: bool = True, **kwargs: Any

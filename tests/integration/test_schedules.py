@@ -16,6 +16,7 @@ from tests.support.commands import cli, wait_for_final
 from tests.support.manifests import write_manifest
 from tests.support.processes import CLI, Service
 from tests.support.services import Emulator
+from worker.beat import MAX_TICK_INTERVAL_S
 
 pytestmark = pytest.mark.integration
 
@@ -60,6 +61,7 @@ def test_beat_fires_a_schedule_and_a_worker_makes_its_batch_under_the_fire_times
         first = sorted(made)[0]
         summary = wait_for_final(first, env, tmp_path)
         listed = cli(["schedules"], env, tmp_path)
+        heartbeat_age_s = time.time() - (tmp_path / "beat-state.alive").stat().st_mtime
     finally:
         beat.stop()
         worker.stop()
@@ -69,6 +71,7 @@ def test_beat_fires_a_schedule_and_a_worker_makes_its_batch_under_the_fire_times
     assert summary["counts"]["succeeded"] == 5 and summary["image_cap"] == 50
     images = s3.list_objects_v2(Bucket=bucket, Prefix=f"images/{first}/")["Contents"]
     assert len(images) == 5
+    assert heartbeat_age_s < MAX_TICK_INTERVAL_S  # what compose's health check asks
     assert "Sending due task minutely (seedream.start_scheduled_batch)" in beat.output()
     assert listed.returncode == 0, listed.stderr
     assert re.search(r"minutely .* \* \* \* \* \* .* UTC .* \(in [\dms ]+\)", listed.stdout)

@@ -8,6 +8,7 @@ from pydantic import AliasChoices
 
 from config.settings import Settings
 from producer.cli import app
+from worker.beat import heartbeat_path
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -52,9 +53,9 @@ def container_ports(service: dict[str, Any]) -> set[str]:
 
 
 def test_compose_has_the_stack_the_design_names() -> None:
-    assert {"redis", "postgres", "minio", "minio-bucket", "worker", "flower", "emulator"} <= set(
-        SERVICES
-    )
+    assert {
+        "redis", "postgres", "minio", "minio-bucket", "worker", "beat", "flower", "emulator"
+    } <= set(SERVICES)  # fmt: skip
     assert SERVICES["emulator"]["profiles"] == ["emulator"]
 
 
@@ -101,3 +102,18 @@ def test_flowers_port_is_published_and_health_checked() -> None:
     (port,) = container_ports(flower)
     assert f"--port={port}" in flower["command"]
     assert f"127.0.0.1:{port}/healthcheck" in " ".join(flower["healthcheck"]["test"])
+
+
+def test_beats_health_check_asks_the_heartbeat_of_its_state_file() -> None:
+    beat = SERVICES["beat"]
+    state_file = beat["environment"]["SEEDREAM_BEAT_STATE_FILE"]
+    assert f"'{heartbeat_path(state_file)}'" in " ".join(beat["healthcheck"]["test"])
+    assert any(volume.endswith(f":{Path(state_file).parent}") for volume in beat["volumes"])
+
+
+def test_the_workers_see_every_manifest_folder_beat_sees() -> None:
+    """A fire is made into a batch by a worker, which reads the manifest the schedule names."""
+    mounted = [v for v in SERVICES["beat"]["volumes"] if v.startswith("./")]
+    schedules_file = SERVICES["beat"]["environment"]["SEEDREAM_SCHEDULES_FILE"]
+    manifests = [v for v in mounted if not v.split(":")[1] == schedules_file]
+    assert manifests and set(manifests) <= set(SERVICES["worker"]["volumes"])
