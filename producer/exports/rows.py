@@ -47,22 +47,7 @@ TRAILING_COLUMNS = (
     "finished_at",
 )
 #: what a row reads from the `jobs` table (never provider_url or inline_image)
-JOB_COLUMNS = (
-    "key",
-    "state",
-    "output_uri",
-    "spec",
-    "metadata",
-    "bytes",
-    "width",
-    "height",
-    "sha256",
-    "attempts",
-    "cost",
-    "error_class",
-    "error_message",
-    "finished_at",
-)
+JOB_COLUMNS = ("key", "state", "output_uri", "spec", "metadata", *TRAILING_COLUMNS)
 
 
 def export_row(job: Mapping[str, Any]) -> dict[str, Any]:

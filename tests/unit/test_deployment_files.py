@@ -1,8 +1,15 @@
-"""docker-compose.yml and config/.env.example stay true to the CLI and the settings."""
+"""docker-compose.yml and config/.env.example stay true to the CLI and the settings.
 
+There is no Docker engine where the tests run, so the compose file is held to the Compose
+Specification's own JSON schema (tests/fixtures/compose-spec.json, from compose-spec/compose-spec
+at 170098ba, Apache-2.0: what `docker compose config` validates against) and to the product.
+"""
+
+import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import yaml
 from pydantic import AliasChoices
 
@@ -50,6 +57,15 @@ def one_shot_services() -> set[str]:
 
 def container_ports(service: dict[str, Any]) -> set[str]:
     return {str(mapping).rsplit(":", 1)[-1] for mapping in service.get("ports", [])}
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    schema = json.loads((ROOT / "tests" / "fixtures" / "compose-spec.json").read_text())
+    problems = [
+        f"{'.'.join(map(str, error.path))}: {error.message}"
+        for error in jsonschema.Draft7Validator(schema).iter_errors(COMPOSE)
+    ]
+    assert not problems, problems
 
 
 def test_compose_has_the_stack_the_design_names() -> None:
