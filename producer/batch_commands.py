@@ -30,8 +30,9 @@ def resume(
         float | None, typer.Option("--max-cost", min=0, help="A new budget in USD.")
     ] = None,
 ) -> None:
-    """Carry on with BATCH: after a crash, a lost queue, or a pause (auth, quota, budget) once
-    its cause is fixed. Re-enqueues every job that is not final and not running."""
+    """Carry on with BATCH after a crash, a lost queue, or a pause once its cause is fixed.
+
+    Re-enqueues every job that is not final and not running (a pause: auth, quota, budget)."""
     settings = _settings()
     table = open_table(settings)
     found = existing_batch(table, batch)
@@ -58,8 +59,10 @@ def retry(
         typer.Option("--class", help="Only jobs that failed with this class (repeatable)."),
     ] = None,
 ) -> None:
-    """Re-run the failed jobs of BATCH, with a fresh attempt limit. A job whose image was paid
-    for is only stored again, never generated again (unless the image was bad)."""
+    """Re-run the failed jobs of BATCH (or those of --class, or KEYS) with fresh attempts.
+
+    A job whose image was paid for is only stored again, never generated again (unless the
+    image was bad)."""
     settings = _settings()
     table = open_table(settings)
     found = existing_batch(table, batch)
@@ -80,8 +83,9 @@ def retry(
 
 
 def cancel(batch: BatchArg) -> None:
-    """Stop BATCH: its queued jobs are cancelled; running ones finish, and images already paid
-    for are still stored. Nothing half-written is left."""
+    """Stop BATCH: its queued jobs are cancelled; running ones finish.
+
+    Images already paid for are still stored. Nothing half-written is left."""
     table = open_table(command_settings(need_credentials=False))
     existing_batch(table, batch)
     cancelled = table.cancel(batch)

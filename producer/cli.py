@@ -30,6 +30,8 @@ app = typer.Typer(
     help="Batch image generation with Seedream 4.0 on Cloudflare Workers AI.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    # docstrings are wrapped at 100 columns: markdown joins their lines into paragraphs
+    rich_markup_mode="markdown",
 )
 app.command("emulator")(emulator_command)
 
