@@ -5,13 +5,19 @@
 Fills a results table (a SQLite file, or a throwaway PostgreSQL database) with one batch of
 `--rows` jobs from bench/submission.py's manifest rows (varied prompts, sizes, captions and label
 lists), recorded through the results table API and then marked finished in one UPDATE (19 in 20
-succeeded, 1 in 20 failed), then runs `export` once per table format (jsonl, csv, parquet) as a user
-would and prints, for each: rows/s, CPU, the export process's peak RSS and the file's size. Memory
-should not grow with the batch: compare `--rows 10000` with `--rows 1000000`.
+succeeded, 1 in 20 failed), then runs `export` once per format as a user would and prints, for
+each: rows/s, CPU, the export process's peak RSS and the size written. Memory should not grow
+with the batch: compare `--rows 10000` with `--rows 1000000`.
+
+The image formats (`--format imagefolder --format webdataset`) need the images: with one of them,
+every succeeded job gets a real JPEG file (`--image-kb`, about 100 KB, one file shared on disk
+by hard links, so a big batch costs inodes, not gigabytes) in a local output folder.
 """
 
 import argparse
+import io
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,6 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image
 from sqlalchemy import case, literal, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -33,14 +40,16 @@ from tests.support.processes import CLI  # noqa: E402
 #: job fields of a manifest row; the rest is metadata
 _JOB_FIELDS = {"prompt", "size", "aspect_ratio", "width", "height", "enhance_prompt", "image"}
 _CHUNK = 5000
-FORMATS = ["jsonl", "csv", "parquet"]
+TABLE_FORMATS = ["jsonl", "csv", "parquet"]
+IMAGE_FORMATS = ["imagefolder", "webdataset"]
 
 
-def fill_table(url: str, batch: str, rows: int) -> None:
-    """One batch of `rows` finished jobs, as workers would have left them."""
+def fill_table(url: str, batch: str, rows: int, images: Path) -> None:
+    """One batch of `rows` finished jobs, as workers would have left them, their images (when
+    they are needed) stored under the folder `images`."""
     table = ResultsTable(open_engine(url))
     table.create_schema()
-    table.create_batch(batch, "bench.jsonl", "/data/images", "bytedance/seedream-4.0")
+    table.create_batch(batch, "bench.jsonl", str(images), "bytedance/seedream-4.0")
     for start in range(0, rows, _CHUNK):
         specs = []
         for n in range(start, min(start + _CHUNK, rows)):
@@ -57,7 +66,9 @@ def fill_table(url: str, batch: str, rows: int) -> None:
     failed = jobs.c.id % 20 == 0
     finished = {
         "state": case((failed, "failed"), else_="succeeded"),
-        "output_uri": case((failed, None), else_=literal("/data/images/bench/") + jobs.c.key),
+        "output_uri": case(
+            (failed, None), else_=literal(f"{images}/{batch}/") + jobs.c.key + literal(".jpg")
+        ),
         "bytes": case((failed, None), else_=412_345),
         "sha256": case((failed, None), else_="0" * 64),
         "width": case((failed, None), else_=2048),
@@ -71,6 +82,36 @@ def fill_table(url: str, batch: str, rows: int) -> None:
     with table.engine.begin() as conn:
         conn.execute(update(jobs).where(jobs.c.batch_id == batch).values(**finished))
     table.engine.dispose()
+
+
+def store_images(url: str, batch: str, image_kb: int) -> None:
+    """A JPEG of about `image_kb` at every succeeded job's output_uri: one file, hard-linked."""
+    table = ResultsTable(open_engine(url))
+    uris = [row["output_uri"] for row in table.job_rows(batch) if row["state"] == "succeeded"]
+    table.engine.dispose()
+    original = Path(uris[0])
+    original.parent.mkdir(parents=True, exist_ok=True)
+    original.write_bytes(noise_jpeg(image_kb))
+    for uri in uris[1:]:
+        path = Path(uri)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.link(original, path)
+
+
+def noise_jpeg(kb: int) -> bytes:
+    """A JPEG of random pixels, about `kb` KB (noise does not compress)."""
+    side = max(int((kb * 1024 / 0.6) ** 0.5), 16)  # ~0.6 bytes a pixel at quality 85
+    out = io.BytesIO()
+    Image.frombytes("L", (side, side), os.urandom(side * side)).convert("RGB").save(
+        out, "JPEG", quality=85
+    )
+    return out.getvalue()
+
+
+def size_mb(path: Path) -> float:
+    """A file's size, or the files' under a folder (each hard link counted once per name)."""
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    return sum(p.stat().st_size for p in files) / 1e6
 
 
 @dataclass
@@ -89,7 +130,7 @@ def export_once(
 ) -> Measured:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
     env["SEEDREAM_DATABASE_URL"] = url
-    target = workdir / f"{database}.{fmt}"
+    target = workdir / f"{database}.{fmt}"  # a file, or a folder for the image formats
     log = workdir / f"export-{database}-{fmt}.log"
     argv = [CLI, "export", batch, "--format", fmt, "--to", str(target)]
     started = time.monotonic()
@@ -106,15 +147,15 @@ def export_once(
         seconds=seconds,
         cpu_seconds=usage.ru_utime + usage.ru_stime,
         peak_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
-        file_mb=target.stat().st_size / 1e6,
+        file_mb=size_mb(target),
     )
-    target.unlink()
+    shutil.rmtree(target) if target.is_dir() else target.unlink()
     return measured
 
 
 def report(results: list[Measured]) -> str:
     lines = [
-        "| database | format | rows | seconds | rows/s | CPU s | peak RSS MB | file MB |",
+        "| database | format | rows | seconds | rows/s | CPU s | peak RSS MB | written MB |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
@@ -135,18 +176,27 @@ def main() -> None:
         action="append",
         help="results table to export from; repeat for both (default sqlite)",
     )
-    parser.add_argument("--format", choices=FORMATS, action="append", help="default: all three")
+    parser.add_argument(
+        "--format",
+        choices=TABLE_FORMATS + IMAGE_FORMATS,
+        action="append",
+        help="default: the three table formats",
+    )
+    parser.add_argument("--image-kb", type=int, default=100, help="size of each image")
     args = parser.parse_args()
+    formats = args.format or TABLE_FORMATS
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for kind in args.database or ["sqlite"]:
             with database_url(kind, workdir) as url:
                 started = time.monotonic()
-                fill_table(url, "bench", args.rows)
+                fill_table(url, "bench", args.rows, workdir / f"images-{kind}")
+                if set(formats) & set(IMAGE_FORMATS):
+                    store_images(url, "bench", args.image_kb)
                 print(f"{kind}: {args.rows:,} jobs recorded in {time.monotonic() - started:.1f} s",
                       file=sys.stderr)  # fmt: skip
-                for fmt in args.format or FORMATS:
+                for fmt in formats:
                     results.append(export_once(kind, url, "bench", fmt, args.rows, workdir))
     print(f"\n`seedream-batch export`, a batch of {args.rows:,} finished jobs\n")
     print(report(results))
