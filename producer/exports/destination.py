@@ -50,6 +50,17 @@ class Destination:
         """Store the whole of `body` (seekable) at `name`."""
         self.storage.put(name, body, content_type, {})
 
+    def holds_anything(self) -> bool:
+        """True when the folder (or prefix) already has a file in it."""
+        if isinstance(self.storage, LocalFolderStorage):
+            root = self.storage.root
+            return root.is_dir() and any(root.iterdir())
+        prefix = f"{self.storage.prefix}/" if self.storage.prefix else ""
+        listing = self.storage.client.list_objects_v2(
+            Bucket=self.storage.bucket, Prefix=prefix, MaxKeys=1
+        )
+        return bool(listing.get("KeyCount"))
+
 
 @contextmanager
 def _local_file(target: Path) -> Iterator[IO[bytes]]:

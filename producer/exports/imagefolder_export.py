@@ -18,6 +18,12 @@ METADATA_FILE = "metadata.jsonl"
 def export_imagefolder(
     rows: BatchRows, destination: Destination, source: ImageSource
 ) -> ExportResult:
+    if destination.holds_anything():
+        # `datasets` takes every image under the folder: strays would join the dataset silently
+        raise ValueError(
+            f"{destination.root} is not empty: an image folder is exported into an empty folder "
+            "(Hugging Face datasets reads every image in it)"
+        )
     columns = rows.metadata_columns(succeeded_only=True)
     images = image_bytes = missing = 0
     with destination.new_file(METADATA_FILE, "application/x-ndjson") as listing:

@@ -172,6 +172,11 @@ def test_an_image_folder_loads_in_hugging_face_datasets_with_its_columns(
         assert tuple(size) == expected_size(source)
         assert (caption, label) == (source["caption"], source["label"])
     assert HOSTILE_PROMPT in loaded["prompts"] or local_batch.states[HOSTILE_KEY] != "succeeded"
+    again = cli(["export", local_batch.name, "--format", "imagefolder", "--to", "hf"],
+                local_batch.env, local_batch.cwd)  # fmt: skip
+    assert again.returncode == 2
+    assert again.stderr.startswith("error: ") and "hf is not empty" in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1
 
 
 def load_image_folder(folder: Path) -> dict[str, list[Any]]:
@@ -254,6 +259,12 @@ def test_an_image_folder_goes_from_s3_to_s3_and_loads_once_downloaded(
     assert [tuple(size) for size in loaded["sizes"]] == [
         expected_size(b.rows[key]) for key in b.succeeded
     ]
+    again = cli(
+        ["export", b.name, "--format", "imagefolder", "--to", f"s3://{bucket}/datasets/v1"],
+        env,
+        tmp_path,
+    )
+    assert again.returncode == 2 and "datasets/v1 is not empty" in again.stderr
 
 
 def test_an_unknown_batch_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
