@@ -18,7 +18,6 @@ import argparse
 import io
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ from sqlalchemy import case, literal, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.process_stats import run_measured  # noqa: E402
 from bench.submission import database_url, manifest_row  # noqa: E402
 from jobs.database import open_engine, utcnow  # noqa: E402
 from jobs.results import ResultsTable  # noqa: E402
@@ -133,20 +133,17 @@ def export_once(
     target = workdir / f"{database}.{fmt}"  # a file, or a folder for the image formats
     log = workdir / f"export-{database}-{fmt}.log"
     argv = [CLI, "export", batch, "--format", fmt, "--to", str(target)]
-    started = time.monotonic()
     with log.open("wb") as out:
-        process = subprocess.Popen(argv, env=env, cwd=workdir, stdout=out, stderr=out)
-        _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.monotonic() - started
-    if os.waitstatus_to_exitcode(status) != 0:
+        cost = run_measured(argv, env, workdir, out)
+    if cost.exit_code != 0:
         raise SystemExit(f"export failed:\n{log.read_text()[-3000:]}")
     measured = Measured(
         database=database,
         format=fmt,
         rows=rows,
-        seconds=seconds,
-        cpu_seconds=usage.ru_utime + usage.ru_stime,
-        peak_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
+        seconds=cost.seconds,
+        cpu_seconds=cost.cpu_seconds,
+        peak_rss_mb=cost.peak_rss_bytes / 1024**2,
         file_mb=size_mb(target),
     )
     shutil.rmtree(target) if target.is_dir() else target.unlink()

@@ -5,8 +5,11 @@ counting.
 """
 
 import os
+import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 _TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
@@ -22,6 +25,43 @@ def peak_rss_bytes(pid: int) -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     raise RuntimeError(f"/proc/{pid}/status has no VmHWM line")
+
+
+@dataclass(frozen=True)
+class ProcessCost:
+    exit_code: int
+    seconds: float
+    #: user + system CPU time (the machine is shared: wall time is noisy)
+    cpu_seconds: float
+    peak_rss_bytes: int
+
+
+def run_measured(argv: list[str], env: dict[str, str], cwd: Path, log: IO[bytes]) -> ProcessCost:
+    """Run `argv` to its end and say what it cost.
+
+    The peak is the child's own VmHWM, read every 20 ms while it runs, and not `ru_maxrss` from
+    `wait4`: Linux carries the parent's high-water mark into a child across fork and exec, so a
+    benchmark that had filled a big table itself would report its own peak as the child's.
+    """
+    started = time.monotonic()
+    process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=log, stderr=log)
+    peak = 0
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        try:
+            peak = max(peak, peak_rss_bytes(process.pid))
+        except (FileNotFoundError, RuntimeError):
+            pass  # exiting: its memory is already gone
+        time.sleep(0.02)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return ProcessCost(
+        exit_code=process.returncode,
+        seconds=time.monotonic() - started,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        peak_rss_bytes=peak,
+    )
 
 
 def threads(pid: int) -> int:

@@ -12,7 +12,6 @@ holds exactly one message per row. Needs PostgreSQL on 127.0.0.1:5432 (scripts/s
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +24,7 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.process_stats import run_measured  # noqa: E402
 from config.celery_config import JOB_QUEUE  # noqa: E402
 from tests.conftest import POSTGRES_ADMIN_URL  # noqa: E402
 from tests.support.processes import CLI  # noqa: E402
@@ -123,23 +123,19 @@ def submit_once(
     env |= {"SEEDREAM_BROKER_URL": redis_url, "SEEDREAM_DATABASE_URL": database_url}
     log = workdir / f"submit-{database}.log"
     argv = [CLI, "submit", str(manifest), "--out", "s3://bench/out", "--batch", "bench"]
-    started = time.monotonic()
     with log.open("wb") as out:
-        process = subprocess.Popen(argv, env=env, cwd=workdir, stdout=out, stderr=out)
-        _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.monotonic() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"submit failed ({process.returncode}):\n{log.read_text()[-3000:]}")
+        cost = run_measured(argv, env, workdir, out)
+    if cost.exit_code != 0:
+        raise SystemExit(f"submit failed ({cost.exit_code}):\n{log.read_text()[-3000:]}")
     queued = int(broker.llen(JOB_QUEUE))
     after = int(broker.info("memory")["used_memory"])
     key_bytes = int(broker.memory_usage(JOB_QUEUE, samples=0) or 0)
     return Measured(
         database=database,
         rows=rows,
-        seconds=seconds,
-        cpu_seconds=usage.ru_utime + usage.ru_stime,
-        peak_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
+        seconds=cost.seconds,
+        cpu_seconds=cost.cpu_seconds,
+        peak_rss_mb=cost.peak_rss_bytes / 1024**2,
         queued=queued,
         used_memory_per_job=(after - before) / max(queued, 1),
         queue_key_per_job=key_bytes / max(queued, 1),
