@@ -49,9 +49,10 @@ class JobRecovery:
         *,
         batch_id: str | None = None,
         holder_is_dead: Callable[[str], bool] | None = None,
-    ) -> int:
+    ) -> list[JobState]:
         """Put back every job whose lease has expired, of `batch_id` or of every batch, and
-        every one whose holder `holder_is_dead` says is dead, expired or not; returns how many.
+        every one whose holder `holder_is_dead` says is dead, expired or not; returns the state
+        each was left in (the final ones are what the worker that died never reported).
         """
         now = utcnow()
         expired = jobs.c.lease_expires_at < now
@@ -73,11 +74,12 @@ class JobRecovery:
             query = query.where(expired)
         if batch_id is not None:
             query = query.where(jobs.c.batch_id == batch_id)
-        recovered = 0
+        recovered = []
         with self.engine.begin() as conn:
             for row in conn.execute(query).all():
                 if row.expired or (holder_is_dead is not None and holder_is_dead(row.lease_owner)):
-                    recovered += _put_back(conn, row, max_attempts, now)
+                    if (state := _put_back(conn, row, max_attempts, now)) is not None:
+                        recovered.append(state)
         return recovered
 
     def enqueue_due(
@@ -249,9 +251,10 @@ class JobRecovery:
             return {key: JobState(state) for key, state in conn.execute(query)}
 
 
-def _put_back(conn: Connection, row: Any, max_attempts: int, now: datetime) -> int:
+def _put_back(conn: Connection, row: Any, max_attempts: int, now: datetime) -> JobState | None:
     """One job whose holder is gone: close its attempt as `worker_lost`, then let it wait again
-    (due now) or fail it when that was its last attempt. 0 when another process got there first."""
+    (due now) or fail it when that was its last attempt; returns its new state, or None when
+    another process got there first."""
     paid = row.state == JobState.generated.value
     if not paid and row.batch_state == BatchState.cancelled.value:
         state = JobState.cancelled
@@ -276,7 +279,7 @@ def _put_back(conn: Connection, row: Any, max_attempts: int, now: datetime) -> i
         )
     )
     if moved.rowcount != 1:
-        return 0
+        return None
     conn.execute(
         update(attempts)
         .where(
@@ -286,4 +289,4 @@ def _put_back(conn: Connection, row: Any, max_attempts: int, now: datetime) -> i
         )
         .values(finished_at=now, error_class=ErrorClass.worker_lost.value, error_message=message)
     )
-    return 1
+    return state

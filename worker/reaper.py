@@ -3,7 +3,8 @@
 Every SEEDREAM_REAPER_INTERVAL_SECONDS each worker process tries to take the fleet's turn; the
 one that gets it (a Redis key with a time to live, so a dead holder's turn passes on):
 
-1. puts back the jobs whose lease expired (their worker died);
+1. puts back the jobs whose lease expired (their worker died), counting in this process's
+   metrics the attempts so lost and the jobs that failed for it (the dead worker cannot);
 2. when the queue is empty, makes due the jobs still waiting a lease after their message was
    sent: a killed worker took those messages and Redis would hold them for an hour, or lost
    them (see jobs.recovery.make_unclaimed_due);
@@ -25,8 +26,10 @@ from typing import Protocol
 
 import redis
 
+from jobs.errors import ErrorClass
 from jobs.recovery import Enqueue
 from jobs.results import ResultsTable
+from worker.metrics import METRICS, WorkerMetrics
 from worker.notify import BatchNotifier
 from worker.periodic import PeriodicThread
 
@@ -116,6 +119,7 @@ class Reaper:
         lease_s: float,
         interval_s: float,
         notifier: BatchNotifier | None = None,
+        metrics: WorkerMetrics = METRICS,
     ) -> None:
         self._table = table
         self._enqueuer = enqueuer
@@ -124,6 +128,7 @@ class Reaper:
         self._max_attempts = max_attempts
         self._lease_s = lease_s
         self._notifier = notifier
+        self._metrics = metrics
         self._thread = PeriodicThread("reaper", interval_s, self.reap, jitter=0.2)
 
     def reap(self) -> Turn | None:
@@ -131,13 +136,17 @@ class Reaper:
         if not self._turn.take():
             return None
         recovered = self._table.recover_expired_leases(self._max_attempts)
+        for state in recovered:
+            self._metrics.attempt_failed(ErrorClass.worker_lost)
+            if state.terminal:
+                self._metrics.job_finished(state, ErrorClass.worker_lost)
         # a worker holds the messages it took (up to its thread count) for about a job's length:
         # a lease later they are presumed lost, and a copy costs at most a refused claim
         unclaimed = self._table.make_unclaimed_due(self._lease_s) if self._queue.is_empty() else 0
         with self._enqueuer() as enqueue:
             sent = self._table.enqueue_due(enqueue, limit=MAX_SENT_PER_TURN)
         notified = self._notifier.notify_due() if self._notifier is not None else 0
-        turn = Turn(recovered, unclaimed, sent, notified)
+        turn = Turn(len(recovered), unclaimed, sent, notified)
         if recovered or unclaimed or sent or notified:
             log.info("reaper: %s", turn)
         return turn

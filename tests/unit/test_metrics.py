@@ -1,11 +1,19 @@
-"""The worker's metrics: each recording call moves the one series it names, in a fresh registry."""
+"""The worker's metrics: each recording call moves the one series it names, in a fresh registry;
+the reaper counts what a worker that died could not."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from prometheus_client import CollectorRegistry
 
 from jobs.errors import ErrorClass
+from jobs.recovery import Enqueue
+from jobs.results import ResultsTable
 from jobs.states import JobState
+from tests.support.tables import loaded
 from worker.metrics import NO_ERROR, WorkerMetrics
+from worker.reaper import AlwaysMyTurn, InProcessQueue, Reaper
 
 
 @pytest.fixture
@@ -76,3 +84,35 @@ def test_limiter_waits_429s_bytes_and_spend_add_up(
     assert registry.get_sample_value("seedream_rate_limited_total") == 1
     assert registry.get_sample_value("seedream_stored_bytes_total") == 1234
     assert registry.get_sample_value("seedream_spend_usd_total") == pytest.approx(0.06)
+
+
+def test_the_reaper_counts_the_attempts_and_jobs_dead_workers_lost(
+    metrics: WorkerMetrics, registry: CollectorRegistry, table: ResultsTable
+) -> None:
+    again_id, last_id = loaded(table, "again", "last")
+    assert table.claim(last_id, "dead", lease_seconds=-1) is not None
+    table.recover_expired_leases(max_attempts=2)  # "last" goes on to its second, last attempt
+    assert table.claim(last_id, "dead", lease_seconds=-1) is not None
+    assert table.claim(again_id, "dead", lease_seconds=-1) is not None
+
+    @contextmanager
+    def enqueuer() -> Iterator[Enqueue]:
+        yield lambda _ids: None
+
+    reaper = Reaper(
+        table,
+        enqueuer,
+        AlwaysMyTurn(),
+        InProcessQueue(),
+        max_attempts=2,
+        lease_s=60,
+        interval_s=60,
+        metrics=metrics,
+    )
+    turn = reaper.reap()
+
+    assert turn is not None and turn.recovered == 2
+    lost = {"error_class": "worker_lost"}
+    assert registry.get_sample_value("seedream_attempts_failed_total", lost) == 2
+    failed = {"state": "failed", **lost}
+    assert registry.get_sample_value("seedream_jobs_finished_total", failed) == 1

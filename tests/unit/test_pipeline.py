@@ -255,7 +255,7 @@ def test_a_job_outliving_its_lease_keeps_it_while_the_worker_lives(table: Result
     )
     settings = Settings(_env_file=None, lease_seconds=0.3)
     worker = JobPipeline(settings, table, SlowClient(1.2), downloads, lambda _output: storage)  # type: ignore[arg-type]
-    found_expired: list[int] = []
+    found_expired: list[list[JobState]] = []
 
     def reaper() -> None:
         for _ in range(10):
@@ -269,7 +269,7 @@ def test_a_job_outliving_its_lease_keeps_it_while_the_worker_lives(table: Result
     worker.leases.stop()
 
     assert outcome.state is JobState.succeeded
-    assert found_expired == [0] * 10
+    assert found_expired == [[]] * 10
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,7 @@ def test_a_dead_workers_job_is_put_back_due_and_sent_once(table: ResultsTable) -
     dead = table.claim(job_id, "dead", lease_seconds=-1)
     assert dead is not None
 
-    assert table.recover_expired_leases(max_attempts=5) == 1
+    assert table.recover_expired_leases(max_attempts=5) == [JobState.queued]
     assert sent_due(table) == [job_id]
     assert sent_due(table) == []  # sent once: its due time is cleared
 
@@ -75,10 +75,12 @@ def test_a_job_that_kills_its_worker_every_time_fails_at_the_attempt_limit(
     table: ResultsTable,
 ) -> None:
     [job_id] = loaded(table, "a")
+    left_in = []
     for attempt in range(2):
         assert table.claim(job_id, f"dead{attempt}", lease_seconds=-1) is not None
-        table.recover_expired_leases(max_attempts=2)
+        left_in += table.recover_expired_leases(max_attempts=2)
 
+    assert left_in == [JobState.queued, JobState.failed]
     row = job(table, "a")
     assert (row["state"], row["error_class"]) == ("failed", "worker_lost")
 
@@ -91,12 +93,12 @@ def test_a_renewed_lease_is_not_taken_and_a_dead_holder_is_found_before_expiry(
     assert table.claim(dead_id, "host:2:22", lease_seconds=60) is not None
     assert table.renew_leases([live_id, dead_id], "host:1:", 60) == 1
 
-    assert table.recover_expired_leases(max_attempts=5) == 0
+    assert table.recover_expired_leases(max_attempts=5) == []
     recovered = table.recover_expired_leases(
         max_attempts=5, batch_id="b", holder_is_dead=lambda owner: owner.startswith("host:2:")
     )
 
-    assert recovered == 1
+    assert recovered == [JobState.queued]
     assert job(table, "live")["state"] == "running" and job(table, "dead")["state"] == "queued"
 
 
