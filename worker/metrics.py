@@ -2,8 +2,9 @@
 
 The metric objects live here and nowhere else. The places that know the facts record them with
 one call each: the limited client (worker.limited_client) the API side, the pipeline
-(worker.pipeline) the job side, the reaper (worker.reaper) what workers that died left unsaid. Counters are per process, as Prometheus expects: it scrapes every
-worker and sums. `serve_metrics` starts the `/metrics` endpoint once per process.
+(worker.pipeline) the job side, the reaper (worker.reaper) what workers that died left unsaid.
+Counters are per process, as Prometheus expects: it scrapes every worker and sums.
+`serve_metrics` starts the `/metrics` endpoint once per process.
 """
 
 import logging
