@@ -47,11 +47,11 @@ def export(
 def summary_line(result: ExportResult, seconds: float) -> str:
     """`exported 190 images, 41.2 MB, to s3://bucket/v1 in 3.1 s`."""
     what = f"{result.images} images" if result.images else f"{result.rows} rows"
-    missing = (
-        f" ({result.missing_images} images no longer in storage were left out)"
-        if result.missing_images
-        else ""
-    )
+    missing = ""
+    if result.missing_images == 1:
+        missing = " (1 image no longer in storage was left out)"
+    elif result.missing_images:
+        missing = f" ({result.missing_images} images no longer in storage were left out)"
     return (
         f"exported {what}, {result.bytes / 1e6:.1f} MB, to {result.location} "
         f"in {seconds:.1f} s{missing}"

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from jobs.errors import StorageError
 from worker.spool import CHUNK_BYTES, open_spool
 from worker.storage import LocalFolderStorage, open_storage
+from worker.storage.s3 import S3Storage
 
 #: an S3 image is spooled (it must be seekable to be put again) in memory up to this, then on disk
 IMAGE_SPOOL_BYTES = 8 * 1024 * 1024
@@ -49,6 +50,36 @@ class Destination:
     def put(self, name: str, body: IO[bytes], content_type: str) -> None:
         """Store the whole of `body` (seekable) at `name`."""
         self.storage.put(name, body, content_type, {})
+
+    def copy_image(self, name: str, uri: str, source: "ImageSource", content_type: str) -> bool:
+        """Put the image stored at `uri` at `name`; False when it is no longer stored.
+
+        From S3 to S3 the server copies it (CopyObject, with the object's own metadata: its job
+        id and prompt hash), so a million images do not travel through the exporting machine;
+        from anywhere else it is read and written."""
+        if uri.startswith("s3://") and isinstance(self.storage, S3Storage):
+            return self._copy_in_s3(self.storage, name, uri)
+        with source.open(uri) as found:
+            if found is None:
+                return False
+            self.put(name, found[0], content_type)
+        return True
+
+    @staticmethod
+    def _copy_in_s3(storage: S3Storage, name: str, uri: str) -> bool:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        target = storage.object_key(name)
+        try:
+            storage.client.copy_object(
+                Bucket=storage.bucket, Key=target, CopySource={"Bucket": bucket, "Key": key}
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in ("NoSuchKey", "404"):
+                return False
+            raise StorageError(f"S3 refused to copy {uri} to s3://{storage.bucket}/{target}: "
+                               f"{code}") from exc  # fmt: skip
+        return True
 
     def holds_anything(self) -> bool:
         """True when the folder (or prefix) already has a file in it."""

@@ -29,15 +29,14 @@ def export_imagefolder(
     with destination.new_file(METADATA_FILE, "application/x-ndjson") as listing:
         for row in rows.rows(succeeded_only=True):
             file_name = row["key"] + PurePosixPath(row["output_uri"]).suffix
-            with source.open(row["output_uri"]) as found:
-                if found is None:
-                    missing += 1
-                    continue
-                image, size = found
-                destination.put(file_name, image, image_type(file_name))
+            if not destination.copy_image(
+                file_name, row["output_uri"], source, image_type(file_name)
+            ):
+                missing += 1
+                continue
             listing.write(json_line({"file_name": file_name, **flat_row(row, columns)}).encode())
             images += 1
-            image_bytes += size
+            image_bytes += row["bytes"]
         listing_bytes = listing.tell()
     return ExportResult(
         rows=images,

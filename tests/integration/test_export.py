@@ -231,13 +231,15 @@ def test_webdataset_shards_hold_each_image_beside_its_row_under_a_dotless_key(
         assert row["metadata"]["caption"] == b.rows[row["key"]]["caption"]
 
 
-def test_an_image_folder_goes_from_s3_to_s3_and_loads_once_downloaded(
+def test_an_image_folder_is_copied_from_s3_to_s3_by_the_server_and_loads_once_downloaded(
     tmp_path: Path, s3_env: dict[str, str], s3_bucket: tuple[str, Any], emulator: Emulator
 ) -> None:
     bucket, client = s3_bucket
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
     env = {**clean, **s3_env, **emulator.env()}
     b = run_batch(env, tmp_path, f"s3://{bucket}/images", emulator)
+    gone, *kept = b.succeeded
+    client.delete_object(Bucket=bucket, Key=f"images/{b.name}/{gone}.jpg")
 
     done = cli(
         ["export", b.name, "--format", "imagefolder", "--to", f"s3://{bucket}/datasets/v1"],
@@ -247,18 +249,22 @@ def test_an_image_folder_goes_from_s3_to_s3_and_loads_once_downloaded(
 
     assert done.returncode == 0, done.stderr
     assert f"s3://{bucket}/datasets/v1" in done.stdout
+    assert "(1 image no longer in storage was left out)" in done.stdout
     listed = client.list_objects_v2(Bucket=bucket, Prefix="datasets/v1/")["Contents"]
     download = tmp_path / "downloaded"
     for item in listed:
         target = download / item["Key"].removeprefix("datasets/v1/")
         target.parent.mkdir(parents=True, exist_ok=True)
         client.download_file(bucket, item["Key"], str(target))
-    assert len(listed) == len(b.succeeded) + 1  # the images and metadata.jsonl
+    assert len(listed) == len(kept) + 1  # the images and metadata.jsonl
+    for key in kept:  # a server-side copy keeps the object's type and metadata
+        copied = client.head_object(Bucket=bucket, Key=f"datasets/v1/{key}.jpg")
+        stored = client.head_object(Bucket=bucket, Key=f"images/{b.name}/{key}.jpg")
+        assert copied["ContentType"] == "image/jpeg"
+        assert copied["Metadata"] == stored["Metadata"] and "job-id" in copied["Metadata"]
     loaded = load_image_folder(download)
-    assert loaded["keys"] == b.succeeded
-    assert [tuple(size) for size in loaded["sizes"]] == [
-        expected_size(b.rows[key]) for key in b.succeeded
-    ]
+    assert loaded["keys"] == kept
+    assert [tuple(size) for size in loaded["sizes"]] == [expected_size(b.rows[key]) for key in kept]
     again = cli(
         ["export", b.name, "--format", "imagefolder", "--to", f"s3://{bucket}/datasets/v1"],
         env,

@@ -46,7 +46,7 @@ class S3Storage:
         return cls(bucket, prefix, boto3.session.Session().client("s3", config=config))
 
     def put(self, key: str, body: ImageFile, content_type: str, metadata: dict[str, str]) -> str:
-        object_key = f"{self.prefix}/{key}" if self.prefix else key
+        object_key = self.object_key(key)
         try:
             body.seek(0)
             self.client.upload_fileobj(
@@ -67,3 +67,6 @@ class S3Storage:
                 f"S3 unreachable for s3://{self.bucket}/{object_key}: {exc}"
             ) from exc
         return f"s3://{self.bucket}/{object_key}"
+
+    def object_key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
