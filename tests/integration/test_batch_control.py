@@ -133,7 +133,9 @@ def test_a_budget_is_held_across_the_fleet_and_resume_raises_it(fleet: Fleet) ->
 
 
 def test_cancel_stops_queued_jobs_and_leaves_only_whole_images(fleet: Fleet) -> None:
-    fleet.emulator.configure(latency_s=1.0)
+    # 4 threads at 2 s a call finish 2 jobs a second: starting the `cancel` command (seconds on a
+    # slow machine) leaves most of the 60 queued
+    fleet.emulator.configure(latency_s=2.0)
     fleet.start_worker(SEEDREAM_CONCURRENCY="4")
     batch = fleet.submit(60)
     fleet.wait_for(batch, lambda s: s["counts"]["succeeded"] >= 4)
