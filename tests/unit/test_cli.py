@@ -7,7 +7,6 @@ import pytest
 from typer.testing import CliRunner
 
 from config.settings import get_settings
-from jobs.database import open_engine
 from jobs.results import ResultsTable
 from jobs.spec import ImageInput, JobSpec
 from producer.cli import app
@@ -15,23 +14,11 @@ from producer.cli import app
 runner = CliRunner()
 
 
-@pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ResultsTable:
-    url = f"sqlite:///{tmp_path / 'r.db'}"
-    monkeypatch.setenv("SEEDREAM_DATABASE_URL", url)
-    monkeypatch.delenv("SEEDREAM_BROKER_URL", raising=False)
-    get_settings.cache_clear()
-    table = ResultsTable(open_engine(url))
-    table.create_schema()
-    yield table
-    get_settings.cache_clear()
-
-
 def test_status_of_a_batch_counts_its_jobs_and_says_where_the_images_are(
-    database: ResultsTable,
+    cli_table: ResultsTable,
 ) -> None:
-    database.create_batch("spring", "m.jsonl", "s3://bucket/prefix", "m")
-    database.add_jobs("spring", [JobSpec(key="a", line=1, input=ImageInput(prompt="p"))])
+    cli_table.create_batch("spring", "m.jsonl", "s3://bucket/prefix", "m")
+    cli_table.add_jobs("spring", [JobSpec(key="a", line=1, input=ImageInput(prompt="p"))])
 
     result = runner.invoke(app, ["status", "spring"])
     as_json = json.loads(runner.invoke(app, ["status", "spring", "--json"]).stdout)
@@ -42,29 +29,29 @@ def test_status_of_a_batch_counts_its_jobs_and_says_where_the_images_are(
     assert as_json["counts"]["queued"] == 1 and as_json["total"] == 1
 
 
-def test_status_with_no_batch_lists_recent_batches(database: ResultsTable) -> None:
-    database.create_batch("first", "m.jsonl", "./out", "m")
-    database.create_batch("second", "m.jsonl", "./out", "m")
+def test_status_with_no_batch_lists_recent_batches(cli_table: ResultsTable) -> None:
+    cli_table.create_batch("first", "m.jsonl", "./out", "m")
+    cli_table.create_batch("second", "m.jsonl", "./out", "m")
 
     listing = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
 
     assert [entry["batch"] for entry in listing] == ["second", "first"]
 
 
-def test_status_of_an_unknown_batch_says_how_to_list_them(database: ResultsTable) -> None:
+def test_status_of_an_unknown_batch_says_how_to_list_them(cli_table: ResultsTable) -> None:
     result = runner.invoke(app, ["status", "nope"])
     assert result.exit_code == 2
     assert "no batch named 'nope'" in result.stderr
 
 
-def test_submit_without_a_broker_points_to_run(database: ResultsTable, tmp_path: Path) -> None:
+def test_submit_without_a_broker_points_to_run(cli_table: ResultsTable, tmp_path: Path) -> None:
     result = runner.invoke(app, ["submit", str(tmp_path / "m.jsonl")])
     assert result.exit_code == 2
     assert "SEEDREAM_BROKER_URL is not set" in result.stderr
 
 
 def test_a_manifest_that_cannot_be_read_is_one_line_and_leaves_no_batch(
-    database: ResultsTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli_table: ResultsTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SEEDREAM_BROKER_URL", "redis://127.0.0.1:1/0")
     get_settings.cache_clear()
@@ -74,11 +61,11 @@ def test_a_manifest_that_cannot_be_read_is_one_line_and_leaves_no_batch(
 
     assert result.exit_code == 2
     assert "m.txt" in result.stderr and ".jsonl" in result.stderr
-    assert database.recent_batches() == []
+    assert cli_table.recent_batches() == []
 
 
 def test_an_error_quoting_the_manifest_prints_its_brackets_instead_of_reading_them_as_markup(
-    database: ResultsTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli_table: ResultsTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SEEDREAM_BROKER_URL", "redis://127.0.0.1:1/0")
     get_settings.cache_clear()

@@ -1,13 +1,10 @@
 """`seedream-batch schedules` and `beat` as a user runs them: the listing, and clear refusals."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from config.settings import get_settings
-from jobs.database import open_engine
 from jobs.results import ResultsTable
 from producer.cli import app
 from tests.support.tables import MODEL, specs
@@ -30,17 +27,11 @@ SCHEDULES = """\
 
 
 @pytest.fixture
-def table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ResultsTable]:
+def table(cli_table: ResultsTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ResultsTable:
+    """The CLI's table, with this module's schedule file (settings are read when a command runs)."""
     (tmp_path / "schedules.yaml").write_text(SCHEDULES)
-    url = f"sqlite:///{tmp_path / 'r.db'}"
-    monkeypatch.setenv("SEEDREAM_DATABASE_URL", url)
     monkeypatch.setenv("SEEDREAM_SCHEDULES_FILE", str(tmp_path / "schedules.yaml"))
-    monkeypatch.delenv("SEEDREAM_BROKER_URL", raising=False)
-    get_settings.cache_clear()
-    results = ResultsTable(open_engine(url))
-    results.create_schema()
-    yield results
-    get_settings.cache_clear()
+    return cli_table
 
 
 def test_schedules_lists_each_with_its_next_run_and_the_last_batch_it_made(
