@@ -38,6 +38,13 @@ _news = case(
 )
 
 
+#: a batch already told it completed has no news until it pauses, or runs again (which clears
+#: `notified`): ruling it out first spares reading all of a finished batch's jobs at every turn
+_may_have_news = or_(
+    batches.c.notified.is_(None), batches.c.notified != BatchEvent.completed.value, _paused
+)
+
+
 def _not_yet(event: ColumnElement[str] | str) -> ColumnElement[bool]:
     return or_(batches.c.notified.is_(None), batches.c.notified != event)
 
@@ -52,7 +59,9 @@ class BatchNotices:
     ) -> list[tuple[str, BatchEvent]]:
         """(batch, event) for every batch with news not yet claimed: those made since
         `created_since` (a batch older than that is history, not news), or just `batch_id`."""
-        query = select(batches.c.id, _news).where(_news.is_not(None), _not_yet(_news))
+        query = select(batches.c.id, _news).where(
+            _may_have_news, _news.is_not(None), _not_yet(_news)
+        )
         if created_since is not None:
             query = query.where(batches.c.created_at >= created_since)
         if batch_id is not None:
