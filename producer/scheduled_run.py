@@ -23,6 +23,7 @@ from jobs.results import Batch, BatchExists, ResultsTable
 from jobs.states import BatchState
 from producer.schedules import Schedule
 from producer.submission import submit_manifest
+from worker.storage.s3 import split_s3_uri
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def local_manifest(location: str) -> Iterator[Path]:
     if not location.startswith("s3://"):
         yield Path(location)
         return
-    bucket, _, key = location.removeprefix("s3://").partition("/")
+    bucket, key = split_s3_uri(location)
     with TemporaryDirectory(prefix="seedream-manifest-") as folder:
         path = Path(folder) / PurePosixPath(key).name
         boto3.session.Session().client("s3").download_file(bucket, key, str(path))

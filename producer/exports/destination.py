@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from jobs.errors import StorageError
 from worker.spool import CHUNK_BYTES, open_spool
 from worker.storage import LocalFolderStorage, open_storage
-from worker.storage.s3 import S3Storage
+from worker.storage.s3 import S3Storage, split_s3_uri
 
 #: an S3 image is spooled (it must be seekable to be put again) in memory up to this, then on disk
 IMAGE_SPOOL_BYTES = 8 * 1024 * 1024
@@ -67,7 +67,7 @@ class Destination:
 
     @staticmethod
     def _copy_in_s3(storage: S3Storage, name: str, uri: str) -> bool:
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        bucket, key = split_s3_uri(uri)
         target = storage.object_key(name)
         try:
             storage.client.copy_object(
@@ -129,7 +129,7 @@ class ImageSource:
 
     @contextmanager
     def _open_s3(self, uri: str) -> Iterator[tuple[IO[bytes], int] | None]:
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        bucket, key = split_s3_uri(uri)
         if self._s3 is None:
             self._s3 = boto3.session.Session().client("s3")
         try:

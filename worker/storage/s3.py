@@ -29,6 +29,12 @@ _TRANSFER = TransferConfig(
 )
 
 
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """`s3://bucket/some/key` as (bucket, "some/key"); the key is empty for a bare bucket."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
 class S3Storage:
     """Puts each image as one object carrying its job id and prompt hash as metadata."""
 
@@ -39,7 +45,7 @@ class S3Storage:
 
     @classmethod
     def from_uri(cls, uri: str, max_connections: int = 16) -> Self:
-        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        bucket, prefix = split_s3_uri(uri)
         if not bucket:
             raise ValueError(f"{uri!r} names no bucket: use s3://bucket/prefix")
         config = Config(max_pool_connections=max_connections, retries=_BOTO_RETRIES)
