@@ -47,10 +47,6 @@ class Destination:
             yield out
             self.storage.put(name, out, content_type, {})
 
-    def put(self, name: str, body: IO[bytes], content_type: str) -> None:
-        """Store the whole of `body` (seekable) at `name`."""
-        self.storage.put(name, body, content_type, {})
-
     def copy_image(self, name: str, uri: str, source: "ImageSource", content_type: str) -> bool:
         """Put the image stored at `uri` at `name`; False when it is no longer stored.
 
@@ -62,7 +58,7 @@ class Destination:
         with source.open(uri) as found:
             if found is None:
                 return False
-            self.put(name, found[0], content_type)
+            self.storage.put(name, found[0], content_type, {})
         return True
 
     @staticmethod
