@@ -15,6 +15,15 @@ from jobs.results import Batch, ResultsTable
 #: progress and messages for people; stdout is for what a script reads (a batch name, JSON).
 #: Lines are never cut to 80 columns in a pipe or a log: the terminal, if any, wraps them.
 err = Console(stderr=True, soft_wrap=True)
+#: a listing's width when it is not printed on a terminal
+LISTING_WIDTH = 200
+
+
+def listing_console() -> Console:
+    """Standard output for a table: the terminal's width, or on a pipe or in a file a wide one,
+    so that names are never cut to fit 80 columns."""
+    console = Console()
+    return console if console.is_terminal else Console(width=LISTING_WIDTH)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

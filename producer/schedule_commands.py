@@ -5,16 +5,14 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from config.settings import Settings
 from jobs.results import Batch, ResultsTable
 from jobs.states import BatchState
-from producer.cli_support import command_settings, fail
+from producer.cli_support import command_settings, fail, listing_console
 from producer.scheduled_run import still_running
 from producer.schedules import Schedule, ScheduleFileError, load_schedules
-from producer.status_command import LISTING_WIDTH
 from producer.submission import open_table
 from producer.summary import duration
 
@@ -57,10 +55,7 @@ def schedules() -> None:
             schedule.manifest,
             _last_batch(table, schedule),
         )
-    console = Console()
-    if not console.is_terminal:  # a pipe or a file: never cut names to fit 80 columns
-        console = Console(width=LISTING_WIDTH)
-    console.print(listing)
+    listing_console().print(listing)
 
 
 def _schedules(settings: Settings) -> list[Schedule]:

@@ -8,18 +8,15 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from producer.cli_support import command_settings, err, existing_batch
+from producer.cli_support import command_settings, err, existing_batch, listing_console
 from producer.progress import wait_for_batch
 from producer.submission import open_table
 from producer.summary import BatchSummary, duration
 
 #: how many batches the listing shows, newest first
 RECENT_BATCHES = 20
-#: the listing's width when it is not printed on a terminal
-LISTING_WIDTH = 200
 
 
 def status(
@@ -38,10 +35,7 @@ def status(
         if as_json:
             typer.echo(json.dumps([s.as_json() for s in summaries], indent=2))
         else:
-            console = Console()
-            if not console.is_terminal:  # a pipe or a file: never cut batch names to fit 80
-                console = Console(width=LISTING_WIDTH)
-            console.print(_listing(summaries))
+            listing_console().print(_listing(summaries))
         return
     found = existing_batch(table, batch)
     if watch:
