@@ -81,7 +81,11 @@ class Settings(BaseSettings):
 
     api_connect_timeout: float = 10.0
     api_timeout: float = DEFAULT_API_TIMEOUT_S
+    #: one deadline for a whole image download, however slowly the host sends
     fetch_timeout: float = 60.0
+    #: downloads may connect to loopback, private, link-local and other non-public addresses
+    #: (by default only to public ones, and to those of the API base's own kind)
+    fetch_allow_private: bool = False
     #: the most bytes accepted for one generated image (a 4K JPEG is a few MB)
     max_image_bytes: int = 50 * 1024 * 1024
     #: worker threads per process (the work is waiting on HTTP, not CPU)

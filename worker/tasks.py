@@ -22,8 +22,10 @@ from config.celery_config import JOB_QUEUE
 from config.settings import REDIS_SCHEMES, get_settings
 from jobs.database import open_engine
 from jobs.results import ResultsTable
+from worker.address_policy import AddressPolicy, system_resolver
 from worker.app import app
 from worker.cloudflare import CloudflareClient
+from worker.guarded_network import guarded_client
 from worker.limited_client import LimitedClient
 from worker.limiter import open_limiter
 from worker.metrics import serve_metrics
@@ -63,16 +65,18 @@ def get_pipeline() -> JobPipeline:
             # an API call holds its connection for the whole 10-60 s call: one per thread
             api_limits = httpx.Limits(max_connections=threads, max_keepalive_connections=threads)
             client = LimitedClient(
-                CloudflareClient(settings, httpx.Client(limits=api_limits)), open_limiter(settings)
+                CloudflareClient(settings, guarded_client(api_limits)), open_limiter(settings)
             )
             # a download takes milliseconds, and a big pool costs CPU on every request (measured:
             # 2.95 ms a request with 500 threads on 500 connections, 1.15 ms on 32)
             fetch_connections = min(threads, MAX_FETCH_CONNECTIONS)
-            fetch_http = httpx.Client(
-                limits=httpx.Limits(
+            fetch_http = guarded_client(
+                httpx.Limits(
                     max_connections=fetch_connections, max_keepalive_connections=fetch_connections
                 ),
-                follow_redirects=False,
+                AddressPolicy.for_api_base(
+                    settings.api_base, system_resolver, allow_all=settings.fetch_allow_private
+                ),
             )
             _pipeline = JobPipeline(settings, table, client, fetch_http, StorageLookup(threads))
         return _pipeline
