@@ -1,8 +1,8 @@
 """worker.image_fetch: a download bounded in size, time and redirects, that says why it failed,
-streamed into a spool."""
+streamed into a spool. (Its deadline and address policy live in the guarded network under the
+client: tests/unit/test_guarded_downloads.py tests them on real sockets.)"""
 
 import io
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -121,15 +121,27 @@ def test_a_body_over_the_memory_threshold_is_spooled_whole_to_a_temp_file() -> N
         assert spool.read() == body
 
 
-def test_a_host_that_drips_bytes_is_stopped_by_the_timeout() -> None:
-    def slow() -> Iterator[bytes]:
-        for _ in range(10):
-            time.sleep(0.03)
-            yield b"x"
+def test_the_body_is_asked_for_unencoded() -> None:
+    _, recorder = fetch(lambda _: httpx.Response(200, content=b"x"))
 
-    error = refused(lambda _: httpx.Response(200, content=slow()), timeout=0.05)
+    assert recorder.requests[0].headers["accept-encoding"] == "identity"
 
-    assert isinstance(error, ProviderTimeout)
+
+@pytest.mark.parametrize("encoding", ["gzip", "gzip, gzip", "br", "deflate"])
+def test_an_encoded_body_is_refused_unread(encoding: str) -> None:
+    def never_read() -> Iterator[bytes]:
+        raise AssertionError("the body was read")
+        yield b""
+
+    def encoded(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-encoding": encoding}, content=never_read())
+
+    error = refused(encoded)
+
+    assert isinstance(error, BadImage)
+    assert error.message == (
+        f"image is sent with Content-Encoding {encoding!r} though none was asked for"
+    )
 
 
 def redirect_to(location: str) -> httpx.Response:
