@@ -2,14 +2,16 @@
 
 Every step is written to the results table before the next begins, so a crash anywhere resumes
 at the right step: before `generated` the API is called again, after it only the upload is redone
-(from the provider's URL, or the inline bytes kept on the row). The image waits in a spool
-(worker.spool) from download to upload, closed whatever happens. While the job runs its lease is
-renewed (worker.lease_keeper); a failure leaves the job with a due time for its retry, which the
-reaper (worker.reaper) turns into a message when it comes. What it learns about a job (how it
-ended, what was paid, what was stored) is also counted in the worker's metrics (worker.metrics).
+(from the provider's URL, or the inline bytes kept on the row, checked to be an image before they
+are kept). The image waits in a spool (worker.spool) from download to upload, closed whatever
+happens. While the job runs its lease is renewed (worker.lease_keeper); a failure leaves the job
+with a due time for its retry, which the reaper (worker.reaper) turns into a message when it
+comes. What it learns about a job (how it ended, what was paid, what was stored) is also counted
+in the worker's metrics (worker.metrics).
 """
 
 import hashlib
+import io
 import logging
 import time
 from dataclasses import dataclass
@@ -120,6 +122,9 @@ class JobPipeline:
         else:
             generation = self.client.generate(claim.spec)
             self.metrics.paid(claim.batch.price_per_image)
+            if generation.data is not None:
+                # checked before the row keeps it: a job failed as bad_image holds no bytes
+                inspect_image(io.BytesIO(generation.data))
             self.table.record_generated(
                 claim,
                 owner,

@@ -1,6 +1,10 @@
 """worker.cloudflare: the request it sends and what it raises, through an httpx.MockTransport."""
 
+import base64
 import json
+import time
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -9,6 +13,7 @@ from pydantic import SecretStr
 from config.settings import MissingSetting, Settings
 from jobs.errors import (
     AuthError,
+    BadImage,
     JobError,
     ProviderTimeout,
     QuotaExceeded,
@@ -18,7 +23,8 @@ from jobs.errors import (
 from jobs.spec import DEFAULT_MODEL, AspectRatio, ImageInput, Size
 from tests.support.http import NETWORK_FAILURES, Handler, Recorder
 from tests.support.images import image_bytes
-from worker.cloudflare import CloudflareClient, Generation
+from tests.support.raw_http import RawHttpServer, answer, drips
+from worker.cloudflare import CloudflareClient, Generation, answer_cap
 
 TOKEN = "cf-secret-token-0123456789"
 ACCOUNT = "acc0123"
@@ -32,22 +38,27 @@ def make_settings(
     *,
     api_token: str | None = TOKEN,
     account_id: str | None = ACCOUNT,
+    **changes: Any,
 ) -> Settings:
     """Settings that name everything the client reads, so the environment cannot leak in."""
     return Settings(
         api_token=SecretStr(api_token) if api_token else None,
         account_id=account_id,
-        api_base="https://cf.test/",
-        model=DEFAULT_MODEL,
-        api_timeout=240.0,
-        api_connect_timeout=7.0,
+        **{
+            "api_base": "https://cf.test/",
+            "model": DEFAULT_MODEL,
+            "api_timeout": 240.0,
+            "api_connect_timeout": 7.0,
+            "max_image_bytes": 50 * 1024 * 1024,
+            **changes,
+        },
     )
 
 
-def client_for(respond: Handler) -> tuple[CloudflareClient, Recorder]:
+def client_for(respond: Handler, **settings: Any) -> tuple[CloudflareClient, Recorder]:
     recorder = Recorder(respond)
     http = httpx.Client(transport=httpx.MockTransport(recorder))
-    return CloudflareClient(make_settings(), http), recorder
+    return CloudflareClient(make_settings(**settings), http), recorder
 
 
 def completed(_: httpx.Request) -> httpx.Response:
@@ -212,3 +223,104 @@ def test_closing_leaves_a_pool_that_was_passed_in_open() -> None:
         client.generate(SPEC)
 
     assert not http.is_closed
+
+
+def test_the_answer_is_asked_for_unencoded() -> None:
+    client, recorder = client_for(completed)
+
+    client.generate(SPEC)
+
+    assert recorder.requests[0].headers["accept-encoding"] == "identity"
+
+
+def test_an_encoded_answer_is_refused_unread() -> None:
+    client, _ = client_for(
+        lambda _: httpx.Response(200, headers={"content-encoding": "gzip, gzip"}, content=b"\x1f")
+    )
+
+    with pytest.raises(BadImage, match="Content-Encoding 'gzip, gzip'"):
+        client.generate(SPEC)
+
+
+#: the size cap in the inline-image tests
+CAP = 10_000
+
+
+def png_of(size: int) -> bytes:
+    """A PNG padded to `size` bytes (the cap is checked before anything looks at the pixels)."""
+    png = image_bytes("PNG", (8, 8))
+    return png + b"\0" * (size - len(png))
+
+
+def test_a_raw_image_answer_over_the_cap_is_refused() -> None:
+    client, _ = client_for(
+        lambda _: httpx.Response(
+            200, content=png_of(CAP + 1), headers={"content-type": "image/png"}
+        ),
+        max_image_bytes=CAP,
+    )
+
+    with pytest.raises(BadImage, match=f"the inline image is over {CAP} bytes"):
+        client.generate(SPEC)
+
+
+def test_a_raw_image_answer_at_the_cap_is_accepted() -> None:
+    png = png_of(CAP)
+    client, _ = client_for(
+        lambda _: httpx.Response(200, content=png, headers={"content-type": "image/png"}),
+        max_image_bytes=CAP,
+    )
+
+    assert client.generate(SPEC) == Generation(data=png)
+
+
+def test_a_base64_image_over_the_cap_is_refused() -> None:
+    encoded = base64.b64encode(png_of(CAP + 1)).decode()
+    client, _ = client_for(
+        lambda _: httpx.Response(200, json={"result": {"image": encoded}}), max_image_bytes=CAP
+    )
+
+    with pytest.raises(BadImage, match=f"the inline image is over {CAP} bytes"):
+        client.generate(SPEC)
+
+
+def test_an_answer_longer_than_an_image_and_its_envelope_is_cut_off_unread() -> None:
+    sent: list[int] = []
+
+    def endless() -> Iterator[bytes]:
+        for index in range(10_000):
+            sent.append(index)
+            yield b"\0" * 1000
+
+    client, _ = client_for(
+        lambda _: httpx.Response(200, content=endless(), headers={"content-type": "image/png"}),
+        max_image_bytes=CAP,
+    )
+
+    with pytest.raises(BadImage, match=f"Cloudflare's answer is over {answer_cap(CAP)} bytes"):
+        client.generate(SPEC)
+
+    assert len(sent) == answer_cap(CAP) // 1000 + 1
+
+
+def test_a_failure_with_a_body_over_the_cap_keeps_its_class() -> None:
+    client, _ = client_for(
+        lambda _: httpx.Response(503, content=b"<html>" * 100_000), max_image_bytes=CAP
+    )
+
+    with pytest.raises(ServerError, match="HTTP 503"):
+        client.generate(SPEC)
+
+
+def test_an_api_dripping_its_headers_is_cut_off_at_the_deadline() -> None:
+    head = answer("200 OK", {"Content-Type": "application/json"}, b'{"result": {}}')
+    with RawHttpServer(drips(head, every_s=0.2)) as server:
+        client = CloudflareClient(make_settings(api_base=server.url, api_timeout=1.0))
+        started = time.monotonic()
+        with pytest.raises(ProviderTimeout) as refused:
+            client.generate(SPEC)
+        took = time.monotonic() - started
+        client.close()
+
+    assert refused.value.message == "Cloudflare did not answer within 1 s (SEEDREAM_API_TIMEOUT)"
+    assert took < 1.5
