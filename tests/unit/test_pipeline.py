@@ -13,16 +13,19 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from sqlalchemy import select
 
 from config.settings import Settings
 from jobs.database import open_engine
 from jobs.errors import AuthError, ContentPolicy, ServerError, StorageError
 from jobs.results import ResultsTable
+from jobs.schema import jobs
 from jobs.spec import ImageInput, JobSpec
 from jobs.states import JobState
 from tests.support.images import image_bytes
+from tests.support.raw_http import RawHttpServer, answer, sends
 from worker import pipeline as pipeline_module
-from worker.cloudflare import Generation
+from worker.cloudflare import CloudflareClient, Generation
 from worker.pipeline import JobPipeline
 from worker.spool import ImageFile, open_spool
 
@@ -307,3 +310,48 @@ def test_a_download_over_the_size_cap_fails_as_bad_image_and_stores_nothing(
     assert row["error_class"] == "bad_image"
     assert row["error_message"].startswith(f"image is over {len(JPEG)} bytes")
     assert storage.objects == {}
+
+
+def inline_image_of(table: ResultsTable, job_id: int) -> bytes | None:
+    with table.engine.connect() as conn:
+        return conn.execute(
+            select(jobs.c.inline_image).where(jobs.c.id == job_id)
+        ).scalar_one()
+
+
+def test_an_inline_image_over_the_cap_fails_as_bad_image_and_is_not_kept(
+    table: ResultsTable,
+) -> None:
+    cap = 100_000
+    body = image_bytes("PNG", (8, 8)) + b"\0" * (5 * cap)
+    raw_png = answer("200 OK", {"Content-Type": "image/png"}, body)
+    job_id, storage = one_job(table), FlakyStorage()
+    with RawHttpServer(sends(raw_png)) as api:
+        settings = Settings(
+            _env_file=None,
+            api_base=api.url,
+            account_id="acct",
+            api_token="tok",
+            max_image_bytes=cap,
+        )
+        with CloudflareClient(settings) as client:
+            worker = JobPipeline(settings, table, client, httpx.Client(), lambda _: storage)  # type: ignore[arg-type]
+            outcome = worker.run(job_id)
+
+    assert outcome.state is JobState.failed
+    [row] = table.job_rows("b")
+    assert row["error_class"] == "bad_image"
+    assert "is over" in row["error_message"]
+    assert inline_image_of(table, job_id) is None
+    assert storage.objects == {}
+
+
+def test_an_inline_answer_that_is_not_an_image_fails_and_is_not_kept(table: ResultsTable) -> None:
+    job_id, storage = one_job(table), FlakyStorage()
+    client = FakeClient(answer=Generation(data=b"<html>an error page</html>"))
+
+    outcome = pipeline(table, client, storage).run(job_id)
+
+    assert outcome.state is JobState.failed
+    assert table.job_rows("b")[0]["error_class"] == "bad_image"
+    assert inline_image_of(table, job_id) is None
