@@ -23,9 +23,11 @@ from jobs.schema import jobs
 from jobs.spec import ImageInput, JobSpec
 from jobs.states import JobState
 from tests.support.images import image_bytes
-from tests.support.raw_http import RawHttpServer, answer, sends
+from tests.support.raw_http import LoopbackOnlyNetwork, RawHttpServer, answer, sends
 from worker import pipeline as pipeline_module
+from worker.address_policy import AddressPolicy
 from worker.cloudflare import CloudflareClient, Generation
+from worker.guarded_network import guarded_client
 from worker.pipeline import JobPipeline
 from worker.spool import ImageFile, open_spool
 
@@ -355,3 +357,26 @@ def test_an_inline_answer_that_is_not_an_image_fails_and_is_not_kept(table: Resu
     assert outcome.state is JobState.failed
     assert table.job_rows("b")[0]["error_class"] == "bad_image"
     assert inline_image_of(table, job_id) is None
+
+
+def test_an_image_url_on_the_metadata_endpoint_fails_as_bad_image_naming_host_and_class(
+    table: ResultsTable,
+) -> None:
+    network = LoopbackOnlyNetwork()
+    settings = Settings(_env_file=None, api_base="https://api.cloudflare.com")
+    policy = AddressPolicy.for_api_base(settings.api_base, lambda *_: ["104.16.0.1"],
+                                        allow_all=False)  # fmt: skip
+    downloads = guarded_client(httpx.Limits(), policy, lambda *_: ["169.254.169.254"], network)
+    client = FakeClient(answer=Generation(url="http://provider.example/a.jpeg?X-Amz-Signature=s3"))
+    worker = JobPipeline(settings, table, client, downloads, lambda _: FlakyStorage())  # type: ignore[arg-type]
+
+    outcome = worker.run(one_job(table))
+
+    assert outcome.state is JobState.failed
+    [row] = table.job_rows("b")
+    assert row["error_class"] == "bad_image"
+    assert "provider.example resolves to 169.254.169.254, a link-local address" in (
+        row["error_message"]
+    )
+    assert "X-Amz-Signature" not in row["error_message"]
+    assert network.connected == []
