@@ -127,14 +127,6 @@ class GuardedBackend(httpcore.NetworkBackend):
             return _GuardedStream(stream)
         raise httpcore.ConnectError(f"{host} resolves to no address")
 
-    def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.NetworkStream:
-        raise httpcore.ConnectError("a guarded client does not connect to Unix sockets")
-
     def sleep(self, seconds: float) -> None:
         self._network.sleep(seconds)
 

@@ -56,14 +56,13 @@ class RawHttpServer:
 
     def header(self, name: str) -> list[str]:
         """The value of header `name` in each request received, in order ("" when absent)."""
-        wanted = name.lower().encode()
-        found = []
-        for head in self.heads:
-            lines = head.split(b"\r\n")[1:]
-            values = [line.split(b":", 1)[1].strip() for line in lines if b":" in line
-                      and line.split(b":", 1)[0].strip().lower() == wanted]  # fmt: skip
-            found.append(values[0].decode() if values else "")
-        return found
+        return [_fields(head).get(name.lower(), "") for head in self.heads]
+
+
+def _fields(head: bytes) -> dict[str, str]:
+    """A request head's header fields, by lower-case name."""
+    pairs = (line.split(":", 1) for line in head.decode("latin-1").split("\r\n")[1:] if ":" in line)
+    return {key.strip().lower(): value.strip() for key, value in pairs}
 
 
 def _read_head(sock: socket.socket) -> bytes:
