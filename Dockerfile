@@ -1,5 +1,6 @@
-# The seedream-batch image: the CLI, the workers and the emulator.
-FROM python:3.12-slim
+# The seedream-batch image: the CLI, the workers and the emulator. The base is pinned to a patch
+# release, not a moving tag; .dockerignore keeps .env and local data out of the build context.
+FROM python:3.12.8-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app

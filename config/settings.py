@@ -34,8 +34,12 @@ DEFAULT_RATE_LIMIT = RateLimit(count=200, window_s=60)
 DEFAULT_PRICE_PER_IMAGE = 0.03
 #: a 1K or 2K JPEG (100-600 KB) stays in memory, a 4K one to disk; 500 threads hold <= 500 MiB
 DEFAULT_SPOOL_MEMORY_BYTES = 1024 * 1024
-#: every interface: in a container the scraper (Prometheus, the health check) is another host
-DEFAULT_METRICS_HOST = "0.0.0.0"
+#: this host only: counters are no secret, but a worker on a bare host should not serve the
+#: world; a container publishing the port sets 0.0.0.0 (docker-compose.yml does)
+DEFAULT_METRICS_HOST = "127.0.0.1"
+#: scheduled manifests come from the working folder by default: the schedule file names them
+#: relative to it, and nothing else is needed unless the operator says so
+DEFAULT_MANIFEST_ROOTS = (".",)
 
 
 #: URL schemes of a Redis server (the broker's, when it is Redis, also holds the fleet's limiter)
@@ -118,6 +122,11 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     #: the address the metrics server binds
     metrics_host: str = DEFAULT_METRICS_HOST
+    #: folders and/or s3://bucket/prefix a scheduled batch's manifest may come from (a message
+    #: on the broker names it, so a worker checks it; producer.location_roots)
+    manifest_roots: Annotated[tuple[str, ...], NoDecode] = Field(default=DEFAULT_MANIFEST_ROOTS)
+    #: further places a scheduled batch may write to; `output` is always allowed
+    output_roots: Annotated[tuple[str, ...], NoDecode] = ()
     #: the recurring batches `seedream-batch beat` starts (relative to the working folder)
     schedules_file: Path = Path("config/schedules.yaml")
     #: where `beat` keeps when each schedule last fired, so a restart neither repeats nor skips
@@ -141,9 +150,9 @@ class Settings(BaseSettings):
             )
         return self.account_id, self.api_token
 
-    @field_validator("gateway_ids", mode="before")
+    @field_validator("gateway_ids", "manifest_roots", "output_roots", mode="before")
     @classmethod
-    def _split_gateway_ids(cls, value: Any) -> Any:
+    def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value

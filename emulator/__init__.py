@@ -1,6 +1,6 @@
 """A local stand-in for Cloudflare Workers AI serving `bytedance/seedream-4.0`.
 
-It speaks shared/CLOUDFLARE_API.md over real HTTP, with configurable latency, a per-gateway rate
+It speaks docs/cloudflare-api.md over real HTTP, with configurable latency, a per-gateway rate
 limit, injected faults and every documented success form, and it serves the images it returns.
 The demo, the tests and the benchmarks run against it; nothing else in the product knows it is
 not Cloudflare.

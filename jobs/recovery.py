@@ -1,6 +1,6 @@
 """Finding in the table what the queue does not hold, and the user's commands that change a batch.
 
-The queue is only a transport (shared/DESIGN.md §4): a job waiting for a retry has no message
+The queue is only a transport (docs/design.md): a job waiting for a retry has no message
 until it is due, a job whose worker died has a message nobody will finish, and Redis may lose
 everything. All of it is found here, from the table:
 

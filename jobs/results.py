@@ -1,4 +1,4 @@
-"""The results table: every job's state, the one source of truth (shared/DESIGN.md §4).
+"""The results table: every job's state, the one source of truth (docs/design.md).
 
 A worker *claims* a job with one conditional UPDATE on its state and lease, and every later write
 names the lease owner, so a message delivered twice, or a worker that lost its lease, can never

@@ -1,4 +1,4 @@
-"""One image job, exactly as shared/CLOUDFLARE_API.md allows it.
+"""One image job, exactly as the API allows it (docs/cloudflare-api.md).
 
 `ImageInput` is the `input` object of a Cloudflare call. The producer validates manifest rows with
 it, the worker sends it, and the emulator validates requests with it: the rules live here once.

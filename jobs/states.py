@@ -1,4 +1,4 @@
-"""The life of a job in the results table (shared/DESIGN.md §4)."""
+"""The life of a job in the results table (docs/design.md, "States")."""
 
 from enum import StrEnum
 

@@ -4,6 +4,10 @@ Two beats, or a message delivered twice, fire the same schedule at the same time
 comes from the fire time and is the table's primary key, so the second insert conflicts and that
 fire is skipped. A fire while the schedule's previous batch still runs (active, some job not
 final) is skipped too, with a log line: runs of one schedule never pile up.
+
+The fire arrives as a message on the broker, so its manifest and output are checked against the
+workers' roots (producer.location_roots) before anything is read or recorded: a fire naming a
+place outside them is refused with an error in the log, and leaves no batch behind.
 """
 
 import logging
@@ -21,6 +25,7 @@ from config.settings import Settings
 from jobs.recovery import Enqueue
 from jobs.results import Batch, BatchExists, ResultsTable
 from jobs.states import BatchState
+from producer.location_roots import OutsideRoots, require_under_roots
 from producer.schedules import Schedule
 from producer.submission import submit_manifest
 from worker.storage.s3 import split_s3_uri
@@ -37,6 +42,8 @@ class FireOutcome(StrEnum):
     exists = "exists"
     #: the schedule's previous batch still runs
     previous_running = "previous_running"
+    #: its manifest or output is outside the workers' roots: nothing was read or recorded
+    refused = "refused"
 
 
 @dataclass(frozen=True)
@@ -62,9 +69,18 @@ def start_scheduled_batch(
     fired_at: datetime,
     enqueue: Enqueue,
 ) -> Fire:
-    """Make and enqueue the batch of `schedule`'s fire at `fired_at`, unless it exists or the
-    schedule's previous batch still runs."""
+    """Make and enqueue the batch of `schedule`'s fire at `fired_at`, unless its manifest or output
+    is outside the roots, its batch exists, or the schedule's previous batch still runs."""
     name = schedule.batch_name(fired_at)
+    output = schedule.output or settings.output
+    try:
+        require_under_roots(schedule.manifest, settings.manifest_roots, "SEEDREAM_MANIFEST_ROOTS")
+        require_under_roots(output, (settings.output, *settings.output_roots),
+                            "SEEDREAM_OUTPUT_ROOTS")  # fmt: skip
+    except OutsideRoots as exc:
+        log.error("schedule %s: refused the run at %s (%s): %s",
+                  schedule.name, fired_at.isoformat(), name, exc)  # fmt: skip
+        return Fire(FireOutcome.refused, name)
     previous = table.latest_of_schedule(schedule.name)
     # read after: made meanwhile by another process, this fire's batch shows as the previous one
     if table.get_batch(name) is not None or (previous is not None and previous.id == name):
@@ -80,7 +96,7 @@ def start_scheduled_batch(
                 table,
                 settings,
                 manifest,
-                output=schedule.output or settings.output,
+                output=output,
                 batch_name=name,
                 enqueue=enqueue,
                 max_images=schedule.max_images,

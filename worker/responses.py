@@ -1,4 +1,4 @@
-"""What a Cloudflare answer means: an image, or the JobError that shared/CLOUDFLARE_API.md gives it.
+"""What a Cloudflare answer means: an image, or the JobError docs/cloudflare-api.md gives it.
 
 Pure functions over status, headers and body, so every shape is tested without a network. A 2xx
 whose body is an image (by Content-Type), or JSON holding `result.image` / `result.images` (a URL,

@@ -1,7 +1,9 @@
 """The task beat sends for each fire of a schedule; a worker runs it like any other task.
 
 The message carries the whole schedule as beat read it and the fire time, so what runs is what
-fired, whatever the workers' own copy of the schedule file says.
+fired, whatever the workers' own copy of the schedule file says. Since anyone who can write to
+the broker can write such a message, its manifest and output are accepted only under the
+workers' SEEDREAM_MANIFEST_ROOTS and SEEDREAM_OUTPUT_ROOTS (checked in start_scheduled_batch).
 """
 
 from datetime import datetime

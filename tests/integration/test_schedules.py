@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from celery import Celery
 
+from config.celery_config import JOB_QUEUE
+from producer.schedules import Schedule
 from tests.support.commands import cli, wait_for_final
 from tests.support.manifests import write_manifest
-from tests.support.processes import CLI, Service
+from tests.support.processes import CLI, Service, wait_until
 from tests.support.services import Emulator
-from worker.beat import MAX_TICK_INTERVAL_S
+from worker.beat import MAX_TICK_INTERVAL_S, TASK
 
 pytestmark = pytest.mark.integration
 
@@ -24,10 +27,10 @@ pytestmark = pytest.mark.integration
 FIRST_FIRE_WAIT_S = 90
 
 
-def _scheduled_batches(env: dict[str, str], cwd: Path) -> list[str]:
+def _scheduled_batches(env: dict[str, str], cwd: Path, prefix: str = "minutely-") -> list[str]:
     listing = cli(["status", "--json"], env, cwd)
     assert listing.returncode == 0, listing.stderr
-    return [s["batch"] for s in json.loads(listing.stdout) if s["batch"].startswith("minutely-")]
+    return [s["batch"] for s in json.loads(listing.stdout) if s["batch"].startswith(prefix)]
 
 
 def test_beat_fires_a_schedule_and_a_worker_makes_its_batch_under_the_fire_times_name(
@@ -49,7 +52,9 @@ def test_beat_fires_a_schedule_and_a_worker_makes_its_batch_under_the_fire_times
         "  max_images: 50\n"
     )
     env = {**fleet_env, "SEEDREAM_SCHEDULES_FILE": str(tmp_path / "schedules.yaml"),
-           "SEEDREAM_BEAT_STATE_FILE": str(tmp_path / "beat-state")}  # fmt: skip
+           "SEEDREAM_BEAT_STATE_FILE": str(tmp_path / "beat-state"),
+           "SEEDREAM_MANIFEST_ROOTS": f"s3://{bucket}/manifests",
+           "SEEDREAM_OUTPUT_ROOTS": f"s3://{bucket}/images"}  # fmt: skip
     started = datetime.now(UTC).replace(second=0, microsecond=0)
     worker = Service([CLI, "worker", "--loglevel", "INFO"], logs / "worker-sched.log", env=env)
     beat = Service([CLI, "beat", "--loglevel", "INFO"], logs / "beat.log", env=env, cwd=tmp_path)
@@ -76,6 +81,38 @@ def test_beat_fires_a_schedule_and_a_worker_makes_its_batch_under_the_fire_times
     assert listed.returncode == 0, listed.stderr
     assert re.search(r"minutely .* \* \* \* \* \* .* UTC .* \(in [\dms ]+\)", listed.stdout)
     assert "(completed)" in listed.stdout or "(running)" in listed.stdout  # a later fire may run
+
+
+def test_a_worker_refuses_a_forged_fire_naming_a_manifest_outside_its_roots(
+    tmp_path: Path, fleet_env: dict[str, str]
+) -> None:
+    """Anyone who can write to Redis can send the task beat sends: a worker makes the batch only
+    from a manifest under SEEDREAM_MANIFEST_ROOTS (default: its working folder)."""
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir(), elsewhere.mkdir()
+    write_manifest(work / "jobs.jsonl", good=2)
+    write_manifest(elsewhere / "jobs.jsonl", good=2)
+    env = {**fleet_env, "SEEDREAM_OUTPUT": str(work / "out")}
+    fired_at = datetime(2026, 6, 1, 9, 0, tzinfo=UTC).isoformat()
+    worker = Service([CLI, "worker", "--loglevel", "INFO"], tmp_path / "worker.log", env, work)
+    try:
+        with Celery(broker=fleet_env["SEEDREAM_BROKER_URL"]) as sender:
+            for name, manifest in (("outside", elsewhere / "jobs.jsonl"), ("inside", "jobs.jsonl")):
+                schedule = Schedule(name=name, cron="0 9 * * *", manifest=str(manifest),
+                                    batch=f"{name}-{{date:%Y-%m-%d}}")  # fmt: skip
+                sender.send_task(TASK, kwargs={"schedule": schedule.model_dump(mode="json"),
+                                               "fired_at": fired_at}, queue=JOB_QUEUE)  # fmt: skip
+        wait_until(lambda: "inside: batch inside-2026-06-01 started" in worker.output(), 60,
+                   "the fire inside the roots")  # fmt: skip
+        made = [b for b in _scheduled_batches(env, work, prefix="") if b.endswith("-2026-06-01")]
+    finally:
+        worker.stop()
+
+    assert made == ["inside-2026-06-01"]
+    assert "schedule outside: refused the run" in worker.output()
+    assert f"{str(elsewhere / 'jobs.jsonl')!r} is not under SEEDREAM_MANIFEST_ROOTS (.)" in (
+        worker.output()
+    )
 
 
 def test_a_bad_schedule_file_stops_beat_and_schedules_with_one_line(tmp_path: Path) -> None:

@@ -1,4 +1,6 @@
-"""docker-compose.yml and config/.env.example stay true to the CLI and the settings.
+"""docker-compose.yml and config/.env.example stay true to the CLI and the settings, and the stack
+is closed by default: secrets required, ports on 127.0.0.1 only, Redis and Flower behind
+passwords, images pinned, `.env` kept out of the image build.
 
 There is no Docker engine where the tests run, so the compose file is held to the Compose
 Specification's own JSON schema (tests/fixtures/compose-spec.json, from compose-spec/compose-spec
@@ -6,20 +8,33 @@ at 170098ba, Apache-2.0: what `docker compose config` validates against) and to 
 """
 
 import json
-from pathlib import Path
+import re
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jsonschema
+import pytest
 import yaml
 from pydantic import AliasChoices
 
 from config.settings import Settings
 from producer.cli import app
+from producer.schedules import load_schedules
 from worker.beat import heartbeat_path
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
+#: `${NAME}`, `${NAME:-default}`, `${NAME-default}`, `${NAME:?message}`, `${NAME?message}`
+INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
+#: variables whose value is a credential: each must come from .env, never from a default
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|BASIC_AUTH")
+#: environment variables holding a Redis URL the service connects with
+BROKER_VARIABLES = ("SEEDREAM_BROKER_URL", "SEEDREAM_LIMITER_URL", "CELERY_BROKER_URL")
+#: the address every published port must be bound to
+LOOPBACK = "127.0.0.1"
+#: a version pin: a release number with at least major.minor, or a dated release (MinIO's)
+PINNED_TAG = re.compile(r"^(v?\d+\.\d+[\w.+-]*|RELEASE\.[\w.-]+)$")
 
 
 def setting_names() -> set[str]:
@@ -57,6 +72,32 @@ def one_shot_services() -> set[str]:
 
 def container_ports(service: dict[str, Any]) -> set[str]:
     return {str(mapping).rsplit(":", 1)[-1] for mapping in service.get("ports", [])}
+
+
+def host_ip(mapping: str | dict[str, Any]) -> str | None:
+    """The host address a port mapping binds: `IP:HOST:CONTAINER`, `IP::CONTAINER`, or the long
+    form's `host_ip`; None when it names none (Docker then binds every interface)."""
+    if isinstance(mapping, dict):
+        return mapping.get("host_ip")
+    parts = str(mapping).split(":")
+    return parts[0] if len(parts) == 3 else None
+
+
+def interpolations(value: Any) -> list[re.Match[str]]:
+    return list(INTERPOLATION.finditer(json.dumps(value)))
+
+
+def image_tag(image: str) -> str | None:
+    """The tag of `name[:tag][@digest]`, or the digest when pinned by one; None when untagged."""
+    if "@" in image:
+        return image.split("@", 1)[1]
+    name = image.rsplit("/", 1)[-1]
+    return name.split(":", 1)[1] if ":" in name else None
+
+
+def dockerfile_images() -> list[str]:
+    lines = (ROOT / "Dockerfile").read_text().splitlines()
+    return [line.split()[1] for line in lines if line.upper().startswith("FROM ")]
 
 
 def test_compose_file_follows_the_compose_specification() -> None:
@@ -133,3 +174,106 @@ def test_the_workers_see_every_manifest_folder_beat_sees() -> None:
     schedules_file = SERVICES["beat"]["environment"]["SEEDREAM_SCHEDULES_FILE"]
     manifests = [v for v in mounted if not v.split(":")[1] == schedules_file]
     assert manifests and set(manifests) <= set(SERVICES["worker"]["volumes"])
+
+
+def test_no_port_is_published_on_every_interface() -> None:
+    published = {
+        f"{name}: {mapping}": host_ip(mapping)
+        for name, service in SERVICES.items()
+        for mapping in service.get("ports", [])
+    }
+    assert published
+    assert {where: ip for where, ip in published.items() if ip != LOOPBACK} == {}
+
+
+@pytest.mark.parametrize(
+    "image",
+    sorted(
+        {s["image"] for s in SERVICES.values() if not s.get("build")} | set(dockerfile_images())
+    ),
+)
+def test_every_image_pulled_is_pinned_to_a_release(image: str) -> None:
+    tag = image_tag(image)
+    assert tag is not None and tag != "latest", f"{image}: name a release, not latest"
+    assert tag.startswith("sha256:") or PINNED_TAG.match(tag), f"{image}: {tag} moves"
+
+
+def test_the_image_we_build_has_a_version_tag() -> None:
+    for service in our_services():
+        assert image_tag(service["image"]) not in (None, "latest"), service["image"]
+
+
+def test_no_secret_has_a_default_so_compose_refuses_to_start_without_it() -> None:
+    defaulted = [
+        f"{name}: ${{{found['name']}{found['op']}...}}"
+        for name, service in SERVICES.items()
+        for found in interpolations(service)
+        if SECRET_NAME.search(found["name"]) and found["op"] not in (":?", "?")
+    ]
+    assert defaulted == []
+
+
+def test_no_secret_is_written_into_the_file() -> None:
+    literal = [
+        f"{name}: {variable}"
+        for name, service in SERVICES.items()
+        for variable, value in (service.get("environment") or {}).items()
+        if SECRET_NAME.search(variable) and not interpolations(value)
+    ]
+    assert literal == []
+
+
+def test_redis_requires_a_password_from_env() -> None:
+    redis = SERVICES["redis"]
+    command = redis["command"]
+    password = command[command.index("--requirepass") + 1]
+    assert [(m["name"], m["op"]) for m in interpolations(password)] == [("REDIS_PASSWORD", ":?")]
+    assert "REDISCLI_AUTH" in redis["environment"]  # its health check must log in too
+
+
+def test_every_service_connects_to_redis_with_the_password() -> None:
+    urls = {
+        f"{name}.{variable}": url
+        for name, service in SERVICES.items()
+        for variable, url in (service.get("environment") or {}).items()
+        if variable in BROKER_VARIABLES and url
+    }
+    assert {"worker.SEEDREAM_BROKER_URL", "flower.CELERY_BROKER_URL"} <= set(urls)
+    for where, url in urls.items():
+        credentials = url.split("://", 1)[1].split("@", 1)[0]
+        assert "@" in url and "${REDIS_PASSWORD:?" in credentials, where
+
+
+def test_flower_asks_for_a_login_from_env() -> None:
+    flower = SERVICES["flower"]
+    from_env = [str(flower.get("environment", {}).get("FLOWER_BASIC_AUTH", ""))]
+    flags = [arg for arg in flower["command"] if arg.startswith(("--basic-auth", "--basic_auth"))]
+    (auth,) = [value for value in from_env + flags if value]
+    assert [m["op"] for m in interpolations(auth)] == [":?"]
+
+
+def test_dockerignore_keeps_env_files_and_local_data_out_of_the_build() -> None:
+    patterns = (ROOT / ".dockerignore").read_text().splitlines()
+    assert {"**/.env", ".git", "**/.venv", "output", "**/*.db"} <= set(patterns)
+    assert not [p for p in patterns if p.startswith("!") and p.endswith(".env")]
+
+
+def test_metrics_bind_this_host_unless_compose_opens_them_in_the_container(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SEEDREAM_METRICS_HOST", raising=False)
+    assert Settings(_env_file=None).metrics_host == LOOPBACK
+    assert SERVICES["worker"]["environment"]["SEEDREAM_METRICS_HOST"] == "0.0.0.0"
+
+
+def test_the_example_schedules_manifests_are_under_the_workers_manifest_roots() -> None:
+    """Compose narrows SEEDREAM_MANIFEST_ROOTS to the mounted folder; what ships must still run."""
+    worker = SERVICES["worker"]
+    (found,) = interpolations(worker["environment"]["SEEDREAM_MANIFEST_ROOTS"])
+    roots = found["arg"].split(",")
+    working_folder = PurePosixPath("/app")
+    mounted = [PurePosixPath(v.split(":")[1]) for v in worker["volumes"] if v.startswith("./")]
+    assert all(any(PurePosixPath(r).is_relative_to(m) for m in mounted) for r in roots)
+    for schedule in load_schedules(ROOT / "config" / "schedules.yaml"):
+        manifest = working_folder / schedule.manifest
+        assert any(manifest.is_relative_to(root) for root in roots), schedule.manifest

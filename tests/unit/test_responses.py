@@ -1,4 +1,4 @@
-"""worker.responses: each success form and failure shape of shared/CLOUDFLARE_API.md, classed."""
+"""worker.responses: each success form and failure shape of docs/cloudflare-api.md, classed."""
 
 import base64
 import email.utils

@@ -1,5 +1,6 @@
 """A schedule's fire against the real table (SQLite and PostgreSQL): a batch named after the fire
-time, made once however often the fire arrives, and skipped while the last run still goes."""
+time, made once however often the fire arrives, skipped while the last run still goes, and
+refused when it names a manifest or an output outside the workers' roots."""
 
 import threading
 from collections.abc import Sequence
@@ -43,8 +44,16 @@ def schedule(tmp_path: Path) -> Schedule:
     )
 
 
-def _fire(table: ResultsTable, schedule: Schedule, at: datetime, sent: Sent) -> FireOutcome:
-    return start_scheduled_batch(table, Settings(), schedule, at, sent).outcome
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """The workers' settings: the test's folder is where manifests and outputs may be."""
+    return Settings(_env_file=None, manifest_roots=(str(tmp_path),), output_roots=(str(tmp_path),))
+
+
+def _fire(
+    table: ResultsTable, schedule: Schedule, at: datetime, sent: Sent, settings: Settings
+) -> FireOutcome:
+    return start_scheduled_batch(table, settings, schedule, at, sent).outcome
 
 
 def _finish_all(table: ResultsTable, batch: str) -> None:
@@ -55,11 +64,11 @@ def _finish_all(table: ResultsTable, batch: str) -> None:
 
 
 def test_a_fire_makes_the_batch_named_after_its_time_and_records_the_schedule(
-    table: ResultsTable, schedule: Schedule
+    table: ResultsTable, schedule: Schedule, settings: Settings
 ) -> None:
     sent = Sent()
 
-    assert _fire(table, schedule, FIRE, sent) is FireOutcome.started
+    assert _fire(table, schedule, FIRE, sent, settings) is FireOutcome.started
 
     batch = table.get_batch("daily-2026-06-01")
     assert batch is not None and batch.schedule == "daily" and batch.max_images == 5
@@ -68,26 +77,26 @@ def test_a_fire_makes_the_batch_named_after_its_time_and_records_the_schedule(
 
 
 def test_the_same_fire_twice_makes_one_batch_and_enqueues_its_jobs_once(
-    table: ResultsTable, schedule: Schedule
+    table: ResultsTable, schedule: Schedule, settings: Settings
 ) -> None:
     sent = Sent()
 
-    first = _fire(table, schedule, FIRE, sent)
-    again = _fire(table, schedule, FIRE, sent)
+    first = _fire(table, schedule, FIRE, sent, settings)
+    again = _fire(table, schedule, FIRE, sent, settings)
 
     assert (first, again) == (FireOutcome.started, FireOutcome.exists)
     assert len(sent.job_ids) == 3
 
 
 def test_two_processes_firing_at_once_make_one_batch(
-    table: ResultsTable, schedule: Schedule
+    table: ResultsTable, schedule: Schedule, settings: Settings
 ) -> None:
     sent, outcomes = Sent(), []
     start = threading.Barrier(2)
 
     def fire() -> None:
         start.wait()
-        outcomes.append(_fire(table, schedule, FIRE, sent))
+        outcomes.append(_fire(table, schedule, FIRE, sent, settings))
 
     threads = [threading.Thread(target=fire) for _ in range(2)]
     for thread in threads:
@@ -109,14 +118,14 @@ def test_the_name_is_taken_by_the_insert_so_a_late_second_maker_is_refused(
 
 
 def test_a_fire_while_the_previous_batch_still_runs_is_skipped_and_logged(
-    table: ResultsTable, schedule: Schedule, caplog: pytest.LogCaptureFixture
+    table: ResultsTable, schedule: Schedule, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     sent = Sent()
-    _fire(table, schedule, FIRE, sent)
+    _fire(table, schedule, FIRE, sent, settings)
 
-    skipped = _fire(table, schedule, FIRE + timedelta(days=1), sent)
+    skipped = _fire(table, schedule, FIRE + timedelta(days=1), sent, settings)
     _finish_all(table, "daily-2026-06-01")
-    later = _fire(table, schedule, FIRE + timedelta(days=2), sent)
+    later = _fire(table, schedule, FIRE + timedelta(days=2), sent, settings)
 
     assert skipped is FireOutcome.previous_running
     assert "skipped the run" in caplog.text and "previous batch daily-2026-06-01 still runs" in (
@@ -124,3 +133,51 @@ def test_a_fire_while_the_previous_batch_still_runs_is_skipped_and_logged(
     )
     assert table.get_batch("daily-2026-06-02") is None
     assert later is FireOutcome.started and table.get_batch("daily-2026-06-03") is not None
+
+
+@pytest.mark.parametrize("field", ["manifest", "output"])
+def test_a_fire_naming_a_place_outside_the_roots_is_refused_and_records_nothing(
+    table: ResultsTable,
+    schedule: Schedule,
+    settings: Settings,
+    field: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    write_manifest(elsewhere / "jobs.jsonl", good=3)
+    place = str(elsewhere / "jobs.jsonl") if field == "manifest" else str(elsewhere / "out")
+    forged = schedule.model_copy(update={field: place})
+    sent = Sent()
+
+    outcome = _fire(table, forged, FIRE, sent, settings)
+
+    assert outcome is FireOutcome.refused
+    assert table.get_batch("daily-2026-06-01") is None and table.latest_of_schedule("daily") is None
+    assert sent.job_ids == [] and not (elsewhere / "out").exists()
+    setting = "SEEDREAM_MANIFEST_ROOTS" if field == "manifest" else "SEEDREAM_OUTPUT_ROOTS"
+    assert f"schedule daily: refused the run at {FIRE.isoformat()}" in caplog.text
+    assert repr(place) in caplog.text and setting in caplog.text
+
+
+def test_a_manifest_reached_through_dot_dot_from_inside_a_root_is_refused(
+    table: ResultsTable, schedule: Schedule, settings: Settings, tmp_path: Path
+) -> None:
+    (tmp_path / "inside").mkdir()
+    roots = settings.model_copy(update={"manifest_roots": (str(tmp_path / "inside"),)})
+    escaping = schedule.model_copy(update={"manifest": str(tmp_path / "inside/../jobs.jsonl")})
+
+    assert _fire(table, escaping, FIRE, Sent(), roots) is FireOutcome.refused
+    assert table.get_batch("daily-2026-06-01") is None
+
+
+def test_a_fire_with_no_output_writes_to_the_workers_own_output(
+    table: ResultsTable, schedule: Schedule, tmp_path: Path
+) -> None:
+    """SEEDREAM_OUTPUT is always allowed: a schedule naming no output needs no root for it."""
+    workers = Settings(_env_file=None, manifest_roots=(str(tmp_path),), output=str(tmp_path / "o"))
+    plain = schedule.model_copy(update={"output": None})
+
+    assert _fire(table, plain, FIRE, Sent(), workers) is FireOutcome.started
+    batch = table.get_batch("daily-2026-06-01")
+    assert batch is not None and batch.output == str(tmp_path / "o")
