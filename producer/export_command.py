@@ -11,11 +11,10 @@ from typing import Annotated
 
 import typer
 
-from producer.cli_support import command_settings, existing_batch, fail
+from producer.cli_support import command_settings, existing_batch, existing_table, fail
 from producer.exports.formats import DEFAULT_SHARD_SIZE, ExportFormat
 from producer.exports.reading import BatchRows
 from producer.exports.result import ExportResult
-from producer.submission import open_table
 
 
 def export(
@@ -34,7 +33,7 @@ def export(
     """Export a batch's rows (and images) as jsonl, csv, parquet, imagefolder or webdataset."""
     from producer.exports.run import ExportError, run_export  # pyarrow, boto3: only to export
 
-    table = open_table(command_settings(need_credentials=False))
+    table = existing_table(command_settings(need_credentials=False))
     found = existing_batch(table, batch)
     started = time.monotonic()
     try:

@@ -10,10 +10,9 @@ from rich.table import Table
 from config.settings import Settings
 from jobs.results import Batch, ResultsTable
 from jobs.states import BatchState
-from producer.cli_support import command_settings, fail, listing_console
+from producer.cli_support import command_settings, existing_table, fail, listing_console
 from producer.scheduled_run import still_running
 from producer.schedules import Schedule, ScheduleFileError, load_schedules
-from producer.submission import open_table
 from producer.summary import duration
 
 
@@ -42,7 +41,7 @@ def schedules() -> None:
     if not found:
         typer.echo(f"{settings.schedules_file}: no schedules")
         return
-    table = open_table(settings)
+    table = existing_table(settings)
     now = datetime.now(UTC)
     listing = Table("name", "cron", "timezone", "next run (UTC)", "manifest", "last batch")
     for schedule in found:

@@ -10,9 +10,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from producer.cli_support import command_settings, err, existing_batch, listing_console
+from producer.cli_support import (
+    command_settings,
+    err,
+    existing_batch,
+    existing_table,
+    listing_console,
+)
 from producer.progress import wait_for_batch
-from producer.submission import open_table
 from producer.summary import BatchSummary, duration
 
 #: how many batches the listing shows, newest first
@@ -29,7 +34,7 @@ def status(
     ] = False,
 ) -> None:
     """Show a batch's counts by state, its errors, pace and where its images are."""
-    table = open_table(command_settings(need_credentials=False))
+    table = existing_table(command_settings(need_credentials=False))
     if batch is None:
         summaries = [BatchSummary.of(table, b) for b in table.recent_batches(RECENT_BATCHES)]
         if as_json:
