@@ -12,6 +12,7 @@ from config.settings import MissingSetting, Settings, get_settings
 from jobs.database import NoResultsTable, open_existing_engine
 from jobs.recovery import Enqueue
 from jobs.results import Batch, ResultsTable
+from jobs.wording import clauses
 
 #: progress and messages for people; stdout is for what a script reads (a batch name, JSON).
 #: Lines are never cut to 80 columns in a pipe or a log: the terminal, if any, wraps them.
@@ -62,9 +63,8 @@ def existing_table(settings: Settings) -> ResultsTable:
     try:
         engine = open_existing_engine(settings.database_url)
     except NoResultsTable as exc:
-        raise fail(
-            f"{exc}; run this from the folder you ran `run` in, or set SEEDREAM_DATABASE_URL"
-        ) from None
+        advice = "run this from the folder you ran `run` in, or set SEEDREAM_DATABASE_URL"
+        raise fail(clauses(str(exc), advice)) from None
     table = ResultsTable(engine)
     table.create_schema()
     return table

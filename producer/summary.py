@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from jobs.records import BatchProgress
 from jobs.results import Batch, ResultsTable
 from jobs.states import BatchState, JobState
+from jobs.wording import counted
 
 #: what `run`, `resume` and `retry` exit with when they waited for a batch
 EXIT_PAUSED = 3
@@ -83,10 +84,10 @@ class BatchSummary:
 
     def render(self) -> str:
         counts = ", ".join(f"{state} {n}" for state, n in self.counts.items() if n)
-        budget = "" if self.image_cap is None else f" (budget {self.image_cap} images)"
+        budget = "" if self.image_cap is None else f" (budget {counted(self.image_cap, 'image')})"
         lines = [
-            f"batch {self.batch}: {self.total} jobs ({counts or 'none'}), "
-            f"{self.rejected} rows rejected, spend ${self.spend_usd:.2f}{budget}",
+            f"batch {self.batch}: {counted(self.total, 'job')} ({counts or 'none'}), "
+            f"{counted(self.rejected, 'row')} rejected, spend ${self.spend_usd:.2f}{budget}",
             f"images: {self.output.rstrip('/')}/{self.batch}/",
         ]
         if self.images_per_s is not None:
@@ -94,9 +95,7 @@ class BatchSummary:
             left = "" if self.eta_s is None else f", about {duration(self.eta_s)} left"
             lines.append(pace + left)
         if self.state == BatchState.paused.value:
-            lines.append(
-                f"PAUSED: {self.paused_reason}; fix it, then `seedream-batch resume {self.batch}`"
-            )
+            lines.append(f"PAUSED: {self.paused_reason}")
         elif self.state == BatchState.cancelled.value:
             lines.append("cancelled")
         lines += [f"  {e['class']}: {e['count']} (e.g. {e['example']})" for e in self.errors]
