@@ -140,7 +140,7 @@ def run(
     elapsed = time.monotonic() - started
     succeeded = summary.counts["succeeded"]
     typer.echo(summary.render())
-    typer.echo(f"{succeeded} images in {elapsed:.1f} s ({succeeded / elapsed:.2f} images/s)")
+    typer.echo(f"{counted(succeeded, 'image')} in {elapsed:.1f} s")
     raise typer.Exit(summary.exit_code)
 
 

@@ -18,7 +18,7 @@ from producer.cli_support import (
     listing_console,
 )
 from producer.progress import wait_for_batch
-from producer.summary import BatchSummary, duration
+from producer.summary import PACE_SHORT_LABEL, BatchSummary, duration
 
 #: how many batches the listing shows, newest first
 RECENT_BATCHES = 20
@@ -53,7 +53,7 @@ def status(
 def _listing(summaries: list[BatchSummary]) -> Table:
     listing = Table(
         "batch", "state", "created", "jobs", "succeeded", "failed", "unfinished", "spend",
-        "img/s", "ETA",
+        PACE_SHORT_LABEL, "ETA",
     )  # fmt: skip
     for s in summaries:
         listing.add_row(
