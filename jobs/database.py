@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, make_url
+from sqlalchemy.exc import OperationalError
 
 from jobs.schema import batches
 
@@ -42,8 +43,8 @@ def open_engine(url: str) -> Engine:
 
 
 class NoResultsTable(RuntimeError):
-    """The URL names no results table: no SQLite file there, or a database without the tables.
-    The message shows the URL without its password."""
+    """The URL names no results table: no SQLite file there, a database without the tables, or
+    one that cannot be opened. The message shows the URL without its password."""
 
 
 def open_existing_engine(url: str) -> Engine:
@@ -58,7 +59,15 @@ def open_existing_engine(url: str) -> Engine:
         where = Path(path).absolute()
         raise NoResultsTable(f"no results table at {shown}: there is no file {where}")
     engine = open_engine(url)
-    if not inspect(engine).has_table(batches.name):
+    try:
+        found = inspect(engine).has_table(batches.name)
+    except OperationalError as exc:  # no such database, refused, wrong password
+        engine.dispose()
+        why = str(exc.orig).strip().splitlines()[-1].strip()
+        if parsed.password:
+            why = why.replace(str(parsed.password), "***")
+        raise NoResultsTable(f"cannot open the results table at {shown}: {why}") from None
+    if not found:
         engine.dispose()
         raise NoResultsTable(f"no results table at {shown}: the database has no results tables")
     return engine

@@ -67,3 +67,19 @@ def test_a_postgres_database_without_the_tables_is_named_without_its_password(
     [line] = result.stderr.strip().splitlines()
     assert "no results table at postgresql+psycopg://postgres:***@" in line
     assert "has no results tables" in line and "hunter2" not in line
+
+
+def test_a_postgres_database_that_does_not_exist_is_one_line_without_the_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    missing = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/seedream_no_such_database"
+    monkeypatch.setenv("SEEDREAM_DATABASE_URL", missing.replace("postgres@", "postgres:pw7@", 1))
+    get_settings.cache_clear()
+
+    result = runner.invoke(app, ["export", "b", "--format", "csv", "--to", "x.csv"])
+
+    get_settings.cache_clear()
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert "cannot open the results table at postgresql+psycopg://postgres:***@" in line
+    assert "seedream_no_such_database" in line and "pw7" not in line
