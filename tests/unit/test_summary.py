@@ -35,6 +35,14 @@ def batch(started: datetime | None, state: BatchState = BatchState.active) -> Ba
     return Batch("b", "m.jsonl", "./out", "m", 0, state=state, started_at=started)
 
 
+def succeed(table: ResultsTable, job_id: int) -> None:
+    """Take the job through the API and storage, as a worker would."""
+    claim = table.claim(job_id, "w", 60)
+    assert claim is not None
+    table.record_generated(claim, "w", provider_url="https://p/x", inline_image=None, api_ms=1)
+    table.record_succeeded(claim, "w", stored())
+
+
 def pace_now(started: datetime | None, done: BatchProgress, now: datetime) -> Pace:
     shown = Shown.running if done.finished < done.total else Shown.completed
     return Pace.of(batch(started), done, shown, now)
@@ -83,10 +91,7 @@ def test_durations_read_as_people_write_them(seconds: float | None, shown: str) 
 
 def test_a_summary_counts_states_errors_spend_pace_and_time_left(table: ResultsTable) -> None:
     done, failing, *waiting = loaded(table, "done", "failing", "w1", "w2")
-    claim = table.claim(done, "w", 60)
-    assert claim is not None
-    table.record_generated(claim, "w", provider_url="https://p/x", inline_image=None, api_ms=1)
-    table.record_succeeded(claim, "w", stored())
+    succeed(table, done)
     bad = table.claim(failing, "w", 60)
     assert bad is not None
     table.record_failure(bad, "w", ServerError("503 twice"), max_attempts=1, retry_in=0)
@@ -107,10 +112,7 @@ def test_a_summary_counts_states_errors_spend_pace_and_time_left(table: ResultsT
 
 def test_a_batch_whose_jobs_are_all_final_is_completed_with_no_eta(table: ResultsTable) -> None:
     [job] = loaded(table, "only")
-    claim = table.claim(job, "w", 60)
-    assert claim is not None
-    table.record_generated(claim, "w", provider_url="https://p/x", inline_image=None, api_ms=1)
-    table.record_succeeded(claim, "w", stored())
+    succeed(table, job)
 
     summary = BatchSummary.of(table, table.get_batch("b") or pytest.fail())
 
@@ -134,10 +136,7 @@ def test_a_paused_or_cancelled_batch_shows_that_state_and_no_eta(
     table: ResultsTable, stored_state: BatchState
 ) -> None:
     done, refused, _ = loaded(table, "done", "refused", "waiting")
-    claim = table.claim(done, "w", 60)
-    assert claim is not None
-    table.record_generated(claim, "w", provider_url="https://p/x", inline_image=None, api_ms=1)
-    table.record_succeeded(claim, "w", stored())
+    succeed(table, done)
     if stored_state is BatchState.cancelled:
         table.cancel("b")
     else:
