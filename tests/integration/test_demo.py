@@ -11,6 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from producer.summary import PACE_LABEL
+
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "scripts" / "demo.sh"
 #: the port the emulator listens on by default, and the one the demo used to assume was its own
@@ -77,6 +81,9 @@ def test_the_demo_runs_on_a_port_of_its_own_when_the_default_is_taken_and_exits_
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert len(list((tmp_path / "out" / "demo").glob("*.jpg"))) == 2
+    # what `run` prints at the end: its state, and one pace figure, labelled
+    assert "state: completed" in result.stdout and "active" not in result.stdout
+    assert result.stdout.count("images/s") == 1 and PACE_LABEL in result.stdout
     assert squatter == []  # the other server on the default port was never asked anything
 
 
