@@ -18,6 +18,7 @@ from jobs.records import Batch, Claim, StoredImage
 from jobs.schema import attempts, batches, jobs
 from jobs.spec import ImageInput
 from jobs.states import BatchState, JobState
+from jobs.wording import clauses, counted
 
 
 class _BudgetSpent(Exception):
@@ -239,8 +240,9 @@ class JobClaims:
             _pause(
                 conn,
                 batch.id,
-                f"budget: {cap} images ({spent}) are paid for or in flight; raise it with "
-                f"`seedream-batch resume {batch.id} --max-images N` or `--max-cost USD`",
+                f"budget: {counted(cap, 'image')} ({spent}) paid for or in flight",
+                advice=f"raise it with `seedream-batch resume {batch.id} --max-images N` "
+                "or `--max-cost USD`",
             )
 
 
@@ -262,8 +264,12 @@ def _give_back_to_budget(conn: Connection, batch_id: str) -> None:
     )
 
 
-def _pause(conn: Connection, batch_id: str, reason: str) -> None:
-    """Pause an active batch (a paused or cancelled one keeps its state and first reason)."""
+def _pause(conn: Connection, batch_id: str, cause: str, *, advice: str | None = None) -> None:
+    """Pause an active batch (a paused or cancelled one keeps its state and first reason).
+
+    The reason is the cause and what to do about it, said once: `status` and the webhook show it
+    as it is. Unless told otherwise, the advice is to fix the cause and resume."""
+    reason = clauses(cause, advice or f"fix it, then `seedream-batch resume {batch_id}`")
     conn.execute(
         update(batches)
         .where(batches.c.id == batch_id, batches.c.state == BatchState.active.value)

@@ -1,9 +1,13 @@
 """Opening the results database: SQLite (WAL) for one host, PostgreSQL for a fleet."""
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, make_url
+from sqlalchemy.exc import OperationalError
+
+from jobs.schema import batches
 
 #: how long a SQLite writer waits for the lock before failing; many worker threads share one file
 SQLITE_BUSY_TIMEOUT_S = 60
@@ -36,6 +40,37 @@ def open_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, **_POOL)
+
+
+class NoResultsTable(RuntimeError):
+    """The URL names no results table: no SQLite file there, a database without the tables, or
+    one that cannot be opened. The message shows the URL without its password."""
+
+
+def open_existing_engine(url: str) -> Engine:
+    """An engine for a results table that must exist already, for the commands that only read
+    it: connecting to a SQLite path creates an empty file, so a command run from the wrong
+    folder would make a database and then report that it is empty."""
+    parsed = make_url(url)
+    shown = parsed.render_as_string(hide_password=True)
+    path = parsed.database
+    in_memory = not path or path == ":memory:"
+    if parsed.get_backend_name() == "sqlite" and not in_memory and not Path(path).is_file():
+        where = Path(path).absolute()
+        raise NoResultsTable(f"no results table at {shown}: there is no file {where}")
+    engine = open_engine(url)
+    try:
+        found = inspect(engine).has_table(batches.name)
+    except OperationalError as exc:  # no such database, refused, wrong password
+        engine.dispose()
+        why = str(exc.orig).strip().splitlines()[-1].strip()
+        if parsed.password:
+            why = why.replace(str(parsed.password), "***")
+        raise NoResultsTable(f"cannot open the results table at {shown}: {why}") from None
+    if not found:
+        engine.dispose()
+        raise NoResultsTable(f"no results table at {shown}: the database has no results tables")
+    return engine
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

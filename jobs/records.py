@@ -1,7 +1,7 @@
 """What the results table hands out: a batch, a claimed job, a stored image, a duplicate row."""
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,6 +75,10 @@ class BatchProgress:
     spend_usd: float
     #: when its last job to finish did; None before any did
     last_finished_at: datetime | None
+    #: jobs that finished at or after `since`, by state (the batch's recent pace); empty when
+    #: the reader asked for no `since`
+    since: datetime | None = None
+    recent: dict[JobState, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:

@@ -7,9 +7,10 @@ make a second API call or overwrite another worker's result.
 
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, case, func, insert, literal_column, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from jobs.bulk_insert import insert_new_jobs
@@ -174,28 +175,33 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices):
         )
         return [Duplicate(spec, first[spec.key]) for spec in duplicates]
 
-    def progress(self, batch_id: str) -> "BatchProgress":
-        """Counts by state, spend and the last job's finish, in one pass over the batch."""
+    def progress(self, batch_id: str, since: datetime | None = None) -> "BatchProgress":
+        """Counts by state, spend and the last job's finish, in one pass over the batch; with
+        `since`, in the same pass, how many of each state finished at or after it."""
+        lately = case((jobs.c.finished_at >= since, 1), else_=0) if since else literal_column("0")
         query = (
             select(
                 jobs.c.state,
                 func.count(),
                 func.coalesce(func.sum(jobs.c.cost), 0.0),
                 func.max(jobs.c.finished_at),
+                func.sum(lately),
             )
             .where(jobs.c.batch_id == batch_id)
             .group_by(jobs.c.state)
         )
         counts = {state: 0 for state in JobState}
+        recent: dict[JobState, int] = {}
         spend, last = 0.0, None
         with self.engine.connect() as conn:
-            for state, count, cost, finished in conn.execute(query):
+            for state, count, cost, finished, since_count in conn.execute(query):
                 counts[JobState(state)] = count
+                recent[JobState(state)] = int(since_count or 0)
                 spend += float(cost)
                 finished = as_utc(finished)
                 if finished is not None and (last is None or finished > last):
                     last = finished
-        return BatchProgress(counts, spend, last)
+        return BatchProgress(counts, spend, last, since, recent if since else {})
 
     def spend(self, batch_id: str) -> float:
         """What the provider billed for the batch so far (every image it returned)."""

@@ -12,6 +12,7 @@ from config.settings import Settings
 from jobs.errors import ErrorClass
 from jobs.results import ResultsTable
 from jobs.states import JobState
+from jobs.wording import counted
 from producer.batch_control import resume_batch, retry_batch
 from producer.cli_support import command_settings, err, existing_batch, job_sender
 from producer.progress import wait_for_batch
@@ -45,7 +46,11 @@ def resume(
             max_images=max_images,
             max_cost=max_cost,
         )
-        err.print(f"batch {batch}: resumed, {sent} jobs enqueued", highlight=False, markup=False)
+        err.print(
+            f"batch {batch}: resumed, {counted(sent, 'job')} enqueued",
+            highlight=False,
+            markup=False,
+        )
         _wait_if_embedded(settings, table, batch)
 
 
@@ -77,7 +82,9 @@ def retry(
                 markup=False,
             )
         err.print(
-            f"batch {batch}: {report.reopened} failed jobs retried", highlight=False, markup=False
+            f"batch {batch}: {counted(report.reopened, 'failed job')} retried",
+            highlight=False,
+            markup=False,
         )
         _wait_if_embedded(settings, table, batch)
 
@@ -92,7 +99,8 @@ def cancel(batch: BatchArg) -> None:
     counts = table.counts(batch)
     finishing = counts[JobState.running] + counts[JobState.generated]
     err.print(
-        f"batch {batch}: cancelled {cancelled} queued jobs; {finishing} running will finish",
+        f"batch {batch}: cancelled {counted(cancelled, 'queued job')}; "
+        f"{finishing} running will finish",
         highlight=False,
         markup=False,
     )

@@ -16,10 +16,12 @@ from config.settings import Settings
 from emulator.cli import emulator_command
 from jobs.recovery import Enqueue
 from jobs.results import ResultsTable
+from jobs.wording import counted
 from producer.batch_commands import cancel, resume, retry
 from producer.cli_support import command_settings, err, fail, job_sender
 from producer.export_command import export
 from producer.manifest import ManifestError
+from producer.option_errors import OptionErrorsGroup
 from producer.progress import wait_for_batch
 from producer.schedule_commands import beat, schedules
 from producer.status_command import status
@@ -30,8 +32,10 @@ app = typer.Typer(
     help="Batch image generation with Seedream 4.0 on Cloudflare Workers AI.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
-    # docstrings are wrapped at 100 columns: markdown joins their lines into paragraphs
-    rich_markup_mode="markdown",
+    # click's plain help: it joins the lines of a docstring into paragraphs as markdown did, and
+    # shows a flag as a flag (typer's rich help gives every bool option a `<bool>` value)
+    rich_markup_mode=None,
+    cls=OptionErrorsGroup,
 )
 app.command("emulator")(emulator_command)
 
@@ -97,15 +101,16 @@ def _submit(
         raise fail(str(exc)) from None
     report = submission.report
     if report is None:
-        err.print(
-            f"resuming batch {submission.batch.id}: {submission.resumed_jobs} jobs re-enqueued"
-        )
+        resumed = counted(submission.resumed_jobs, "job")
+        err.print(f"resuming batch {submission.batch.id}: {resumed} re-enqueued")
     elif report.refused:
-        raise fail(f"{manifest}: {report.rejected} bad rows; --strict refused the whole manifest")
+        bad = counted(report.rejected, "bad row")
+        raise fail(f"{manifest}: {bad}; --strict refused the whole manifest")
     else:
         loaded, rejected, seconds = report.loaded, report.rejected, time.monotonic() - started
         err.print(
-            f"batch {submission.batch.id}: {loaded:,} jobs queued, {rejected:,} rows rejected "
+            f"batch {submission.batch.id}: {counted(loaded, 'job')} queued, "
+            f"{counted(rejected, 'row')} rejected "
             f"in {seconds:.1f} s ({(loaded + rejected) / max(seconds, 1e-3):,.0f} rows/s)",
             highlight=False,
         )
@@ -135,7 +140,7 @@ def run(
     elapsed = time.monotonic() - started
     succeeded = summary.counts["succeeded"]
     typer.echo(summary.render())
-    typer.echo(f"{succeeded} images in {elapsed:.1f} s ({succeeded / elapsed:.2f} images/s)")
+    typer.echo(f"{counted(succeeded, 'image')} in {elapsed:.1f} s")
     raise typer.Exit(summary.exit_code)
 
 

@@ -9,8 +9,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from config.settings import MissingSetting, Settings, get_settings
+from jobs.database import NoResultsTable, open_existing_engine
 from jobs.recovery import Enqueue
 from jobs.results import Batch, ResultsTable
+from jobs.wording import clauses
 
 #: progress and messages for people; stdout is for what a script reads (a batch name, JSON).
 #: Lines are never cut to 80 columns in a pipe or a log: the terminal, if any, wraps them.
@@ -52,6 +54,20 @@ def command_settings(*, need_credentials: bool, need_broker: bool = False) -> Se
             "(e.g. redis://127.0.0.1:6379/0); use `seedream-batch run` to do it all in one process"
         )
     return settings
+
+
+def existing_table(settings: Settings) -> ResultsTable:
+    """The results table for a command that only reads it (status, export, schedules), or a
+    one-line error when there is none at SEEDREAM_DATABASE_URL: such a command never creates
+    one. An existing table still gets the columns a newer version added."""
+    try:
+        engine = open_existing_engine(settings.database_url)
+    except NoResultsTable as exc:
+        advice = "run this from the folder you ran `run` in, or set SEEDREAM_DATABASE_URL"
+        raise fail(clauses(str(exc), advice)) from None
+    table = ResultsTable(engine)
+    table.create_schema()
+    return table
 
 
 def existing_batch(table: ResultsTable, name: str) -> Batch:

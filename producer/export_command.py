@@ -11,11 +11,11 @@ from typing import Annotated
 
 import typer
 
-from producer.cli_support import command_settings, existing_batch, fail
+from jobs.wording import counted
+from producer.cli_support import command_settings, existing_batch, existing_table, fail
 from producer.exports.formats import DEFAULT_SHARD_SIZE, ExportFormat
 from producer.exports.reading import BatchRows
 from producer.exports.result import ExportResult
-from producer.submission import open_table
 
 
 def export(
@@ -34,7 +34,7 @@ def export(
     """Export a batch's rows (and images) as jsonl, csv, parquet, imagefolder or webdataset."""
     from producer.exports.run import ExportError, run_export  # pyarrow, boto3: only to export
 
-    table = open_table(command_settings(need_credentials=False))
+    table = existing_table(command_settings(need_credentials=False))
     found = existing_batch(table, batch)
     started = time.monotonic()
     try:
@@ -46,12 +46,13 @@ def export(
 
 def summary_line(result: ExportResult, seconds: float) -> str:
     """`exported 190 images, 41.2 MB, to s3://bucket/v1 in 3.1 s`."""
-    what = f"{result.images} images" if result.images else f"{result.rows} rows"
+    what = counted(result.images, "image") if result.images else counted(result.rows, "row")
     missing = ""
-    if result.missing_images == 1:
-        missing = " (1 image no longer in storage was left out)"
-    elif result.missing_images:
-        missing = f" ({result.missing_images} images no longer in storage were left out)"
+    if result.missing_images:
+        were = "was" if result.missing_images == 1 else "were"
+        missing = (
+            f" ({counted(result.missing_images, 'image')} no longer in storage {were} left out)"
+        )
     return (
         f"exported {what}, {result.bytes / 1e6:.1f} MB, to {result.location} "
         f"in {seconds:.1f} s{missing}"

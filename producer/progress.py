@@ -21,7 +21,7 @@ from rich.progress import (
 from jobs.results import Batch, ResultsTable
 from jobs.states import BatchState
 from producer.manifest import ManifestReader
-from producer.summary import BatchSummary, duration
+from producer.summary import PACE_LABEL, PACE_SHORT_LABEL, BatchSummary, duration
 
 #: how often a waiting command reads the table, at least: a batch of millions, whose counts take
 #: a while to add up, is read less often (see _Poll)
@@ -40,7 +40,7 @@ def wait_for_batch(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:.2f} img/s"),
+        TextColumn("{task.fields[rate]:.2f} " + PACE_SHORT_LABEL),
         TextColumn("${task.fields[spend]:.2f}"),
         TextColumn("{task.fields[left]} left"),
         TimeElapsedColumn(),
@@ -65,14 +65,17 @@ def wait_for_batch(
                 return BatchSummary.of(table, current)
             if lines and not show_progress and time.monotonic() - last_line > WATCH_LINE_INTERVAL_S:
                 last_line = time.monotonic()
-                console.print(_line(summary), highlight=False, markup=False)
+                console.print(watch_line(summary), highlight=False, markup=False)
             poll.wait()
 
 
-def _line(summary: BatchSummary) -> str:
+def watch_line(summary: BatchSummary) -> str:
+    """What `status --watch` prints every WATCH_LINE_INTERVAL_S when stderr is not a terminal:
+    the bar's figures, with the pace labelled in full."""
     rate = summary.images_per_s or 0.0
     return (
-        f"batch {summary.batch}: {summary.finished}/{summary.total} final, {rate:.2f} img/s, "
+        f"batch {summary.batch}: {summary.finished}/{summary.total} final, "
+        f"{rate:.2f} {PACE_LABEL}, "
         f"${summary.spend_usd:.2f}, {duration(summary.eta_s)} left"
     )
 

@@ -9,12 +9,9 @@ from rich.table import Table
 
 from config.settings import Settings
 from jobs.results import Batch, ResultsTable
-from jobs.states import BatchState
-from producer.cli_support import command_settings, fail, listing_console
-from producer.scheduled_run import still_running
+from producer.cli_support import command_settings, existing_table, fail, listing_console
 from producer.schedules import Schedule, ScheduleFileError, load_schedules
-from producer.submission import open_table
-from producer.summary import duration
+from producer.summary import duration, shown_state
 
 
 def beat(
@@ -42,7 +39,7 @@ def schedules() -> None:
     if not found:
         typer.echo(f"{settings.schedules_file}: no schedules")
         return
-    table = open_table(settings)
+    table = existing_table(settings)
     now = datetime.now(UTC)
     listing = Table("name", "cron", "timezone", "next run (UTC)", "manifest", "last batch")
     for schedule in found:
@@ -69,6 +66,4 @@ def _last_batch(table: ResultsTable, schedule: Schedule) -> str:
     batch: Batch | None = table.latest_of_schedule(schedule.name)
     if batch is None:
         return "-"
-    if batch.state is not BatchState.active:
-        return f"{batch.id} ({batch.state.value})"
-    return f"{batch.id} ({'running' if still_running(table, batch) else 'completed'})"
+    return f"{batch.id} ({shown_state(batch, table.progress(batch.id))})"

@@ -10,10 +10,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from producer.cli_support import command_settings, err, existing_batch, listing_console
+from producer.cli_support import (
+    command_settings,
+    err,
+    existing_batch,
+    existing_table,
+    listing_console,
+)
 from producer.progress import wait_for_batch
-from producer.submission import open_table
-from producer.summary import BatchSummary, duration
+from producer.summary import PACE_SHORT_LABEL, BatchSummary, duration
 
 #: how many batches the listing shows, newest first
 RECENT_BATCHES = 20
@@ -29,7 +34,7 @@ def status(
     ] = False,
 ) -> None:
     """Show a batch's counts by state, its errors, pace and where its images are."""
-    table = open_table(command_settings(need_credentials=False))
+    table = existing_table(command_settings(need_credentials=False))
     if batch is None:
         summaries = [BatchSummary.of(table, b) for b in table.recent_batches(RECENT_BATCHES)]
         if as_json:
@@ -48,7 +53,7 @@ def status(
 def _listing(summaries: list[BatchSummary]) -> Table:
     listing = Table(
         "batch", "state", "created", "jobs", "succeeded", "failed", "unfinished", "spend",
-        "img/s", "ETA",
+        PACE_SHORT_LABEL, "ETA",
     )  # fmt: skip
     for s in summaries:
         listing.add_row(

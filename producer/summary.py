@@ -1,15 +1,54 @@
 """A batch's standing, for people (`render`) and scripts (`as_json`): what `status` prints.
 
-Throughput is succeeded images over the batch's running time, from its first claim to its last
-finished job (or to now, while it runs); the ETA is what is left at that pace.
+What a batch shows (`running`, `completed`, `paused`, `cancelled`) is derived from its stored
+state and its jobs' states, not stored: the stored state is a gate (may its jobs run?) that only
+people and pauses change, while `completed` follows from the last job finishing, and stops
+being true when `retry` reopens a failed job. Storing it would make every finishing job check
+and write the batch's row, and every reopening reset it.
+
+The pace is one figure: images succeeded over the last PACE_WINDOW of the batch's work (up to
+now while it runs, up to its last finished job once it does not), so a night spent paused or
+waiting for workers does not drag it down. The ETA is what is left at the pace jobs finished
+over that window, shown only while the batch runs and some job finished within it.
 """
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from jobs.records import BatchProgress
 from jobs.results import Batch, ResultsTable
-from jobs.states import BatchState, JobState
+from jobs.states import TERMINAL_STATES, BatchState, JobState
+from jobs.wording import counted
+
+#: the span the pace is measured over: long enough to smooth the bursts of many threads
+#: returning at once, short enough to follow a change (a 429 cool-down, a worker added) within
+#: minutes; a batch with no job finished in it has no ETA
+PACE_WINDOW = timedelta(minutes=5)
+#: how the pace is labelled wherever it is shown, in full and in a column or a bar
+PACE_LABEL = f"images/s over the last {PACE_WINDOW.seconds // 60} min of work"
+PACE_SHORT_LABEL = f"img/s ({PACE_WINDOW.seconds // 60} min)"
+
+
+class Shown(StrEnum):
+    """What `status` says a batch is doing (paused and cancelled are its stored states)."""
+
+    #: some job is not final and workers may take it
+    running = "running"
+    #: every job is final: succeeded, failed or cancelled
+    completed = "completed"
+    #: no job starts until `resume`; `paused_reason` says why and what to do
+    paused = BatchState.paused.value
+    #: `cancel` stopped it
+    cancelled = BatchState.cancelled.value
+
+
+def shown_state(batch: Batch, progress: BatchProgress) -> Shown:
+    """The batch's state as `status` shows it."""
+    if batch.state is not BatchState.active:
+        return Shown(batch.state.value)
+    return Shown.completed if progress.finished == progress.total else Shown.running
+
 
 #: what `run`, `resume` and `retry` exit with when they waited for a batch
 EXIT_PAUSED = 3
@@ -26,25 +65,29 @@ class BatchSummary:
     rejected: int
     spend_usd: float
     errors: list[dict[str, object]] = field(default_factory=list)
-    #: jobs.states.BatchState, and why it is paused when it is
-    state: str = BatchState.active.value
+    #: a Shown (running, completed, paused, cancelled), and why it is paused when it is
+    state: str = Shown.running.value
     paused_reason: str | None = None
     #: the most images the batch may pay for (None = no budget), and those paid for or in flight
     image_cap: int | None = None
     budget_used: int = 0
     created_at: str | None = None
     started_at: str | None = None
-    #: succeeded images per second of running time; None before the first one
+    #: images succeeded per second over the last `pace_window_s` of work; None before the first
     images_per_s: float | None = None
-    #: seconds left at that pace, while the batch runs
+    pace_window_s: int = int(PACE_WINDOW.total_seconds())
+    #: seconds left at the recent pace, while the batch runs and jobs finish
     eta_s: float | None = None
 
     @classmethod
     def of(cls, table: ResultsTable, batch: Batch, *, with_errors: bool = True) -> "BatchSummary":
-        progress = table.progress(batch.id)
-        rate = images_per_second(batch, progress, datetime.now(UTC))
-        unfinished = progress.total - progress.finished
-        running = batch.state is BatchState.active and unfinished > 0
+        now = datetime.now(UTC)
+        progress = table.progress(batch.id, since=now - PACE_WINDOW)
+        shown = shown_state(batch, progress)
+        if shown is not Shown.running and progress.last_finished_at is not None:
+            # its pace is that of its last minutes of work, not of the time since
+            progress = table.progress(batch.id, since=progress.last_finished_at - PACE_WINDOW)
+        pace = Pace.of(batch, progress, shown, now)
         errors = table.error_summary(batch.id) if with_errors else []
         return cls(
             batch=batch.id,
@@ -53,14 +96,14 @@ class BatchSummary:
             rejected=batch.rejected,
             spend_usd=round(progress.spend_usd, 4),
             errors=[{"class": c, "count": n, "example": example} for c, n, example in errors],
-            state=batch.state.value,
+            state=shown.value,
             paused_reason=batch.paused_reason,
             image_cap=batch.image_cap,
             budget_used=batch.budget_used,
             created_at=_iso(batch.created_at),
             started_at=_iso(batch.started_at),
-            images_per_s=None if rate is None else round(rate, 3),
-            eta_s=round(unfinished / rate, 1) if running and rate else None,
+            images_per_s=None if pace.images_per_s is None else round(pace.images_per_s, 3),
+            eta_s=None if pace.eta_s is None else round(pace.eta_s, 1),
         )
 
     @property
@@ -83,35 +126,49 @@ class BatchSummary:
 
     def render(self) -> str:
         counts = ", ".join(f"{state} {n}" for state, n in self.counts.items() if n)
-        budget = "" if self.image_cap is None else f" (budget {self.image_cap} images)"
+        budget = "" if self.image_cap is None else f" (budget {counted(self.image_cap, 'image')})"
         lines = [
-            f"batch {self.batch}: {self.total} jobs ({counts or 'none'}), "
-            f"{self.rejected} rows rejected, spend ${self.spend_usd:.2f}{budget}",
+            f"batch {self.batch}: {counted(self.total, 'job')} ({counts or 'none'}), "
+            f"{counted(self.rejected, 'row')} rejected, spend ${self.spend_usd:.2f}{budget}",
             f"images: {self.output.rstrip('/')}/{self.batch}/",
         ]
+        if self.state == Shown.paused.value:
+            lines.append(f"PAUSED: {self.paused_reason}")
+        else:
+            lines.append(f"state: {self.state}")
         if self.images_per_s is not None:
-            pace = f"{self.images_per_s:.2f} images/s"
+            pace = f"{self.images_per_s:.2f} {PACE_LABEL}"
             left = "" if self.eta_s is None else f", about {duration(self.eta_s)} left"
             lines.append(pace + left)
-        if self.state == BatchState.paused.value:
-            lines.append(
-                f"PAUSED: {self.paused_reason}; fix it, then `seedream-batch resume {self.batch}`"
-            )
-        elif self.state == BatchState.cancelled.value:
-            lines.append("cancelled")
         lines += [f"  {e['class']}: {e['count']} (e.g. {e['example']})" for e in self.errors]
         return "\n".join(lines)
 
 
-def images_per_second(batch: Batch, progress: BatchProgress, now: datetime) -> float | None:
-    """Succeeded images over the batch's running time: from its first claim to its last finished
-    job when all are final, else to `now`. None before any image."""
-    succeeded = progress.counts[JobState.succeeded]
-    if batch.started_at is None or not succeeded:
-        return None
-    done = progress.finished == progress.total and progress.last_finished_at is not None
-    end = progress.last_finished_at if done and progress.last_finished_at else now
-    return succeeded / max((end - batch.started_at).total_seconds(), 1e-3)
+@dataclass(frozen=True)
+class Pace:
+    """How fast a batch goes: images/s over its recent work, and the time left at that pace."""
+
+    #: None before its first image
+    images_per_s: float | None
+    #: None unless it runs and some job finished within the window
+    eta_s: float | None
+
+    @classmethod
+    def of(cls, batch: Batch, progress: BatchProgress, shown: Shown, now: datetime) -> "Pace":
+        """From `progress` read with `since` at the window's start: the window ends now while the
+        batch runs, else at its last finished job, and starts no earlier than its first claim."""
+        running = shown is Shown.running
+        end = now if running else progress.last_finished_at
+        start = progress.since
+        if batch.started_at is None or end is None or start is None:
+            return cls(None, None)
+        if not progress.counts[JobState.succeeded]:
+            return cls(None, None)
+        span = max((end - max(start, batch.started_at)).total_seconds(), 1e-3)
+        finished = sum(progress.recent.get(state, 0) for state in TERMINAL_STATES)
+        unfinished = progress.total - progress.finished
+        eta = unfinished * span / finished if running and finished and unfinished else None
+        return cls(progress.recent.get(JobState.succeeded, 0) / span, eta)
 
 
 def duration(seconds: float | None) -> str:

@@ -108,7 +108,7 @@ def test_a_bad_token_pauses_the_batch_and_resume_finishes_it_once_fixed(fleet: F
     assert "40 jobs enqueued" in fleet.command("resume", batch)
     summary = wait_for_final(batch, fleet.env, fleet.cwd)
 
-    assert summary["counts"]["succeeded"] == 40 and summary["state"] == "active"
+    assert summary["counts"]["succeeded"] == 40 and summary["state"] == "completed"
     assert fleet.emulator.stats()["billed"] == 40 and len(fleet.objects()) == 40
 
 

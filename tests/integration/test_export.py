@@ -20,6 +20,8 @@ import pytest
 import webdataset
 from PIL import Image
 
+from jobs.database import open_engine
+from jobs.results import ResultsTable
 from producer.exports.csv_export import FORMULA_STARTS
 from tests.support.commands import cli
 from tests.support.services import Emulator
@@ -275,6 +277,7 @@ def test_an_image_folder_is_copied_from_s3_to_s3_by_the_server_and_loads_once_do
 
 def test_an_unknown_batch_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
+    ResultsTable(open_engine(f"sqlite:///{tmp_path / 'seedream.db'}")).create_schema()
     done = cli(["export", "nope", "--format", "csv", "--to", "x"], env, tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0

@@ -29,6 +29,8 @@ FIRST_FIRE_WAIT_S = 90
 
 def _scheduled_batches(env: dict[str, str], cwd: Path, prefix: str = "minutely-") -> list[str]:
     listing = cli(["status", "--json"], env, cwd)
+    if listing.returncode == 2 and "no results table" in listing.stderr:
+        return []  # the worker has not made the table yet, and status makes none
     assert listing.returncode == 0, listing.stderr
     return [s["batch"] for s in json.loads(listing.stdout) if s["batch"].startswith(prefix)]
 

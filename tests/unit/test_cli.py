@@ -24,7 +24,7 @@ def test_status_of_a_batch_counts_its_jobs_and_says_where_the_images_are(
     as_json = json.loads(runner.invoke(app, ["status", "spring", "--json"]).stdout)
 
     assert result.exit_code == 0
-    assert "batch spring: 1 jobs (queued 1)" in result.stdout
+    assert "batch spring: 1 job (queued 1)" in result.stdout
     assert "images: s3://bucket/prefix/spring/" in result.stdout
     assert as_json["counts"]["queued"] == 1 and as_json["total"] == 1
 

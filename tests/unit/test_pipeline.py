@@ -225,7 +225,8 @@ def test_an_auth_error_pauses_the_batch_and_leaves_the_job_waiting(table: Result
 
     assert outcome.state is JobState.queued and outcome.retry_in is None
     batch = table.get_batch("b")
-    assert batch is not None and batch.paused_reason == "auth: 401: bad token"
+    assert batch is not None
+    assert batch.paused_reason == "auth: 401: bad token; fix it, then `seedream-batch resume b`"
 
 
 def test_an_unexpected_error_is_recorded_as_internal_and_retried(table: ResultsTable) -> None:

@@ -121,7 +121,8 @@ def test_auth_and_quota_pause_the_batch_and_cost_the_job_nothing(
 
     batch = table.get_batch("b")
     assert batch is not None and batch.state is BatchState.paused
-    assert batch.paused_reason == f"{error.error_class}: {error.message}"
+    resume = "fix it, then `seedream-batch resume b`"
+    assert batch.paused_reason == f"{error.error_class}: {error.message}; {resume}"
     assert state is JobState.queued  # not failed, though it was its only attempt
     assert table.claim(second, "w", 60) is None  # nothing new starts while paused
     assert sent_due(table) == [paid]  # but a paid-for image is still stored
