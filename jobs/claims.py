@@ -133,7 +133,8 @@ class JobClaims:
             )
 
     def record_succeeded(self, claim: Claim, owner: str, stored: StoredImage) -> None:
-        """The image is stored: the job and its attempt are closed in one transaction."""
+        """The image is stored: the job and its attempt are closed in one transaction, and the
+        provider's URL (signed: a credential while it lasts) and inline bytes are dropped."""
         now = utcnow()
         with self.engine.begin() as conn:
             held = _update_held(
@@ -148,6 +149,7 @@ class JobClaims:
                 height=stored.height,
                 fetch_ms=stored.fetch_ms,
                 store_ms=stored.store_ms,
+                provider_url=None,
                 inline_image=None,
                 error_class=None,
                 error_message=None,
