@@ -17,6 +17,8 @@ class Received:
     """One POST as it arrived."""
 
     event: str
+    #: the `X-Seedream-Delivery` header
+    delivery: str
     signature_ok: bool
     body: dict[str, Any]
     answered: int
@@ -58,7 +60,13 @@ class WebhookReceiver:
             earlier = sum(r.body["batch"]["batch"] == body["batch"]["batch"] for r in self.received)
             answered = 500 if earlier < self.fail_first else 200
             self.received.append(
-                Received(headers.get("X-Seedream-Event", ""), signature_ok, body, answered)
+                Received(
+                    headers.get("X-Seedream-Event", ""),
+                    headers.get("X-Seedream-Delivery", ""),
+                    signature_ok,
+                    body,
+                    answered,
+                )
             )
         return answered
 
