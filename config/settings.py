@@ -8,7 +8,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Self
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from jobs.rates import RateLimit
@@ -42,8 +49,17 @@ DEFAULT_METRICS_HOST = "0.0.0.0"
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
-class MissingSetting(RuntimeError):
+class SettingsError(RuntimeError):
+    """The settings cannot be used; the message names the variables and what to do."""
+
+
+class MissingSetting(SettingsError):
     """A setting the command needs is not set; the message names the variable and what to do."""
+
+
+class InvalidSettings(SettingsError):
+    """Settings that do not validate; the message names each variable and its problem, never a
+    value (it could be a secret)."""
 
 
 def _env(name: str) -> AliasChoices:
@@ -188,7 +204,32 @@ class Settings(BaseSettings):
         )
 
 
+def env_name(field: str) -> str:
+    """The environment variable that sets `field` (its first name, when it has several)."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"{Settings.model_config['env_prefix']}{field}".upper()
+
+
+def settings_problems(error: ValidationError) -> str:
+    """Every problem after the variable it is about, all in one line, and no value: pydantic's
+    own text quotes every input it was given, secrets included."""
+    problems = []
+    for problem in error.errors(include_input=False, include_url=False):
+        message = problem["msg"].removeprefix("Value error, ")
+        where = str(problem["loc"][0]) if problem["loc"] else ""
+        if where in Settings.model_fields:
+            where = env_name(where)
+        problems.append(f"{where}: {message}" if where else message)
+    return "; ".join(problems)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process's settings, read once."""
-    return Settings()
+    """The process's settings, read once. Settings that do not validate raise InvalidSettings."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise InvalidSettings(f"invalid settings: {settings_problems(exc)}") from None
+    return settings

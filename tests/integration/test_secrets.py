@@ -266,3 +266,30 @@ def test_no_secret_leaks_when_cloudflare_refuses_the_token(
     assert recorded_classes(postgres_url, batch) == {"auth"}
     assert emulator.stats()["billed"] == 0
     assert_nowhere(said, {**secrets_of(fleet), "the right token": right})
+
+
+def _command(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
+    return subprocess.run(
+        [CLI, *args], env={**clean, **env}, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize("command", [["status"], ["worker"], ["beat"]])
+def test_an_invalid_setting_is_told_in_one_line_without_any_secret(
+    tmp_path: Path, command: list[str]
+) -> None:
+    secret = "whsec-" + secrets.token_hex(16)
+
+    done = _command(
+        tmp_path,
+        *command,
+        SEEDREAM_RATE_BURST="1000",
+        SEEDREAM_WEBHOOK_SECRET=secret,
+        SEEDREAM_BROKER_URL=f"redis://:{secret}@127.0.0.1:9/0",
+    )
+
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert line.startswith("error: invalid settings: SEEDREAM_RATE_BURST=1000 is more than")
+    assert secret not in done.stdout + done.stderr
