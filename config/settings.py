@@ -4,21 +4,25 @@ Cloudflare's own variables keep Cloudflare's names (`CLOUDFLARE_API_TOKEN`, ...)
 carry the `SEEDREAM_` prefix. `config/.env.example` documents each one.
 """
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Self
+from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from jobs.rates import RateLimit
+from jobs.redaction import register_secrets
 from jobs.spec import DEFAULT_MODEL
 
 DEFAULT_API_BASE = "https://api.cloudflare.com"
@@ -47,6 +51,18 @@ DEFAULT_METRICS_HOST = "0.0.0.0"
 
 #: URL schemes of a Redis server (the broker's, when it is Redis, also holds the fleet's limiter)
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+#: secrets this product sends (a header, an HMAC key): stripped, then refused if anything but
+#: printable ASCII is left (a NUL or a non-ASCII letter cannot go in a header)
+_SECRETS = ("api_token", "webhook_secret")
+#: S3's secrets, which boto3 reads from the environment itself (they are not settings), masked
+#: all the same
+_S3_SECRETS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+#: URLs that may carry a password or a key: stripped, refused with a control character in them
+_SECRET_URLS = ("broker_url", "limiter_url", "database_url", "webhook_url")
+#: the end of a refusal: a secret is never repeated, not even in part
+_NOT_SHOWN = "(its value is not shown): set it to the value alone, copied again from its source"
 
 
 class SettingsError(RuntimeError):
@@ -153,6 +169,35 @@ class Settings(BaseSettings):
             )
         return self.account_id, self.api_token
 
+    @field_validator(*_SECRETS, *_SECRET_URLS, mode="before")
+    @classmethod
+    def _clean_secret(cls, value: Any, info: ValidationInfo) -> Any:
+        """A secret from a file or a Kubernetes secret often ends in a newline: stripped, it
+        works. What is left must be printable (ASCII, for what goes in a header)."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if not isinstance(value, str):
+            return value
+        stripped = value.strip()
+        if any(not char.isprintable() for char in stripped):
+            raise ValueError(
+                f"holds a control character (a NUL, a line break, ...) {_NOT_SHOWN}"
+            )
+        if info.field_name in _SECRETS and not stripped.isascii():
+            raise ValueError(f"holds a non-ASCII character {_NOT_SHOWN}")
+        return stripped
+
+    def secret_values(self) -> list[str]:
+        """Every secret the settings hold: the text to mask wherever something is recorded."""
+        held = (self.api_token, self.webhook_secret)
+        values = [secret.get_secret_value() for secret in held if secret is not None]
+        values += [os.environ.get(name, "") for name in _S3_SECRETS]
+        urls = [self.broker_url, self.limiter_url, self.database_url]
+        values += [urlsplit(url).password or "" for url in urls if url]
+        # the whole URL: a webhook's key may be its path (https://hooks.example/T0/B0/key)
+        values.append(self.webhook_url or "")
+        return [value for value in values if value]
+
     @field_validator("gateway_ids", mode="before")
     @classmethod
     def _split_gateway_ids(cls, value: Any) -> Any:
@@ -227,9 +272,11 @@ def settings_problems(error: ValidationError) -> str:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process's settings, read once. Settings that do not validate raise InvalidSettings."""
+    """The process's settings, read once; from then on their secrets are masked in whatever the
+    process records. Settings that do not validate raise InvalidSettings."""
     try:
         settings = Settings()
     except ValidationError as exc:
         raise InvalidSettings(f"invalid settings: {settings_problems(exc)}") from None
+    register_secrets(settings.secret_values())
     return settings

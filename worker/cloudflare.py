@@ -12,6 +12,7 @@ import httpx
 
 from config.settings import Settings
 from jobs.errors import ProviderTimeout
+from jobs.redaction import describe_error
 from jobs.spec import ImageInput
 from worker.responses import Generation, parse_response
 
@@ -51,7 +52,7 @@ class CloudflareClient:
                 follow_redirects=False,
             )
         except httpx.TransportError as exc:
-            raise ProviderTimeout(f"calling Cloudflare failed: {exc!r}") from None
+            raise ProviderTimeout(f"calling Cloudflare failed: {describe_error(exc)}") from None
         return parse_response(
             response.status_code,
             response.headers.get("content-type", ""),

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from jobs.errors import BadImage, JobError, ProviderTimeout, ServerError
+from jobs.redaction import describe_error
 from worker.spool import ImageFile
 
 #: statuses from the image host that a later attempt may get past: retried, not recorded as final
@@ -49,7 +50,9 @@ def fetch_image(
         except httpx.InvalidURL as exc:
             raise BadImage(f"image URL redirected to an invalid URL: {exc}") from None
         except httpx.TransportError as exc:
-            raise ProviderTimeout(f"image download from {_where(url)} failed: {exc!r}") from None
+            raise ProviderTimeout(
+                f"image download from {_where(url)} failed: {describe_error(exc)}"
+            ) from None
         except httpx.DecodingError as exc:
             raise ServerError(f"image from {_where(url)} could not be decoded: {exc}") from None
     raise BadImage(f"image URL redirected more than {max_redirects} times (last: {_where(url)})")
