@@ -22,7 +22,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from jobs.rates import RateLimit
-from jobs.redaction import register_secrets
+from jobs.redaction import install_log_redaction, register_secrets
 from jobs.spec import DEFAULT_MODEL
 
 DEFAULT_API_BASE = "https://api.cloudflare.com"
@@ -273,10 +273,11 @@ def settings_problems(error: ValidationError) -> str:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process's settings, read once; from then on their secrets are masked in whatever the
-    process records. Settings that do not validate raise InvalidSettings."""
+    process records or logs. Settings that do not validate raise InvalidSettings."""
     try:
         settings = Settings()
     except ValidationError as exc:
         raise InvalidSettings(f"invalid settings: {settings_problems(exc)}") from None
     register_secrets(settings.secret_values())
+    install_log_redaction()
     return settings

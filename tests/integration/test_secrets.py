@@ -7,7 +7,7 @@ no export and no rejects file.
 Four runs, each failing a different way: the emulator answering with faults of every kind, S3
 refusing the workers' credentials, Cloudflare refusing the workers' token, and a provider whose
 error messages quote every secret. Each secret is a long random string, so finding none of it
-means something.
+means something. A provider's signed image URLs stay out of the workers' logs too.
 
 And the settings: a secret with whitespace around it is stripped and works; one with a control or
 non-ASCII character in it, or any invalid setting, stops a command at once with exit 2 and one
@@ -31,6 +31,7 @@ import redis
 import sqlalchemy
 
 from config.settings import Settings
+from emulator.images import ImageRef
 from jobs.schema import metadata as results_schema
 from jobs.spec import ImageInput
 from tests.support.manifests import write_manifest
@@ -292,6 +293,31 @@ def test_no_secret_leaks_when_the_provider_quotes_every_secret_in_its_errors(
     assert recorded_classes(postgres_url, batch) == {"invalid_input"}
     assert "[redacted] [redacted] [redacted]" in said["table jobs"]  # the token is the client's
     assert_nowhere(said, secrets_of(fleet))
+
+
+def test_a_signed_image_url_stays_out_of_the_workers_logs(
+    fleet: Fleet, emulator: Emulator, postgres_url: str, tmp_path: Path
+) -> None:
+    signature = "sig-" + secrets.token_hex(24)
+    image = ImageRef(width=64, height=64, seed=7).path()
+    signed = f"{emulator.base_url}{image}?X-Amz-Signature={signature}&X-Amz-Expires=86400"
+    answer = {"state": "Completed", "result": {"image": signed}}
+    with StubProvider(lambda: (200, answer)) as provider:
+        fleet.env["CLOUDFLARE_API_BASE"] = provider.base_url
+        batch, said = run_failing_batch(fleet, tmp_path, postgres_url)
+
+    succeeded = sqlalchemy.text(
+        "SELECT count(*) FROM jobs WHERE batch_id = :b AND state = 'succeeded'"
+    )
+    engine = sqlalchemy.create_engine(postgres_url)
+    with engine.connect() as conn:
+        stored = conn.execute(succeeded, {"b": batch}).scalar_one()
+    engine.dispose()
+    assert stored == GOOD_ROWS  # each image was downloaded from its signed URL
+    logs = {name: text for name, text in said.items() if name.startswith("worker-")}
+    assert len(logs) == 2
+    assert not [name for name, text in logs.items() if "X-Amz-Signature" in text]
+    assert not [where for where, text in said.items() if signature in text]
 
 
 @pytest.mark.parametrize("around", ["\n", " ", "\t", "\r"])

@@ -1,5 +1,7 @@
 """Redaction: every configured secret, and every URL's query and password, masked in what the
-results table records."""
+results table records and what the process logs."""
+
+import logging
 
 import httpx
 import pytest
@@ -9,6 +11,7 @@ from jobs.errors import AuthError, InvalidInput
 from jobs.redaction import (
     MASK,
     describe_error,
+    install_log_redaction,
     redact,
     register_secrets,
 )
@@ -102,3 +105,24 @@ def test_a_recorded_error_message_and_pause_reason_hold_no_secret(table: Results
         ]
     assert len(recorded) == 5 and all(MASK in text for text in recorded)
     assert not [s for s in EVERY_SECRET for text in recorded if s in text]
+
+
+def test_log_records_are_masked_whatever_the_handler_and_httpx_is_kept_quiet(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    install_log_redaction()
+    log = logging.getLogger("tests.redaction")
+
+    with caplog.at_level(logging.DEBUG):
+        log.warning("connecting to %s", URLS["SEEDREAM_BROKER_URL"])
+        try:
+            raise RuntimeError(f"boom with {SECRETS['AWS_SECRET_ACCESS_KEY']}")
+        except RuntimeError:
+            log.exception("job failed")
+        logging.getLogger("httpx").info("HTTP Request: GET https://cdn.test/x?sig=1")
+
+    assert BROKER_PASSWORD not in caplog.text and "s3-secret" not in caplog.text
+    assert "RuntimeError: boom with [redacted]" in caplog.text
+    assert "sig=1" not in caplog.text
+    assert logging.getLogger("httpx").getEffectiveLevel() == logging.WARNING
+    assert logging.getLogger("httpcore").getEffectiveLevel() == logging.WARNING
