@@ -2,24 +2,23 @@
 what the emulator never does (echo a secret in an error, hand out a signed image URL)."""
 
 import json
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from tests.support.local_server import LocalServer
 
 #: the status and JSON body of the answer to every call
 Answer = tuple[int, dict[str, Any]]
 
 
-class StubProvider:
+class StubProvider(LocalServer):
     """`with StubProvider(lambda: (400, {...})) as api:` answers every POST at `api.base_url`
     (CLOUDFLARE_API_BASE) with what `answer` returns."""
 
     def __init__(self, answer: Callable[[], Answer]) -> None:
         self._answer = answer
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__(self._handler())
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         answer = self._answer
@@ -39,13 +38,3 @@ class StubProvider:
                 pass
 
         return Handler
-
-    def __enter__(self) -> Self:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()

@@ -7,9 +7,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from tests.support.local_server import LocalServer
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class Received:
     answered: int
 
 
-class WebhookReceiver:
+class WebhookReceiver(LocalServer):
     """`with WebhookReceiver(secret, fail_first=1) as hook:` listens at `hook.url`, and answers
     the first request about each batch with a 500."""
 
@@ -33,8 +34,8 @@ class WebhookReceiver:
         self.fail_first = fail_first
         self.received: list[Received] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        super().__init__(self._handler())
+        self.url = f"{self.base_url}/hook"
 
     def about(self, batch: str) -> list[Received]:
         """The requests about one batch (a shared database holds other tests' batches too)."""
@@ -83,13 +84,3 @@ class WebhookReceiver:
                 pass
 
         return Handler
-
-    def __enter__(self) -> Self:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
