@@ -30,8 +30,9 @@ _SCHEME = r"\b[a-zA-Z][a-zA-Z0-9+.-]*://"
 _URL_PASSWORD = re.compile(rf"({_SCHEME}[^\s:/@'\"<>]*:)[^\s/@'\"<>]+@")
 #: `scheme://host/path?query` (the query is masked, the host and path kept for the reader)
 _URL_QUERY = re.compile(rf"({_SCHEME}[^\s?#'\"<>]*)\?[^\s#'\"<>]+")
-#: `Bearer <token>`, `Basic <base64>`, `Signature=<hex>` (the credential is masked)
-_AUTHORIZATION = re.compile(r"(\b(?:Bearer|Basic) +|\bSignature=)[\w.~+/=-]+")
+#: `Bearer <token>`, `Basic <base64>`, `Signature=<hex>` (the credential is masked); 8 characters
+#: at least, so that prose ("Basic auth") is left alone
+_AUTHORIZATION = re.compile(r"(\b(?:Bearer|Basic) +|\bSignature=)[\w.~+/=-]{8,}")
 
 _lock = threading.Lock()
 #: longest first, so a secret that contains another is masked whole; replaced, never mutated

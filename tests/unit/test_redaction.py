@@ -70,12 +70,12 @@ def test_a_url_keeps_its_host_and_path_but_not_its_password_or_query() -> None:
 def test_authorization_credentials_are_masked_even_when_not_configured() -> None:
     text = (
         "headers={'Authorization': b'AWS4-HMAC-SHA256 Credential=AK/x, SignedHeaders=host, "
-        "Signature=24d0d2fe'} Authorization: Bearer abc.def-1 or Basic dXNlcjpwdw=="
+        "Signature=24d0d2fe'} Authorization: Bearer abc.def-1 or Basic dXNlcjpwdw== (Basic auth)"
     )
 
     assert redact(text) == (
         "headers={'Authorization': b'AWS4-HMAC-SHA256 Credential=AK/x, SignedHeaders=host, "
-        f"Signature={MASK}'}} Authorization: Bearer {MASK} or Basic {MASK}"
+        f"Signature={MASK}'}} Authorization: Bearer {MASK} or Basic {MASK} (Basic auth)"
     )
 
 
