@@ -4,14 +4,25 @@ Cloudflare's own variables keep Cloudflare's names (`CLOUDFLARE_API_TOKEN`, ...)
 carry the `SEEDREAM_` prefix. `config/.env.example` documents each one.
 """
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Self
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from jobs.rates import RateLimit
+from jobs.redaction import install_log_redaction, register_secrets
 from jobs.spec import DEFAULT_MODEL
 
 DEFAULT_API_BASE = "https://api.cloudflare.com"
@@ -46,8 +57,29 @@ DEFAULT_MANIFEST_ROOTS = (".",)
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
-class MissingSetting(RuntimeError):
+#: secrets this product sends (a header, an HMAC key): stripped, then refused if anything but
+#: printable ASCII is left (a NUL or a non-ASCII letter cannot go in a header)
+_SECRETS = ("api_token", "webhook_secret")
+#: S3's secrets, which boto3 reads from the environment itself (they are not settings), masked
+#: all the same
+_S3_SECRETS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+#: URLs that may carry a password or a key: stripped, refused with a control character in them
+_SECRET_URLS = ("broker_url", "limiter_url", "database_url", "webhook_url")
+#: the end of a refusal: a secret is never repeated, not even in part
+_NOT_SHOWN = "(its value is not shown): set it to the value alone, copied again from its source"
+
+
+class SettingsError(RuntimeError):
+    """The settings cannot be used; the message names the variables and what to do."""
+
+
+class MissingSetting(SettingsError):
     """A setting the command needs is not set; the message names the variable and what to do."""
+
+
+class InvalidSettings(SettingsError):
+    """Settings that do not validate; the message names each variable and its problem, never a
+    value (it could be a secret)."""
 
 
 def _env(name: str) -> AliasChoices:
@@ -150,6 +182,35 @@ class Settings(BaseSettings):
             )
         return self.account_id, self.api_token
 
+    @field_validator(*_SECRETS, *_SECRET_URLS, mode="before")
+    @classmethod
+    def _clean_secret(cls, value: Any, info: ValidationInfo) -> Any:
+        """A secret from a file or a Kubernetes secret often ends in a newline: stripped, it
+        works. What is left must be printable (ASCII, for what goes in a header)."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if not isinstance(value, str):
+            return value
+        stripped = value.strip()
+        if any(not char.isprintable() for char in stripped):
+            raise ValueError(
+                f"holds a control character (a NUL, a line break, ...) {_NOT_SHOWN}"
+            )
+        if info.field_name in _SECRETS and not stripped.isascii():
+            raise ValueError(f"holds a non-ASCII character {_NOT_SHOWN}")
+        return stripped
+
+    def secret_values(self) -> list[str]:
+        """Every secret the settings hold: the text to mask wherever something is recorded."""
+        held = (self.api_token, self.webhook_secret)
+        values = [secret.get_secret_value() for secret in held if secret is not None]
+        values += [os.environ.get(name, "") for name in _S3_SECRETS]
+        urls = [self.broker_url, self.limiter_url, self.database_url]
+        values += [urlsplit(url).password or "" for url in urls if url]
+        # the whole URL: a webhook's key may be its path (https://hooks.example/T0/B0/key)
+        values.append(self.webhook_url or "")
+        return [value for value in values if value]
+
     @field_validator("gateway_ids", "manifest_roots", "output_roots", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
@@ -201,7 +262,35 @@ class Settings(BaseSettings):
         )
 
 
+def env_name(field: str) -> str:
+    """The environment variable that sets `field` (its first name, when it has several)."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"{Settings.model_config['env_prefix']}{field}".upper()
+
+
+def settings_problems(error: ValidationError) -> str:
+    """Every problem after the variable it is about, all in one line, and no value: pydantic's
+    own text quotes every input it was given, secrets included."""
+    problems = []
+    for problem in error.errors(include_input=False, include_url=False):
+        message = problem["msg"].removeprefix("Value error, ")
+        where = str(problem["loc"][0]) if problem["loc"] else ""
+        if where in Settings.model_fields:
+            where = env_name(where)
+        problems.append(f"{where}: {message}" if where else message)
+    return "; ".join(problems)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process's settings, read once."""
-    return Settings()
+    """The process's settings, read once; from then on their secrets are masked in whatever the
+    process records or logs. Settings that do not validate raise InvalidSettings."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise InvalidSettings(f"invalid settings: {settings_problems(exc)}") from None
+    register_secrets(settings.secret_values())
+    install_log_redaction()
+    return settings

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, insert, or_, select, update
 from jobs.database import utcnow
 from jobs.errors import JobError
 from jobs.records import Batch, Claim, StoredImage
+from jobs.redaction import redact
 from jobs.schema import attempts, batches, jobs
 from jobs.spec import ImageInput
 from jobs.states import BatchState, JobState
@@ -134,7 +135,8 @@ class JobClaims:
             )
 
     def record_succeeded(self, claim: Claim, owner: str, stored: StoredImage) -> None:
-        """The image is stored: the job and its attempt are closed in one transaction."""
+        """The image is stored: the job and its attempt are closed in one transaction, and the
+        provider's URL (signed: a credential while it lasts) and inline bytes are dropped."""
         now = utcnow()
         with self.engine.begin() as conn:
             held = _update_held(
@@ -149,6 +151,7 @@ class JobClaims:
                 height=stored.height,
                 fetch_ms=stored.fetch_ms,
                 store_ms=stored.store_ms,
+                provider_url=None,
                 inline_image=None,
                 error_class=None,
                 error_message=None,
@@ -157,7 +160,7 @@ class JobClaims:
                 finished_at=now,
             )
             if held:
-                _finish_attempt(conn, claim.job_id, claim.attempt, now, error=None)
+                _finish_attempt(conn, claim.job_id, claim.attempt, now, error=None, message=None)
 
     def record_failure(
         self, claim: Claim, owner: str, error: JobError, max_attempts: int, retry_in: float
@@ -171,10 +174,12 @@ class JobClaims:
           redone; in a cancelled batch a job that has no image yet is cancelled instead.
         * otherwise the job fails.
 
-        A budgeted claim that got no image gives its place in the budget back.
+        A budgeted claim that got no image gives its place in the budget back. The message is
+        recorded redacted (jobs.redaction): it may quote what a library choked on.
         """
         now = utcnow()
         error_class = error.error_class
+        message = redact(error.message)
         paid = claim.paid_for
         values: dict[str, Any] = {}
         with self.engine.begin() as conn:
@@ -188,7 +193,7 @@ class JobClaims:
             if error_class.pauses_batch:
                 state = waiting
                 values["free_attempts"] = jobs.c.free_attempts + 1
-                _pause(conn, claim.batch.id, f"{error_class}: {error.message}")
+                _pause(conn, claim.batch.id, f"{error_class}: {message}")
             elif error_class.transient and claim.counted_attempts < max_attempts:
                 state = waiting
                 if not paid and row.batch_state == BatchState.cancelled.value:
@@ -203,7 +208,7 @@ class JobClaims:
                 owner,
                 state=state.value,
                 error_class=error_class.value,
-                error_message=error.message,
+                error_message=message,
                 lease_owner=None,
                 lease_expires_at=None,
                 finished_at=now if state.terminal else None,
@@ -213,7 +218,7 @@ class JobClaims:
                 return state
             if claim.budgeted and not paid:
                 _give_back_to_budget(conn, claim.batch.id)
-            _finish_attempt(conn, claim.job_id, claim.attempt, now, error=error)
+            _finish_attempt(conn, claim.job_id, claim.attempt, now, error=error, message=message)
         return state
 
     def renew_leases(self, job_ids: list[int], owner_prefix: str, lease_seconds: float) -> int:
@@ -289,7 +294,13 @@ def _update_held(conn: Connection, job_id: int, owner: str, **values: Any) -> bo
 
 
 def _finish_attempt(
-    conn: Connection, job_id: int, number: int, now: datetime, *, error: JobError | None
+    conn: Connection,
+    job_id: int,
+    number: int,
+    now: datetime,
+    *,
+    error: JobError | None,
+    message: str | None,
 ) -> None:
     conn.execute(
         update(attempts)
@@ -297,6 +308,6 @@ def _finish_attempt(
         .values(
             finished_at=now,
             error_class=None if error is None else error.error_class.value,
-            error_message=None if error is None else error.message,
+            error_message=message,
         )
     )

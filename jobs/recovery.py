@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, and_, case, func, or_, select, update
 
 from jobs.database import utcnow
 from jobs.errors import ErrorClass
+from jobs.redaction import redact
 from jobs.schema import attempts, batches, jobs
 from jobs.states import BatchState, JobState
 
@@ -263,7 +264,7 @@ def _put_back(conn: Connection, row: Any, max_attempts: int, now: datetime) -> J
     else:
         state = JobState.generated if paid else JobState.queued
     stage = "while storing its image" if paid else "before it had an image"
-    message = f"worker {row.lease_owner} stopped {stage} (its lease expired)"
+    message = redact(f"worker {row.lease_owner} stopped {stage} (its lease expired)")
     moved = conn.execute(
         update(jobs)
         .where(jobs.c.id == row.id, jobs.c.lease_owner == row.lease_owner)

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from config.settings import MissingSetting, Settings, get_settings
+from config.settings import Settings, SettingsError, get_settings
 from jobs.database import NoResultsTable, open_existing_engine
 from jobs.recovery import Enqueue
 from jobs.results import Batch, ResultsTable
@@ -40,13 +40,14 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def command_settings(*, need_credentials: bool, need_broker: bool = False) -> Settings:
-    """The settings, or a one-line error naming what the command lacks."""
-    settings = get_settings()
+    """The settings, or a one-line error naming what is wrong or what the command lacks (the
+    variables, never their values)."""
     try:
+        settings = get_settings()
         if need_credentials:  # the commands that call the API, through the fleet's limiter
             settings.require_api_credentials()
             settings.fleet_limiter_url()
-    except MissingSetting as exc:
+    except SettingsError as exc:
         raise fail(str(exc)) from None
     if need_broker and settings.embedded:
         raise fail(

@@ -17,6 +17,7 @@ import httpx
 
 from config.settings import Settings
 from jobs.errors import BadImage, ProviderTimeout
+from jobs.redaction import describe_error
 from jobs.spec import ImageInput
 from worker.bounded_body import IDENTITY, UnreadableBody, read_bounded
 from worker.guarded_network import deadline, guarded_client
@@ -82,7 +83,7 @@ class CloudflareClient:
             ) as response:
                 body = self._read_answer(response)
         except httpx.TransportError as exc:
-            raise ProviderTimeout(f"calling Cloudflare failed: {exc!r}") from None
+            raise ProviderTimeout(f"calling Cloudflare failed: {describe_error(exc)}") from None
         return parse_response(
             response.status_code,
             response.headers.get("content-type", ""),

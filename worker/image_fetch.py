@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from jobs.errors import BadImage, JobError, ProviderTimeout, ServerError
+from jobs.redaction import describe_error
 from worker.address_policy import RefusedAddress
 from worker.bounded_body import IDENTITY, UnreadableBody, bounded_chunks
 from worker.guarded_network import deadline
@@ -75,7 +76,9 @@ def _follow(
                 "are meant to come from there)"
             ) from None
         except httpx.TransportError as exc:
-            raise ProviderTimeout(f"image download from {_where(url)} failed: {exc!r}") from None
+            raise ProviderTimeout(
+                f"image download from {_where(url)} failed: {describe_error(exc)}"
+            ) from None
     raise BadImage(f"image URL redirected more than {max_redirects} times (last: {_where(url)})")
 
 

@@ -1,10 +1,12 @@
 """Webhook notifications: a POST when a batch completes or pauses, sent once fleet-wide.
 
-The body is JSON: `{"event": "batch.completed", "sent_at": "...", "batch": {...}}`, the batch
-being what `status BATCH --json` prints. Headers: `X-Seedream-Event` (the event) and, when
-SEEDREAM_WEBHOOK_SECRET is set, `X-Seedream-Signature: sha256=<hex HMAC-SHA256 of the exact body
-bytes, keyed with the secret>`. `sent_at` is inside the signed body, so a receiver can refuse old
-replays without trusting an unsigned header.
+The body is JSON: `{"event": "batch.completed", "delivery_id": "...", "sent_at": "...",
+"batch": {...}}`, the batch being what `status BATCH --json` prints. Headers: `X-Seedream-Event`
+(the event), `X-Seedream-Delivery` (the delivery id) and, when SEEDREAM_WEBHOOK_SECRET is set,
+`X-Seedream-Signature: sha256=<hex HMAC-SHA256 of the exact body bytes, keyed with the secret>`.
+`sent_at` and `delivery_id` are inside the signed body, so a receiver can refuse old replays and
+drop duplicates without trusting an unsigned header: every try of one delivery sends the same
+bytes, with the same id; another delivery, even of the same event, has another id.
 
 Once: the event is claimed in the table before it is sent (jobs.notices), so of all the reapers
 and embedded commands that see it, one sends it. The claim comes first, so a process that dies
@@ -18,8 +20,10 @@ import hmac
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -41,6 +45,16 @@ WEBHOOK_TIMEOUT_S = 10.0
 NEWS_LOOKBACK = timedelta(days=7)
 #: notifications sent at once by one process
 SENDING_THREADS = 2
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One notification, sent as is on every try: its id, what it is about, its exact body."""
+
+    id: str
+    event: BatchEvent
+    batch_id: str
+    body: bytes
 
 
 def signature(body: bytes, secret: str) -> str:
@@ -66,13 +80,26 @@ class Webhook:
         self._first_wait_s = first_wait_s
         self._sleep = sleep
 
-    def body(self, event: BatchEvent, batch: dict[str, object]) -> bytes:
+    def delivery(self, event: BatchEvent, batch_id: str, batch: dict[str, object]) -> Delivery:
+        """A new delivery of the event, with an id of its own."""
+        delivery_id = str(uuid.uuid4())
         sent_at = datetime.now(UTC).isoformat(timespec="seconds")
-        return json.dumps({"event": event.value, "sent_at": sent_at, "batch": batch}).encode()
+        body = {
+            "event": event.value,
+            "delivery_id": delivery_id,
+            "sent_at": sent_at,
+            "batch": batch,
+        }
+        return Delivery(delivery_id, event, batch_id, json.dumps(body).encode())
 
-    def send(self, event: BatchEvent, batch_id: str, body: bytes) -> bool:
-        """POST the body; True once the receiver answered 2xx."""
-        headers = {"Content-Type": "application/json", "X-Seedream-Event": event.value}
+    def send(self, delivery: Delivery) -> bool:
+        """POST the delivery, the same bytes on every try; True once the receiver answered 2xx."""
+        event, batch_id, body = delivery.event, delivery.batch_id, delivery.body
+        headers = {
+            "Content-Type": "application/json",
+            "X-Seedream-Event": event.value,
+            "X-Seedream-Delivery": delivery.id,
+        }
         if self._secret is not None:
             headers["X-Seedream-Signature"] = signature(body, self._secret.get_secret_value())
         with httpx.Client(timeout=WEBHOOK_TIMEOUT_S, transport=self._transport) as client:
@@ -111,9 +138,9 @@ class BatchNotifier:
         since = datetime.now(UTC) - NEWS_LOOKBACK
         claimed = 0
         for batch_id, event in self._table.unnotified_events(created_since=since):
-            body = self._claim(batch_id, event)
-            if body is not None:
-                self._senders.submit(self._webhook.send, event, batch_id, body)
+            delivery = self._claim(batch_id, event)
+            if delivery is not None:
+                self._senders.submit(self._webhook.send, delivery)
                 claimed += 1
         return claimed
 
@@ -121,17 +148,19 @@ class BatchNotifier:
         """Claim and send the batch's event now, waiting for the receiver (an embedded command
         about to exit); False when there was nothing to send or another process sends it."""
         for _, event in self._table.unnotified_events(batch_id=batch_id):
-            body = self._claim(batch_id, event)
-            if body is not None:
-                return self._webhook.send(event, batch_id, body)
+            delivery = self._claim(batch_id, event)
+            if delivery is not None:
+                return self._webhook.send(delivery)
         return False
 
-    def _claim(self, batch_id: str, event: BatchEvent) -> bytes | None:
+    def _claim(self, batch_id: str, event: BatchEvent) -> Delivery | None:
         if not self._table.claim_event(batch_id, event):
             return None
         batch = self._table.get_batch(batch_id)
         assert batch is not None  # batches are never deleted
-        return self._webhook.body(event, BatchSummary.of(self._table, batch).as_json())
+        return self._webhook.delivery(
+            event, batch_id, BatchSummary.of(self._table, batch).as_json()
+        )
 
 
 def open_notifier(settings: Settings, table: ResultsTable) -> BatchNotifier | None:

@@ -21,6 +21,7 @@ import httpx
 
 from config.settings import Settings
 from jobs.errors import InternalError, JobError
+from jobs.redaction import describe_error
 from jobs.results import Claim, ResultsTable, StoredImage
 from jobs.spec import ImageInput
 from jobs.states import JobState
@@ -86,7 +87,7 @@ class JobPipeline:
             except Exception as exc:  # Redis or the database went away mid-attempt, or a bug
                 log.exception("job %s (%s) attempt %s: unexpected error", job_id, claim.key,
                               claim.attempt)  # fmt: skip
-                text = f"{type(exc).__name__}: {exc}"[:_INTERNAL_MESSAGE_CHARS]
+                text = describe_error(exc)[:_INTERNAL_MESSAGE_CHARS]
                 return self._failed(claim, owner, InternalError(text))
         self.metrics.job_finished(JobState.succeeded)
         return Outcome(JobState.succeeded)

@@ -35,7 +35,10 @@ def test_an_embedded_run_sends_one_signed_completed_event_retrying_a_500(
 
     assert result.returncode == 0, result.stderr
     assert [r.answered for r in hook.about("hooked")] == [500, 200]  # tried again after the 500
+    # the retry is the same delivery: the same id in the header and the signed body
+    assert len({(r.delivery, r.body["delivery_id"]) for r in hook.about("hooked")}) == 1
     [delivered] = hook.delivered("hooked")
+    assert delivered.delivery == delivered.body["delivery_id"] != ""
     assert delivered.event == "batch.completed" and delivered.signature_ok
     assert delivered.body["event"] == "batch.completed"
     assert delivered.body["batch"]["batch"] == "hooked"

@@ -1,12 +1,17 @@
 """Secrets never leave the process that holds them: after a distributed run full of failures, the
 Cloudflare API token, the S3 secret key and the Redis and database passwords (and their base64
 forms) appear in no worker or CLI
-output (DEBUG and INFO logging), no column of any row of the results table, no `status` output and
-no rejects file.
+output (DEBUG and INFO logging), no column of any row of the results table, no `status` output,
+no export and no rejects file.
 
-Three runs, each failing a different way: the emulator answering with faults of every kind, S3
-refusing the workers' credentials, and Cloudflare refusing the workers' token. Each secret is a
-long random string, so finding none of it means something.
+Four runs, each failing a different way: the emulator answering with faults of every kind, S3
+refusing the workers' credentials, Cloudflare refusing the workers' token, and a provider whose
+error messages quote every secret. Each secret is a long random string, so finding none of it
+means something. A provider's signed image URLs stay out of the workers' logs too.
+
+And the settings: a secret with whitespace around it is stripped and works; one with a control or
+non-ASCII character in it, or any invalid setting, stops a command at once with exit 2 and one
+line naming the variable, never a value.
 """
 
 import base64
@@ -25,10 +30,15 @@ import pytest
 import redis
 import sqlalchemy
 
+from config.settings import Settings
+from emulator.images import ImageRef
 from jobs.schema import metadata as results_schema
+from jobs.spec import ImageInput
 from tests.support.manifests import write_manifest
 from tests.support.processes import CLI, Service
 from tests.support.services import Emulator, RedisServer, running_s3
+from tests.support.stub_provider import StubProvider
+from worker.cloudflare import CloudflareClient
 
 pytestmark = pytest.mark.integration
 
@@ -74,13 +84,16 @@ class Fleet:
 def everything_said(fleet: Fleet, batch: str, database_url: str) -> dict[str, str]:
     """Every place a secret could have leaked to, by name: statuses, rejects file, every column
     of every row of every table of the results table, the workers' and CLI's output."""
+    export = fleet.cwd / "export.jsonl"
     said = {
         "status": fleet.cli("status"),
         "status --json": fleet.cli("status", "--json"),
         "status BATCH": fleet.cli("status", batch),
         "status BATCH --json": fleet.cli("status", batch, "--json"),
+        "export": fleet.cli("export", batch, "--format", "jsonl", "--to", str(export)),
         "rejects file": (fleet.cwd / "rejects.jsonl").read_text(errors="replace"),
     }
+    said["export file"] = export.read_text(errors="replace")
     engine = sqlalchemy.create_engine(database_url)
     with engine.connect() as conn:
         for table in results_schema.sorted_tables:
@@ -266,3 +279,100 @@ def test_no_secret_leaks_when_cloudflare_refuses_the_token(
     assert recorded_classes(postgres_url, batch) == {"auth"}
     assert emulator.stats()["billed"] == 0
     assert_nowhere(said, {**secrets_of(fleet), "the right token": right})
+
+
+def test_no_secret_leaks_when_the_provider_quotes_every_secret_in_its_errors(
+    fleet: Fleet, postgres_url: str, tmp_path: Path
+) -> None:
+    quoted = " ".join(secrets_of(fleet).values())
+    refusal = {"success": False, "errors": [{"code": 5006, "message": f"bad input: {quoted}"}]}
+    with StubProvider(lambda: (400, refusal)) as provider:
+        fleet.env["CLOUDFLARE_API_BASE"] = provider.base_url
+        batch, said = run_failing_batch(fleet, tmp_path, postgres_url)
+
+    assert recorded_classes(postgres_url, batch) == {"invalid_input"}
+    assert "[redacted] [redacted] [redacted]" in said["table jobs"]  # the token is the client's
+    assert_nowhere(said, secrets_of(fleet))
+
+
+def test_a_signed_image_url_stays_out_of_the_workers_logs(
+    fleet: Fleet, emulator: Emulator, postgres_url: str, tmp_path: Path
+) -> None:
+    signature = "sig-" + secrets.token_hex(24)
+    image = ImageRef(width=64, height=64, seed=7).path()
+    signed = f"{emulator.base_url}{image}?X-Amz-Signature={signature}&X-Amz-Expires=86400"
+    answer = {"state": "Completed", "result": {"image": signed}}
+    with StubProvider(lambda: (200, answer)) as provider:
+        fleet.env["CLOUDFLARE_API_BASE"] = provider.base_url
+        batch, said = run_failing_batch(fleet, tmp_path, postgres_url)
+
+    succeeded = sqlalchemy.text(
+        "SELECT count(*) FROM jobs WHERE batch_id = :b AND state = 'succeeded'"
+    )
+    engine = sqlalchemy.create_engine(postgres_url)
+    with engine.connect() as conn:
+        stored = conn.execute(succeeded, {"b": batch}).scalar_one()
+    engine.dispose()
+    assert stored == GOOD_ROWS  # each image was downloaded from its signed URL
+    logs = {name: text for name, text in said.items() if name.startswith("worker-")}
+    assert len(logs) == 2
+    assert not [name for name, text in logs.items() if "X-Amz-Signature" in text]
+    assert not [where for where, text in said.items() if signature in text]
+
+
+@pytest.mark.parametrize("around", ["\n", " ", "\t", "\r"])
+def test_a_token_with_whitespace_around_it_is_stripped_and_works(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, around: str
+) -> None:
+    for name, value in emulator.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", f"{emulator.api_token}{around}")
+
+    with CloudflareClient(Settings(_env_file=None)) as client:
+        generation = client.generate(ImageInput(prompt="a lighthouse"))
+
+    assert generation.url is not None and emulator.stats()["billed"] == 1
+
+
+def _command(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
+    return subprocess.run(
+        [CLI, *args], env={**clean, **env}, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\u00e9", "\x1b[2J"])
+@pytest.mark.parametrize("command", [["status"], ["worker"], ["beat"]])
+def test_a_token_with_a_control_or_non_ascii_character_stops_a_command_naming_the_variable(
+    tmp_path: Path, bad: str, command: list[str]
+) -> None:
+    token = f"tok-{secrets.token_hex(8)}{bad}rest"
+    # the environment cannot hold a NUL; `.env` can, as a Kubernetes secret's file can
+    (tmp_path / ".env").write_text(f"CLOUDFLARE_API_TOKEN='{token}'\n")
+
+    done = _command(tmp_path, *command, SEEDREAM_BROKER_URL="redis://127.0.0.1:9/0")
+
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert line.startswith("error: invalid settings: CLOUDFLARE_API_TOKEN: holds a ")
+    assert token.split(bad)[0] not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("command", [["status"], ["worker"], ["beat"]])
+def test_an_invalid_setting_is_told_in_one_line_without_any_secret(
+    tmp_path: Path, command: list[str]
+) -> None:
+    secret = "whsec-" + secrets.token_hex(16)
+
+    done = _command(
+        tmp_path,
+        *command,
+        SEEDREAM_RATE_BURST="1000",
+        SEEDREAM_WEBHOOK_SECRET=secret,
+        SEEDREAM_BROKER_URL=f"redis://:{secret}@127.0.0.1:9/0",
+    )
+
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert line.startswith("error: invalid settings: SEEDREAM_RATE_BURST=1000 is more than")
+    assert secret not in done.stdout + done.stderr

@@ -7,9 +7,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from tests.support.local_server import LocalServer
 
 
 @dataclass(frozen=True)
@@ -17,12 +18,14 @@ class Received:
     """One POST as it arrived."""
 
     event: str
+    #: the `X-Seedream-Delivery` header
+    delivery: str
     signature_ok: bool
     body: dict[str, Any]
     answered: int
 
 
-class WebhookReceiver:
+class WebhookReceiver(LocalServer):
     """`with WebhookReceiver(secret, fail_first=1) as hook:` listens at `hook.url`, and answers
     the first request about each batch with a 500."""
 
@@ -31,8 +34,8 @@ class WebhookReceiver:
         self.fail_first = fail_first
         self.received: list[Received] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        super().__init__(self._handler())
+        self.url = f"{self.base_url}/hook"
 
     def about(self, batch: str) -> list[Received]:
         """The requests about one batch (a shared database holds other tests' batches too)."""
@@ -58,7 +61,13 @@ class WebhookReceiver:
             earlier = sum(r.body["batch"]["batch"] == body["batch"]["batch"] for r in self.received)
             answered = 500 if earlier < self.fail_first else 200
             self.received.append(
-                Received(headers.get("X-Seedream-Event", ""), signature_ok, body, answered)
+                Received(
+                    headers.get("X-Seedream-Event", ""),
+                    headers.get("X-Seedream-Delivery", ""),
+                    signature_ok,
+                    body,
+                    answered,
+                )
             )
         return answered
 
@@ -75,13 +84,3 @@ class WebhookReceiver:
                 pass
 
         return Handler
-
-    def __enter__(self) -> Self:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()

@@ -14,7 +14,7 @@ from jobs.notices import BatchEvent
 from jobs.results import ResultsTable
 from tests.support.http import Recorder
 from tests.support.tables import loaded, stored
-from worker.notify import WEBHOOK_TRIES, BatchNotifier, Webhook, signature
+from worker.notify import WEBHOOK_TRIES, BatchNotifier, Delivery, Webhook, signature
 
 SECRET = "top-secret"
 
@@ -49,10 +49,14 @@ def _webhook(*statuses: int | type[Exception]) -> tuple[Webhook, Recorder, list[
     return hook, recorder, waits
 
 
+def _delivery(event: BatchEvent) -> Delivery:
+    return Delivery("delivery-1", event, "b", b"{}")
+
+
 def test_a_5xx_or_a_network_error_is_tried_again_with_exponential_backoff() -> None:
     hook, recorder, waits = _webhook(500, httpx.ConnectError, 429, 200)
 
-    assert hook.send(BatchEvent.completed, "b", b"{}")
+    assert hook.send(_delivery(BatchEvent.completed))
 
     assert len(recorder.requests) == 4 and waits == [2.0, 4.0, 8.0]
     request = recorder.requests[0]
@@ -64,8 +68,8 @@ def test_a_4xx_is_not_tried_again_and_a_dead_receiver_is_given_up_after_every_tr
     refused, refused_requests, _ = _webhook(400)
     dead, dead_requests, waits = _webhook(*[503] * WEBHOOK_TRIES)
 
-    assert not refused.send(BatchEvent.paused, "b", b"{}")
-    assert not dead.send(BatchEvent.paused, "b", b"{}")
+    assert not refused.send(_delivery(BatchEvent.paused))
+    assert not dead.send(_delivery(BatchEvent.paused))
 
     assert len(refused_requests.requests) == 1
     assert len(dead_requests.requests) == WEBHOOK_TRIES and sum(waits) == 30.0
@@ -77,7 +81,7 @@ def test_the_log_says_the_status_and_never_the_secret_or_the_url(
     hook, _, _ = _webhook(500, 200)
 
     with caplog.at_level(logging.INFO, logger="worker.notify"):
-        hook.send(BatchEvent.completed, "b", b"{}")
+        hook.send(_delivery(BatchEvent.completed))
 
     assert "try 1: 500" in caplog.text and "try 2: 200" in caplog.text
     assert SECRET not in caplog.text and "token=abc" not in caplog.text
@@ -132,3 +136,20 @@ def test_the_notifier_sends_what_it_claimed_with_the_batch_summary(table: Result
     body = json.loads(request.content)
     assert body["event"] == "batch.completed" and body["batch"]["batch"] == "b"
     assert body["batch"]["counts"]["succeeded"] == 1 and body["sent_at"]
+
+
+def test_every_try_of_a_delivery_carries_its_id_and_another_delivery_has_another(
+    table: ResultsTable,
+) -> None:
+    _finish(table, loaded(table, "a", batch="first"))
+    _finish(table, loaded(table, "a", batch="second"))
+    hook, recorder, _ = _webhook(500, 200, 200)
+    notifier = BatchNotifier(table, hook)
+
+    assert notifier.notify_batch("first") and notifier.notify_batch("second")
+
+    sent = [(r.headers["X-Seedream-Delivery"], json.loads(r.content)) for r in recorder.requests]
+    assert [body["batch"]["batch"] for _, body in sent] == ["first", "first", "second"]
+    assert all(header == body["delivery_id"] for header, body in sent)  # header = signed body
+    assert sent[0][0] == sent[1][0]  # a retry is the same delivery: a receiver drops the copy
+    assert sent[2][0] != sent[0][0] and len(sent[0][0]) >= 32  # unique: not guessable either

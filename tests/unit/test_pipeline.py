@@ -104,7 +104,7 @@ def test_a_job_is_generated_fetched_stored_and_recorded(table: ResultsTable) -> 
     assert outcome.state is JobState.succeeded and outcome.retry_in is None
     [row] = table.job_rows("b")
     assert (row["state"], row["width"], row["height"]) == ("succeeded", 64, 48)
-    assert row["output_uri"] == "mem://b/k.jpg" and row["provider_url"] == PROVIDER_URL
+    assert row["output_uri"] == "mem://b/k.jpg" and row["provider_url"] is None
     data, content_type, metadata = storage.objects["b/k.jpg"]
     assert data == JPEG
     assert content_type == "image/jpeg" and metadata["job-id"] == str(job_id)

@@ -156,3 +156,18 @@ def test_success_records_where_the_image_is_and_ends_the_lease(table: ResultsTab
     assert row["lease_owner"] is None and row["api_ms"] == 7
     assert table.spend("b") == pytest.approx(0.03)
     assert table.claim(job_id, "w2", 60) is None
+
+
+def test_a_stored_image_drops_its_signed_provider_url(table: ResultsTable) -> None:
+    """The provider's URL is signed (a credential for 24 h): kept only until the image is stored."""
+    [job_id] = loaded(table, "a")
+    claim = table.claim(job_id, "w", 60)
+    assert claim is not None
+    signed = "https://cdn.test/x.jpeg?X-Amz-Signature=0123abcd"
+    table.record_generated(claim, "w", provider_url=signed, inline_image=None, api_ms=7)
+
+    table.record_succeeded(claim, "w", stored())
+
+    with table.engine.connect() as conn:
+        kept = conn.exec_driver_sql("SELECT provider_url, inline_image FROM jobs").one()
+    assert tuple(kept) == (None, None)

@@ -1,8 +1,11 @@
 """Settings: names, defaults, and a token that never shows."""
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
-from config.settings import MissingSetting, Settings
+from config.settings import InvalidSettings, MissingSetting, Settings, get_settings
 
 
 def test_cloudflare_variables_keep_their_names_and_product_ones_carry_the_prefix(
@@ -83,3 +86,85 @@ def test_the_limiter_lives_in_the_redis_broker_unless_named(
         Settings(_env_file=None).fleet_limiter_url()
     monkeypatch.setenv("SEEDREAM_LIMITER_URL", "redis://127.0.0.1:6380/1")
     assert Settings(_env_file=None).fleet_limiter_url() == "redis://127.0.0.1:6380/1"
+
+
+@pytest.mark.parametrize("around", ["\n", " ", "\t", "\r", "\r\n", " \t\n"])
+def test_a_secret_with_whitespace_around_it_is_stripped(
+    monkeypatch: pytest.MonkeyPatch, around: str
+) -> None:
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", f"{around}tok-123{around}")
+    monkeypatch.setenv("SEEDREAM_WEBHOOK_SECRET", f"whsec{around}")
+    monkeypatch.setenv("SEEDREAM_BROKER_URL", f"redis://:pw@127.0.0.1:6379/0{around}")
+
+    settings = Settings(_env_file=None)
+
+    assert settings.api_token is not None and settings.api_token.get_secret_value() == "tok-123"
+    assert settings.webhook_secret is not None
+    assert settings.webhook_secret.get_secret_value() == "whsec"
+    assert settings.broker_url == "redis://:pw@127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def settings_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A working folder whose `.env` the process's settings read (it can hold a NUL, which the
+    environment cannot); settings are read anew on both sides of the test."""
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    yield tmp_path / ".env"
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("CLOUDFLARE_API_TOKEN", "tok\x00en"),
+        ("CLOUDFLARE_API_TOKEN", "tok\x1ben"),
+        ("CLOUDFLARE_API_TOKEN", "tok\u00e9n"),
+        ("SEEDREAM_WEBHOOK_SECRET", "wh\x7fsec"),
+        ("SEEDREAM_DATABASE_URL", "postgresql://u:p\x00w@h/db"),
+    ],
+)
+def test_a_secret_with_a_control_or_non_ascii_character_is_refused_by_name_not_value(
+    settings_here: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.delenv(variable, raising=False)
+    settings_here.write_text(f"{variable}='{value}'\n")
+
+    with pytest.raises(InvalidSettings) as refused:
+        get_settings()
+
+    message = str(refused.value)
+    assert message.startswith(f"invalid settings: {variable}: ")
+    assert value.strip() not in message and "input" not in message
+
+
+def test_a_validation_error_names_the_variables_and_problems_but_no_input(
+    settings_here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEEDREAM_WEBHOOK_SECRET", "whsec-do-not-print")
+    monkeypatch.setenv("SEEDREAM_MAX_ATTEMPTS", "many")
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "tok\x01en")
+
+    with pytest.raises(InvalidSettings) as refused:
+        get_settings()
+
+    message = str(refused.value)
+    assert message.startswith("invalid settings: ") and "\n" not in message
+    assert "SEEDREAM_MAX_ATTEMPTS: Input should be a valid integer" in message
+    assert "CLOUDFLARE_API_TOKEN: holds a control character" in message
+    assert "whsec" not in message and "many" not in message and "tok" not in message
+
+
+def test_a_burst_over_the_limit_is_told_without_the_other_settings(
+    settings_here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEEDREAM_WEBHOOK_SECRET", "whsec-do-not-print")
+    monkeypatch.setenv("SEEDREAM_RATE_BURST", "1000")
+
+    with pytest.raises(InvalidSettings) as refused:
+        get_settings()
+
+    assert str(refused.value) == (
+        "invalid settings: SEEDREAM_RATE_BURST=1000 is more than the 200 calls "
+        "SEEDREAM_RATE_LIMIT allows in a window"
+    )
