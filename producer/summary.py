@@ -10,10 +10,7 @@ from datetime import UTC, datetime
 from jobs.records import BatchProgress
 from jobs.results import Batch, ResultsTable
 from jobs.states import BatchState, JobState
-
-#: what `run`, `resume` and `retry` exit with when they waited for a batch
-EXIT_PAUSED = 3
-EXIT_SOME_FAILED = 1
+from producer.exit_codes import ExitCode
 
 
 @dataclass
@@ -72,11 +69,16 @@ class BatchSummary:
         return sum(self.counts[s] for s in ("succeeded", "failed", "cancelled"))
 
     @property
-    def exit_code(self) -> int:
-        """3 paused, 1 some jobs failed, 0 otherwise (every job succeeded or was cancelled)."""
+    def exit_code(self) -> ExitCode:
+        """What a command that waited for the batch exits with (producer.exit_codes): cancelled,
+        paused, incomplete (a job failed or a manifest row was rejected), or done."""
+        if self.state == BatchState.cancelled.value:
+            return ExitCode.cancelled
         if self.state == BatchState.paused.value:
-            return EXIT_PAUSED
-        return EXIT_SOME_FAILED if self.counts[JobState.failed.value] else 0
+            return ExitCode.paused
+        if self.counts[JobState.failed.value] or self.rejected:
+            return ExitCode.incomplete
+        return ExitCode.done
 
     def as_json(self) -> dict[str, object]:
         return asdict(self) | {"total": self.total, "finished": self.finished}
