@@ -72,6 +72,7 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices):
         max_images: int | None = None,
         max_cost: float | None = None,
         schedule: str | None = None,
+        manifest_sha256: str | None = None,
     ) -> Batch:
         """Record a new batch; raises BatchExists if the name is taken, atomically (the insert
         conflicts), so two processes making the same batch at once make it once."""
@@ -85,6 +86,7 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices):
             max_images=max_images,
             max_cost=max_cost,
             schedule=schedule,
+            manifest_sha256=manifest_sha256,
         )
         try:
             with self.engine.begin() as conn:
@@ -102,6 +104,7 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices):
                         max_cost=max_cost,
                         budget_used=0,
                         schedule=schedule,
+                        manifest_sha256=manifest_sha256,
                     )
                 )
         except IntegrityError:

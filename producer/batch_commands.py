@@ -1,9 +1,13 @@
 """`seedream-batch resume | retry | cancel BATCH`: the commands that act on a batch already made.
 
-With a broker configured they change the table and enqueue for the fleet, then return. Embedded
-(no broker), `resume` and `retry` run the jobs in this process and wait, as `run` does.
+With a broker configured they change the table and enqueue for the fleet, then return (exit 0);
+a broker that does not answer is one line and exit 2, with the table unchanged. Embedded (no
+broker), `resume` and `retry` run the jobs in this process and wait, and exit as `run` does
+(`producer.exit_codes`). `cancel` exits 0 once the batch is cancelled.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -13,9 +17,10 @@ from jobs.errors import ErrorClass
 from jobs.results import ResultsTable
 from jobs.states import JobState
 from producer.batch_control import resume_batch, retry_batch
-from producer.cli_support import command_settings, err, existing_batch, job_sender
+from producer.cli_support import JobSender, command_settings, err, existing_batch, fail, job_sender
 from producer.progress import wait_for_batch
-from producer.submission import open_table
+from producer.submission import open_table, unsent
+from worker.broker import BrokerUnreachable
 from worker.notify import notify_batch
 
 BatchArg = Annotated[str, typer.Argument(help="The batch's name (`seedream-batch status` lists).")]
@@ -36,11 +41,11 @@ def resume(
     settings = _settings()
     table = open_table(settings)
     found = existing_batch(table, batch)
-    with job_sender(settings) as enqueue:
+    with job_sender(settings) as sender, _broker_for(sender, batch):
         sent = resume_batch(
             table,
             found,
-            enqueue,
+            sender.enqueue,
             max_attempts=settings.max_attempts,
             max_images=max_images,
             max_cost=max_cost,
@@ -66,8 +71,8 @@ def retry(
     settings = _settings()
     table = open_table(settings)
     found = existing_batch(table, batch)
-    with job_sender(settings) as enqueue:
-        report = retry_batch(table, found, enqueue, classes=classes or (), keys=keys or ())
+    with job_sender(settings) as sender, _broker_for(sender, batch):
+        report = retry_batch(table, found, sender.enqueue, classes=classes or (), keys=keys or ())
         for key in report.unknown:
             err.print(f"{batch}: no job with key {key!r}", highlight=False, markup=False)
         for key, state in report.not_failed.items():
@@ -96,6 +101,20 @@ def cancel(batch: BatchArg) -> None:
         highlight=False,
         markup=False,
     )
+
+
+@contextmanager
+def _broker_for(sender: JobSender, batch: str) -> Iterator[None]:
+    """Check the broker before the block changes the table; if it goes away during the block,
+    say that `resume` sends what is left (the table is changed first, see batch_control)."""
+    try:
+        sender.check()
+    except BrokerUnreachable as exc:
+        raise fail(str(exc)) from None
+    try:
+        yield
+    except BrokerUnreachable as exc:
+        raise fail(unsent(batch, exc)) from None
 
 
 def _settings() -> Settings:

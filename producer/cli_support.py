@@ -1,8 +1,9 @@
 """What every `seedream-batch` command shares: reading the settings, failing in one clear line,
 finding a batch, and getting its jobs to workers (the fleet's queue, or threads right here)."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import typer
 from rich.console import Console
@@ -61,20 +62,35 @@ def existing_batch(table: ResultsTable, name: str) -> Batch:
     return found
 
 
+@dataclass(frozen=True)
+class JobSender:
+    """Where a command's jobs go, and the check to make before recording anything for them."""
+
+    enqueue: Enqueue
+    #: raises worker.broker.BrokerUnreachable when the fleet's broker does not answer (with
+    #: worker threads right here, there is nothing to reach)
+    check: Callable[[], None]
+
+
 @contextmanager
-def job_sender(settings: Settings, concurrency: int | None = None) -> Iterator[Enqueue]:
+def job_sender(settings: Settings, concurrency: int | None = None) -> Iterator[JobSender]:
     """Where jobs go: the fleet's queue when a broker is configured; otherwise worker threads
     in this process, which run until the block ends (wait for the batch inside it)."""
     from worker.app import app as celery_app
+    from worker.broker import check_broker
     from worker.embedded import EmbeddedWorker
     from worker.publish import job_enqueuer
 
     if not settings.embedded:
         with job_enqueuer(celery_app) as enqueue:
-            yield enqueue
+            yield JobSender(enqueue, lambda: check_broker(celery_app))
         return
     with (
         EmbeddedWorker(celery_app, concurrency or settings.concurrency),
         job_enqueuer(celery_app) as enqueue,
     ):
-        yield enqueue
+        yield JobSender(enqueue, _nothing_to_reach)
+
+
+def _nothing_to_reach() -> None:
+    """The in-process broker is always there."""
