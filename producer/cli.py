@@ -20,13 +20,14 @@ from producer.batch_commands import cancel, resume, retry
 from producer.cli_support import JobSender, command_settings, err, fail, job_sender
 from producer.exit_codes import ExitCode
 from producer.export_command import export
+from producer.fleet_watch import celery_ping, watching_the_fleet
 from producer.manifest import ManifestError
 from producer.progress import wait_for_batch
 from producer.schedule_commands import beat, schedules
 from producer.status_command import status
 from producer.submission import Submission, SubmissionError, open_table, submit_manifest
 from producer.summary import BatchSummary
-from worker.broker import BrokerUnreachable
+from worker.broker import BrokerUnreachable, broker_location
 from worker.notify import notify_batch
 
 app = typer.Typer(
@@ -122,7 +123,28 @@ def _submit(
 
 
 def _wait(settings: Settings, table: ResultsTable, batch: Batch, *, lines: bool) -> BatchSummary:
-    return wait_for_batch(table, batch, show_progress=err.is_terminal, lines=lines)
+    """Wait until the batch is final (or paused). With a fleet, say so first, and warn while no
+    worker answers: the jobs wait for `worker` processes this command does not start."""
+    if settings.embedded or settings.broker_url is None:
+        return wait_for_batch(table, batch, show_progress=err.is_terminal, lines=lines)
+    from worker.app import app as celery_app
+
+    location = broker_location(settings.broker_url)
+    say = {"highlight": False, "markup": False}
+    err.print(
+        f"batch {batch.id}: jobs enqueued for the fleet on {location}, waiting for workers", **say
+    )
+
+    def warn(silent_s: float) -> None:
+        err.print(
+            f"warning: no worker has answered on {location} for {silent_s:.0f} s; the jobs wait "
+            "until one runs (`seedream-batch worker` with the same SEEDREAM_BROKER_URL and "
+            "SEEDREAM_DATABASE_URL)",
+            **say,
+        )
+
+    with watching_the_fleet(celery_ping(celery_app), warn):
+        return wait_for_batch(table, batch, show_progress=err.is_terminal, lines=lines)
 
 
 @app.command()
@@ -136,7 +158,8 @@ def run(
     max_cost: MaxCostOption = None,
     concurrency: Annotated[int | None, typer.Option(help="Worker threads.")] = None,
 ) -> None:
-    """Generate every image of MANIFEST in this process and wait for the batch to finish.
+    """Generate every image of MANIFEST and wait for the batch to finish: in this process, or,
+    with SEEDREAM_BROKER_URL set, on the fleet's workers.
 
     Exits 0 when every job succeeded, 1 when some failed or rows were rejected, 2 when nothing
     was started (bad input or settings, no broker), 3 when the batch paused, 4 when it was

@@ -1,9 +1,14 @@
 """Honest exits, on real parts (`seedream-batch` processes, the emulator, a real Redis): a
 command that starts nothing says why in one line and exits 2 leaving nothing recorded; a batch's
-outcome is its exit code."""
+outcome is its exit code; a `run` waiting on a fleet says so, and warns when no worker answers."""
 
 import json
+import os
+import queue
+import subprocess
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +20,9 @@ from tests.support.processes import CLI, Service, free_port, wait_until
 from tests.support.services import Emulator
 
 pytestmark = pytest.mark.integration
+
+#: the bound the warning must come within, once `run` said it waits for workers
+NO_WORKER_WARNING_BOUND_S = 10
 
 
 def recorded_batches(cwd: Path) -> list[str]:
@@ -123,3 +131,87 @@ def test_strict_refusal_records_nothing_and_the_fixed_manifest_runs_under_that_n
     assert fixed.returncode == 0, fixed.stderr
     assert len(list((tmp_path / "out" / "b").glob("*.jpg"))) == 9
     assert emulator.stats()["billed"] == 9
+
+
+class Lines:
+    """A process's stderr, line by line, each with the time it arrived."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self._lines: queue.Queue[tuple[float, str]] = queue.Queue()
+        assert process.stderr is not None
+        stream = process.stderr
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: Iterator[str]) -> None:
+        for line in stream:
+            self._lines.put((time.monotonic(), line))
+
+    def wait_for(self, text: str, timeout: float) -> float:
+        """When the first line holding `text` arrived."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                arrived, line = self._lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if text in line:
+                return arrived
+        raise TimeoutError(f"no line with {text!r} within {timeout} s")
+
+
+@pytest.fixture
+def fleet_run_env(fresh_redis: str, tmp_path: Path, emulator: Emulator) -> dict[str, str]:
+    return {
+        **emulator.env(),
+        "SEEDREAM_BROKER_URL": fresh_redis,
+        "SEEDREAM_DATABASE_URL": f"sqlite:///{tmp_path / 'fleet.db'}",
+    }
+
+
+def test_run_on_a_fleet_with_no_worker_says_it_waits_and_warns_within_seconds(
+    tmp_path: Path, fleet_run_env: dict[str, str]
+) -> None:
+    write_manifest(tmp_path / "jobs.jsonl", good=3)
+    port = fleet_run_env["SEEDREAM_BROKER_URL"].rsplit(":", 1)[1].split("/")[0]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SEEDREAM_")}
+    process = subprocess.Popen(
+        [CLI, "run", "jobs.jsonl", "--out", "out", "--batch", "waits"],
+        cwd=tmp_path,
+        env={**clean, **fleet_run_env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = Lines(process)
+        waiting = lines.wait_for(
+            f"jobs enqueued for the fleet on redis://127.0.0.1:{port}, waiting for workers", 60
+        )
+        warned = lines.wait_for("warning: no worker has answered", 30)
+        assert warned - waiting <= NO_WORKER_WARNING_BOUND_S
+        assert process.poll() is None  # it warns, and waits on
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_run_on_a_fleet_with_a_worker_finishes_without_a_warning(
+    tmp_path: Path, fleet_run_env: dict[str, str], logs: Path
+) -> None:
+    write_manifest(tmp_path / "jobs.jsonl", good=6)
+    worker = Service(
+        [CLI, "worker", "--loglevel", "WARNING"], logs / "worker-answers.log", fleet_run_env
+    )
+    try:
+        result = run_cli(
+            ["run", "jobs.jsonl", "--out", str(tmp_path / "out"), "--batch", "served"],
+            tmp_path,
+            fleet_run_env,
+        )
+    finally:
+        worker.stop()
+
+    assert result.returncode == 0, result.stderr
+    assert "waiting for workers" in result.stderr
+    assert "no worker has answered" not in result.stderr
+    assert len(list((tmp_path / "out" / "served").glob("*.jpg"))) == 6
