@@ -19,7 +19,7 @@ from jobs.states import JobState
 from producer.batch_control import resume_batch, retry_batch
 from producer.cli_support import JobSender, command_settings, err, existing_batch, fail, job_sender
 from producer.progress import wait_for_batch
-from producer.submission import open_table, unsent
+from producer.submission import SubmissionError, open_table, sent_after_recording
 from worker.broker import BrokerUnreachable
 from worker.notify import notify_batch
 
@@ -37,7 +37,9 @@ def resume(
 ) -> None:
     """Carry on with BATCH after a crash, a lost queue, or a pause once its cause is fixed.
 
-    Re-enqueues every job that is not final and not running (a pause: auth, quota, budget)."""
+    Re-enqueues every job that is not final and not running (a pause: auth, quota, budget).
+    With a broker, exits 0 once they are enqueued; without one, runs them here and exits as
+    `run` does. Exits 2 for an unknown batch or a broker that does not answer."""
     settings = _settings()
     table = open_table(settings)
     found = existing_batch(table, batch)
@@ -67,7 +69,8 @@ def retry(
     """Re-run the failed jobs of BATCH (or those of --class, or KEYS) with fresh attempts.
 
     A job whose image was paid for is only stored again, never generated again (unless the
-    image was bad)."""
+    image was bad). With a broker, exits 0 once they are enqueued; without one, runs them here
+    and exits as `run` does. Exits 2 for an unknown batch or a broker that does not answer."""
     settings = _settings()
     table = open_table(settings)
     found = existing_batch(table, batch)
@@ -90,7 +93,8 @@ def retry(
 def cancel(batch: BatchArg) -> None:
     """Stop BATCH: its queued jobs are cancelled; running ones finish.
 
-    Images already paid for are still stored. Nothing half-written is left."""
+    Images already paid for are still stored. Nothing half-written is left. Exits 0 once the
+    batch is cancelled (a `run` waiting for it exits 4), 2 for an unknown batch."""
     table = open_table(command_settings(need_credentials=False))
     existing_batch(table, batch)
     cancelled = table.cancel(batch)
@@ -109,12 +113,10 @@ def _broker_for(sender: JobSender, batch: str) -> Iterator[None]:
     say that `resume` sends what is left (the table is changed first, see batch_control)."""
     try:
         sender.check()
-    except BrokerUnreachable as exc:
+        with sent_after_recording(batch):
+            yield
+    except (BrokerUnreachable, SubmissionError) as exc:
         raise fail(str(exc)) from None
-    try:
-        yield
-    except BrokerUnreachable as exc:
-        raise fail(unsent(batch, exc)) from None
 
 
 def _settings() -> Settings:

@@ -12,6 +12,7 @@ from rich.markup import escape
 from config.settings import MissingSetting, Settings, get_settings
 from jobs.recovery import Enqueue
 from jobs.results import Batch, ResultsTable
+from producer.exit_codes import ExitCode
 
 #: progress and messages for people; stdout is for what a script reads (a batch name, JSON).
 #: Lines are never cut to 80 columns in a pipe or a log: the terminal, if any, wraps them.
@@ -27,7 +28,7 @@ def listing_console() -> Console:
     return console if console.is_terminal else Console(width=LISTING_WIDTH)
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
+def fail(message: str, code: int = ExitCode.refused) -> typer.Exit:
     """Print `error: message` on stderr and return the exit to raise.
 
     The message is escaped: it may quote a manifest, and a header cell "[/b]" is not markup (rich

@@ -72,10 +72,9 @@ def _check_every_row(manifest: Path, on_reject: OnReject, show_progress: bool) -
         finally:
             scratch.engine.dispose()
     if report.rejected:
+        rows = "1 bad row" if report.rejected == 1 else f"{report.rejected:,} bad rows"
         raise ManifestError(
-            manifest,
-            f"{report.rejected:,} bad row{'' if report.rejected == 1 else 's'}; --strict refused the whole manifest: "
-            "nothing was recorded",
+            manifest, f"{rows}; --strict refused the whole manifest: nothing was recorded"
         )
     if not report.loaded:
         raise _no_valid_row(manifest, 0)

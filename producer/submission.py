@@ -84,7 +84,7 @@ def submit_manifest(
         if existing is not None:
             _refuse_another_manifest(existing, manifest, digest)
             check_broker()
-            try:
+            with sent_after_recording(existing.id):
                 resumed = resume_batch(
                     table,
                     existing,
@@ -93,8 +93,6 @@ def submit_manifest(
                     max_images=max_images,
                     max_cost=max_cost,
                 )
-            except BrokerUnreachable as exc:
-                raise SubmissionError(unsent(existing.id, exc)) from None
             return Submission(table.get_batch(existing.id) or existing, None, resumed)
         with _reject_sink(manifest, rejects) as on_reject:
             screening = screen_manifest(
@@ -113,22 +111,24 @@ def submit_manifest(
                 manifest_sha256=digest,
             )
             on_reject.skip(screening.reported)
-            try:
-                with LoadingProgress(reader, show_progress) as progress:
-                    report = load_manifest(
-                        table, batch, reader, enqueue, on_reject, strict=strict, progress=progress
-                    )
-            except BrokerUnreachable as exc:
-                raise SubmissionError(unsent(batch.id, exc)) from None
+            with sent_after_recording(batch.id), LoadingProgress(reader, show_progress) as shown:
+                report = load_manifest(
+                    table, batch, reader, enqueue, on_reject, strict=strict, progress=shown
+                )
     return Submission(table.get_batch(batch.id) or batch, report)
 
 
-def unsent(batch_id: str, exc: BrokerUnreachable) -> str:
-    """What to say when the broker went away after the batch was recorded."""
-    return (
-        f"{exc}; batch {batch_id} is recorded: `seedream-batch resume {batch_id}` sends its jobs "
-        "once the broker answers"
-    )
+@contextmanager
+def sent_after_recording(batch_id: str) -> Iterator[None]:
+    """For a block that sends the jobs of a batch it recorded: a broker lost meanwhile raises
+    SubmissionError saying the batch is recorded and that `resume` sends its jobs."""
+    try:
+        yield
+    except BrokerUnreachable as exc:
+        raise SubmissionError(
+            f"{exc}; batch {batch_id} is recorded: `seedream-batch resume {batch_id}` sends its "
+            "jobs once the broker answers"
+        ) from None
 
 
 def manifest_sha256(manifest: Path) -> str:

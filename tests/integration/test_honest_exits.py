@@ -52,6 +52,24 @@ def test_an_unreachable_broker_is_one_line_exit_2_and_nothing_recorded(
     assert recorded_batches(tmp_path) == []
 
 
+def test_resume_and_retry_with_an_unreachable_broker_are_one_line_and_exit_2(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    write_manifest(tmp_path / "jobs.jsonl", good=2)
+    done = run_cli(["run", "jobs.jsonl", "--out", "out", "--batch", "b"], tmp_path, emulator.env())
+    assert done.returncode == 0, done.stderr
+    port = free_port()
+    env = {"SEEDREAM_BROKER_URL": f"redis://:hunter2@127.0.0.1:{port}/0"}
+
+    for command in ("resume", "retry"):
+        result = run_cli([command, "b"], tmp_path, env)
+
+        assert result.returncode == 2, command
+        assert result.stderr.strip() == (
+            f"error: cannot reach the broker at redis://127.0.0.1:{port}: connection refused"
+        )
+
+
 @pytest.mark.parametrize(
     ("name", "content", "says"),
     [
