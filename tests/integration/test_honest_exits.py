@@ -12,12 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from celery import Celery
 
 from tests.integration.test_embedded_run import run_cli
 from tests.support.images import image_bytes
 from tests.support.manifests import write_manifest
 from tests.support.processes import CLI, Service, free_port, wait_until
-from tests.support.services import Emulator
+from tests.support.services import Emulator, RedisServer
+from worker.broker import BrokerUnreachable
+from worker.publish import job_enqueuer
 
 pytestmark = pytest.mark.integration
 
@@ -68,6 +71,26 @@ def test_resume_and_retry_with_an_unreachable_broker_are_one_line_and_exit_2(
         assert result.stderr.strip() == (
             f"error: cannot reach the broker at redis://127.0.0.1:{port}: connection refused"
         )
+
+
+def test_a_broker_lost_between_chunks_is_reported_at_once_without_its_password(
+    logs: Path,
+) -> None:
+    server = RedisServer(logs, password="hunter2")
+    try:
+        with job_enqueuer(Celery(broker=server.url)) as enqueue:
+            enqueue([1, 2])
+            server.stop()
+            lost_at = time.monotonic()
+            with pytest.raises(BrokerUnreachable) as caught:
+                enqueue([3, 4])
+    finally:
+        server.stop()
+
+    assert str(caught.value) == (
+        f"cannot reach the broker at redis://127.0.0.1:{server.port}: connection refused"
+    )
+    assert time.monotonic() - lost_at < 5
 
 
 @pytest.mark.parametrize(
