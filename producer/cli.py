@@ -130,9 +130,10 @@ def _wait(settings: Settings, table: ResultsTable, batch: Batch, *, lines: bool)
     from worker.app import app as celery_app
 
     location = broker_location(settings.broker_url)
-    say = {"highlight": False, "markup": False}
     err.print(
-        f"batch {batch.id}: jobs enqueued for the fleet on {location}, waiting for workers", **say
+        f"batch {batch.id}: jobs enqueued for the fleet on {location}, waiting for workers",
+        highlight=False,
+        markup=False,
     )
 
     def warn(silent_s: float) -> None:
@@ -140,7 +141,8 @@ def _wait(settings: Settings, table: ResultsTable, batch: Batch, *, lines: bool)
             f"warning: no worker has answered on {location} for {silent_s:.0f} s; the jobs wait "
             "until one runs (`seedream-batch worker` with the same SEEDREAM_BROKER_URL and "
             "SEEDREAM_DATABASE_URL)",
-            **say,
+            highlight=False,
+            markup=False,
         )
 
     with watching_the_fleet(celery_ping(celery_app), warn):
