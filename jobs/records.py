@@ -32,6 +32,8 @@ class Batch:
     schedule: str | None = None
     #: the last webhook event claimed for it
     notified: str | None = None
+    #: SHA-256 of the manifest it was made from (None: recorded before it was kept)
+    manifest_sha256: str | None = None
 
     @property
     def image_cap(self) -> int | None:
@@ -64,6 +66,7 @@ class Batch:
             started_at=as_utc(row["started_at"]),
             schedule=row["schedule"],
             notified=row["notified"],
+            manifest_sha256=row["manifest_sha256"],
         )
 
 

@@ -73,6 +73,7 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices):
         max_images: int | None = None,
         max_cost: float | None = None,
         schedule: str | None = None,
+        manifest_sha256: str | None = None,
     ) -> Batch:
         """Record a new batch; raises BatchExists if the name is taken, atomically (the insert
         conflicts), so two processes making the same batch at once make it once."""
@@ -86,6 +87,7 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices):
             max_images=max_images,
             max_cost=max_cost,
             schedule=schedule,
+            manifest_sha256=manifest_sha256,
         )
         try:
             with self.engine.begin() as conn:
@@ -103,6 +105,7 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices):
                         max_cost=max_cost,
                         budget_used=0,
                         schedule=schedule,
+                        manifest_sha256=manifest_sha256,
                     )
                 )
         except IntegrityError:

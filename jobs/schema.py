@@ -36,6 +36,9 @@ batches = Table(
     #: when its first job was claimed (the start of its images/s and ETA)
     Column("started_at", DateTime(timezone=True)),
     Column("manifest", Text, nullable=False),
+    #: SHA-256 of the manifest's bytes, so `--batch NAME` with another manifest is refused rather
+    #: than resuming NAME; null for a batch recorded before this column was added
+    Column("manifest_sha256", String(64)),
     #: where its images go: a folder or s3://bucket/prefix
     Column("output", Text, nullable=False),
     Column("model", String(200), nullable=False),

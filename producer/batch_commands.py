@@ -1,9 +1,13 @@
 """`seedream-batch resume | retry | cancel BATCH`: the commands that act on a batch already made.
 
-With a broker configured they change the table and enqueue for the fleet, then return. Embedded
-(no broker), `resume` and `retry` run the jobs in this process and wait, as `run` does.
+With a broker configured they change the table and enqueue for the fleet, then return (exit 0);
+a broker that does not answer is one line and exit 2, with the table unchanged. Embedded (no
+broker), `resume` and `retry` run the jobs in this process and wait, and exit as `run` does
+(`producer.exit_codes`). `cancel` exits 0 once the batch is cancelled.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -14,9 +18,18 @@ from jobs.results import ResultsTable
 from jobs.states import JobState
 from jobs.wording import counted
 from producer.batch_control import resume_batch, retry_batch
-from producer.cli_support import command_settings, err, existing_batch, job_sender
+from producer.cli_support import (
+    JobSender,
+    command_settings,
+    err,
+    existing_batch,
+    existing_table,
+    fail,
+    job_sender,
+)
 from producer.progress import wait_for_batch
-from producer.submission import open_table
+from producer.submission import SubmissionError, sent_after_recording
+from worker.broker import BrokerUnreachable
 from worker.notify import notify_batch
 
 BatchArg = Annotated[str, typer.Argument(help="The batch's name (`seedream-batch status` lists).")]
@@ -33,15 +46,17 @@ def resume(
 ) -> None:
     """Carry on with BATCH after a crash, a lost queue, or a pause once its cause is fixed.
 
-    Re-enqueues every job that is not final and not running (a pause: auth, quota, budget)."""
+    Re-enqueues every job that is not final and not running (a pause: auth, quota, budget).
+    With a broker, exits 0 once they are enqueued; without one, runs them here and exits as
+    `run` does. Exits 2 for an unknown batch or a broker that does not answer."""
     settings = _settings()
-    table = open_table(settings)
+    table = existing_table(settings)
     found = existing_batch(table, batch)
-    with job_sender(settings) as enqueue:
+    with job_sender(settings) as sender, _broker_for(sender, batch):
         sent = resume_batch(
             table,
             found,
-            enqueue,
+            sender.enqueue,
             max_attempts=settings.max_attempts,
             max_images=max_images,
             max_cost=max_cost,
@@ -67,12 +82,13 @@ def retry(
     """Re-run the failed jobs of BATCH (or those of --class, or KEYS) with fresh attempts.
 
     A job whose image was paid for is only stored again, never generated again (unless the
-    image was bad)."""
+    image was bad). With a broker, exits 0 once they are enqueued; without one, runs them here
+    and exits as `run` does. Exits 2 for an unknown batch or a broker that does not answer."""
     settings = _settings()
-    table = open_table(settings)
+    table = existing_table(settings)
     found = existing_batch(table, batch)
-    with job_sender(settings) as enqueue:
-        report = retry_batch(table, found, enqueue, classes=classes or (), keys=keys or ())
+    with job_sender(settings) as sender, _broker_for(sender, batch):
+        report = retry_batch(table, found, sender.enqueue, classes=classes or (), keys=keys or ())
         for key in report.unknown:
             err.print(f"{batch}: no job with key {key!r}", highlight=False, markup=False)
         for key, state in report.not_failed.items():
@@ -92,8 +108,9 @@ def retry(
 def cancel(batch: BatchArg) -> None:
     """Stop BATCH: its queued jobs are cancelled; running ones finish.
 
-    Images already paid for are still stored. Nothing half-written is left."""
-    table = open_table(command_settings(need_credentials=False))
+    Images already paid for are still stored. Nothing half-written is left. Exits 0 once the
+    batch is cancelled (a `run` waiting for it exits 4), 2 for an unknown batch."""
+    table = existing_table(command_settings(need_credentials=False))
     existing_batch(table, batch)
     cancelled = table.cancel(batch)
     counts = table.counts(batch)
@@ -104,6 +121,18 @@ def cancel(batch: BatchArg) -> None:
         highlight=False,
         markup=False,
     )
+
+
+@contextmanager
+def _broker_for(sender: JobSender, batch: str) -> Iterator[None]:
+    """Check the broker before the block changes the table; if it goes away during the block,
+    say that `resume` sends what is left (the table is changed first, see batch_control)."""
+    try:
+        sender.check()
+        with sent_after_recording(batch):
+            yield
+    except (BrokerUnreachable, SubmissionError) as exc:
+        raise fail(str(exc)) from None
 
 
 def _settings() -> Settings:

@@ -2,7 +2,8 @@
 are `producer.batch_commands`).
 
 Commands are thin: they read the settings, call the producer or the worker, and turn known
-failures (a missing setting, a bad manifest) into one clear line and a non-zero exit.
+failures (a missing setting, a bad manifest, a broker that does not answer) into one clear line
+and a non-zero exit. Every command exits with a code of `producer.exit_codes`.
 """
 
 import time
@@ -14,18 +15,21 @@ import typer
 
 from config.settings import Settings
 from emulator.cli import emulator_command
-from jobs.recovery import Enqueue
-from jobs.results import ResultsTable
+from jobs.results import Batch, ResultsTable
 from jobs.wording import counted
 from producer.batch_commands import cancel, resume, retry
-from producer.cli_support import command_settings, err, fail, job_sender
+from producer.cli_support import JobSender, command_settings, err, fail, job_sender
+from producer.exit_codes import ExitCode
 from producer.export_command import export
+from producer.fleet_watch import celery_ping, watching_the_fleet
 from producer.manifest import ManifestError
 from producer.option_errors import OptionErrorsGroup
 from producer.progress import wait_for_batch
 from producer.schedule_commands import beat, schedules
 from producer.status_command import status
 from producer.submission import Submission, SubmissionError, open_table, submit_manifest
+from producer.summary import BatchSummary
+from worker.broker import BrokerUnreachable, broker_location
 from worker.notify import notify_batch
 
 app = typer.Typer(
@@ -45,7 +49,12 @@ OutOption = Annotated[
     typer.Option("--out", help="Folder or s3://bucket/prefix (default SEEDREAM_OUTPUT)."),
 ]
 BatchOption = Annotated[
-    str | None, typer.Option("--batch", help="Batch name; an existing batch is resumed.")
+    str | None,
+    typer.Option(
+        "--batch",
+        help="Batch name; a batch of that name made from the same manifest is resumed, one made "
+        "from another manifest is refused.",
+    ),
 ]
 StrictOption = Annotated[
     bool, typer.Option("--strict", help="Refuse the manifest if any row is bad.")
@@ -79,7 +88,7 @@ class _SubmitOptions:
 
 
 def _submit(
-    table: ResultsTable, settings: Settings, options: _SubmitOptions, enqueue: Enqueue
+    table: ResultsTable, settings: Settings, options: _SubmitOptions, sender: JobSender
 ) -> Submission:
     started = time.monotonic()
     manifest = options.manifest
@@ -90,14 +99,15 @@ def _submit(
             manifest,
             output=options.out or settings.output,
             batch_name=options.batch,
-            enqueue=enqueue,
+            enqueue=sender.enqueue,
+            check_broker=sender.check,
             strict=options.strict,
             rejects=options.rejects,
             show_progress=err.is_terminal,
             max_images=options.max_images,
             max_cost=options.max_cost,
         )
-    except (ManifestError, SubmissionError) as exc:
+    except (ManifestError, SubmissionError, BrokerUnreachable) as exc:
         raise fail(str(exc)) from None
     report = submission.report
     if report is None:
@@ -117,6 +127,33 @@ def _submit(
     return submission
 
 
+def _wait(settings: Settings, table: ResultsTable, batch: Batch, *, lines: bool) -> BatchSummary:
+    """Wait until the batch is final (or paused). With a fleet, say so first, and warn while no
+    worker answers: the jobs wait for `worker` processes this command does not start."""
+    if settings.embedded or settings.broker_url is None:
+        return wait_for_batch(table, batch, show_progress=err.is_terminal, lines=lines)
+    from worker.app import app as celery_app
+
+    location = broker_location(settings.broker_url)
+    err.print(
+        f"batch {batch.id}: jobs enqueued for the fleet on {location}, waiting for workers",
+        highlight=False,
+        markup=False,
+    )
+
+    def warn(silent_s: float) -> None:
+        err.print(
+            f"warning: no worker has answered on {location} for {silent_s:.0f} s; the jobs wait "
+            "until one runs (`seedream-batch worker` with the same SEEDREAM_BROKER_URL and "
+            "SEEDREAM_DATABASE_URL)",
+            highlight=False,
+            markup=False,
+        )
+
+    with watching_the_fleet(celery_ping(celery_app), warn):
+        return wait_for_batch(table, batch, show_progress=err.is_terminal, lines=lines)
+
+
 @app.command()
 def run(
     manifest: ManifestArg,
@@ -128,14 +165,19 @@ def run(
     max_cost: MaxCostOption = None,
     concurrency: Annotated[int | None, typer.Option(help="Worker threads.")] = None,
 ) -> None:
-    """Generate every image of MANIFEST in this process and wait for the batch to finish."""
+    """Generate every image of MANIFEST and wait for the batch to finish: in this process, or,
+    with SEEDREAM_BROKER_URL set, on the fleet's workers.
+
+    Exits 0 when every job succeeded, 1 when some failed or rows were rejected, 2 when nothing
+    was started (bad input or settings, no broker), 3 when the batch paused, 4 when it was
+    cancelled."""
     settings = command_settings(need_credentials=True)
     options = _SubmitOptions(manifest, out, batch, strict, rejects, max_images, max_cost)
     started = time.monotonic()
     table = open_table(settings)
-    with job_sender(settings, concurrency) as enqueue:
-        submission = _submit(table, settings, options, enqueue)
-        summary = wait_for_batch(table, submission.batch, show_progress=err.is_terminal)
+    with job_sender(settings, concurrency) as sender:
+        submission = _submit(table, settings, options, sender)
+        summary = _wait(settings, table, submission.batch, lines=False)
         notify_batch(settings, table, submission.batch.id)
     elapsed = time.monotonic() - started
     succeeded = summary.counts["succeeded"]
@@ -157,17 +199,23 @@ def submit(
         bool, typer.Option("--watch", help="Then follow the batch live until it is final.")
     ] = False,
 ) -> None:
-    """Validate MANIFEST, record its jobs and enqueue them for `worker` processes."""
+    """Validate MANIFEST, record its jobs and enqueue them for `worker` processes.
+
+    Exits 0 when every row was enqueued, 1 when some rows were rejected (the others are
+    enqueued), 2 when nothing was recorded (bad input or settings, no broker); with --watch, as
+    `run` does once the batch is final."""
     settings = command_settings(need_credentials=False, need_broker=True)
     options = _SubmitOptions(manifest, out, batch, strict, rejects, max_images, max_cost)
     table = open_table(settings)
-    with job_sender(settings) as enqueue:
-        submission = _submit(table, settings, options, enqueue)
+    with job_sender(settings) as sender:
+        submission = _submit(table, settings, options, sender)
     typer.echo(submission.batch.id)
     if watch:
-        summary = wait_for_batch(table, submission.batch, show_progress=err.is_terminal, lines=True)
+        summary = _wait(settings, table, submission.batch, lines=True)
         err.print(summary.render(), highlight=False, markup=False)
         raise typer.Exit(summary.exit_code)
+    rejected = submission.report is not None and submission.report.rejected
+    raise typer.Exit(ExitCode.incomplete if rejected else ExitCode.done)
 
 
 @app.command()

@@ -1,8 +1,9 @@
 """What every `seedream-batch` command shares: reading the settings, failing in one clear line,
 finding a batch, and getting its jobs to workers (the fleet's queue, or threads right here)."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import typer
 from rich.console import Console
@@ -13,6 +14,7 @@ from jobs.database import NoResultsTable, open_existing_engine
 from jobs.recovery import Enqueue
 from jobs.results import Batch, ResultsTable
 from jobs.wording import clauses
+from producer.exit_codes import ExitCode
 
 #: progress and messages for people; stdout is for what a script reads (a batch name, JSON).
 #: Lines are never cut to 80 columns in a pipe or a log: the terminal, if any, wraps them.
@@ -28,7 +30,7 @@ def listing_console() -> Console:
     return console if console.is_terminal else Console(width=LISTING_WIDTH)
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
+def fail(message: str, code: int = ExitCode.refused) -> typer.Exit:
     """Print `error: message` on stderr and return the exit to raise.
 
     The message is escaped: it may quote a manifest, and a header cell "[/b]" is not markup (rich
@@ -58,9 +60,10 @@ def command_settings(*, need_credentials: bool, need_broker: bool = False) -> Se
 
 
 def existing_table(settings: Settings) -> ResultsTable:
-    """The results table for a command that only reads it (status, export, schedules), or a
-    one-line error when there is none at SEEDREAM_DATABASE_URL: such a command never creates
-    one. An existing table still gets the columns a newer version added."""
+    """The results table for a command that acts on batches already recorded (status, export,
+    schedules, resume, retry, cancel), or a one-line error when there is none at
+    SEEDREAM_DATABASE_URL: such a command never creates one. An existing table still gets the
+    columns a newer version added."""
     try:
         engine = open_existing_engine(settings.database_url)
     except NoResultsTable as exc:
@@ -78,20 +81,35 @@ def existing_batch(table: ResultsTable, name: str) -> Batch:
     return found
 
 
+@dataclass(frozen=True)
+class JobSender:
+    """Where a command's jobs go, and the check to make before recording anything for them."""
+
+    enqueue: Enqueue
+    #: raises worker.broker.BrokerUnreachable when the fleet's broker does not answer (with
+    #: worker threads right here, there is nothing to reach)
+    check: Callable[[], None]
+
+
 @contextmanager
-def job_sender(settings: Settings, concurrency: int | None = None) -> Iterator[Enqueue]:
+def job_sender(settings: Settings, concurrency: int | None = None) -> Iterator[JobSender]:
     """Where jobs go: the fleet's queue when a broker is configured; otherwise worker threads
     in this process, which run until the block ends (wait for the batch inside it)."""
     from worker.app import app as celery_app
+    from worker.broker import check_broker
     from worker.embedded import EmbeddedWorker
     from worker.publish import job_enqueuer
 
     if not settings.embedded:
         with job_enqueuer(celery_app) as enqueue:
-            yield enqueue
+            yield JobSender(enqueue, lambda: check_broker(celery_app))
         return
     with (
         EmbeddedWorker(celery_app, concurrency or settings.concurrency),
         job_enqueuer(celery_app) as enqueue,
     ):
-        yield enqueue
+        yield JobSender(enqueue, _nothing_to_reach)
+
+
+def _nothing_to_reach() -> None:
+    """The in-process broker is always there."""

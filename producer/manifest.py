@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from jobs.spec import ImageInput, JobSpec
+from producer.binary_files import refuse_binary
 from producer.local_images import LocalImageError, is_local_path, local_image_as_data_uri
 from producer.manifest_formats import (
     KEY_FIELD,
@@ -94,6 +95,7 @@ class ManifestReader:
             raise ManifestError(path, f"cannot be read: {exc.strerror}") from None
         try:
             self.format: ManifestFormat = format_of(path)
+            refuse_binary(path, self._stream)
             self._csv: CsvRecords | None = None
             if self.format is ManifestFormat.csv:
                 self._csv = CsvRecords(path, self._stream, max_row_bytes)

@@ -1,7 +1,12 @@
-"""What `run` and `submit` share: open the table, find or create the batch, load the manifest."""
+"""What `run` and `submit` share: open the table, find or create the batch, load the manifest.
 
+Nothing is recorded until the manifest is known to make a batch (`producer.screening`) and the
+broker answers; a batch name is resumed only with the manifest it was made from.
+"""
+
+import hashlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +21,8 @@ from producer.loader import LoadReport, load_manifest
 from producer.manifest import ManifestReader, RejectedRow
 from producer.progress import LoadingProgress
 from producer.rejects import RejectsWriter
+from producer.screening import screen_manifest
+from worker.broker import BrokerUnreachable
 
 
 class SubmissionError(RuntimeError):
@@ -52,8 +59,16 @@ def submit_manifest(
     max_cost: float | None = None,
     schedule: str | None = None,
     source: str | None = None,
+    check_broker: Callable[[], None] = lambda: None,
 ) -> Submission:
-    """Load `manifest` as a new batch, or resume the batch `batch_name` if it exists.
+    """Load `manifest` as a new batch, or resume the batch `batch_name` if it exists and was made
+    from the same manifest (the same bytes; a batch recorded before manifests were hashed is
+    resumed whatever the manifest). A batch of that name made from another manifest raises
+    SubmissionError, as does a broker lost while the jobs are sent (the batch is then recorded).
+
+    A manifest that cannot be read, has no valid row, or (with `strict`) has a bad row raises
+    ManifestError and records nothing. `check_broker` is called once the manifest is accepted,
+    before anything is recorded, and raises BrokerUnreachable when the jobs could not be sent.
 
     Resuming re-enqueues every job that is not final and not under a live lease (see
     `producer.batch_control.resume_batch`). `max_images` and `max_cost` set the batch's budget
@@ -62,39 +77,85 @@ def submit_manifest(
     raised (by the insert, so two processes making it at once make it once). `source` is what
     the batch records as its manifest when `manifest` is a local copy (of an s3:// one).
     """
-    if batch_name is not None:
-        try:
-            validate_batch_id(batch_name)
-        except ValueError as exc:
-            raise SubmissionError(str(exc)) from None
-        existing = table.get_batch(batch_name) if schedule is None else None
+    # opened first: a manifest that cannot be read leaves nothing behind
+    with ManifestReader(manifest) as reader:
+        digest = manifest_sha256(manifest)
+        existing = _batch_to_resume(table, batch_name, schedule)
         if existing is not None:
-            resumed = resume_batch(
-                table,
-                existing,
-                enqueue,
-                max_attempts=settings.max_attempts,
+            _refuse_another_manifest(existing, manifest, digest)
+            check_broker()
+            with sent_after_recording(existing.id):
+                resumed = resume_batch(
+                    table,
+                    existing,
+                    enqueue,
+                    max_attempts=settings.max_attempts,
+                    max_images=max_images,
+                    max_cost=max_cost,
+                )
+            return Submission(table.get_batch(existing.id) or existing, None, resumed)
+        with _reject_sink(manifest, rejects) as on_reject:
+            screening = screen_manifest(
+                manifest, on_reject, strict=strict, show_progress=show_progress
+            )
+            check_broker()
+            batch = table.create_batch(
+                batch_name or new_batch_id(manifest),
+                source or str(manifest),
+                output,
+                settings.model,
+                price_per_image=settings.price_per_image,
                 max_images=max_images,
                 max_cost=max_cost,
+                schedule=schedule,
+                manifest_sha256=digest,
             )
-            return Submission(table.get_batch(existing.id) or existing, None, resumed)
-    # opened before the batch is recorded: a manifest that cannot be read leaves nothing behind
-    with ManifestReader(manifest) as reader, _reject_sink(manifest, rejects) as on_reject:
-        batch = table.create_batch(
-            batch_name or new_batch_id(manifest),
-            source or str(manifest),
-            output,
-            settings.model,
-            price_per_image=settings.price_per_image,
-            max_images=max_images,
-            max_cost=max_cost,
-            schedule=schedule,
-        )
-        with LoadingProgress(reader, show_progress) as progress:
-            report = load_manifest(
-                table, batch, reader, enqueue, on_reject, strict=strict, progress=progress
-            )
+            on_reject.skip(screening.reported)
+            with sent_after_recording(batch.id), LoadingProgress(reader, show_progress) as shown:
+                report = load_manifest(
+                    table, batch, reader, enqueue, on_reject, strict=strict, progress=shown
+                )
     return Submission(table.get_batch(batch.id) or batch, report)
+
+
+@contextmanager
+def sent_after_recording(batch_id: str) -> Iterator[None]:
+    """For a block that sends the jobs of a batch it recorded: a broker lost meanwhile raises
+    SubmissionError saying the batch is recorded and that `resume` sends its jobs."""
+    try:
+        yield
+    except BrokerUnreachable as exc:
+        raise SubmissionError(
+            f"{exc}; batch {batch_id} is recorded: `seedream-batch resume {batch_id}` sends its "
+            "jobs once the broker answers"
+        ) from None
+
+
+def manifest_sha256(manifest: Path) -> str:
+    """The SHA-256 of the manifest's bytes, read in blocks (memory stays flat)."""
+    with manifest.open("rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
+
+
+def _batch_to_resume(table: ResultsTable, name: str | None, schedule: str | None) -> Batch | None:
+    """The batch `name` if it exists and may be resumed (a schedule's never is)."""
+    if name is None:
+        return None
+    try:
+        validate_batch_id(name)
+    except ValueError as exc:
+        raise SubmissionError(str(exc)) from None
+    return table.get_batch(name) if schedule is None else None
+
+
+def _refuse_another_manifest(batch: Batch, manifest: Path, digest: str) -> None:
+    if batch.manifest_sha256 is None or batch.manifest_sha256 == digest:
+        return
+    raise SubmissionError(
+        f"batch {batch.id!r} was made from another manifest ({batch.manifest}), not from "
+        f"{manifest}: name a new batch with --batch, or carry on with it by "
+        f"`seedream-batch resume {batch.id}`"
+    )
 
 
 @contextmanager
@@ -111,8 +172,16 @@ class _RejectSink:
 
     def __init__(self, writer: RejectsWriter | None) -> None:
         self.writer = writer
+        self._skipping = 0
+
+    def skip(self, rows: int) -> None:
+        """Let the next `rows` rejections pass unreported: they were reported already."""
+        self._skipping = rows
 
     def __call__(self, row: RejectedRow) -> None:
+        if self._skipping:
+            self._skipping -= 1
+            return
         print(row, file=sys.stderr)
         if self.writer is not None:
             self.writer.write(row)

@@ -20,6 +20,7 @@ from jobs.records import BatchProgress
 from jobs.results import Batch, ResultsTable
 from jobs.states import TERMINAL_STATES, BatchState, JobState
 from jobs.wording import counted
+from producer.exit_codes import ExitCode
 
 #: the span the pace is measured over: long enough to smooth the bursts of many threads
 #: returning at once, short enough to follow a change (a 429 cool-down, a worker added) within
@@ -49,10 +50,6 @@ def shown_state(batch: Batch, progress: BatchProgress) -> Shown:
         return Shown(batch.state.value)
     return Shown.completed if progress.finished == progress.total else Shown.running
 
-
-#: what `run`, `resume` and `retry` exit with when they waited for a batch
-EXIT_PAUSED = 3
-EXIT_SOME_FAILED = 1
 
 
 @dataclass
@@ -115,11 +112,16 @@ class BatchSummary:
         return sum(self.counts[s] for s in ("succeeded", "failed", "cancelled"))
 
     @property
-    def exit_code(self) -> int:
-        """3 paused, 1 some jobs failed, 0 otherwise (every job succeeded or was cancelled)."""
+    def exit_code(self) -> ExitCode:
+        """What a command that waited for the batch exits with (producer.exit_codes): cancelled,
+        paused, incomplete (a job failed or a manifest row was rejected), or done."""
+        if self.state == BatchState.cancelled.value:
+            return ExitCode.cancelled
         if self.state == BatchState.paused.value:
-            return EXIT_PAUSED
-        return EXIT_SOME_FAILED if self.counts[JobState.failed.value] else 0
+            return ExitCode.paused
+        if self.counts[JobState.failed.value] or self.rejected:
+            return ExitCode.incomplete
+        return ExitCode.done
 
     def as_json(self) -> dict[str, object]:
         return asdict(self) | {"total": self.total, "finished": self.finished}

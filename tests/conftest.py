@@ -14,6 +14,7 @@ import boto3
 import pytest
 import redis
 
+from jobs import redaction
 from tests.support.services import (
     Emulator,
     running_emulator,
@@ -27,6 +28,13 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "SEEDREAM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 S3_KEY_ID, S3_SECRET = "testing-key", "s3-secret-" + secrets.token_hex(8)
+
+
+@pytest.fixture(autouse=True)
+def _secrets_of_this_test_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no secret registered for redaction: the registry is process-wide
+    and only grows, so a short token one test set ("tok") would mask that text in the next."""
+    monkeypatch.setattr(redaction, "_secrets", ())
 
 
 @pytest.fixture(scope="session")

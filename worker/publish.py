@@ -9,6 +9,9 @@ The message is Celery's protocol 2, read by an unmodified worker as `process_job
 carries only the fields the protocol requires, and its JSON body as text instead of base64, so a
 queued job costs Redis about 515 bytes instead of 1,030. Transports other than Redis (the
 in-memory broker of embedded mode) keep `apply_async`.
+
+A broker lost while a chunk is sent raises `worker.broker.BrokerUnreachable` at once: kombu's own
+reconnecting would hold the chunk for seconds, then raise its transport's error.
 """
 
 import itertools
@@ -23,6 +26,7 @@ from kombu import Connection
 from kombu.transport import redis as kombu_redis
 
 from config.celery_config import JOB_QUEUE
+from worker.broker import BROKER_CHECK_TIMEOUT_S, broker_errors, unreachable
 from worker.tasks import enqueue as enqueue_one_by_one
 from worker.tasks import process_job
 
@@ -106,6 +110,11 @@ class _RedisEnqueuer:
     def __call__(self, job_ids: Sequence[int]) -> None:
         if not job_ids:
             return
-        # the client kombu publishes with: same URL, TLS, sentinel and key prefix settings
-        with self._connection.default_channel.conn_or_acquire() as client:
-            client.lpush(self._queue, *map(self._messages.encode, job_ids))
+        connection = self._connection
+        try:
+            connection.ensure_connection(max_retries=0, timeout=BROKER_CHECK_TIMEOUT_S)
+            # the client kombu publishes with: same URL, TLS, sentinel and key prefix settings
+            with connection.default_channel.conn_or_acquire() as client:
+                client.lpush(self._queue, *map(self._messages.encode, job_ids))
+        except broker_errors(connection) as exc:
+            raise unreachable(connection, exc, BROKER_CHECK_TIMEOUT_S) from None

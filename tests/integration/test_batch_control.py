@@ -228,4 +228,6 @@ def test_submit_watch_enqueues_then_follows_the_batch_to_its_end(fleet: Fleet) -
     assert submitted.returncode == 0, submitted.stderr
     assert submitted.stdout.strip() == "watched"
     assert "batch watched: 8 jobs (succeeded 8)" in submitted.stderr
+    assert "batch watched: jobs enqueued for the fleet on redis://127.0.0.1:" in submitted.stderr
+    assert "no worker has answered" not in submitted.stderr
     assert len(fleet.objects()) == 8

@@ -40,7 +40,7 @@ def test_submit_and_two_workers_store_190_images_in_s3_and_bill_190_calls(
     manifest = write_manifest(tmp_path / "jobs.jsonl", good=190, bad=10)
     emulator.configure(latency_s=0.2, jitter_s=0.1)
 
-    batch, reported = submit("jobs.jsonl", f"s3://{bucket}/runs", fleet_env, tmp_path)
+    batch, reported = submit("jobs.jsonl", f"s3://{bucket}/runs", fleet_env, tmp_path, 1)
     summary = wait_for_final(batch, fleet_env, tmp_path)
 
     assert summary["counts"]["succeeded"] == 190

@@ -27,9 +27,12 @@ def wait_for_final(batch: str, env: dict[str, str], cwd: Path, timeout: float = 
     raise TimeoutError(f"batch {batch} did not finish: {summary}")
 
 
-def submit(manifest: str, out: str, env: dict[str, str], cwd: Path) -> tuple[str, str]:
-    """Submit under a new batch name; returns the name and what submit printed on stderr."""
+def submit(
+    manifest: str, out: str, env: dict[str, str], cwd: Path, exit_code: int = 0
+) -> tuple[str, str]:
+    """Submit under a new batch name; returns the name and what submit printed on stderr.
+    `exit_code` is the one submit must exit with (1 when some rows are rejected)."""
     batch = f"b-{secrets.token_hex(3)}"
     submitted = cli(["submit", manifest, "--out", out, "--batch", batch], env, cwd)
-    assert submitted.returncode == 0, submitted.stderr
+    assert submitted.returncode == exit_code, submitted.stderr
     return batch, submitted.stderr

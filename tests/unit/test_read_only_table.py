@@ -1,4 +1,4 @@
-"""Commands that only read the results table never create one: run from the wrong folder (or
+"""Commands that read or act on recorded batches never create a results table: run from the wrong folder (or
 with a URL naming an empty database), they say that no results table exists there."""
 
 from collections.abc import Iterator
@@ -19,6 +19,9 @@ READ_ONLY_COMMANDS = [
     ["status", "spring", "--json"],
     ["export", "spring", "--format", "jsonl", "--to", "exports/"],
     ["schedules"],
+    ["resume", "spring"],
+    ["retry", "spring"],
+    ["cancel", "spring"],
 ]
 
 
@@ -34,6 +37,9 @@ def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
         "- name: nightly\n  cron: '0 3 * * *'\n  manifest: m.jsonl\n  batch: 'n-{date:%j}'\n"
     )
     monkeypatch.setenv("SEEDREAM_SCHEDULES_FILE", str(schedules))
+    # resume and retry may run jobs here, so they ask for credentials before the table
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "tok")
+    monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", "acct")
     get_settings.cache_clear()
     yield tmp_path
     get_settings.cache_clear()

@@ -1,0 +1,93 @@
+"""Looking at a manifest before anything is recorded: a manifest that would make a batch of
+nothing, or that `--strict` refuses, leaves no batch behind (its name stays free for the fixed
+manifest) and exits 2.
+
+* Always: rows are read until the first valid one. A manifest with none (empty, or every row
+  bad) is refused. This usually reads one row.
+* With `--strict`: the whole manifest is loaded first into a scratch results table (SQLite, in a
+  temporary folder), by the very loader that records the batch, so every check it makes (fields,
+  duplicate keys, whatever the loader refuses) is made before the real table is touched. Memory
+  stays flat: both passes stream the file in chunks; the scratch table is on disk.
+
+The rows rejected while screening are reported then (stderr, the rejects file); the load that
+follows does not report them again (see `Screening.reported`).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from jobs.database import open_engine
+from jobs.results import ResultsTable
+from producer.loader import OnReject, load_manifest
+from producer.manifest import ManifestError, ManifestReader, RejectedRow
+from producer.progress import LoadingProgress
+
+#: the scratch batch's name and model: nothing reads them
+_SCRATCH = "strict-check"
+
+
+@dataclass(frozen=True)
+class Screening:
+    """What screening found and already reported."""
+
+    #: rejected rows already reported, in manifest order: the first rejections of the load
+    reported: int
+
+
+def screen_manifest(
+    manifest: Path, on_reject: OnReject, *, strict: bool, show_progress: bool = False
+) -> Screening:
+    """Refuse (ManifestError) a manifest with no valid row, or, with `strict`, any bad row."""
+    if strict:
+        return _check_every_row(manifest, on_reject, show_progress)
+    return _find_a_valid_row(manifest, on_reject)
+
+
+def _find_a_valid_row(manifest: Path, on_reject: OnReject) -> Screening:
+    reported = 0
+    with ManifestReader(manifest) as reader:
+        for row in reader:
+            if not isinstance(row, RejectedRow):
+                return Screening(reported)
+            on_reject(row)
+            reported += 1
+    raise _no_valid_row(manifest, reported)
+
+
+def _check_every_row(manifest: Path, on_reject: OnReject, show_progress: bool) -> Screening:
+    with TemporaryDirectory(prefix="seedream-strict-") as folder:
+        scratch = ResultsTable(open_engine(f"sqlite:///{Path(folder) / 'check.db'}"))
+        try:
+            scratch.create_schema()
+            batch = scratch.create_batch(_SCRATCH, str(manifest), folder, _SCRATCH)
+            with (
+                ManifestReader(manifest) as reader,
+                LoadingProgress(reader, show_progress) as progress,
+            ):
+                report = load_manifest(
+                    scratch, batch, reader, _send_nowhere, on_reject, progress=progress
+                )
+        finally:
+            scratch.engine.dispose()
+    if report.rejected:
+        rows = "1 bad row" if report.rejected == 1 else f"{report.rejected:,} bad rows"
+        raise ManifestError(
+            manifest, f"{rows}; --strict refused the whole manifest: nothing was recorded"
+        )
+    if not report.loaded:
+        raise _no_valid_row(manifest, 0)
+    return Screening(0)
+
+
+def _no_valid_row(manifest: Path, rejected: int) -> ManifestError:
+    if rejected:
+        return ManifestError(
+            manifest, f"has no valid row ({rejected:,} rejected): nothing was recorded"
+        )
+    return ManifestError(manifest, "has no rows: nothing was recorded")
+
+
+def _send_nowhere(job_ids: Sequence[int]) -> None:
+    """The scratch table's jobs are only checked, never run."""

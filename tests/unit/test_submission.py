@@ -1,0 +1,184 @@
+"""Submitting a manifest against the real table (SQLite and PostgreSQL): nothing is recorded for
+a manifest that makes no batch or that --strict refuses, a batch name is resumed only with its
+own manifest, and a broker lost half-way leaves a batch that `resume` sends."""
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from config.settings import Settings
+from jobs.results import ResultsTable
+from producer.manifest import ManifestError
+from producer.submission import Submission, SubmissionError, submit_manifest
+from tests.support.manifests import write_manifest
+from worker.broker import BrokerUnreachable
+
+
+class Sent:
+    """The enqueue function: keeps every job id it was given."""
+
+    def __init__(self) -> None:
+        self.job_ids: list[int] = []
+
+    def __call__(self, job_ids: Sequence[int]) -> None:
+        self.job_ids.extend(job_ids)
+
+
+def submit(
+    table: ResultsTable, manifest: Path, batch: str | None = "b", **options: object
+) -> Submission:
+    options.setdefault("enqueue", Sent())
+    return submit_manifest(
+        table,
+        Settings(),
+        manifest,
+        output="./out",
+        batch_name=batch,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def jsonl(path: Path, *rows: dict[str, object]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("rows", "says"),
+    [
+        ((), "has no rows: nothing was recorded"),
+        (({"prompt": ""}, {"size": "9K"}), "has no valid row (2 rejected): nothing was recorded"),
+    ],
+)
+def test_a_manifest_with_no_valid_row_records_nothing(
+    table: ResultsTable, tmp_path: Path, rows: tuple[dict[str, object], ...], says: str
+) -> None:
+    manifest = jsonl(tmp_path / "m.jsonl", *rows)
+
+    with pytest.raises(ManifestError) as caught:
+        submit(table, manifest)
+
+    assert str(caught.value) == f"{manifest}: {says}"
+    assert table.recent_batches() == []
+
+
+def test_rows_rejected_before_the_first_valid_one_are_reported_once(
+    table: ResultsTable, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = jsonl(tmp_path / "m.jsonl", {"prompt": ""}, {"prompt": "ok"}, {"size": "9K"})
+
+    report = submit(table, manifest, rejects=tmp_path / "bad.jsonl").report
+
+    assert report is not None and (report.loaded, report.rejected) == (1, 2)
+    assert capsys.readouterr().err.count("m.jsonl:1: prompt:") == 1
+    assert (tmp_path / "bad.jsonl").read_text().splitlines() == [
+        '{"prompt": ""}',
+        '{"size": "9K"}',
+    ]
+    assert (table.get_batch("b") or pytest.fail()).rejected == 2
+
+
+def test_a_batch_name_taken_by_another_manifest_is_refused_naming_the_batch_and_its_manifest(
+    table: ResultsTable, tmp_path: Path
+) -> None:
+    first = write_manifest(tmp_path / "first.jsonl", good=2).path
+    other = write_manifest(tmp_path / "other.jsonl", good=3).path
+    submit(table, first, "spring")
+    sent = Sent()
+
+    with pytest.raises(SubmissionError) as caught:
+        submit(table, other, "spring", enqueue=sent)
+
+    message = str(caught.value)
+    assert f"batch 'spring' was made from another manifest ({first})" in message
+    assert str(other) in message and "seedream-batch resume spring" in message
+    assert len(table.job_rows("spring")) == 2 and sent.job_ids == []
+
+
+def test_the_same_manifest_under_its_batch_name_resumes_the_batch(
+    table: ResultsTable, tmp_path: Path
+) -> None:
+    manifest = write_manifest(tmp_path / "m.jsonl", good=2).path
+    submit(table, manifest, "spring")
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(manifest.read_bytes())
+
+    again = submit(table, copy, "spring")
+
+    assert again.report is None and again.resumed_jobs == 2
+
+
+def test_a_batch_recorded_before_manifests_were_hashed_resumes_with_any_manifest(
+    table: ResultsTable, tmp_path: Path
+) -> None:
+    table.create_batch("old", "m.jsonl", "./out", "m")
+
+    again = submit(table, write_manifest(tmp_path / "new.jsonl", good=1).path, "old")
+
+    assert again.report is None and again.batch.id == "old"
+
+
+def test_a_broker_lost_while_jobs_are_sent_says_the_batch_is_recorded_and_resume_sends_it(
+    table: ResultsTable, tmp_path: Path
+) -> None:
+    def lost(job_ids: Sequence[int]) -> None:
+        raise BrokerUnreachable("redis://127.0.0.1:1", "connection refused")
+
+    with pytest.raises(SubmissionError) as caught:
+        submit(table, write_manifest(tmp_path / "m.jsonl", good=3).path, "b", enqueue=lost)
+
+    assert str(caught.value) == (
+        "cannot reach the broker at redis://127.0.0.1:1: connection refused; batch b is "
+        "recorded: `seedream-batch resume b` sends its jobs once the broker answers"
+    )
+    assert len(table.job_rows("b")) == 3
+
+
+def test_a_broker_that_does_not_answer_before_recording_leaves_nothing(
+    table: ResultsTable, tmp_path: Path
+) -> None:
+    def check() -> None:
+        raise BrokerUnreachable("redis://127.0.0.1:1", "connection refused")
+
+    with pytest.raises(BrokerUnreachable):
+        submit(table, write_manifest(tmp_path / "m.jsonl", good=3).path, check_broker=check)
+
+    assert table.recent_batches() == []
+
+
+@pytest.mark.parametrize(
+    "bad_row",
+    [{"prompt": "no such size", "size": "5K"}, {"id": "k1", "prompt": "the same key again"}],
+)
+def test_a_manifest_strict_refuses_records_nothing_and_writes_its_rejects(
+    table: ResultsTable, tmp_path: Path, bad_row: dict[str, object]
+) -> None:
+    rows = [{"id": f"k{n}", "prompt": f"picture {n}"} for n in range(1, 4)]
+    manifest = jsonl(tmp_path / "m.jsonl", *rows, bad_row)
+    sent = Sent()
+
+    with pytest.raises(ManifestError) as caught:
+        submit(table, manifest, "spring", strict=True, rejects=tmp_path / "bad.jsonl", enqueue=sent)
+
+    assert "1 bad row; --strict refused the whole manifest: nothing was recorded" in str(
+        caught.value
+    )
+    assert table.recent_batches() == [] and sent.job_ids == []
+    assert len((tmp_path / "bad.jsonl").read_text().splitlines()) == 1
+
+
+def test_the_fixed_manifest_runs_under_the_name_strict_refused(
+    table: ResultsTable, tmp_path: Path
+) -> None:
+    manifest = jsonl(tmp_path / "m.jsonl", {"prompt": "fine"}, {"prompt": "bad", "size": "5K"})
+    with pytest.raises(ManifestError):
+        submit(table, manifest, "spring", strict=True)
+    jsonl(manifest, {"prompt": "fine"}, {"prompt": "fixed", "size": "2K"})
+    sent = Sent()
+
+    fixed = submit(table, manifest, "spring", strict=True, enqueue=sent)
+
+    assert fixed.report is not None and fixed.report.loaded == 2
+    assert len(sent.job_ids) == 2
