@@ -36,7 +36,8 @@ MAX_PROMPT_CHARS = 10_000
 #: row of megabytes of "caption" would be stored in the results table a million times over.
 MAX_METADATA_BYTES = 64 * 1024
 
-_DATA_URI = re.compile(r"^data:image/(?P<subtype>jpeg|jpg|png);base64,(?P<payload>.*)$", re.DOTALL)
+#: applied with fullmatch, like every pattern that validates (`$` lets a trailing newline through)
+_DATA_URI = re.compile(r"data:image/(?P<subtype>jpeg|jpg|png);base64,(?P<payload>.*)", re.DOTALL)
 #: magic number -> the media type of a data URI carrying it
 INPUT_IMAGE_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG": "image/png"}
 #: C0 controls and DEL, but tab, line feed and carriage return (fine in a prompt). A NUL cannot be
@@ -154,7 +155,7 @@ def decode_input_image(data_uri: str) -> Image.Image:
 
     Raises ValueError with what is wrong, so pydantic reports it on the `image` field.
     """
-    match = _DATA_URI.match(data_uri)
+    match = _DATA_URI.fullmatch(data_uri)
     if match is None:
         raise ValueError(
             "a data URI must be data:image/jpeg;base64,... or data:image/png;base64,..."

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from cronsim import CronSim, CronSimError
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -32,10 +33,10 @@ from pydantic import (
     model_validator,
 )
 
-from producer.batches import validate_batch_id
+from producer.batches import validate_batch_id, validate_name
 
 #: a schedule's name: it is recorded on its batches and names its beat entry
-ScheduleName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$")]
+ScheduleName = Annotated[str, AfterValidator(lambda name: validate_name(name, "schedule name"))]
 
 
 class ScheduleFileError(ValueError):

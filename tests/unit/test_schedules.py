@@ -151,3 +151,20 @@ def test_the_beat_schedule_has_one_entry_per_schedule_carrying_it(tmp_path: Path
     assert set(entries) == {"spring", "every-minute"}
     assert entries["spring"]["task"] == TASK
     assert Schedule.model_validate(entries["spring"]["kwargs"]["schedule"]) == schedules[0]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("- name: spring", '- name: "spring\\n"', "name: schedule name 'spring\\n' is not allowed"),
+        ('batch: "spring-{date:%Y-%m-%d}"', 'batch: "spring-{date:%Y-%m-%d}\\n"',
+         "batch: batch name 'spring-2"),
+    ],
+)  # fmt: skip
+def test_a_schedule_or_batch_name_ending_in_a_newline_is_refused(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    with pytest.raises(ScheduleFileError) as refused:
+        _load(tmp_path, GOOD.replace(old, new, 1))
+
+    assert expected in str(refused.value)
