@@ -30,6 +30,11 @@ _SKIP_CHUNK = 64 * 1024
 _BOM = b"\xef\xbb\xbf"
 #: the column / key that names a job's key in the batch
 KEY_FIELD = "id"
+#: The most columns a CSV manifest may have. A job has eight fields and an id; the rest is
+#: metadata, which is bounded by MAX_METADATA_BYTES anyway. A thousand is far beyond any sheet
+#: written by hand, and refuses at once a header of a million empty cells that every row would
+#: otherwise be zipped against.
+MAX_COLUMNS = 1000
 
 
 class ManifestFormat(StrEnum):
@@ -315,12 +320,20 @@ class CsvRecords:
         line, cells, problem = first
         if problem is not None:
             raise ManifestError(path, f"line {line}: the header row {problem.problem}")
+        if len(cells) > MAX_COLUMNS:
+            raise ManifestError(
+                path,
+                f"line {line}: the header row has {len(cells)} columns; at most {MAX_COLUMNS} "
+                "are allowed (the job's fields, its id and metadata columns)",
+            )
         header = [name.strip() for name in cells]
         named = [name for name in header if name]
+        seen: set[str] = set()
         for name in named:
-            if named.count(name) > 1:
+            if name in seen:
                 twice = f"line {line}: column {name!r} is named twice in the header"
                 raise ManifestError(path, twice)
+            seen.add(name)
         if "prompt" not in header:
             found = ", ".join(repr(name) for name in named[:10])
             columns = ", ".join([*ImageInput.model_fields, KEY_FIELD])
