@@ -9,6 +9,7 @@ import binascii
 import io
 import json
 import re
+import warnings
 from enum import StrEnum
 from typing import Any, Self
 
@@ -179,7 +180,15 @@ def open_input_image(raw: bytes) -> Image.Image:
     if input_image_type(raw) is None:
         raise ValueError("input image must be JPEG or PNG")
     try:
-        picture = Image.open(io.BytesIO(raw))
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_IMAGE_PIXELS and twice that: refuse those too
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            picture = Image.open(io.BytesIO(raw))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValueError(
+            f"input image declares more than {Image.MAX_IMAGE_PIXELS} pixels, so it was not "
+            "opened (a few bytes can declare gigapixels): send a smaller image"
+        ) from None
     except OSError:
         raise ValueError("input image could not be read as JPEG or PNG") from None
     width, height = picture.size

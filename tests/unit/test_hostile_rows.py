@@ -1,12 +1,15 @@
 """Rows written to break things: keys that escape the prefix, control characters, runaway sizes,
 wrong types. Each is one clear `field: problem`, and the rows around it still go through."""
 
+import base64
 import re
+import warnings
 
 import pytest
 
 from jobs.keys import validate_key
 from jobs.spec import MAX_METADATA_BYTES, MAX_PROMPT_CHARS, ImageInput, JobSpec
+from tests.support.hostile_manifest import bomb_png
 from tests.support.rows import jsonl, only_job, only_rejection, problems, rows, write
 
 # ---------------------------------------------------------------- keys
@@ -119,6 +122,30 @@ def test_an_image_url_with_spaces_or_control_characters_is_refused(
         "image": f"URL contains {named}; a URL has no spaces or control characters (write a "
         "space as %20)"
     }
+
+
+# ---------------------------------------------------------------- decompression bombs
+
+
+@pytest.mark.parametrize("pixels", [(100_000, 100_000), (10_000, 10_000)])
+@pytest.mark.parametrize("given_as", ["data URI", "local file"])
+def test_a_tiny_image_declaring_too_many_pixels_is_its_rows_error(
+    tmp_path, given_as: str, pixels: tuple[int, int]
+) -> None:
+    bomb = bomb_png(*pixels)
+    if given_as == "local file":
+        (tmp_path / "bomb.png").write_bytes(bomb)
+        image = "bomb.png"
+    else:
+        image = f"data:image/png;base64,{base64.b64encode(bomb).decode()}"
+    path = write(tmp_path, "m.jsonl", jsonl({"prompt": "a", "image": image}, {"prompt": "b"}))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bad, good = rows(path)
+
+    assert "declares more than 89478485 pixels" in problems(bad)["image"]
+    assert isinstance(good, JobSpec) and good.input.prompt == "b"
 
 
 # ---------------------------------------------------------------- metadata
