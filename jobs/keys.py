@@ -3,6 +3,8 @@
 import re
 
 MAX_KEY_LENGTH = 200
+#: the extensions a stored image may get (worker.images: JPEG, PNG, WebP), after `{key}.`
+OUTPUT_EXTENSIONS = ("jpg", "png", "webp")
 #: letters, digits, `._-` and `/` between segments (campaign/sku/variant); nothing a shell,
 #: a URL or a file system treats specially. Applied with fullmatch: `$` would let a trailing
 #: newline through ("a\n"), and a newline in an object key is a new line in every log and listing
@@ -25,3 +27,9 @@ def validate_key(key: str) -> str:
             "segments, each segment starting with a letter, digit or '_'"
         )
     return key
+
+
+def key_folders(key: str) -> list[str]:
+    """The folders a key's path opens, outermost first: `a`, `a/b` for `a/b/c`."""
+    parts = key.split("/")[:-1]
+    return ["/".join(parts[: depth + 1]) for depth in range(len(parts))]

@@ -4,10 +4,12 @@ A row's fields are those of `jobs.spec.ImageInput` (validated by it, never by ru
 An `image` that is a file path is read from the manifest's folder and sent inline
 (`producer.local_images`).
 `id` is the job's key in the batch (default: the row's line number, "17"); uniqueness is the
-results table's to check. Every other column or key is the job's metadata and travels to the
-output: strings from a CSV, JSON values as they are from JSONL. In a CSV an empty cell is a field
-not given, metadata included; in JSONL `null` is a field not given (so `"id": null` takes the
-default key) and an empty string is a value (so `"id": ""` is a bad key).
+results table's to check; keys that differ but would collide in storage (`Hero` and `hero`, `x`
+and `x.jpg/y`) are refused here (`producer.key_collisions`). Every other column or key is the
+job's metadata and travels to the output: strings from a CSV, JSON values as they are from
+JSONL. In a CSV an empty cell is a field not given, metadata included; in JSONL `null` is a field
+not given (so `"id": null` takes the default key) and an empty string is a value (so `"id": ""` is
+a bad key).
 
     for row in read_manifest(Path("jobs.csv")):
         if isinstance(row, RejectedRow):
@@ -26,6 +28,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from jobs.spec import ImageInput, JobSpec
+from producer.key_collisions import KeyCollisions
 from producer.local_images import LocalImageError, is_local_path, local_image_as_data_uri
 from producer.manifest_formats import (
     KEY_FIELD,
@@ -104,9 +107,13 @@ class ManifestReader:
 
     def __iter__(self) -> Iterator[JobSpec | RejectedRow]:
         rows = self._csv if self._csv is not None else read_jsonl(self._stream, self.max_row_bytes)
-        folder = self.path.parent
+        folder, path = self.path.parent, str(self.path)
+        collisions = KeyCollisions()
         for row in rows:
-            yield _job_or_rejection(str(self.path), row, folder)
+            job = _job_or_rejection(path, row, folder)
+            if isinstance(job, JobSpec) and (clash := collisions.add(job.key, job.line)):
+                job = RejectedRow(path, row.line, (RowProblem(KEY_FIELD, clash),), row.raw)
+            yield job
 
     @property
     def size(self) -> int:

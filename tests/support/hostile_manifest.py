@@ -67,6 +67,8 @@ BAD_ROWS: list[tuple[dict[str, str], str]] = [
     ({"id": "tab\tkey", "prompt": "tab in the key"}, "id"),
     ({"id": "esc\x1b[31m", "prompt": "terminal escape in the key"}, "id"),
     ({"id": "good/plain", "prompt": "same key twice"}, "id"),
+    ({"id": "Good/Plain", "prompt": "same key in other case"}, "id"),
+    ({"id": "good/plain.jpg/y", "prompt": "a folder where an image goes"}, "id"),
     ({"prompt": "q" * (MAX_PROMPT_CHARS + 1)}, "prompt"),
     ({"prompt": "z" * TEN_MB}, "prompt"),
     ({"prompt": "bell\x07"}, "prompt"),

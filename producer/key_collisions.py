@@ -1,0 +1,68 @@
+"""Keys that would overwrite each other's output: refused when their manifest is read.
+
+Two keys that are different strings can still name the same thing in storage:
+
+* `Hero` and `hero` are one file on a case-insensitive file system (macOS, Windows, some S3
+  gateways), so the second image would replace the first;
+* `x` stores `x.jpg` and `x.jpg/y` needs a folder `x.jpg`: one of the two jobs is paid for and
+  then fails as `storage: File exists`.
+
+The results table only refuses keys that are equal, so these are found here, as rows stream by:
+the casefolded keys seen so far and the folders their paths open. Memory grows by one entry per
+key (plus one per new folder), never by the rows themselves.
+"""
+
+from jobs.keys import OUTPUT_EXTENSIONS, key_folders
+
+#: a key seen first: its line, or (its spelling, its line) when that differs from the folded key
+_First = int | tuple[str, int]
+
+
+class KeyCollisions:
+    """The keys of one manifest so far; `add` says whether a new key collides with one of them."""
+
+    def __init__(self) -> None:
+        #: casefolded key -> where it was first seen
+        self._keys: dict[str, _First] = {}
+        #: casefolded folder (`a`, `a/b` for key `a/b/c`) -> the first key that opened it, its line
+        self._folders: dict[str, tuple[str, int]] = {}
+
+    def add(self, key: str, line: int) -> str | None:
+        """Record `key` (of row `line`), or say which earlier key it collides with and how.
+
+        A key equal to an earlier one is not a collision here: the results table reports it as a
+        duplicate. A colliding key is not recorded, so it never hides a later collision.
+        """
+        folded = key.casefold()
+        if (first := self._keys.get(folded)) is not None:
+            first_key, first_line = self._spelled(folded, first)
+            if first_key == key:
+                return None
+            return (
+                f"{key!r} collides with {first_key!r} on line {first_line} (keys differ only in "
+                "case); case-insensitive storage keeps one file for both: rename one"
+            )
+        for extension in OUTPUT_EXTENSIONS:
+            if (opener := self._folders.get(f"{folded}.{extension}")) is not None:
+                other, other_line = opener
+                return (
+                    f"{key!r} collides with {other!r} on line {other_line}: this key's image "
+                    f"{key}.{extension} would be a folder of that key's path"
+                )
+        folders = key_folders(folded)
+        for folder in folders:
+            stem, _, extension = folder.rpartition(".")
+            if extension in OUTPUT_EXTENSIONS and (first := self._keys.get(stem)) is not None:
+                other, other_line = self._spelled(stem, first)
+                return (
+                    f"{key!r} collides with {other!r} on line {other_line}: that key's image "
+                    f"{other}.{extension} would be a folder of this key's path"
+                )
+        self._keys[folded] = line if folded == key else (key, line)
+        for folder in folders:
+            self._folders.setdefault(folder, (key, line))
+        return None
+
+    @staticmethod
+    def _spelled(folded: str, first: _First) -> tuple[str, int]:
+        return (folded, first) if isinstance(first, int) else first
