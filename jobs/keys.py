@@ -28,8 +28,3 @@ def validate_key(key: str) -> str:
         )
     return key
 
-
-def key_folders(key: str) -> list[str]:
-    """The folders a key's path opens, outermost first: `a`, `a/b` for `a/b/c`."""
-    parts = key.split("/")[:-1]
-    return ["/".join(parts[: depth + 1]) for depth in range(len(parts))]

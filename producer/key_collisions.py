@@ -9,10 +9,10 @@ Two keys that are different strings can still name the same thing in storage:
 
 The results table only refuses keys that are equal, so these are found here, as rows stream by:
 the casefolded keys seen so far and the folders their paths open. Memory grows by one entry per
-key (plus one per new folder), never by the rows themselves.
+key (about 130 bytes) and one per new folder, never by the rows themselves.
 """
 
-from jobs.keys import OUTPUT_EXTENSIONS, key_folders
+from jobs.keys import OUTPUT_EXTENSIONS
 
 #: a key seen first: its line, or (its spelling, its line) when that differs from the folded key
 _First = int | tuple[str, int]
@@ -26,6 +26,8 @@ class KeyCollisions:
         self._keys: dict[str, _First] = {}
         #: casefolded folder (`a`, `a/b` for key `a/b/c`) -> the first key that opened it, its line
         self._folders: dict[str, tuple[str, int]] = {}
+        #: `x` for every folder named like an image (`x.jpg`) -> that folder
+        self._image_folders: dict[str, str] = {}
 
     def add(self, key: str, line: int) -> str | None:
         """Record `key` (of row `line`), or say which earlier key it collides with and how.
@@ -35,34 +37,47 @@ class KeyCollisions:
         """
         folded = key.casefold()
         if (first := self._keys.get(folded)) is not None:
-            first_key, first_line = self._spelled(folded, first)
+            first_key, first_line = _spelled(folded, first)
             if first_key == key:
                 return None
             return (
                 f"{key!r} collides with {first_key!r} on line {first_line} (keys differ only in "
                 "case); case-insensitive storage keeps one file for both: rename one"
             )
-        for extension in OUTPUT_EXTENSIONS:
-            if (opener := self._folders.get(f"{folded}.{extension}")) is not None:
-                other, other_line = opener
-                return (
-                    f"{key!r} collides with {other!r} on line {other_line}: this key's image "
-                    f"{key}.{extension} would be a folder of that key's path"
-                )
-        folders = key_folders(folded)
-        for folder in folders:
+        if (folder := self._image_folders.get(folded)) is not None:
+            other, other_line = self._folders[folder]
+            extension = folder.rpartition(".")[2]
+            return (
+                f"{key!r} collides with {other!r} on line {other_line}: this key's image "
+                f"{key}.{extension} would be a folder of that key's path"
+            )
+        new_folders = self._new_folders(folded)
+        for folder in new_folders:
             stem, _, extension = folder.rpartition(".")
             if extension in OUTPUT_EXTENSIONS and (first := self._keys.get(stem)) is not None:
-                other, other_line = self._spelled(stem, first)
+                other, other_line = _spelled(stem, first)
                 return (
                     f"{key!r} collides with {other!r} on line {other_line}: that key's image "
                     f"{other}.{extension} would be a folder of this key's path"
                 )
         self._keys[folded] = line if folded == key else (key, line)
-        for folder in folders:
-            self._folders.setdefault(folder, (key, line))
+        for folder in new_folders:
+            self._folders[folder] = (key, line)
+            stem, _, extension = folder.rpartition(".")
+            if extension in OUTPUT_EXTENSIONS:
+                self._image_folders[stem] = folder
         return None
 
-    @staticmethod
-    def _spelled(folded: str, first: _First) -> tuple[str, int]:
-        return (folded, first) if isinstance(first, int) else first
+    def _new_folders(self, folded: str) -> list[str]:
+        """The folders of `folded`'s path not seen yet, innermost first. A folder seen before was
+        checked then, and so were its parents (a later key naming its image was refused)."""
+        found: list[str] = []
+        end = folded.rfind("/")
+        while end > 0 and (folder := folded[:end]) not in self._folders:
+            found.append(folder)
+            end = folded.rfind("/", 0, end)
+        return found
+
+
+def _spelled(folded: str, first: _First) -> tuple[str, int]:
+    return (folded, first) if isinstance(first, int) else first

@@ -36,6 +36,8 @@ def test_keys_differing_only_in_case_are_refused_naming_both_lines(tmp_path: Pat
          "be a folder of this key's path"),
         (("x.png/y/z", "x"), "'x' collides with 'x.png/y/z' on line 1: this key's image x.png "
          "would be a folder of that key's path"),
+        (("a/x.jpg/b", "A/X"), "'A/X' collides with 'a/x.jpg/b' on line 1: this key's image "
+         "A/X.jpg would be a folder of that key's path"),
         (("a/X", "a/x.webp/b"), "'a/x.webp/b' collides with 'a/X' on line 1: that key's image "
          "a/X.webp would be a folder of this key's path"),
     ],
