@@ -10,6 +10,7 @@ import io
 import json
 import re
 import warnings
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Self
 
@@ -36,6 +37,13 @@ MAX_PROMPT_CHARS = 10_000
 #: carried to the output; the row limit leaves room for a 10 MB inline image, and without this a
 #: row of megabytes of "caption" would be stored in the results table a million times over.
 MAX_METADATA_BYTES = 64 * 1024
+#: The most values a row's metadata may hold: its columns, and every list item and object member
+#: inside them. Captions and labels need tens. Its size as JSON does not bound its memory: 49 KB
+#: of `[[], [], ...]` is 16,000 Python lists, 1 MB, and a chunk of such rows took gigabytes.
+MAX_METADATA_VALUES = 1000
+#: How deep lists and objects may nest in one metadata column (`{"tags": [{"a": 1}]}` is 2 deep):
+#: labels and small records need two or three; deeper is a generated structure, not metadata.
+MAX_METADATA_DEPTH = 8
 
 #: applied with fullmatch, like every pattern that validates (`$` lets a trailing newline through)
 _DATA_URI = re.compile(r"data:image/(?P<subtype>jpeg|jpg|png);base64,(?P<payload>.*)", re.DOTALL)
@@ -262,6 +270,18 @@ class JobSpec(BaseModel):
         cannot hold one; JSON would carry it only as a \\u0000 escape PostgreSQL refuses too)."""
         if not metadata:
             return metadata
+        shape = metadata_shape(metadata)
+        if shape.values > MAX_METADATA_VALUES:
+            raise ValueError(
+                f"holds more than {MAX_METADATA_VALUES} values, the most allowed (its columns "
+                f"and every list item and object member in them; {shape.largest!r} holds the "
+                "most)"
+            )
+        if shape.depth > MAX_METADATA_DEPTH:
+            raise ValueError(
+                f"{shape.deepest!r} nests lists and objects {shape.depth} levels deep; at most "
+                f"{MAX_METADATA_DEPTH} are allowed"
+            )
         try:
             text = _METADATA_JSON.encode(metadata)
         except (TypeError, ValueError, RecursionError) as exc:
@@ -275,6 +295,52 @@ class JobSpec(BaseModel):
         if "\\u0000" in text and (where := _nul_in(metadata)) is not None:
             raise ValueError(f"{where} contains a NUL character (U+0000); text cannot hold it")
         return metadata
+
+
+@dataclass(frozen=True)
+class MetadataShape:
+    """What a row's metadata holds, as far as memory goes (see MAX_METADATA_VALUES)."""
+
+    #: columns, list items and object members, counted up to one past MAX_METADATA_VALUES
+    values: int
+    #: the characters of every string in it, names included
+    chars: int
+    #: the deepest nesting of lists and objects, and the column that has it
+    depth: int
+    deepest: str
+    #: the column holding the most values
+    largest: str
+
+
+def metadata_shape(metadata: dict[str, Any]) -> MetadataShape:
+    """Count what `metadata` holds, without recursion (a deep row must not overflow the stack)
+    and without going on past MAX_METADATA_VALUES + 1 values (a huge one costs no more)."""
+    values = chars = depth = most = 0
+    deepest = largest = ""
+    for column, value in metadata.items():
+        before = values
+        chars += len(column)
+        pending: list[tuple[Any, int]] = [(value, 0)]
+        while pending and values <= MAX_METADATA_VALUES:
+            item, level = pending.pop()
+            values += 1
+            if isinstance(item, str):
+                chars += len(item)
+                continue
+            members: list[Any] = []
+            if isinstance(item, dict):
+                chars += sum(map(len, item))
+                members = list(item.values())
+            elif isinstance(item, list):
+                members = item
+            else:
+                continue
+            if level + 1 > depth:
+                depth, deepest = level + 1, column
+            pending.extend((member, level + 1) for member in members[: MAX_METADATA_VALUES + 1])
+        if values - before > most:
+            most, largest = values - before, column
+    return MetadataShape(values, chars, depth, deepest, largest)
 
 
 def _nul_in(value: Any, where: str = "") -> str | None:

@@ -20,7 +20,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from jobs.spec import MAX_INPUT_IMAGE_BYTES, ImageInput
+from jobs.spec import (
+    MAX_INPUT_IMAGE_BYTES,
+    MAX_METADATA_BYTES,
+    MAX_METADATA_VALUES,
+    MAX_PROMPT_CHARS,
+    ImageInput,
+)
 
 #: the longest row read: room for the largest input image the spec allows as a base64 data URI,
 #: plus 1 MiB for the prompt and metadata. A longer row is rejected unread and reading goes on.
@@ -30,6 +36,11 @@ _SKIP_CHUNK = 64 * 1024
 _BOM = b"\xef\xbb\xbf"
 #: the column / key that names a job's key in the batch
 KEY_FIELD = "id"
+#: The most `[`, `{` and `,` a JSONL row may hold before it is decoded: more than a valid row can
+#: (every character of its prompt and metadata, plus a bracket and a comma for each metadata value
+#: and each field), so a 14 MB line of `[],[],...` is refused before it becomes millions of Python
+#: objects, 25 times its size.
+MAX_ROW_STRUCTURE = MAX_PROMPT_CHARS + MAX_METADATA_BYTES + 2 * MAX_METADATA_VALUES + 64
 #: The most columns a CSV manifest may have. A job has eight fields and an id; the rest is
 #: metadata, which is bounded by MAX_METADATA_BYTES anyway. A thousand is far beyond any sheet
 #: written by hand, and refuses at once a header of a million empty cells that every row would
@@ -200,6 +211,13 @@ def _json_kind(value: Any) -> str:
 
 
 def _parse_json_row(number: int, text: str) -> SourceRow:
+    if len(text) > MAX_ROW_STRUCTURE and (structure := _structure(text)) > MAX_ROW_STRUCTURE:
+        problem = RowProblem(
+            "row",
+            f"has {structure} brackets and commas, more than a valid row can hold (its metadata "
+            f"holds at most {MAX_METADATA_VALUES} values), so it was not decoded",
+        )
+        return SourceRow(number, text, {}, problem)
     try:
         value = _ROW_DECODER.decode(text)
         problem = _bad_text_in_row(value) if "\\u" in text and isinstance(value, dict) else None
@@ -221,6 +239,11 @@ def _parse_json_row(number: int, text: str) -> SourceRow:
         elif problem is None:
             return SourceRow(number, text, value)
     return SourceRow(number, text, {}, problem)
+
+
+def _structure(text: str) -> int:
+    """How many `[`, `{` and `,` the text holds: an upper bound on the values it decodes to."""
+    return text.count("[") + text.count("{") + text.count(",")
 
 
 def read_jsonl(stream: BinaryIO, max_bytes: int) -> Iterator[SourceRow]:
