@@ -18,6 +18,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from jobs.keys import validate_key
+from jobs.quoting import quoted
 
 #: the model the product is built for; the settings may name another of the same contract
 DEFAULT_MODEL = "bytedance/seedream-4.0"
@@ -140,7 +141,7 @@ class ImageInput(BaseModel):
             decode_input_image(image)
             return image
         raise ValueError(
-            f"must be an http(s) URL or a data:image/jpeg|png;base64 URI, got {image[:40]!r}"
+            f"must be an http(s) URL or a data:image/jpeg|png;base64 URI, got {quoted(image)}"
         )
 
     @model_validator(mode="after")
@@ -274,13 +275,13 @@ class JobSpec(BaseModel):
         if shape.values > MAX_METADATA_VALUES:
             raise ValueError(
                 f"holds more than {MAX_METADATA_VALUES} values, the most allowed (its columns "
-                f"and every list item and object member in them; {shape.largest!r} holds the "
+                f"and every list item and object member in them; {quoted(shape.largest)} holds the "
                 "most)"
             )
         if shape.depth > MAX_METADATA_DEPTH:
             raise ValueError(
-                f"{shape.deepest!r} nests lists and objects {shape.depth} levels deep; at most "
-                f"{MAX_METADATA_DEPTH} are allowed"
+                f"{quoted(shape.deepest)} nests lists and objects {shape.depth} levels deep; "
+                f"at most {MAX_METADATA_DEPTH} are allowed"
             )
         try:
             text = _METADATA_JSON.encode(metadata)
@@ -349,7 +350,7 @@ def _nul_in(value: Any, where: str = "") -> str | None:
         return (where or "a value") if "\x00" in value else None
     if isinstance(value, dict):
         for name, item in value.items():
-            here = f"{where}[{name!r}]" if where else repr(name)
+            here = f"{where}[{quoted(name)}]" if where else quoted(name)
             found = here if "\x00" in name else _nul_in(item, here)
             if found is not None:
                 return found

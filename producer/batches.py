@@ -5,10 +5,14 @@ import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
+from jobs.quoting import quoted
+
+#: the longest batch or schedule name: a readable path segment, well under any storage limit
+MAX_NAME_CHARS = 100
 #: batch and schedule names are one path segment of every object key, so they are held to a
 #: narrow alphabet. Applied with fullmatch: `$` would let a trailing newline through ("nl\n"),
 #: which passes here and then fails at storage after the image is paid for
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
+_NAME = re.compile(rf"[A-Za-z0-9_][A-Za-z0-9._-]{{0,{MAX_NAME_CHARS - 1}}}")
 
 
 def validate_name(name: str, what: str = "batch name") -> str:
@@ -20,8 +24,8 @@ def validate_name(name: str, what: str = "batch name") -> str:
     """
     if not _NAME.fullmatch(name):
         raise ValueError(
-            f"{what} {name!r} is not allowed: use 1-100 letters, digits, '.', '_' or '-', "
-            "starting with a letter, digit or '_'"
+            f"{what} {quoted(name)} is not allowed: use 1-{MAX_NAME_CHARS} letters, digits, '.', "
+            "'_' or '-', starting with a letter, digit or '_'"
         )
     return name
 

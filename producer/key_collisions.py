@@ -13,6 +13,7 @@ key (about 130 bytes) and one per new folder, never by the rows themselves.
 """
 
 from jobs.keys import OUTPUT_EXTENSIONS
+from jobs.quoting import quoted
 
 #: a key seen first: its line, or (its spelling, its line) when that differs from the folded key
 _First = int | tuple[str, int]
@@ -41,15 +42,15 @@ class KeyCollisions:
             if first_key == key:
                 return None
             return (
-                f"{key!r} collides with {first_key!r} on line {first_line} (keys differ only in "
-                "case); case-insensitive storage keeps one file for both: rename one"
+                f"{quoted(key)} collides with {quoted(first_key)} on line {first_line} (keys "
+                "differ only in case); case-insensitive storage keeps one file for both: rename one"
             )
         if (folder := self._image_folders.get(folded)) is not None:
             other, other_line = self._folders[folder]
             extension = folder.rpartition(".")[2]
             return (
-                f"{key!r} collides with {other!r} on line {other_line}: this key's image "
-                f"{key}.{extension} would be a folder of that key's path"
+                f"{quoted(key)} collides with {quoted(other)} on line {other_line}: this key's "
+                f"image {key}.{extension} would be a folder of that key's path"
             )
         new_folders = self._new_folders(folded)
         for folder in new_folders:
@@ -57,8 +58,8 @@ class KeyCollisions:
             if extension in OUTPUT_EXTENSIONS and (first := self._keys.get(stem)) is not None:
                 other, other_line = _spelled(stem, first)
                 return (
-                    f"{key!r} collides with {other!r} on line {other_line}: that key's image "
-                    f"{other}.{extension} would be a folder of this key's path"
+                    f"{quoted(key)} collides with {quoted(other)} on line {other_line}: that "
+                    f"key's image {other}.{extension} would be a folder of this key's path"
                 )
         self._keys[folded] = line if folded == key else (key, line)
         for folder in new_folders:

@@ -27,6 +27,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from jobs.quoting import QUOTED_CHARS, quoted
 from jobs.spec import ImageInput, JobSpec
 from producer.key_collisions import KeyCollisions
 from producer.local_images import LocalImageError, is_local_path, local_image_as_data_uri
@@ -58,8 +59,6 @@ _INPUT_FIELDS = tuple(ImageInput.model_fields)
 _RANGE_ERRORS = {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}
 _INTEGER_ERRORS = {"int_parsing", "int_type", "int_from_float"}
 _VALUE_ERROR_PREFIXES = ("Value error, ", "Assertion failed, ")
-#: how much of a value a message quotes (an inline image is megabytes)
-_SHOWN_CHARS = 60
 #: what a refused local image is replaced with while the rest of its row is checked, so the row's
 #: other rules (match_input_image needs an image) judge it as given; the row is rejected anyway
 _REFUSED_IMAGE_STAND_IN = "https://refused-local-image.invalid/"
@@ -271,13 +270,13 @@ def _allowed_range(name: str) -> str | None:
 def _shown(value: Any) -> str:
     """A value as a message quotes it: text in quotes, JSON values as JSON, long ones cut."""
     if isinstance(value, str):
-        return repr(value[:_SHOWN_CHARS] + "…") if len(value) > _SHOWN_CHARS else repr(value)
+        return quoted(value)
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return str(value)[:_SHOWN_CHARS]
+        return str(value)[:QUOTED_CHARS]
     if isinstance(value, dict):
         return "an object"
     return "a list" if isinstance(value, list) else type(value).__name__

@@ -20,6 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from jobs.quoting import QUOTED_CHARS, quoted
 from jobs.spec import (
     MAX_INPUT_IMAGE_BYTES,
     MAX_METADATA_BYTES,
@@ -98,7 +99,7 @@ def format_of(path: Path) -> ManifestFormat:
     except KeyError:
         allowed = ", ".join(_EXTENSIONS)
         given = path.suffix or "(no extension)"
-        problem = f"unknown manifest format {given!r}: use one of {allowed}"
+        problem = f"unknown manifest format {quoted(given)}: use one of {allowed}"
         raise ManifestError(path, problem) from None
 
 
@@ -183,7 +184,8 @@ def _bad_text_in_row(row: dict[str, Any]) -> RowProblem | None:
         if (problem := _bad_text(name)) is not None:
             return RowProblem("row", f"a key {problem}")
         if (problem := _bad_text(value)) is not None:
-            return RowProblem(name if name.isprintable() else repr(name), problem)
+            shown = name.isprintable() and len(name) <= QUOTED_CHARS
+            return RowProblem(name if shown else quoted(name), problem)
     return None
 
 
@@ -224,7 +226,7 @@ def _parse_json_row(number: int, text: str) -> SourceRow:
     except json.JSONDecodeError as exc:
         problem = RowProblem("row", f"is not valid JSON: {exc.msg} at column {exc.colno}")
     except _DuplicateKey as exc:
-        problem = RowProblem("row", f"key {exc.args[0]!r} appears twice in an object")
+        problem = RowProblem("row", f"key {quoted(exc.args[0])} appears twice in an object")
     except ValueError as exc:
         problem = RowProblem("row", f"is not valid JSON: {exc}")
     except RecursionError:
@@ -354,11 +356,11 @@ class CsvRecords:
         seen: set[str] = set()
         for name in named:
             if name in seen:
-                twice = f"line {line}: column {name!r} is named twice in the header"
+                twice = f"line {line}: column {quoted(name)} is named twice in the header"
                 raise ManifestError(path, twice)
             seen.add(name)
         if "prompt" not in header:
-            found = ", ".join(repr(name) for name in named[:10])
+            found = ", ".join(quoted(name) for name in named[:10])
             columns = ", ".join([*ImageInput.model_fields, KEY_FIELD])
             raise ManifestError(
                 path,
