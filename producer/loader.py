@@ -21,6 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from jobs.quoting import quoted
 from jobs.recovery import Enqueue
 from jobs.results import Batch, Duplicate, ResultsTable
 from jobs.spec import JobSpec, metadata_shape
@@ -171,7 +172,7 @@ def _duplicate_rejection(reader: ManifestReader, duplicate: Duplicate) -> Reject
     spec = duplicate.spec
     problem = RowProblem(
         "id",
-        f"duplicate key {spec.key!r}: line {duplicate.first_line} has it already; "
+        f"duplicate key {quoted(spec.key)}: line {duplicate.first_line} has it already; "
         "keys must be unique in a batch",
     )
     raw = spec_as_row_text(spec, reader.format, reader.header)
