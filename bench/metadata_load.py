@@ -3,11 +3,12 @@ built to cost the most memory per byte of file, with no worker running.
 
     .venv/bin/python bench/metadata_load.py [--rows 6000] [--shape nested --shape wide ...]
 
-Shapes (every row is under the 64 KiB metadata limit, so each would be loaded):
+Shapes (every row is under the 64 KiB metadata size limit, the only one before the value and
+depth limits):
 
 * `nested`: ~49 KB of empty lists per row (`[[], [], ...]`), 16,000 Python lists from 49 KB;
-* `deep`: lists nested as deep as the JSON decoder allows, a short chain per row;
-* `wide`: the most values the metadata limits allow, in one list per row;
+* `deep`: lists nested 500 deep, a short chain per row;
+* `wide`: the most values the metadata limits allow, in one list per row (loaded);
 * `plain`: a caption and two labels (a usual row), for comparison.
 
 Starts a private Redis and records into a SQLite file, runs `submit` as a user would, and prints

@@ -14,6 +14,7 @@ Rows are numbered by the physical line they start on (1-based), as an editor sho
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -21,13 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from jobs.quoting import QUOTED_CHARS, quoted
-from jobs.spec import (
-    MAX_INPUT_IMAGE_BYTES,
-    MAX_METADATA_BYTES,
-    MAX_METADATA_VALUES,
-    MAX_PROMPT_CHARS,
-    ImageInput,
-)
+from jobs.spec import MAX_INPUT_IMAGE_BYTES, MAX_METADATA_VALUES, ImageInput
 
 #: the longest row read: room for the largest input image the spec allows as a base64 data URI,
 #: plus 1 MiB for the prompt and metadata. A longer row is rejected unread and reading goes on.
@@ -37,11 +32,14 @@ _SKIP_CHUNK = 64 * 1024
 _BOM = b"\xef\xbb\xbf"
 #: the column / key that names a job's key in the batch
 KEY_FIELD = "id"
-#: The most `[`, `{` and `,` a JSONL row may hold before it is decoded: more than a valid row can
-#: (every character of its prompt and metadata, plus a bracket and a comma for each metadata value
-#: and each field), so a 14 MB line of `[],[],...` is refused before it becomes millions of Python
-#: objects, 25 times its size.
-MAX_ROW_STRUCTURE = MAX_PROMPT_CHARS + MAX_METADATA_BYTES + 2 * MAX_METADATA_VALUES + 64
+#: The most `[`, `{` and `,` a JSONL row may hold outside its strings: a bracket and a comma for
+#: each metadata value, a comma for each field. A row with more cannot be valid, and is refused
+#: before it is decoded: 49 KB of `[],[],...` would be 16,000 Python lists (1 MB), 14 MB of them
+#: 300 MB, and decoding them is most of the time such a row costs.
+MAX_ROW_STRUCTURE = 2 * MAX_METADATA_VALUES + 64
+#: a JSON string (escapes included; unrolled so that a 13 MB data URI is one fast run), or one
+#: of the characters that open a value or separate two
+_STRING_OR_STRUCTURE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{,]')
 #: The most columns a CSV manifest may have. A job has eight fields and an id; the rest is
 #: metadata, which is bounded by MAX_METADATA_BYTES anyway. A thousand is far beyond any sheet
 #: written by hand, and refuses at once a header of a million empty cells that every row would
@@ -213,11 +211,12 @@ def _json_kind(value: Any) -> str:
 
 
 def _parse_json_row(number: int, text: str) -> SourceRow:
-    if len(text) > MAX_ROW_STRUCTURE and (structure := _structure(text)) > MAX_ROW_STRUCTURE:
+    if len(text) > MAX_ROW_STRUCTURE and _too_structured(text):
         problem = RowProblem(
             "row",
-            f"has {structure} brackets and commas, more than a valid row can hold (its metadata "
-            f"holds at most {MAX_METADATA_VALUES} values), so it was not decoded",
+            f"has more than {MAX_ROW_STRUCTURE} brackets and commas outside its strings, more "
+            f"than a valid row can (its metadata holds at most {MAX_METADATA_VALUES} values), "
+            "so it was not decoded",
         )
         return SourceRow(number, text, {}, problem)
     try:
@@ -243,9 +242,16 @@ def _parse_json_row(number: int, text: str) -> SourceRow:
     return SourceRow(number, text, {}, problem)
 
 
-def _structure(text: str) -> int:
-    """How many `[`, `{` and `,` the text holds: an upper bound on the values it decodes to."""
-    return text.count("[") + text.count("{") + text.count(",")
+def _too_structured(text: str) -> bool:
+    """Whether the text holds more than MAX_ROW_STRUCTURE `[`, `{` and `,` outside its strings
+    (about the number of values it decodes to); stops counting there, copying nothing."""
+    structure = 0
+    for token in _STRING_OR_STRUCTURE.finditer(text):
+        if text[token.start()] != '"':
+            structure += 1
+            if structure > MAX_ROW_STRUCTURE:
+                return True
+    return False
 
 
 def read_jsonl(stream: BinaryIO, max_bytes: int) -> Iterator[SourceRow]:
