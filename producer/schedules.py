@@ -35,7 +35,7 @@ from pydantic import (
     model_validator,
 )
 
-from jobs.quoting import quoted
+from jobs.quoting import QUOTED_CHARS, quoted
 from producer.batches import MAX_NAME_CHARS, validate_batch_id, validate_name
 
 #: a schedule's name: it is recorded on its batches and names its beat entry
@@ -203,8 +203,10 @@ def _describe(path: Path, raw: list[Any], exc: ValidationError) -> str:
     entry = raw[int(index)] if isinstance(index, int) else None
     name = entry.get("name") if isinstance(entry, dict) else None
     number = f"#{int(index) + 1}"
-    which = f"schedule {quoted(name)} ({number})" if isinstance(name, str) else f"schedule {number}"
+    named = isinstance(name, str) and name
+    which = f"schedule {quoted(name)} ({number})" if named else f"schedule {number}"
     message = str(error["msg"]).removeprefix("Value error, ")
     if not fields:  # a check of the whole schedule: its message names the field
         return f"{path}: {which}: {message}"
-    return f"{path}: {which}: {'.'.join(map(str, fields))}: {message}"
+    field = ".".join(map(str, fields))
+    return f"{path}: {which}: {field if len(field) <= QUOTED_CHARS else quoted(field)}: {message}"

@@ -219,6 +219,7 @@ def test_a_template_asking_for_a_huge_name_is_refused_before_it_is_formatted(
         ('cron: "0 9 * * *"', 'cron: "' + "0 " * 20_000 + '"'),
         ('batch: "spring-{date:%Y-%m-%d}"', 'batch: "' + "spring " * 20_000 + '"'),
         ("- name: spring", "- name: " + "spring " * 20_000),
+        ("max_cost: 30", "max_cost: 30\n  " + "colour" * 150 + ": red"),
     ],
 )
 def test_a_huge_value_is_quoted_by_its_start_only(tmp_path: Path, old: str, new: str) -> None:
