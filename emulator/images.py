@@ -25,8 +25,9 @@ HTML_PAGE = (
     b"<body><h1>Access denied</h1><p>This object is not available.</p></body></html>"
 )
 
-_SIZE = re.compile(r"^(?P<width>\d{1,4})x(?P<height>\d{1,4})$")
-_NAME = re.compile(r"^(?P<seed>[0-9a-f]{16})(?P<html>_html)?\.jpeg$")
+#: applied with fullmatch (`$` would let a trailing newline through)
+_SIZE = re.compile(r"(?P<width>\d{1,4})x(?P<height>\d{1,4})")
+_NAME = re.compile(r"(?P<seed>[0-9a-f]{16})(?P<html>_html)?\.jpeg")
 
 
 def seed_for_prompt(prompt: str) -> int:
@@ -52,7 +53,7 @@ class ImageRef:
     @classmethod
     def parse(cls, size: str, name: str) -> Self | None:
         """The image a URL names, or None when the URL is not one this emulator made."""
-        size_match, name_match = _SIZE.match(size), _NAME.match(name)
+        size_match, name_match = _SIZE.fullmatch(size), _NAME.fullmatch(name)
         if size_match is None or name_match is None:
             return None
         width, height = int(size_match["width"]), int(size_match["height"])

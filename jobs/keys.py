@@ -2,7 +2,11 @@
 
 import re
 
+from jobs.quoting import quoted
+
 MAX_KEY_LENGTH = 200
+#: the extensions a stored image may get (worker.images: JPEG, PNG, WebP), after `{key}.`
+OUTPUT_EXTENSIONS = ("jpg", "png", "webp")
 #: letters, digits, `._-` and `/` between segments (campaign/sku/variant); nothing a shell,
 #: a URL or a file system treats specially. Applied with fullmatch: `$` would let a trailing
 #: newline through ("a\n"), and a newline in an object key is a new line in every log and listing
@@ -16,12 +20,13 @@ def validate_key(key: str) -> str:
     if len(key) > MAX_KEY_LENGTH:
         raise ValueError(f"is {len(key)} characters; at most {MAX_KEY_LENGTH} are allowed")
     if key.startswith("/"):
-        raise ValueError(f"{key!r} is absolute; keys are relative to the output prefix")
+        raise ValueError(f"{quoted(key)} is absolute; keys are relative to the output prefix")
     if ".." in key.split("/"):
-        raise ValueError(f"{key!r} contains '..'; keys must stay under the output prefix")
+        raise ValueError(f"{quoted(key)} contains '..'; keys must stay under the output prefix")
     if not _KEY.fullmatch(key):
         raise ValueError(
-            f"{key!r} is not allowed: use letters, digits, '.', '_', '-' and '/' between "
+            f"{quoted(key)} is not allowed: use letters, digits, '.', '_', '-' and '/' between "
             "segments, each segment starting with a letter, digit or '_'"
         )
     return key
+

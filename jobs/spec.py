@@ -9,6 +9,8 @@ import binascii
 import io
 import json
 import re
+import warnings
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Self
 
@@ -16,6 +18,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from jobs.keys import validate_key
+from jobs.quoting import quoted
 
 #: the model the product is built for; the settings may name another of the same contract
 DEFAULT_MODEL = "bytedance/seedream-4.0"
@@ -35,8 +38,16 @@ MAX_PROMPT_CHARS = 10_000
 #: carried to the output; the row limit leaves room for a 10 MB inline image, and without this a
 #: row of megabytes of "caption" would be stored in the results table a million times over.
 MAX_METADATA_BYTES = 64 * 1024
+#: The most values a row's metadata may hold: its columns, and every list item and object member
+#: inside them. Captions and labels need tens. Its size as JSON does not bound its memory: 49 KB
+#: of `[[], [], ...]` is 16,000 Python lists, 1 MB, and a chunk of such rows took gigabytes.
+MAX_METADATA_VALUES = 1000
+#: How deep lists and objects may nest in one metadata column (`{"tags": [{"a": 1}]}` is 2 deep):
+#: labels and small records need two or three; deeper is a generated structure, not metadata.
+MAX_METADATA_DEPTH = 8
 
-_DATA_URI = re.compile(r"^data:image/(?P<subtype>jpeg|jpg|png);base64,(?P<payload>.*)$", re.DOTALL)
+#: applied with fullmatch, like every pattern that validates (`$` lets a trailing newline through)
+_DATA_URI = re.compile(r"data:image/(?P<subtype>jpeg|jpg|png);base64,(?P<payload>.*)", re.DOTALL)
 #: magic number -> the media type of a data URI carrying it
 INPUT_IMAGE_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG": "image/png"}
 #: C0 controls and DEL, but tab, line feed and carriage return (fine in a prompt). A NUL cannot be
@@ -130,7 +141,7 @@ class ImageInput(BaseModel):
             decode_input_image(image)
             return image
         raise ValueError(
-            f"must be an http(s) URL or a data:image/jpeg|png;base64 URI, got {image[:40]!r}"
+            f"must be an http(s) URL or a data:image/jpeg|png;base64 URI, got {quoted(image)}"
         )
 
     @model_validator(mode="after")
@@ -154,7 +165,7 @@ def decode_input_image(data_uri: str) -> Image.Image:
 
     Raises ValueError with what is wrong, so pydantic reports it on the `image` field.
     """
-    match = _DATA_URI.match(data_uri)
+    match = _DATA_URI.fullmatch(data_uri)
     if match is None:
         raise ValueError(
             "a data URI must be data:image/jpeg;base64,... or data:image/png;base64,..."
@@ -178,7 +189,15 @@ def open_input_image(raw: bytes) -> Image.Image:
     if input_image_type(raw) is None:
         raise ValueError("input image must be JPEG or PNG")
     try:
-        picture = Image.open(io.BytesIO(raw))
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_IMAGE_PIXELS and twice that: refuse those too
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            picture = Image.open(io.BytesIO(raw))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValueError(
+            f"input image declares more than {Image.MAX_IMAGE_PIXELS} pixels, so it was not "
+            "opened (a few bytes can declare gigapixels): send a smaller image"
+        ) from None
     except OSError:
         raise ValueError("input image could not be read as JPEG or PNG") from None
     width, height = picture.size
@@ -252,6 +271,18 @@ class JobSpec(BaseModel):
         cannot hold one; JSON would carry it only as a \\u0000 escape PostgreSQL refuses too)."""
         if not metadata:
             return metadata
+        shape = metadata_shape(metadata)
+        if shape.values > MAX_METADATA_VALUES:
+            raise ValueError(
+                f"holds more than {MAX_METADATA_VALUES} values, the most allowed (its columns "
+                f"and every list item and object member in them; {quoted(shape.largest)} holds the "
+                "most)"
+            )
+        if shape.depth > MAX_METADATA_DEPTH:
+            raise ValueError(
+                f"{quoted(shape.deepest)} nests lists and objects {shape.depth} levels deep; "
+                f"at most {MAX_METADATA_DEPTH} are allowed"
+            )
         try:
             text = _METADATA_JSON.encode(metadata)
         except (TypeError, ValueError, RecursionError) as exc:
@@ -267,13 +298,59 @@ class JobSpec(BaseModel):
         return metadata
 
 
+@dataclass(frozen=True)
+class MetadataShape:
+    """What a row's metadata holds, as far as memory goes (see MAX_METADATA_VALUES)."""
+
+    #: columns, list items and object members, counted up to one past MAX_METADATA_VALUES
+    values: int
+    #: the characters of every string in it, names included
+    chars: int
+    #: the deepest nesting of lists and objects, and the column that has it
+    depth: int
+    deepest: str
+    #: the column holding the most values
+    largest: str
+
+
+def metadata_shape(metadata: dict[str, Any]) -> MetadataShape:
+    """Count what `metadata` holds, without recursion (a deep row must not overflow the stack)
+    and without going on past MAX_METADATA_VALUES + 1 values (a huge one costs no more)."""
+    values = chars = depth = most = 0
+    deepest = largest = ""
+    for column, value in metadata.items():
+        before = values
+        chars += len(column)
+        pending: list[tuple[Any, int]] = [(value, 0)]
+        while pending and values <= MAX_METADATA_VALUES:
+            item, level = pending.pop()
+            values += 1
+            if isinstance(item, str):
+                chars += len(item)
+                continue
+            members: list[Any] = []
+            if isinstance(item, dict):
+                chars += sum(map(len, item))
+                members = list(item.values())
+            elif isinstance(item, list):
+                members = item
+            else:
+                continue
+            if level + 1 > depth:
+                depth, deepest = level + 1, column
+            pending.extend((member, level + 1) for member in members[: MAX_METADATA_VALUES + 1])
+        if values - before > most:
+            most, largest = values - before, column
+    return MetadataShape(values, chars, depth, deepest, largest)
+
+
 def _nul_in(value: Any, where: str = "") -> str | None:
     """Where in `value` (`'labels'[2]`) a string or an object's name holds a NUL, if anywhere."""
     if isinstance(value, str):
         return (where or "a value") if "\x00" in value else None
     if isinstance(value, dict):
         for name, item in value.items():
-            here = f"{where}[{name!r}]" if where else repr(name)
+            here = f"{where}[{quoted(name)}]" if where else quoted(name)
             found = here if "\x00" in name else _nul_in(item, here)
             if found is not None:
                 return found

@@ -6,26 +6,38 @@ database and Redis do their part of the work on the other core, and the GIL is r
 they do. At most CHUNKS_AHEAD chunks wait to be stored, so memory is flat whatever the size of the
 manifest, and the first images start while the rest is still loading.
 
-Bad rows are reported as they are read; a duplicate key is found when its chunk is recorded, so
-its report comes a chunk or two later.
+A chunk ends at CHUNK_ROWS rows or once what its rows hold in memory passes CHUNK_BYTES
+(`_weight`: its text, inline images, a price per metadata value), whichever comes first, so a
+chunk of rows carrying images or bulky metadata is as small in memory as one of plain rows.
+
+Bad rows are reported in line order, a chunk at a time: a duplicate key is only found when its
+chunk is recorded, so the rows rejected while reading wait for it, and the report (and the rejects
+file) lists them all in the manifest's order.
 """
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from jobs.quoting import quoted
 from jobs.recovery import Enqueue
 from jobs.results import Batch, Duplicate, ResultsTable
-from jobs.spec import JobSpec
+from jobs.spec import JobSpec, metadata_shape
 from producer.manifest import ManifestReader, RejectedRow, RowProblem
 from producer.rejects import spec_as_row_text
 
 #: rows per INSERT and per round of enqueueing: past a few thousand, a bigger chunk saves nothing
 CHUNK_ROWS = 5000
-#: a chunk also ends once its inline images pass this size (one row may carry a 13 MB data URI)
-CHUNK_IMAGE_CHARS = 64 * 1024 * 1024
+#: A chunk also ends once its rows weigh this much (`_weight`, about their bytes in memory). With
+#: CHUNKS_AHEAD + 2 chunks alive at once (read, waiting, storing) this bounds loading memory to
+#: ~100 MB, whatever the rows hold; one row may be 13 MB alone (an inline image).
+CHUNK_BYTES = 16 * 1024 * 1024
+#: What a row costs in memory besides its strings (a JobSpec, its ImageInput, their dicts), and
+#: what one metadata value costs (a Python list or dict is 56-64 bytes, plus its slot)
+_ROW_BYTES = 1024
+_VALUE_BYTES = 72
 #: chunks read and validated ahead of the one being stored
 CHUNKS_AHEAD = 2
 
@@ -76,29 +88,30 @@ def load_manifest(
         report.rejected += 1
         on_reject(row)
 
-    def store(chunk: list[JobSpec]) -> tuple[list[int], list[Duplicate]]:
+    def store(chunk: _Chunk) -> tuple[list[int], list[Duplicate]]:
         """On the storing thread: record the chunk, enqueue its new jobs."""
-        ids, duplicates = table.add_jobs(batch.id, chunk)
+        ids, duplicates = table.add_jobs(batch.id, chunk.jobs)
         if not strict:
             enqueue(ids)
         return ids, duplicates
 
-    def stored(outcome: "Future[tuple[list[int], list[Duplicate]]]") -> None:
+    def stored(chunk: _Chunk, outcome: "Future[tuple[list[int], list[Duplicate]]]") -> None:
         ids, duplicates = outcome.result()
         report.loaded += len(ids)
-        for duplicate in duplicates:
-            reject(_duplicate_rejection(reader, duplicate))
+        rejected = chunk.rejected + [_duplicate_rejection(reader, d) for d in duplicates]
+        for row in sorted(rejected, key=lambda row: row.line):
+            reject(row)
         shown.advance(rejected=len(duplicates), enqueued=0 if strict else len(ids))
 
     storing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seedream-store")
-    pending: deque[Future[tuple[list[int], list[Duplicate]]]] = deque()
+    pending: deque[tuple[_Chunk, Future[tuple[list[int], list[Duplicate]]]]] = deque()
     try:
-        for chunk in _chunks(reader, reject, shown):
-            pending.append(storing.submit(store, chunk))
+        for chunk in _chunks(reader, shown):
+            pending.append((chunk, storing.submit(store, chunk)))
             if len(pending) > CHUNKS_AHEAD:
-                stored(pending.popleft())
+                stored(*pending.popleft())
         while pending:
-            stored(pending.popleft())
+            stored(*pending.popleft())
     finally:
         # after a failure, chunks not yet stored are dropped: `resume` enqueues what was stored
         storing.shutdown(wait=True, cancel_futures=True)
@@ -113,35 +126,53 @@ def load_manifest(
     return report
 
 
-def _chunks(
-    rows: Iterable[JobSpec | RejectedRow], reject: OnReject, progress: LoadProgress
-) -> Iterator[list[JobSpec]]:
-    """The valid rows in chunks of CHUNK_ROWS (fewer when they carry large inline images)."""
-    chunk: list[JobSpec] = []
-    read = rejected = image_chars = 0
+@dataclass
+class _Chunk:
+    """Rows read in a row: the valid ones to record, and those rejected while reading them."""
+
+    jobs: list[JobSpec] = field(default_factory=list)
+    rejected: list[RejectedRow] = field(default_factory=list)
+
+
+def _chunks(rows: Iterable[JobSpec | RejectedRow], progress: LoadProgress) -> Iterator[_Chunk]:
+    """The rows in chunks of CHUNK_ROWS or CHUNK_BYTES, whichever comes first."""
+    chunk = _Chunk()
+    read = rejected = weight = 0
     for row in rows:
         read += 1
         if isinstance(row, RejectedRow):
             rejected += 1
-            reject(row)
-            continue
-        chunk.append(row)
-        image_chars += len(row.input.image or "")
-        if len(chunk) >= CHUNK_ROWS or image_chars >= CHUNK_IMAGE_CHARS:
+            chunk.rejected.append(row)
+        else:
+            chunk.jobs.append(row)
+        weight += _weight(row)
+        if read >= CHUNK_ROWS or weight >= CHUNK_BYTES:
             progress.advance(read=read, rejected=rejected)
-            read = rejected = image_chars = 0
+            read = rejected = weight = 0
             yield chunk
-            chunk = []
+            chunk = _Chunk()
     progress.advance(read=read, rejected=rejected)
-    if chunk:
+    if chunk.jobs or chunk.rejected:
         yield chunk
+
+
+def _weight(row: JobSpec | RejectedRow) -> int:
+    """About what `row` holds in memory, in bytes (see CHUNK_BYTES)."""
+    if isinstance(row, RejectedRow):
+        return _ROW_BYTES + len(row.raw)
+    spec = row.input
+    weight = _ROW_BYTES + len(spec.prompt) + len(spec.image or "")
+    if row.metadata:
+        shape = metadata_shape(row.metadata)
+        weight += shape.chars + _VALUE_BYTES * shape.values
+    return weight
 
 
 def _duplicate_rejection(reader: ManifestReader, duplicate: Duplicate) -> RejectedRow:
     spec = duplicate.spec
     problem = RowProblem(
         "id",
-        f"duplicate key {spec.key!r}: line {duplicate.first_line} has it already; "
+        f"duplicate key {quoted(spec.key)}: line {duplicate.first_line} has it already; "
         "keys must be unique in a batch",
     )
     raw = spec_as_row_text(spec, reader.format, reader.header)

@@ -18,6 +18,7 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
+from jobs.quoting import quoted
 from jobs.spec import MAX_INPUT_IMAGE_BYTES, input_image_type, open_input_image
 
 #: a value that names a scheme (`https:`, `data:`, `ftp:`) is a URI, for ImageInput to judge;
@@ -45,7 +46,7 @@ def local_image_as_data_uri(value: str, folder: Path) -> str:
     symlink out), is not a regular file, is missing, too large, or not a JPEG/PNG that meets the
     upstream limits.
     """
-    shown = repr(value[:200])
+    shown = quoted(value)
 
     def refuse(problem: str) -> LocalImageError:
         return LocalImageError(f"{shown} {problem}; use {_ALLOWED}")

@@ -4,10 +4,12 @@ A row's fields are those of `jobs.spec.ImageInput` (validated by it, never by ru
 An `image` that is a file path is read from the manifest's folder and sent inline
 (`producer.local_images`).
 `id` is the job's key in the batch (default: the row's line number, "17"); uniqueness is the
-results table's to check. Every other column or key is the job's metadata and travels to the
-output: strings from a CSV, JSON values as they are from JSONL. In a CSV an empty cell is a field
-not given, metadata included; in JSONL `null` is a field not given (so `"id": null` takes the
-default key) and an empty string is a value (so `"id": ""` is a bad key).
+results table's to check; keys that differ but would collide in storage (`Hero` and `hero`, `x`
+and `x.jpg/y`) are refused here (`producer.key_collisions`). Every other column or key is the
+job's metadata and travels to the output: strings from a CSV, JSON values as they are from
+JSONL. In a CSV an empty cell is a field not given, metadata included; in JSONL `null` is a field
+not given (so `"id": null` takes the default key) and an empty string is a value (so `"id": ""` is
+a bad key).
 
     for row in read_manifest(Path("jobs.csv")):
         if isinstance(row, RejectedRow):
@@ -25,8 +27,10 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from jobs.quoting import QUOTED_CHARS, quoted
 from jobs.spec import ImageInput, JobSpec
 from producer.binary_files import refuse_binary
+from producer.key_collisions import KeyCollisions
 from producer.local_images import LocalImageError, is_local_path, local_image_as_data_uri
 from producer.manifest_formats import (
     KEY_FIELD,
@@ -56,8 +60,6 @@ _INPUT_FIELDS = tuple(ImageInput.model_fields)
 _RANGE_ERRORS = {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}
 _INTEGER_ERRORS = {"int_parsing", "int_type", "int_from_float"}
 _VALUE_ERROR_PREFIXES = ("Value error, ", "Assertion failed, ")
-#: how much of a value a message quotes (an inline image is megabytes)
-_SHOWN_CHARS = 60
 #: what a refused local image is replaced with while the rest of its row is checked, so the row's
 #: other rules (match_input_image needs an image) judge it as given; the row is rejected anyway
 _REFUSED_IMAGE_STAND_IN = "https://refused-local-image.invalid/"
@@ -106,9 +108,13 @@ class ManifestReader:
 
     def __iter__(self) -> Iterator[JobSpec | RejectedRow]:
         rows = self._csv if self._csv is not None else read_jsonl(self._stream, self.max_row_bytes)
-        folder = self.path.parent
+        folder, path = self.path.parent, str(self.path)
+        collisions = KeyCollisions()
         for row in rows:
-            yield _job_or_rejection(str(self.path), row, folder)
+            job = _job_or_rejection(path, row, folder)
+            if isinstance(job, JobSpec) and (clash := collisions.add(job.key, job.line)):
+                job = RejectedRow(path, row.line, (RowProblem(KEY_FIELD, clash),), row.raw)
+            yield job
 
     @property
     def size(self) -> int:
@@ -266,13 +272,13 @@ def _allowed_range(name: str) -> str | None:
 def _shown(value: Any) -> str:
     """A value as a message quotes it: text in quotes, JSON values as JSON, long ones cut."""
     if isinstance(value, str):
-        return repr(value[:_SHOWN_CHARS] + "…") if len(value) > _SHOWN_CHARS else repr(value)
+        return quoted(value)
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return str(value)[:_SHOWN_CHARS]
+        return str(value)[:QUOTED_CHARS]
     if isinstance(value, dict):
         return "an object"
     return "a list" if isinstance(value, list) else type(value).__name__

@@ -14,13 +14,15 @@ Rows are numbered by the physical line they start on (1-based), as an editor sho
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from jobs.spec import MAX_INPUT_IMAGE_BYTES, ImageInput
+from jobs.quoting import QUOTED_CHARS, quoted
+from jobs.spec import MAX_INPUT_IMAGE_BYTES, MAX_METADATA_VALUES, ImageInput
 
 #: the longest row read: room for the largest input image the spec allows as a base64 data URI,
 #: plus 1 MiB for the prompt and metadata. A longer row is rejected unread and reading goes on.
@@ -30,6 +32,19 @@ _SKIP_CHUNK = 64 * 1024
 _BOM = b"\xef\xbb\xbf"
 #: the column / key that names a job's key in the batch
 KEY_FIELD = "id"
+#: The most `[`, `{` and `,` a JSONL row may hold outside its strings: a bracket and a comma for
+#: each metadata value, a comma for each field. A row with more cannot be valid, and is refused
+#: before it is decoded: 49 KB of `[],[],...` would be 16,000 Python lists (1 MB), 14 MB of them
+#: 300 MB, and decoding them is most of the time such a row costs.
+MAX_ROW_STRUCTURE = 2 * MAX_METADATA_VALUES + 64
+#: a JSON string (escapes included; unrolled so that a 13 MB data URI is one fast run), or one
+#: of the characters that open a value or separate two
+_STRING_OR_STRUCTURE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{,]')
+#: The most columns a CSV manifest may have. A job has eight fields and an id; the rest is
+#: metadata, which is bounded by MAX_METADATA_BYTES anyway. A thousand is far beyond any sheet
+#: written by hand, and refuses at once a header of a million empty cells that every row would
+#: otherwise be zipped against.
+MAX_COLUMNS = 1000
 
 
 class ManifestFormat(StrEnum):
@@ -82,7 +97,7 @@ def format_of(path: Path) -> ManifestFormat:
     except KeyError:
         allowed = ", ".join(_EXTENSIONS)
         given = path.suffix or "(no extension)"
-        problem = f"unknown manifest format {given!r}: use one of {allowed}"
+        problem = f"unknown manifest format {quoted(given)}: use one of {allowed}"
         raise ManifestError(path, problem) from None
 
 
@@ -167,7 +182,8 @@ def _bad_text_in_row(row: dict[str, Any]) -> RowProblem | None:
         if (problem := _bad_text(name)) is not None:
             return RowProblem("row", f"a key {problem}")
         if (problem := _bad_text(value)) is not None:
-            return RowProblem(name if name.isprintable() else repr(name), problem)
+            shown = name.isprintable() and len(name) <= QUOTED_CHARS
+            return RowProblem(name if shown else quoted(name), problem)
     return None
 
 
@@ -195,13 +211,21 @@ def _json_kind(value: Any) -> str:
 
 
 def _parse_json_row(number: int, text: str) -> SourceRow:
+    if len(text) > MAX_ROW_STRUCTURE and _too_structured(text):
+        problem = RowProblem(
+            "row",
+            f"has more than {MAX_ROW_STRUCTURE} brackets and commas outside its strings, more "
+            f"than a valid row can (its metadata holds at most {MAX_METADATA_VALUES} values), "
+            "so it was not decoded",
+        )
+        return SourceRow(number, text, {}, problem)
     try:
         value = _ROW_DECODER.decode(text)
         problem = _bad_text_in_row(value) if "\\u" in text and isinstance(value, dict) else None
     except json.JSONDecodeError as exc:
         problem = RowProblem("row", f"is not valid JSON: {exc.msg} at column {exc.colno}")
     except _DuplicateKey as exc:
-        problem = RowProblem("row", f"key {exc.args[0]!r} appears twice in an object")
+        problem = RowProblem("row", f"key {quoted(exc.args[0])} appears twice in an object")
     except ValueError as exc:
         problem = RowProblem("row", f"is not valid JSON: {exc}")
     except RecursionError:
@@ -216,6 +240,18 @@ def _parse_json_row(number: int, text: str) -> SourceRow:
         elif problem is None:
             return SourceRow(number, text, value)
     return SourceRow(number, text, {}, problem)
+
+
+def _too_structured(text: str) -> bool:
+    """Whether the text holds more than MAX_ROW_STRUCTURE `[`, `{` and `,` outside its strings
+    (about the number of values it decodes to); stops counting there, copying nothing."""
+    structure = 0
+    for token in _STRING_OR_STRUCTURE.finditer(text):
+        if text[token.start()] != '"':
+            structure += 1
+            if structure > MAX_ROW_STRUCTURE:
+                return True
+    return False
 
 
 def read_jsonl(stream: BinaryIO, max_bytes: int) -> Iterator[SourceRow]:
@@ -315,14 +351,22 @@ class CsvRecords:
         line, cells, problem = first
         if problem is not None:
             raise ManifestError(path, f"line {line}: the header row {problem.problem}")
+        if len(cells) > MAX_COLUMNS:
+            raise ManifestError(
+                path,
+                f"line {line}: the header row has {len(cells)} columns; at most {MAX_COLUMNS} "
+                "are allowed (the job's fields, its id and metadata columns)",
+            )
         header = [name.strip() for name in cells]
         named = [name for name in header if name]
+        seen: set[str] = set()
         for name in named:
-            if named.count(name) > 1:
-                twice = f"line {line}: column {name!r} is named twice in the header"
+            if name in seen:
+                twice = f"line {line}: column {quoted(name)} is named twice in the header"
                 raise ManifestError(path, twice)
+            seen.add(name)
         if "prompt" not in header:
-            found = ", ".join(repr(name) for name in named[:10])
+            found = ", ".join(quoted(name) for name in named[:10])
             columns = ", ".join([*ImageInput.model_fields, KEY_FIELD])
             raise ManifestError(
                 path,

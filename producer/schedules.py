@@ -15,14 +15,17 @@ file, the schedule and the field. Fire times are cronsim's (it follows Debian cr
 changes), so `schedules` shows the same next run that beat keeps.
 """
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from string import Formatter
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from cronsim import CronSim, CronSimError
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -32,10 +35,14 @@ from pydantic import (
     model_validator,
 )
 
-from producer.batches import validate_batch_id
+from jobs.quoting import QUOTED_CHARS, quoted
+from producer.batches import MAX_NAME_CHARS, validate_batch_id, validate_name
 
 #: a schedule's name: it is recorded on its batches and names its beat entry
-ScheduleName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$")]
+#: the placeholders a `batch` template may use, by name alone (no attribute or index access)
+_PLACEHOLDERS = frozenset({"date", "name"})
+
+ScheduleName = Annotated[str, AfterValidator(lambda name: validate_name(name, "schedule name"))]
 
 
 class ScheduleFileError(ValueError):
@@ -65,7 +72,7 @@ class Schedule(BaseModel):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(
-                f"unknown timezone {value!r}: use an IANA name such as UTC or Europe/Berlin"
+                f"unknown timezone {quoted(value)}: use an IANA name such as UTC or Europe/Berlin"
             ) from None
         return value
 
@@ -76,7 +83,7 @@ class Schedule(BaseModel):
             CronSim(value, datetime.now(UTC))
         except CronSimError as exc:
             raise ValueError(
-                f"{value!r} is not a cron expression ({exc}): five fields, "
+                f"{quoted(value)} is not a cron expression ({exc}): five fields, "
                 "minute hour day-of-month month day-of-week, e.g. '0 6 * * 1-5'"
             ) from None
         return value
@@ -86,18 +93,16 @@ class Schedule(BaseModel):
         first = self.next_run(datetime.now(UTC))
         second = self.next_run(first)
         try:
+            _check_template(self.batch)
             names = [validate_batch_id(self.batch_name(moment)) for moment in (first, second)]
-        except (KeyError, IndexError, ValueError) as exc:
-            problem = (
-                f"unknown placeholder {exc}" if isinstance(exc, KeyError | IndexError) else exc
-            )
+        except ValueError as exc:
             raise ValueError(
-                f"batch: {problem}; a template such as '{self.name}-{{date:%Y-%m-%d}}' "
+                f"batch: {exc}; a template such as '{self.name}-{{date:%Y-%m-%d}}' "
                 "({date} is the fire time, {name} the schedule's)"
             ) from None
         if names[0] == names[1]:
             raise ValueError(
-                f"batch: {self.batch!r} names the runs at {first:%Y-%m-%d %H:%M} and "
+                f"batch: {quoted(self.batch)} names the runs at {first:%Y-%m-%d %H:%M} and "
                 f"{second:%Y-%m-%d %H:%M} alike, so only the first would run: put enough of "
                 "the time in it (e.g. {date:%Y-%m-%d-%H%M})"
             )
@@ -122,18 +127,57 @@ class Schedule(BaseModel):
         return self.batch.format(date=fired_at.astimezone(self.zone), name=self.name)
 
 
+class _AliasRefused(yaml.YAMLError):
+    pass
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """safe_load's loader, refusing aliases (`*name`): nine nested aliases make a billion
+    values out of a few lines (90 s and 5.5 GB here), and a schedule file is short enough to
+    write each value out."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            alias = self.peek_event()
+            raise _AliasRefused(
+                f"line {alias.start_mark.line + 1}: an alias ({quoted('*' + alias.anchor)}) is not "
+                "allowed in a schedule file: write the value out"
+            )
+        return super().compose_node(parent, index)
+
+
+def _check_template(template: str) -> None:
+    """ValueError when a batch template names anything but {date} and {name} (`{name.__class__}`
+    included) or asks for a width no batch name can have: `{name:>200000000}` would build 200 MB
+    before the name could be checked."""
+    for _, placeholder, spec, _ in Formatter().parse(template):
+        if placeholder is None:
+            continue
+        if placeholder not in _PLACEHOLDERS:
+            raise ValueError(f"unknown placeholder {quoted(placeholder)}")
+        for width in re.findall(r"\d+", spec or ""):
+            if len(width) > len(str(MAX_NAME_CHARS)) or int(width) > MAX_NAME_CHARS:
+                whole = f"{{{placeholder}:{spec}}}"
+                raise ValueError(
+                    f"{quoted(whole)} pads to {quoted(width)} characters; a batch name has at "
+                    f"most {MAX_NAME_CHARS}"
+                )
+
+
 _SCHEDULES = TypeAdapter(list[Schedule])
 
 
 def load_schedules(path: Path) -> list[Schedule]:
     """Every schedule in the file, or ScheduleFileError naming what is wrong and where."""
     try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw: Any = yaml.load(path.read_text(encoding="utf-8"), Loader=_NoAliasLoader)
     except FileNotFoundError:
         raise ScheduleFileError(
             f"{path}: no such file; write one (see config/schedules.yaml) "
             "or point SEEDREAM_SCHEDULES_FILE at it"
         ) from None
+    except _AliasRefused as exc:
+        raise ScheduleFileError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
         raise ScheduleFileError(f"{path}: not YAML: {exc}".replace("\n", " ")) from None
     if raw is None:
@@ -147,7 +191,7 @@ def load_schedules(path: Path) -> list[Schedule]:
     seen: set[str] = set()
     for schedule in schedules:
         if schedule.name in seen:
-            raise ScheduleFileError(f"{path}: schedule {schedule.name!r}: name used twice")
+            raise ScheduleFileError(f"{path}: schedule {quoted(schedule.name)}: name used twice")
         seen.add(schedule.name)
     return schedules
 
@@ -158,8 +202,11 @@ def _describe(path: Path, raw: list[Any], exc: ValidationError) -> str:
     index, *fields = error["loc"]
     entry = raw[int(index)] if isinstance(index, int) else None
     name = entry.get("name") if isinstance(entry, dict) else None
-    which = f"schedule {name!r} (#{int(index) + 1})" if name else f"schedule #{int(index) + 1}"
+    number = f"#{int(index) + 1}"
+    named = isinstance(name, str) and name
+    which = f"schedule {quoted(name)} ({number})" if named else f"schedule {number}"
     message = str(error["msg"]).removeprefix("Value error, ")
     if not fields:  # a check of the whole schedule: its message names the field
         return f"{path}: {which}: {message}"
-    return f"{path}: {which}: {'.'.join(map(str, fields))}: {message}"
+    field = ".".join(map(str, fields))
+    return f"{path}: {which}: {field if len(field) <= QUOTED_CHARS else quoted(field)}: {message}"

@@ -47,8 +47,18 @@ def test_every_bad_row_is_reported_and_only_the_good_rows_images_are_stored(
     # every bad row, on its line and field; no other line reported
     for line, field in manifest.bad_lines.items():
         assert f"in/{name}:{line}: {field}:" in result.stderr, (line, field)
-    reported = {int(n) for n in re.findall(rf"^in/{re.escape(name)}:(\d+): ", result.stderr, re.M)}
-    assert reported == set(manifest.bad_lines)
+    in_order = [int(n) for n in re.findall(rf"^in/{re.escape(name)}:(\d+): ", result.stderr, re.M)]
+    assert set(in_order) == set(manifest.bad_lines)
+    # reported, and written to the rejects file, in the manifest's line order
+    assert in_order == sorted(in_order)
+    if name.endswith(".jsonl"):
+        lines = (folder / name).read_bytes().split(b"\n")
+        expected = [lines[number - 1] for number in sorted(manifest.bad_lines)]
+        written = (tmp_path / rejects).read_bytes().split(b"\n")[:-1]
+        # an overlong row is written as far as it was read
+        assert len(written) == len(expected)
+        pairs = zip(written, expected, strict=True)
+        assert all(line.startswith(row) and row for row, line in pairs)
     good, bad = len(manifest.good_keys), len(manifest.bad_lines)
     assert f"batch hostile: {good} jobs queued, {bad} rows rejected" in result.stderr
     assert f"succeeded {good}" in result.stdout

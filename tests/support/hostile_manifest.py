@@ -3,12 +3,16 @@ line and field, among good rows whose images must come out.
 
 The folder it is written in holds the reference images the good rows edit, and the traps the bad
 rows point at: a symlink out of the folder, a directory, an HTML page named .png, a 10 MB+ file,
+a decompression bomb,
 and a real image just outside the folder (`secret.png`), which must never be read.
 """
 
+import base64
 import csv
 import io
 import json
+import struct
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +22,26 @@ from tests.support.images import image_bytes
 
 CSV_COLUMNS = ["id", "prompt", "size", "aspect_ratio", "image", "caption"]
 TEN_MB = 10 * 1024 * 1024
+
+
+def bomb_png(width: int = 100_000, height: int = 100_000) -> bytes:
+    """A valid PNG header of a few dozen bytes declaring `width` x `height` pixels: opening it
+    is free, decoding it would take width * height * 3 bytes."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b""))
+        + chunk(b"IEND", b"")
+    )
+
+
+BOMB_DATA_URI = f"data:image/png;base64,{base64.b64encode(bomb_png()).decode()}"
 
 #: rows that must become images: key -> row
 GOOD_ROWS: list[dict[str, str]] = [
@@ -43,6 +67,8 @@ BAD_ROWS: list[tuple[dict[str, str], str]] = [
     ({"id": "tab\tkey", "prompt": "tab in the key"}, "id"),
     ({"id": "esc\x1b[31m", "prompt": "terminal escape in the key"}, "id"),
     ({"id": "good/plain", "prompt": "same key twice"}, "id"),
+    ({"id": "Good/Plain", "prompt": "same key in other case"}, "id"),
+    ({"id": "good/plain.jpg/y", "prompt": "a folder where an image goes"}, "id"),
     ({"prompt": "q" * (MAX_PROMPT_CHARS + 1)}, "prompt"),
     ({"prompt": "z" * TEN_MB}, "prompt"),
     ({"prompt": "bell\x07"}, "prompt"),
@@ -54,6 +80,8 @@ BAD_ROWS: list[tuple[dict[str, str], str]] = [
     ({"prompt": "edit", "image": "missing.png"}, "image"),
     ({"prompt": "edit", "image": "page.png"}, "image"),
     ({"prompt": "edit", "image": "huge.png"}, "image"),
+    ({"prompt": "edit", "image": "bomb.png"}, "image"),
+    ({"prompt": "edit", "image": BOMB_DATA_URI}, "image"),
 ]
 
 #: JSONL lines only JSON can hold (escapes, types, duplicate names) or that break the reader
@@ -99,6 +127,7 @@ def plant_files(folder: Path) -> None:
     with (folder / "huge.png").open("wb") as huge:
         huge.write(image_bytes("PNG", (64, 48)))
         huge.truncate(MAX_INPUT_IMAGE_BYTES + 1)
+    (folder / "bomb.png").write_bytes(bomb_png())
     (folder.parent / "secret.png").write_bytes(image_bytes("PNG", (64, 48)))
     (folder / "link-out.png").symlink_to(folder.parent / "secret.png")
 

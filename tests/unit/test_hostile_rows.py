@@ -1,12 +1,24 @@
 """Rows written to break things: keys that escape the prefix, control characters, runaway sizes,
 wrong types. Each is one clear `field: problem`, and the rows around it still go through."""
 
+import base64
+import json
 import re
+import tracemalloc
+import warnings
 
 import pytest
 
 from jobs.keys import validate_key
-from jobs.spec import MAX_METADATA_BYTES, MAX_PROMPT_CHARS, ImageInput, JobSpec
+from jobs.spec import (
+    MAX_METADATA_BYTES,
+    MAX_METADATA_DEPTH,
+    MAX_METADATA_VALUES,
+    MAX_PROMPT_CHARS,
+    ImageInput,
+    JobSpec,
+)
+from tests.support.hostile_manifest import bomb_png
 from tests.support.rows import jsonl, only_job, only_rejection, problems, rows, write
 
 # ---------------------------------------------------------------- keys
@@ -121,6 +133,30 @@ def test_an_image_url_with_spaces_or_control_characters_is_refused(
     }
 
 
+# ---------------------------------------------------------------- decompression bombs
+
+
+@pytest.mark.parametrize("pixels", [(100_000, 100_000), (10_000, 10_000)])
+@pytest.mark.parametrize("given_as", ["data URI", "local file"])
+def test_a_tiny_image_declaring_too_many_pixels_is_its_rows_error(
+    tmp_path, given_as: str, pixels: tuple[int, int]
+) -> None:
+    bomb = bomb_png(*pixels)
+    if given_as == "local file":
+        (tmp_path / "bomb.png").write_bytes(bomb)
+        image = "bomb.png"
+    else:
+        image = f"data:image/png;base64,{base64.b64encode(bomb).decode()}"
+    path = write(tmp_path, "m.jsonl", jsonl({"prompt": "a", "image": image}, {"prompt": "b"}))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bad, good = rows(path)
+
+    assert "declares more than 89478485 pixels" in problems(bad)["image"]
+    assert isinstance(good, JobSpec) and good.input.prompt == "b"
+
+
 # ---------------------------------------------------------------- metadata
 
 
@@ -149,6 +185,65 @@ def test_metadata_within_the_cap_keeps_its_shape(tmp_path) -> None:
     labels = {"caption": "é" * 1000, "labels": ["a", "b"], "score": 0.5, "ok": True}
     path = write(tmp_path, "m.jsonl", jsonl({"prompt": "a", **labels}))
     assert only_job(path).metadata == labels
+
+
+@pytest.mark.parametrize(
+    ("metadata", "problem"),
+    [
+        ({"caption": "c", "tags": [[] for _ in range(1001)]}, "holds more than 1000 values, "
+         "the most allowed (its columns and every list item and object member in them; 'tags' "
+         "holds the most)"),
+        ({"tags": list(range(MAX_METADATA_VALUES))}, "holds more than 1000 values"),
+        ({"deep": json.loads("[" * 9 + "]" * 9)}, "'deep' nests lists and objects 9 levels deep; "
+         "at most 8 are allowed"),
+        ({"deep": json.loads('{"a":' * 500 + "1" + "}" * 500)}, "'deep' nests lists and "
+         "objects 500 levels deep; at most 8 are allowed"),
+    ],
+)  # fmt: skip
+def test_metadata_holding_too_many_values_or_nesting_too_deep_is_refused_naming_the_limit(
+    tmp_path, metadata: dict[str, object], problem: str
+) -> None:
+    path = write(tmp_path, "m.jsonl", jsonl({"prompt": "a", **metadata}, {"prompt": "next"}))
+
+    refused, accepted = rows(path)
+
+    assert problems(refused)["metadata"].startswith(problem)
+    assert isinstance(accepted, JobSpec) and accepted.line == 2
+
+
+def test_metadata_at_the_limits_is_kept() -> None:
+    metadata = {
+        "tags": list(range(MAX_METADATA_VALUES - MAX_METADATA_DEPTH - 1)),
+        "deep": json.loads("[" * MAX_METADATA_DEPTH + "]" * MAX_METADATA_DEPTH),
+    }
+    job = JobSpec(key="k", line=1, input=ImageInput(prompt="a"), metadata=metadata)
+    assert job.metadata == metadata
+
+
+def test_a_long_line_of_brackets_is_refused_before_it_is_decoded(tmp_path) -> None:
+    line = '{"prompt": "a", "tags": [' + "[]," * 4_000_000 + "[]]}"
+    path = write(tmp_path, "m.jsonl", line + "\n" + jsonl({"prompt": "next"}))
+    tracemalloc.start()
+    try:
+        refused, accepted = rows(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert problems(refused) == {
+        "row": "has more than 2064 brackets and commas outside its strings, more than a valid "
+        "row can (its metadata holds at most 1000 values), so it was not decoded"
+    }
+    assert isinstance(accepted, JobSpec)
+    # the line is 12 MB; decoded, it would have been four million lists (~300 MB)
+    assert peak < 3 * len(line) + 10 * 1024 * 1024
+
+
+def test_brackets_and_commas_inside_strings_do_not_count_against_a_row(tmp_path) -> None:
+    prompt = '[{,\\"' * 2_000
+    path = write(tmp_path, "m.jsonl", jsonl({"prompt": prompt, "caption": "[{," * 20_000}))
+
+    assert only_job(path).input.prompt == prompt
 
 
 @pytest.mark.parametrize(

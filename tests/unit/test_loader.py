@@ -1,12 +1,14 @@
 """Loading a manifest into a batch: chunks recorded and enqueued, bad rows reported, --strict."""
 
 import json
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from jobs.database import open_engine
 from jobs.results import ResultsTable
+from jobs.spec import MAX_METADATA_VALUES
 from jobs.states import JobState
 from producer import loader
 from producer.loader import load_manifest
@@ -122,13 +124,71 @@ def test_progress_is_told_every_row_read_rejected_and_enqueued(
 def test_a_chunk_ends_early_when_its_inline_images_are_large(
     table: ResultsTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(loader, "CHUNK_IMAGE_CHARS", 50)
-    image = "https://example.com/" + "x" * 20 + ".png"
+    monkeypatch.setattr(loader, "CHUNK_BYTES", 100_000)
+    image = "https://example.com/" + "x" * 40_000 + ".png"
     path = manifest(tmp_path, [{"prompt": f"p{n}", "image": image} for n in range(5)])
 
     _, enqueued, _ = load(table, path)
 
-    assert [len(chunk) for chunk in enqueued] == [2, 2, 1]
+    assert [len(chunk) for chunk in enqueued] == [3, 2]
+
+
+def test_a_chunk_ends_early_when_its_metadata_holds_many_values(
+    table: ResultsTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loader, "CHUNK_BYTES", 100_000)
+    rows: list[dict[str, object]] = [
+        {"prompt": f"p{n}", "tags": [[] for _ in range(500)]} for n in range(5)
+    ]
+    path = manifest(tmp_path, rows)
+
+    _, enqueued, _ = load(table, path)
+
+    # 500 empty lists are 1.5 KB of JSON but ~36 KB of Python objects
+    assert [len(chunk) for chunk in enqueued] == [3, 2]
+
+
+def _loading_peak(table: ResultsTable, path: Path, batch_id: str) -> int:
+    """The most memory (traced allocations) loading `path` as a new batch took."""
+    batch = table.create_batch(batch_id, str(path), "./out", "m")
+    tracemalloc.start()
+    try:
+        with ManifestReader(path) as reader:
+            load_manifest(table, batch, reader, lambda ids: None, lambda row: None)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_loading_memory_stays_flat_however_many_rows_carry_heavy_metadata(
+    table: ResultsTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loader, "CHUNK_BYTES", 512 * 1024, raising=False)
+    tags = list(range(1000, 1000 + MAX_METADATA_VALUES - 2))  # 28 bytes an int, 8 a slot
+    peaks = []
+    for count in (60, 240):
+        rows: list[dict[str, object]] = [{"prompt": f"p{n}", "tags": tags} for n in range(count)]
+        peaks.append(_loading_peak(table, manifest(tmp_path, rows), f"b{count}"))
+
+    assert table.counts("b240")[JobState.queued] == 240
+    # four times the rows (8 MB of them in memory), about the same peak
+    assert peaks[1] < peaks[0] * 1.5, peaks
+
+
+def test_rejected_rows_are_reported_in_line_order_duplicates_included(
+    table: ResultsTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loader, "CHUNK_ROWS", 3)
+    rows: list[dict[str, object]] = [{"id": f"k{n}", "prompt": f"p{n}"} for n in range(6)]
+    rows[1] = {"id": "k0", "prompt": "duplicate"}
+    rows[2] = {"prompt": "bad", "size": "9K"}
+    rows[4] = {"id": "k3", "prompt": "duplicate"}
+    rows[5] = {"prompt": "bad", "size": "9K"}
+    path = manifest(tmp_path, rows)
+
+    _, _, rejected = load(table, path)
+
+    assert [row.line for row in rejected] == [2, 3, 5, 6]
 
 
 def test_a_failure_to_enqueue_stops_the_load_and_is_raised(

@@ -1,6 +1,7 @@
 """Reading manifests: every row becomes a job or a rejection naming its file, line and field."""
 
 import json
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -103,8 +104,10 @@ def test_a_missing_file_is_refused_naming_it(tmp_path: Path) -> None:
         ("id,Prompt\n1,a cat\n", "the header row has no 'prompt' column"),
         ("prompt,size,prompt\n", "line 1: column 'prompt' is named twice in the header"),
         (b"prompt,\xff\n", "line 1: the header row is not valid UTF-8"),
+        (",".join(["prompt", *(f"c{i}" for i in range(1000))]) + "\n",
+         "line 1: the header row has 1001 columns; at most 1000 are allowed"),
     ],
-)
+)  # fmt: skip
 def test_a_csv_without_a_usable_header_is_refused_before_any_row(
     tmp_path: Path, content: str | bytes, message: str
 ) -> None:
@@ -113,6 +116,25 @@ def test_a_csv_without_a_usable_header_is_refused_before_any_row(
         read_manifest(path)
     assert str(caught.value).startswith(f"{path}: ")
     assert message in str(caught.value)
+
+
+def test_a_header_of_a_hundred_thousand_columns_is_refused_at_once(tmp_path: Path) -> None:
+    path = write(tmp_path, "m.csv", ",".join(["prompt", *map(str, range(100_000))]) + "\n")
+    started = time.perf_counter()
+
+    with pytest.raises(ManifestError, match="has 100001 columns; at most 1000 are allowed"):
+        read_manifest(path)
+    assert time.perf_counter() - started < 2
+
+
+def test_a_column_named_twice_among_a_thousand_is_found(
+    tmp_path: Path,
+) -> None:
+    names = ["prompt", *(f"c{i}" for i in range(998)), "c5"]
+    path = write(tmp_path, "m.csv", ",".join(names) + "\n")
+
+    with pytest.raises(ManifestError, match="line 1: column 'c5' is named twice in the header"):
+        read_manifest(path)
 
 
 def test_the_reader_tells_the_format_and_the_csv_header(tmp_path: Path) -> None:
@@ -570,7 +592,9 @@ def test_reading_is_lazy(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["m.jsonl", "m.csv"])
-def test_memory_stays_flat_however_long_the_manifest(tmp_path: Path, name: str) -> None:
+def test_memory_grows_only_by_a_small_entry_per_key_however_long_the_rows(
+    tmp_path: Path, name: str
+) -> None:
     path = tmp_path / name
     prompt = "a watercolour of a lighthouse at dusk " * 25
     with path.open("w", encoding="utf-8") as manifest:
@@ -590,4 +614,5 @@ def test_memory_stays_flat_however_long_the_manifest(tmp_path: Path, name: str) 
     finally:
         tracemalloc.stop()
     assert count == 20_000
-    assert peak < 1024 * 1024
+    # the rows are 1 KB each; what stays is one entry per key for the collision check
+    assert peak < 1024 * 1024 + 20_000 * 100

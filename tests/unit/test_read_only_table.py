@@ -1,5 +1,5 @@
-"""Commands that read or act on recorded batches never create a results table: run from the wrong folder (or
-with a URL naming an empty database), they say that no results table exists there."""
+"""Commands that read or act on recorded batches never create a results table: run from the
+wrong folder (or with a URL naming an empty database), they say that none exists there."""
 
 from collections.abc import Iterator
 from pathlib import Path

@@ -7,8 +7,18 @@ from pathlib import Path
 
 import pytest
 
+from jobs.database import open_engine
+from jobs.results import ResultsTable
 from jobs.spec import ImageInput, JobSpec, Size
-from producer.manifest import ManifestError, ManifestFormat, RejectedRow, read_manifest
+from producer import loader
+from producer.loader import load_manifest
+from producer.manifest import (
+    ManifestError,
+    ManifestFormat,
+    ManifestReader,
+    RejectedRow,
+    read_manifest,
+)
 from producer.rejects import RejectsWriter, spec_as_row_text
 
 
@@ -166,3 +176,32 @@ def test_a_jsonl_row_written_from_a_job_is_one_json_object() -> None:
         "prompt": "café",
         "n": 1,
     }
+
+
+def test_the_rejects_file_keeps_the_manifests_line_order_duplicates_included(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loader, "CHUNK_ROWS", 2)
+    manifest = tmp_path / "m.jsonl"
+    lines = [
+        {"id": "a", "prompt": "first"},
+        {"id": "a", "prompt": "duplicate of line 1"},
+        {"prompt": "bad size", "size": "5K"},
+        {"id": "b", "prompt": "second"},
+        {"id": "b", "prompt": "duplicate of line 4"},
+        {"prompt": "bad size again", "size": "5K"},
+    ]
+    manifest.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    table = ResultsTable(open_engine(f"sqlite:///{tmp_path / 'r.db'}"))
+    table.create_schema()
+    batch = table.create_batch("b", str(manifest), "./out", "m")
+
+    with ManifestReader(manifest) as reader, RejectsWriter.for_manifest(
+        manifest, tmp_path / "rejects.jsonl"
+    ) as writer:
+        load_manifest(table, batch, reader, lambda ids: None, writer.write)
+
+    written = (tmp_path / "rejects.jsonl").read_text().splitlines()
+    assert [json.loads(line)["prompt"] for line in written] == [
+        "duplicate of line 1", "bad size", "duplicate of line 4", "bad size again"
+    ]  # fmt: skip

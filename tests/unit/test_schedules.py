@@ -2,6 +2,7 @@
 batch names they make, and beat's view of them."""
 
 import pickle
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -151,3 +152,79 @@ def test_the_beat_schedule_has_one_entry_per_schedule_carrying_it(tmp_path: Path
     assert set(entries) == {"spring", "every-minute"}
     assert entries["spring"]["task"] == TASK
     assert Schedule.model_validate(entries["spring"]["kwargs"]["schedule"]) == schedules[0]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("- name: spring", '- name: "spring\\n"', "name: schedule name 'spring\\n' is not allowed"),
+        ('batch: "spring-{date:%Y-%m-%d}"', 'batch: "spring-{date:%Y-%m-%d}\\n"',
+         "batch: batch name 'spring-2"),
+    ],
+)  # fmt: skip
+def test_a_schedule_or_batch_name_ending_in_a_newline_is_refused(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    with pytest.raises(ScheduleFileError) as refused:
+        _load(tmp_path, GOOD.replace(old, new, 1))
+
+    assert expected in str(refused.value)
+
+
+def test_an_alias_is_refused_before_it_can_expand_a_billion_times(tmp_path: Path) -> None:
+    levels = "".join(
+        f"  l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]\n" for n in range(2, 10)
+    )
+    text = GOOD.split("- name: every-minute")[0] + "  l1: &l1 [lol, lol]\n" + levels
+    started = time.perf_counter()
+
+    with pytest.raises(ScheduleFileError) as refused:
+        _load(tmp_path, text + "  name: *l9\n")
+
+    assert time.perf_counter() - started < 1
+    assert str(refused.value) == (
+        f"{tmp_path / 'schedules.yaml'}: line 9: an alias ('*l1') is not allowed in a schedule "
+        "file: write the value out"
+    )
+
+
+@pytest.mark.parametrize(
+    ("template", "problem"),
+    [
+        ("{name:>200000000}", "batch: '{name:>200000000}' pads to '200000000' characters; a "
+         "batch name has at most 100"),
+        ("{date:%Y}{name:0>" + "9" * 5000 + "}", "batch: '{name:0>" + "9" * 52 + "…' pads to "
+         "'" + "9" * 60 + "…' characters"),
+        ("{name.__class__}", "batch: unknown placeholder 'name.__class__'"),
+        ("{0}", "batch: unknown placeholder '0'"),
+    ],
+)  # fmt: skip
+def test_a_template_asking_for_a_huge_name_is_refused_before_it_is_formatted(
+    tmp_path: Path, template: str, problem: str
+) -> None:
+    started = time.perf_counter()
+
+    with pytest.raises(ScheduleFileError) as refused:
+        _load(tmp_path, GOOD.replace('"spring-{date:%Y-%m-%d}"', f'"{template}"', 1))
+
+    assert time.perf_counter() - started < 1
+    assert problem in str(refused.value)
+    assert len(str(refused.value)) < 400
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("timezone: Europe/Berlin", "timezone: " + "Mars/" * 20_000),
+        ('cron: "0 9 * * *"', 'cron: "' + "0 " * 20_000 + '"'),
+        ('batch: "spring-{date:%Y-%m-%d}"', 'batch: "' + "spring " * 20_000 + '"'),
+        ("- name: spring", "- name: " + "spring " * 20_000),
+        ("max_cost: 30", "max_cost: 30\n  " + "colour" * 150 + ": red"),
+    ],
+)
+def test_a_huge_value_is_quoted_by_its_start_only(tmp_path: Path, old: str, new: str) -> None:
+    with pytest.raises(ScheduleFileError) as refused:
+        _load(tmp_path, GOOD.replace(old, new, 1))
+
+    assert "…'" in str(refused.value)
+    assert len(str(refused.value)) < 400

@@ -1,0 +1,84 @@
+"""Keys that would overwrite each other's output: refused when their manifest is read.
+
+Two keys that are different strings can still name the same thing in storage:
+
+* `Hero` and `hero` are one file on a case-insensitive file system (macOS, Windows, some S3
+  gateways), so the second image would replace the first;
+* `x` stores `x.jpg` and `x.jpg/y` needs a folder `x.jpg`: one of the two jobs is paid for and
+  then fails as `storage: File exists`.
+
+The results table only refuses keys that are equal, so these are found here, as rows stream by:
+the casefolded keys seen so far and the folders their paths open. Memory grows by one entry per
+key (about 130 bytes) and one per new folder, never by the rows themselves.
+"""
+
+from jobs.keys import OUTPUT_EXTENSIONS
+from jobs.quoting import quoted
+
+#: a key seen first: its line, or (its spelling, its line) when that differs from the folded key
+_First = int | tuple[str, int]
+
+
+class KeyCollisions:
+    """The keys of one manifest so far; `add` says whether a new key collides with one of them."""
+
+    def __init__(self) -> None:
+        #: casefolded key -> where it was first seen
+        self._keys: dict[str, _First] = {}
+        #: casefolded folder (`a`, `a/b` for key `a/b/c`) -> the first key that opened it, its line
+        self._folders: dict[str, tuple[str, int]] = {}
+        #: `x` for every folder named like an image (`x.jpg`) -> that folder
+        self._image_folders: dict[str, str] = {}
+
+    def add(self, key: str, line: int) -> str | None:
+        """Record `key` (of row `line`), or say which earlier key it collides with and how.
+
+        A key equal to an earlier one is not a collision here: the results table reports it as a
+        duplicate. A colliding key is not recorded, so it never hides a later collision.
+        """
+        folded = key.casefold()
+        if (first := self._keys.get(folded)) is not None:
+            first_key, first_line = _spelled(folded, first)
+            if first_key == key:
+                return None
+            return (
+                f"{quoted(key)} collides with {quoted(first_key)} on line {first_line} (keys "
+                "differ only in case); case-insensitive storage keeps one file for both: rename one"
+            )
+        if (folder := self._image_folders.get(folded)) is not None:
+            other, other_line = self._folders[folder]
+            extension = folder.rpartition(".")[2]
+            return (
+                f"{quoted(key)} collides with {quoted(other)} on line {other_line}: this key's "
+                f"image {key}.{extension} would be a folder of that key's path"
+            )
+        new_folders = self._new_folders(folded)
+        for folder in new_folders:
+            stem, _, extension = folder.rpartition(".")
+            if extension in OUTPUT_EXTENSIONS and (first := self._keys.get(stem)) is not None:
+                other, other_line = _spelled(stem, first)
+                return (
+                    f"{quoted(key)} collides with {quoted(other)} on line {other_line}: that "
+                    f"key's image {other}.{extension} would be a folder of this key's path"
+                )
+        self._keys[folded] = line if folded == key else (key, line)
+        for folder in new_folders:
+            self._folders[folder] = (key, line)
+            stem, _, extension = folder.rpartition(".")
+            if extension in OUTPUT_EXTENSIONS:
+                self._image_folders[stem] = folder
+        return None
+
+    def _new_folders(self, folded: str) -> list[str]:
+        """The folders of `folded`'s path not seen yet, innermost first. A folder seen before was
+        checked then, and so were its parents (a later key naming its image was refused)."""
+        found: list[str] = []
+        end = folded.rfind("/")
+        while end > 0 and (folder := folded[:end]) not in self._folders:
+            found.append(folder)
+            end = folded.rfind("/", 0, end)
+        return found
+
+
+def _spelled(folded: str, first: _First) -> tuple[str, int]:
+    return (folded, first) if isinstance(first, int) else first

@@ -1,0 +1,78 @@
+"""Keys that differ but would land on the same path in storage are refused when read, naming
+both lines; keys that are merely equal are left to the results table (a duplicate)."""
+
+from pathlib import Path
+
+import pytest
+
+from jobs.keys import OUTPUT_EXTENSIONS
+from jobs.spec import JobSpec
+from producer.key_collisions import KeyCollisions
+from tests.support.images import image_bytes, spooled
+from tests.support.rows import jsonl, problems, rows, write
+from worker.images import inspect_image
+
+
+def _keys(*keys: str) -> list[dict[str, object]]:
+    return [{"id": key, "prompt": f"picture {n}"} for n, key in enumerate(keys)]
+
+
+def test_keys_differing_only_in_case_are_refused_naming_both_lines(tmp_path: Path) -> None:
+    path = write(tmp_path, "m.jsonl", jsonl(*_keys("Hero", "a", "hero")))
+
+    first, _, clash = rows(path)
+
+    assert isinstance(first, JobSpec)
+    assert str(clash) == (
+        f"{path}:3: id: 'hero' collides with 'Hero' on line 1 (keys differ only in case); "
+        "case-insensitive storage keeps one file for both: rename one"
+    )
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        (("x", "x.jpg/y"), "'x.jpg/y' collides with 'x' on line 1: that key's image x.jpg would "
+         "be a folder of this key's path"),
+        (("x.png/y/z", "x"), "'x' collides with 'x.png/y/z' on line 1: this key's image x.png "
+         "would be a folder of that key's path"),
+        (("a/x.jpg/b", "A/X"), "'A/X' collides with 'a/x.jpg/b' on line 1: this key's image "
+         "A/X.jpg would be a folder of that key's path"),
+        (("a/X", "a/x.webp/b"), "'a/x.webp/b' collides with 'a/X' on line 1: that key's image "
+         "a/X.webp would be a folder of this key's path"),
+    ],
+)  # fmt: skip
+def test_a_key_whose_image_would_be_another_keys_folder_is_refused(
+    tmp_path: Path, keys: tuple[str, str], message: str
+) -> None:
+    path = write(tmp_path, "m.jsonl", jsonl(*_keys(*keys)))
+
+    first, clash = rows(path)
+
+    assert isinstance(first, JobSpec)
+    assert problems(clash) == {"id": message}
+
+
+@pytest.mark.parametrize(
+    "keys", [("a", "a/b"), ("a/b", "A/c"), ("x", "x.jpg"), ("x", "x.gif/y"), ("x.jpg", "x.jpg/y")]
+)
+def test_keys_that_stay_apart_in_storage_are_kept(tmp_path: Path, keys: tuple[str, str]) -> None:
+    path = write(tmp_path, "m.jsonl", jsonl(*_keys(*keys)))
+
+    assert all(isinstance(row, JobSpec) for row in rows(path))
+
+
+def test_an_equal_key_is_left_to_the_results_table_as_a_duplicate() -> None:
+    seen = KeyCollisions()
+
+    assert seen.add("hero", 1) is None
+    assert seen.add("hero", 2) is None
+    assert seen.add("HERO", 3) == (
+        "'HERO' collides with 'hero' on line 1 (keys differ only in case); case-insensitive "
+        "storage keeps one file for both: rename one"
+    )
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_every_extension_the_worker_stores_is_checked(fmt: str) -> None:
+    assert inspect_image(spooled(image_bytes(fmt))).extension in OUTPUT_EXTENSIONS
