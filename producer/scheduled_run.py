@@ -26,8 +26,9 @@ from jobs.recovery import Enqueue
 from jobs.results import Batch, BatchExists, ResultsTable
 from jobs.states import BatchState
 from producer.location_roots import OutsideRoots, require_under_roots
+from producer.manifest_formats import ManifestError
 from producer.schedules import Schedule
-from producer.submission import submit_manifest
+from producer.submission import SubmissionError, submit_manifest
 from worker.storage.s3 import split_s3_uri
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ class FireOutcome(StrEnum):
     previous_running = "previous_running"
     #: its manifest or output is outside the workers' roots: nothing was read or recorded
     refused = "refused"
+    #: its manifest is missing, unreadable or has no valid row: nothing was recorded
+    bad_manifest = "bad_manifest"
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,11 @@ def start_scheduled_batch(
             log.info("schedule %s: batch %s was made meanwhile; not started again",
                      schedule.name, name)  # fmt: skip
             return Fire(FireOutcome.exists, name)
+        except (ManifestError, SubmissionError) as exc:
+            # a person fixes the file; the next fire reads it again (a traceback would not help)
+            log.error("schedule %s: the run at %s (%s) was not started: %s",
+                      schedule.name, fired_at.isoformat(), name, exc)  # fmt: skip
+            return Fire(FireOutcome.bad_manifest, name)
     loaded = submission.report.loaded if submission.report is not None else 0
     log.info("schedule %s: batch %s started, %d jobs", schedule.name, name, loaded)
     return Fire(FireOutcome.started, name, loaded)

@@ -181,3 +181,23 @@ def test_a_fire_with_no_output_writes_to_the_workers_own_output(
     assert _fire(table, plain, FIRE, Sent(), workers) is FireOutcome.started
     batch = table.get_batch("daily-2026-06-01")
     assert batch is not None and batch.output == str(tmp_path / "o")
+
+
+@pytest.mark.parametrize("content", ["", '{"prompt": ""}\n'], ids=["empty", "no valid row"])
+def test_a_manifest_with_no_valid_row_is_one_logged_line_and_records_nothing(
+    table: ResultsTable,
+    schedule: Schedule,
+    settings: Settings,
+    content: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    Path(schedule.manifest).write_text(content)
+    sent = Sent()
+
+    assert _fire(table, schedule, FIRE, sent, settings) is FireOutcome.bad_manifest
+
+    assert table.get_batch("daily-2026-06-01") is None and sent.job_ids == []
+    [record] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "schedule daily: the run at" in record.getMessage() and "not started" in (
+        record.getMessage()
+    )
