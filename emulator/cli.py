@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from emulator.app import create_app
 from emulator.calls import describe_validation_error
 from emulator.config import EmulatorConfig
+from emulator.faults import FaultKind
 from emulator.responses import ResponseForm
 from jobs.spec import DEFAULT_MODEL
 
@@ -111,16 +112,21 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _parse_faults(specs: list[str]) -> dict[str, float]:
-    """`["server_error=0.05"]` → `{"server_error": 0.05}`; the config checks the kinds."""
+    """`["server_error=0.05"]` → `{"server_error": 0.05}`; the config checks the probabilities."""
     faults: dict[str, float] = {}
     for spec in specs:
         kind, sep, chance = spec.partition("=")
+        kind = kind.strip()
         try:
             if not sep:
                 raise ValueError(spec)
-            faults[kind.strip()] = float(chance)
+            faults[kind] = float(chance)
         except ValueError:
             raise typer.BadParameter(
                 f"{spec!r}: write KIND=PROBABILITY, e.g. server_error=0.05", param_hint="--fault"
             ) from None
+        if kind not in {known.value for known in FaultKind}:
+            raise typer.BadParameter(
+                f"{kind!r} is not one of {', '.join(FaultKind)}", param_hint="--fault"
+            )
     return faults
