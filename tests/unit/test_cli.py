@@ -76,3 +76,18 @@ def test_an_error_quoting_the_manifest_prints_its_brackets_instead_of_reading_th
     assert result.exit_code == 2
     assert "'[bold]name', '[/b]'" in " ".join(result.stderr.split())
     assert "Traceback" not in result.stderr and "MarkupError" not in result.stderr
+
+
+@pytest.mark.parametrize("name", ["nl\n", "a/b", " lead", "x" * 101], ids=repr)
+def test_a_batch_name_that_storage_could_not_hold_is_refused_before_anything_is_recorded(
+    cli_table: ResultsTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setenv("SEEDREAM_BROKER_URL", "redis://127.0.0.1:1/0")
+    get_settings.cache_clear()
+    (tmp_path / "m.jsonl").write_text('{"prompt": "a mug"}\n')
+
+    result = runner.invoke(app, ["submit", str(tmp_path / "m.jsonl"), "--batch", name])
+
+    assert result.exit_code == 2
+    assert "batch name" in result.stderr and "is not allowed" in result.stderr
+    assert cli_table.recent_batches() == []
