@@ -9,19 +9,25 @@ resolver says a name is: no test can send traffic elsewhere, even by mistake.
 import gzip
 import socket
 import socketserver
-import threading
 import time
 from collections.abc import Callable, Iterable
-from types import TracebackType
-from typing import Self
 
 import httpcore
+
+from tests.support.local_server import LocalServer
+
+
+class _DaemonTCPServer(socketserver.ThreadingTCPServer):
+    """Its connection threads never hold the test process open (a drip outlasting a test)."""
+
+    daemon_threads = True
+
 
 #: what the server does with one connection, once it read the request's head
 Script = Callable[[socket.socket], None]
 
 
-class RawHttpServer:
+class RawHttpServer(LocalServer):
     """`with RawHttpServer(script) as server:` listens at `server.url` until the block ends."""
 
     def __init__(self, script: Script) -> None:
@@ -36,23 +42,8 @@ class RawHttpServer:
                 except OSError:  # the client hung up, as a client giving up does
                     pass
 
-        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> Self:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler, _DaemonTCPServer)
+        self.url = self.base_url
 
     def header(self, name: str) -> list[str]:
         """The value of header `name` in each request received, in order ("" when absent)."""
