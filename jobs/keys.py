@@ -29,4 +29,3 @@ def validate_key(key: str) -> str:
             "segments, each segment starting with a letter, digit or '_'"
         )
     return key
-

@@ -30,11 +30,6 @@ def validate_name(name: str, what: str = "batch name") -> str:
     return name
 
 
-def validate_batch_id(batch_id: str) -> str:
-    """`batch_id` if it can be a key segment, else ValueError saying what is allowed."""
-    return validate_name(batch_id, "batch name")
-
-
 def new_batch_id(manifest: Path) -> str:
     """`{manifest stem}-{UTC time}-{4 hex}`: readable, sortable, unique without a lookup."""
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", manifest.stem).strip("-_")[:40] or "batch"

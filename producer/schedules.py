@@ -36,7 +36,7 @@ from pydantic import (
 )
 
 from jobs.quoting import QUOTED_CHARS, quoted
-from producer.batches import MAX_NAME_CHARS, validate_batch_id, validate_name
+from producer.batches import MAX_NAME_CHARS, validate_name
 
 #: a schedule's name: it is recorded on its batches and names its beat entry
 #: the placeholders a `batch` template may use, by name alone (no attribute or index access)
@@ -94,7 +94,7 @@ class Schedule(BaseModel):
         second = self.next_run(first)
         try:
             _check_template(self.batch)
-            names = [validate_batch_id(self.batch_name(moment)) for moment in (first, second)]
+            names = [validate_name(self.batch_name(moment)) for moment in (first, second)]
         except ValueError as exc:
             raise ValueError(
                 f"batch: {exc}; a template such as '{self.name}-{{date:%Y-%m-%d}}' "

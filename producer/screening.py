@@ -20,6 +20,7 @@ from tempfile import TemporaryDirectory
 
 from jobs.database import open_engine
 from jobs.results import ResultsTable
+from jobs.wording import counted
 from producer.loader import OnReject, load_manifest
 from producer.manifest import ManifestError, ManifestReader, RejectedRow
 from producer.progress import LoadingProgress
@@ -72,7 +73,7 @@ def _check_every_row(manifest: Path, on_reject: OnReject, show_progress: bool) -
         finally:
             scratch.engine.dispose()
     if report.rejected:
-        rows = "1 bad row" if report.rejected == 1 else f"{report.rejected:,} bad rows"
+        rows = counted(report.rejected, "bad row")
         raise ManifestError(
             manifest, f"{rows}; --strict refused the whole manifest: nothing was recorded"
         )

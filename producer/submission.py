@@ -16,7 +16,7 @@ from jobs.database import open_engine
 from jobs.recovery import Enqueue
 from jobs.results import Batch, ResultsTable
 from producer.batch_control import resume_batch
-from producer.batches import new_batch_id, validate_batch_id
+from producer.batches import new_batch_id, validate_name
 from producer.loader import LoadReport, load_manifest
 from producer.manifest import ManifestReader, RejectedRow
 from producer.progress import LoadingProgress
@@ -142,7 +142,7 @@ def _batch_to_resume(table: ResultsTable, name: str | None, schedule: str | None
     if name is None:
         return None
     try:
-        validate_batch_id(name)
+        validate_name(name)
     except ValueError as exc:
         raise SubmissionError(str(exc)) from None
     return table.get_batch(name) if schedule is None else None

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from jobs.quoting import QUOTED_CHARS, quoted
-from producer.batches import validate_batch_id
+from producer.batches import validate_name
 from producer.local_images import LocalImageError, local_image_as_data_uri
 
 
@@ -19,7 +19,7 @@ def test_a_long_value_is_quoted_by_its_start() -> None:
 
 def test_a_huge_batch_name_is_quoted_by_its_start() -> None:
     with pytest.raises(ValueError) as refused:
-        validate_batch_id("/" * 200_000_000)
+        validate_name("/" * 200_000_000)
     assert str(refused.value).startswith(f"batch name {quoted('/' * QUOTED_CHARS + '…')} is not")
     assert len(str(refused.value)) < 300
 
