@@ -23,12 +23,12 @@ import boto3
 
 from config.settings import Settings
 from jobs.recovery import Enqueue
-from jobs.results import Batch, BatchExists, ResultsTable
-from jobs.states import BatchState
+from jobs.results import BatchExists, ResultsTable
 from producer.location_roots import OutsideRoots, require_under_roots
 from producer.manifest_formats import ManifestError
 from producer.schedules import Schedule
 from producer.submission import SubmissionError, submit_manifest
+from producer.summary import Shown, shown_state
 from worker.storage.s3 import split_s3_uri
 
 log = logging.getLogger(__name__)
@@ -57,14 +57,6 @@ class Fire:
     jobs: int = 0
 
 
-def still_running(table: ResultsTable, batch: Batch) -> bool:
-    """Active with a job not final yet (a paused or cancelled batch waits for a person)."""
-    if batch.state is not BatchState.active:
-        return False
-    progress = table.progress(batch.id)
-    return progress.finished < progress.total
-
-
 def start_scheduled_batch(
     table: ResultsTable,
     settings: Settings,
@@ -89,7 +81,7 @@ def start_scheduled_batch(
     if table.get_batch(name) is not None or (previous is not None and previous.id == name):
         log.info("schedule %s: batch %s exists already; not started again", schedule.name, name)
         return Fire(FireOutcome.exists, name)
-    if previous is not None and still_running(table, previous):
+    if previous is not None and shown_state(previous, table.progress(previous.id)) is Shown.running:
         log.warning("schedule %s: skipped the run at %s (%s): its previous batch %s still runs",
                     schedule.name, fired_at.isoformat(), name, previous.id)  # fmt: skip
         return Fire(FireOutcome.previous_running, name)

@@ -115,9 +115,9 @@ class BatchSummary:
     def exit_code(self) -> ExitCode:
         """What a command that waited for the batch exits with (producer.exit_codes): cancelled,
         paused, incomplete (a job failed or a manifest row was rejected), or done."""
-        if self.state == BatchState.cancelled.value:
+        if self.state == Shown.cancelled:
             return ExitCode.cancelled
-        if self.state == BatchState.paused.value:
+        if self.state == Shown.paused:
             return ExitCode.paused
         if self.counts[JobState.failed.value] or self.rejected:
             return ExitCode.incomplete
