@@ -82,7 +82,10 @@ class AddressPolicy:
     @classmethod
     def for_api_base(cls, api_base: str, resolver: Resolver, *, allow_all: bool) -> "AddressPolicy":
         """The policy for a worker whose API is at `api_base`: the classes of the addresses its
-        host resolves to are allowed (an API base that cannot be resolved allows none)."""
+        host resolves to are allowed (an API base that cannot be resolved allows none). With
+        `allow_all` nothing is looked up: every class is allowed anyway."""
+        if allow_all:
+            return cls(allow_all=True)
         parts = urlsplit(api_base)
         host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
         try:
@@ -92,7 +95,7 @@ class AddressPolicy:
                         "allowed for downloads", host, exc)  # fmt: skip
             addresses = []
         found = (classify(address) for address in addresses)
-        return cls(frozenset(c for c in found if c is not None), allow_all=allow_all)
+        return cls(frozenset(c for c in found if c is not None))
 
     def check(self, host: str, address: str) -> None:
         """RefusedAddress when `address`, which `host` resolved to, is not to be connected to."""
