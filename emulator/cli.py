@@ -18,6 +18,11 @@ from emulator.faults import FaultKind
 from emulator.responses import ResponseForm
 from jobs.spec import DEFAULT_MODEL
 
+#: seconds an idle client connection is kept open: Cloudflare's edge keeps an HTTP/1.1 connection
+#: 400 s, so a client tuned for it never sees the emulator close one under it (uvicorn's own 5 s
+#: would race a client whose pool keeps connections as long)
+KEEP_ALIVE_S = 400
+
 
 def emulator_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -87,7 +92,12 @@ def emulator_command(
     bound_host, bound_port = sock.getsockname()[:2]
     where = f"http://{bound_host}:{bound_port}"
     typer.echo(f"Cloudflare API emulator listening on {where} ({config.summary()})")
-    server_config = uvicorn.Config(create_app(config), log_level="warning", access_log=False)
+    server_config = uvicorn.Config(
+        create_app(config),
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_S,
+    )
     uvicorn.Server(server_config).run(sockets=[sock])
 
 

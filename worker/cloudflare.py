@@ -36,6 +36,10 @@ def answer_cap(max_image_bytes: int) -> int:
     return -(-max_image_bytes // 3) * 4 + ENVELOPE_BYTES
 
 
+#: connections of a client made without one passed in (a script, a test); a worker passes its own
+DEFAULT_CONNECTIONS = 20
+
+
 class CloudflareClient:
     """Calls the model named in the settings; raises a JobError subclass for every failure."""
 
@@ -50,7 +54,7 @@ class CloudflareClient:
         self._deadline_s = settings.api_timeout
         self._max_image_bytes = settings.max_image_bytes
         self._owns_http = http is None
-        self._http = http or guarded_client(httpx.Limits())
+        self._http = http or guarded_client(DEFAULT_CONNECTIONS)
 
     def generate(self, spec: ImageInput, *, gateway_id: str | None = None) -> Generation:
         """One image for `spec`, as a URL to fetch or the bytes; a JobError subclass otherwise.

@@ -56,7 +56,7 @@ def network() -> LoopbackOnlyNetwork:
 def client_for(network: LoopbackOnlyNetwork, api_base: str) -> httpx.Client:
     """The guarded download client a worker whose API is at `api_base` makes."""
     policy = AddressPolicy.for_api_base(api_base, resolve, allow_all=False)
-    return guarded_client(httpx.Limits(max_connections=4), policy, resolve, network)
+    return guarded_client(4, policy, resolve, network)
 
 
 def download(http: httpx.Client, url: str, *, timeout: float = 5.0) -> bytes:

@@ -367,7 +367,7 @@ def test_an_image_url_on_the_metadata_endpoint_fails_as_bad_image_naming_host_an
     settings = Settings(_env_file=None, api_base="https://api.cloudflare.com")
     policy = AddressPolicy.for_api_base(settings.api_base, lambda *_: ["104.16.0.1"],
                                         allow_all=False)  # fmt: skip
-    downloads = guarded_client(httpx.Limits(), policy, lambda *_: ["169.254.169.254"], network)
+    downloads = guarded_client(4, policy, lambda *_: ["169.254.169.254"], network)
     client = FakeClient(answer=Generation(url="http://provider.example/a.jpeg?X-Amz-Signature=s3"))
     worker = JobPipeline(settings, table, client, downloads, lambda _: FlakyStorage())  # type: ignore[arg-type]
 
