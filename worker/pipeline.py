@@ -14,6 +14,7 @@ import hashlib
 import io
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,7 +34,7 @@ from worker.images import inspect_image
 from worker.lease_keeper import LeaseKeeper
 from worker.metrics import METRICS, WorkerMetrics
 from worker.spool import ImageFile, open_spool
-from worker.storage import Storage, object_key, open_storage
+from worker.storage import Storage, object_key
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class JobPipeline:
         table: ResultsTable,
         client: "ImageGenerator",
         fetch_http: httpx.Client,
-        storage_for: "StorageLookup",
+        storage_for: Callable[[str], Storage],
         metrics: WorkerMetrics = METRICS,
     ) -> None:
         self.settings = settings
@@ -187,22 +188,6 @@ class ImageGenerator(Protocol):
     limiter), or a test's stand-in."""
 
     def generate(self, spec: ImageInput) -> Generation: ...
-
-
-class StorageLookup:
-    """One storage backend per output destination, made on first use and then shared."""
-
-    def __init__(self, max_connections: int) -> None:
-        self._max_connections = max_connections
-        self._by_output: dict[str, Storage] = {}
-
-    def __call__(self, output: str) -> Storage:
-        storage = self._by_output.get(output)
-        if storage is None:
-            storage = self._by_output.setdefault(
-                output, open_storage(output, self._max_connections)
-            )
-        return storage
 
 
 def _ms_since(start: float) -> int:

@@ -29,7 +29,7 @@ from worker.limited_client import LimitedClient
 from worker.limiter import open_limiter
 from worker.metrics import serve_metrics
 from worker.notify import open_notifier
-from worker.pipeline import JobPipeline, StorageLookup
+from worker.pipeline import JobPipeline
 from worker.reaper import (
     AlwaysMyTurn,
     FleetTurn,
@@ -39,6 +39,7 @@ from worker.reaper import (
     RedisQueue,
     RedisTurn,
 )
+from worker.storage.lookup import StorageLookup
 
 #: connections for image downloads, whatever the thread count
 MAX_FETCH_CONNECTIONS = 64

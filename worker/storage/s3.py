@@ -14,6 +14,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from jobs.errors import StorageError
 from worker.spool import CHUNK_BYTES, ImageFile
 
+#: connections of a client made for one caller (boto3's own default is 10)
+DEFAULT_POOL_CONNECTIONS = 16
 #: boto3 retries throttling and 5xx itself before a job's own retry takes over
 _BOTO_RETRIES = {"max_attempts": 5, "mode": "adaptive"}
 #: S3's largest single PUT: every image goes up as one request streamed from its spool; a
@@ -27,6 +29,16 @@ _TRANSFER = TransferConfig(
     io_chunksize=CHUNK_BYTES,
     preferred_transfer_client="classic",
 )
+
+
+def s3_client(max_connections: int = DEFAULT_POOL_CONNECTIONS) -> Any:
+    """A boto3 S3 client with the retry policy, its pool sized for the threads sharing it.
+
+    A client is not tied to a bucket and is thread-safe, and each costs ~13 MB: a process shares
+    one among all its outputs (worker.storage.lookup).
+    """
+    config = Config(max_pool_connections=max_connections, retries=_BOTO_RETRIES)
+    return boto3.session.Session().client("s3", config=config)
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -44,12 +56,12 @@ class S3Storage:
         self.client = client
 
     @classmethod
-    def from_uri(cls, uri: str, max_connections: int = 16) -> Self:
+    def from_uri(cls, uri: str, client: Any | None = None) -> Self:
+        """The storage at `uri`, through `client` (a new one when None)."""
         bucket, prefix = split_s3_uri(uri)
         if not bucket:
             raise ValueError(f"{uri!r} names no bucket: use s3://bucket/prefix")
-        config = Config(max_pool_connections=max_connections, retries=_BOTO_RETRIES)
-        return cls(bucket, prefix, boto3.session.Session().client("s3", config=config))
+        return cls(bucket, prefix, client if client is not None else s3_client())
 
     def put(self, key: str, body: ImageFile, content_type: str, metadata: dict[str, str]) -> str:
         object_key = self.object_key(key)
