@@ -32,13 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import (  # noqa: E402
     distributed_services,
-    stored_objects,
-    submit,
-    wait_final,
+    worker_batch_cpu,
     write_repeated_manifest,
 )
-from bench.process_stats import cpu_seconds, wait_idle  # noqa: E402
-from jobs.states import JobState  # noqa: E402
 from tests.support.processes import VENV_BIN, Service  # noqa: E402
 from tests.support.services import running_emulator  # noqa: E402
 
@@ -181,14 +177,8 @@ def main() -> None:
         env[STATS_FILE_ENV] = str(stats_file)
         manifest = write_repeated_manifest(workdir / "stages.jsonl", args.jobs)
         with timed_worker(env, workdir) as worker:
-            wait_idle(worker.process.pid)
-            cpu_before = cpu_seconds(worker.process.pid)
-            submit(env, manifest, "stages", "s3://bench/stages")
-            counts = wait_final(env, "stages")
-            process_cpu = cpu_seconds(worker.process.pid) - cpu_before
-        stored = stored_objects(env["AWS_ENDPOINT_URL"], "stages/stages/")
-        if not counts[JobState.succeeded] == stored == args.jobs:
-            raise RuntimeError(f"the worker stored {stored} of {args.jobs} images: {counts}")
+            pid = worker.process.pid
+            process_cpu = worker_batch_cpu(env, pid, manifest, "stages", "stages", args.jobs)
         totals = json.loads(stats_file.read_text())
 
     rows = report(totals, process_cpu, args.jobs)

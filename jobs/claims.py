@@ -11,12 +11,13 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Row, insert, or_, select, update
 
 from jobs.database import utcnow
 from jobs.errors import JobError
 from jobs.job_path_statements import (
     CLAIM_AT_ONCE,
+    CLAIMED_JOB_COLUMNS,
     CLOSE_ATTEMPT_SUCCEEDED,
     MARK_STARTED,
     RECORD_GENERATED,
@@ -77,16 +78,7 @@ class JobClaims:
             batch = Batch.from_row(row._mapping)
             if batch.started_at is None:
                 conn.execute(MARK_STARTED, {"started_batch": batch.id, "held_now": now})
-        return Claim(
-            job_id=job_id,
-            batch=batch,
-            key=row.key,
-            spec=ImageInput.model_validate(row.spec),
-            provider_url=row.provider_url,
-            inline_image=row.inline_image,
-            attempt=row.attempts,
-            free_attempts=row.free_attempts,
-        )
+        return _claim_of(row, batch, attempt=row.attempts, budgeted=False)
 
     def _claim_checked(
         self, job_id: int, owner: str, now: datetime, lease_until: datetime
@@ -95,13 +87,9 @@ class JobClaims:
         budget, and the one that says why a job cannot be claimed."""
         query = (
             select(
+                jobs.c.id.label("job_id"),
                 jobs.c.state.label("job_state"),
-                jobs.c.key,
-                jobs.c.spec,
-                jobs.c.provider_url,
-                jobs.c.inline_image,
-                jobs.c.attempts,
-                jobs.c.free_attempts,
+                *CLAIMED_JOB_COLUMNS,
                 batches,
             )
             .join(batches, batches.c.id == jobs.c.batch_id)
@@ -151,17 +139,7 @@ class JobClaims:
         except _BudgetSpent:
             self._pause_for_budget(batch)
             return None
-        return Claim(
-            job_id=job_id,
-            batch=batch,
-            key=row.key,
-            spec=ImageInput.model_validate(row.spec),
-            provider_url=row.provider_url,
-            inline_image=row.inline_image,
-            attempt=number,
-            free_attempts=row.free_attempts,
-            budgeted=budgeted,
-        )
+        return _claim_of(row, batch, attempt=number, budgeted=budgeted)
 
     def record_generated(
         self,
@@ -299,6 +277,21 @@ class JobClaims:
                 advice=f"raise it with `seedream-batch resume {batch.id} --max-images N` "
                 "or `--max-cost USD`",
             )
+
+
+def _claim_of(row: Row[Any], batch: Batch, *, attempt: int, budgeted: bool) -> Claim:
+    """The Claim a claim's row (CLAIMED_JOB_COLUMNS and its batch's) makes."""
+    return Claim(
+        job_id=row.job_id,
+        batch=batch,
+        key=row.key,
+        spec=ImageInput.model_validate(row.spec),
+        provider_url=row.provider_url,
+        inline_image=row.inline_image,
+        attempt=attempt,
+        free_attempts=row.free_attempts,
+        budgeted=budgeted,
+    )
 
 
 def _take_from_budget(conn: Connection, batch: Batch) -> bool:

@@ -31,6 +31,16 @@ LEASE_UNTIL = bindparam("lease_until", type_=DateTime(timezone=True))
 _GENERATED = JobState.generated.value
 _NOT_FINAL = [state.value for state in JobState if not state.terminal]
 
+#: what a claim reads of its job (besides its state, and its batch's every column)
+CLAIMED_JOB_COLUMNS = (
+    jobs.c.key,
+    jobs.c.spec,
+    jobs.c.provider_url,
+    jobs.c.inline_image,
+    jobs.c.attempts,
+    jobs.c.free_attempts,
+)
+
 #: a job its owner still holds (any other write names the owner too, see `jobs.claims`)
 _HELD = update(jobs).where(jobs.c.id == JOB, jobs.c.lease_owner == OWNER)
 
@@ -111,16 +121,7 @@ _claimed = (
         attempts=jobs.c.attempts + 1,
         updated_at=NOW,
     )
-    .returning(
-        jobs.c.id.label("job_id"),
-        jobs.c.key,
-        jobs.c.spec,
-        jobs.c.provider_url,
-        jobs.c.inline_image,
-        jobs.c.attempts,
-        jobs.c.free_attempts,
-        *batches.c,
-    )
+    .returning(jobs.c.id.label("job_id"), *CLAIMED_JOB_COLUMNS, *batches.c)
     .cte("claimed")
 )
 _attempt_row = insert(attempts).from_select(
