@@ -9,9 +9,9 @@ calling thread's CPU time (`time.thread_time`, about a microsecond a call, so th
 its own speed, unlike under a profiler) and then starts the worker exactly as the CLI does. When
 the batch is final the worker is stopped and writes its totals; the process's whole CPU is read
 from /proc as bench/overhead.py reads it, and what no stage accounts for is shown as what it is:
-Celery's work around the task in the worker thread (the task protocol, the ack, the task events),
-and the rest of the process (Celery's consumer: fetching messages, prefetch, heartbeats; the
-lease renewer and the reaper). Needs PostgreSQL on 127.0.0.1:5432.
+Celery's work around the task in the worker thread (the task trace, its events), and the rest of
+the process (Celery's consumer: fetching each message, acknowledging it, publishing the events,
+heartbeats; the lease renewer and the reaper). Needs PostgreSQL on 127.0.0.1:5432.
 """
 
 import argparse
@@ -144,17 +144,23 @@ def report(totals: dict[str, Any], process_cpu_s: float, jobs: int) -> list[tupl
     ]  # fmt: skip
     rows = [
         ("claim + attempt row", ms("claim + attempt row")),
-        ("limiter, in-flight slot, API metrics", ms("limiter + API call") - ms("API call")),
-        ("API call (POST, parse the answer)", ms("API call")),
-        *((name, ms(name)) for name in steps[1:]),
-    ]
+        ("limiter (fleet rate, in-flight slot), API metrics",
+         ms("limiter + API call") - ms("API call")),
+        ("API call (POST, read and parse the answer)", ms("API call")),
+        ("record `generated`", ms("record generated")),
+        ("fetch the image", ms("fetch")),
+        ("verify it (magic number, end marker, Pillow, SHA-256)", ms("verify")),
+        ("storage lookup (the S3 client, made on first use)", ms("storage lookup")),
+        ("store (S3 PUT)", ms("store (S3 PUT)")),
+        ("record `succeeded` + close the attempt", ms("record succeeded")),
+    ]  # fmt: skip
     inside_run = ms("limiter + API call") + sum(ms(name) for name in steps)
-    rows.append(("pipeline, the rest (lease, spool, metrics, object metadata)",
+    rows.append(("the rest of the job (lease keeper, spool, metrics, object metadata)",
                  ms("pipeline run") - inside_run))  # fmt: skip
-    rows.append(("Celery in the worker thread (trace, ack, events)",
+    rows.append(("Celery in the worker thread (task trace, events)",
                  ms("celery task in thread") - ms("pipeline run")))  # fmt: skip
-    rows.append(("the rest of the process (Celery consumer, renewers, reaper)",
-                 process_cpu_s * 1000 / jobs - ms("celery task in thread")))  # fmt: skip
+    rows.append(("the rest of the process (Celery's consumer: fetch, ack, events; renewers, "
+                 "reaper)", process_cpu_s * 1000 / jobs - ms("celery task in thread")))  # fmt: skip
     return rows
 
 
@@ -188,7 +194,7 @@ def main() -> None:
     print("|---|---:|")
     for name, value in rows:
         print(f"| {name} | {value:.2f} |")
-    print(f"| **total (the worker process)** | **{sum(value for _, value in rows):.2f}** |")
+    print(f"| **total, the worker process** | **{sum(value for _, value in rows):.2f}** |")
 
 
 if __name__ == "__main__":
