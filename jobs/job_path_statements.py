@@ -6,7 +6,8 @@ hundred clause coercions a job) and finds its compiled form in the engine's cach
 
 On PostgreSQL the claim and the success are one statement each, run on their own (a statement
 is atomic without BEGIN and COMMIT): a data-modifying CTE writes the job and its attempt row
-together, so each write is one round trip where it was five or six. SQLite has no such CTE; there
+together, so the claim is one round trip (besides the pool's ping) where it was five, the success
+one where it was four, and `generated` one where it was three. SQLite has no such CTE; there
 `jobs.claims` runs the same writes one after the other in a transaction.
 
 The one-statement claim takes only what it is sure of: a job whose batch is active and has no
