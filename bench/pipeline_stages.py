@@ -62,7 +62,8 @@ STAGES = (
     Stage("record generated", "jobs.claims", "JobClaims", "record_generated"),
     Stage("fetch", "worker.pipeline", None, "fetch_image"),
     Stage("verify", "worker.pipeline", None, "inspect_image"),
-    Stage("storage lookup", "worker.pipeline", "StorageLookup", "__call__"),
+    # named where the worker builds its pipeline, wherever the class is defined
+    Stage("storage lookup", "worker.tasks", "StorageLookup", "__call__"),
     Stage("store (S3 PUT)", "worker.storage.s3", "S3Storage", "put"),
     Stage("record succeeded", "jobs.claims", "JobClaims", "record_succeeded"),
 )
