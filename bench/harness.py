@@ -21,6 +21,7 @@ import sqlalchemy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.process_stats import cpu_seconds, wait_idle  # noqa: E402
 from jobs.database import open_engine  # noqa: E402
 from jobs.results import ResultsTable  # noqa: E402
 from jobs.schema import attempts, jobs  # noqa: E402
@@ -130,6 +131,23 @@ def wait_final(env: dict[str, str], batch: str) -> dict[JobState, int]:
     finally:
         engine.dispose()
     raise TimeoutError(f"batch {batch} not finished within {WAIT_LIMIT_S:g} s")
+
+
+def worker_batch_cpu(
+    env: dict[str, str], worker_pid: int, manifest: Path, batch: str, prefix: str, jobs: int
+) -> float:
+    """Submit `manifest` as `batch` to the worker `worker_pid` once it is idle, wait until every
+    job is final and check each image is in the bucket under `prefix`; returns the CPU seconds
+    the worker's process tree spent meanwhile."""
+    wait_idle(worker_pid)
+    cpu_before = cpu_seconds(worker_pid)
+    submit(env, manifest, batch, f"s3://{BUCKET}/{prefix}")
+    counts = wait_final(env, batch)
+    cpu = cpu_seconds(worker_pid) - cpu_before
+    stored = stored_objects(env["AWS_ENDPOINT_URL"], f"{prefix}/{batch}/")
+    if not counts[JobState.succeeded] == stored == jobs:
+        raise RuntimeError(f"the worker stored {stored} of {jobs} images: {counts}")
+    return cpu
 
 
 def all_final(counts: dict[JobState, int]) -> bool:

@@ -29,12 +29,9 @@ from bench.harness import (  # noqa: E402
     fleet,
     processing_seconds,
     stored_objects,
-    submit,
-    wait_final,
+    worker_batch_cpu,
     write_repeated_manifest,
 )
-from bench.process_stats import cpu_seconds, wait_idle  # noqa: E402
-from jobs.states import JobState  # noqa: E402
 from tests.support.services import running_emulator  # noqa: E402
 
 MINIMAL = Path(__file__).with_name("minimal_asyncio.py")
@@ -57,14 +54,7 @@ class Run:
 
 def worker_run(env: dict[str, str], workdir: Path, manifest: Path, jobs: int) -> Run:
     with fleet(env, workdir, workers=1, settle_s=0) as [worker]:
-        wait_idle(worker.process.pid)
-        cpu_before = cpu_seconds(worker.process.pid)
-        submit(env, manifest, "overhead", "s3://bench/run")
-        counts = wait_final(env, "overhead")
-        cpu = cpu_seconds(worker.process.pid) - cpu_before
-    stored = stored_objects(env["AWS_ENDPOINT_URL"], "run/overhead/")
-    if not counts[JobState.succeeded] == stored == jobs:
-        raise RuntimeError(f"the worker stored {stored} of {jobs} images: {counts}")
+        cpu = worker_batch_cpu(env, worker.process.pid, manifest, "overhead", "run", jobs)
     return Run(jobs, processing_seconds(env, "overhead"), cpu)
 
 

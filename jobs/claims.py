@@ -8,12 +8,22 @@ size can never pay for more than the budget allows.
 """
 
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Row, insert, or_, select, update
 
 from jobs.database import utcnow
 from jobs.errors import JobError
+from jobs.job_path_statements import (
+    CLAIM_AT_ONCE,
+    CLAIMED_JOB_COLUMNS,
+    CLOSE_ATTEMPT_SUCCEEDED,
+    MARK_STARTED,
+    RECORD_GENERATED,
+    RECORD_SUCCEEDED,
+    RECORD_SUCCEEDED_AT_ONCE,
+)
 from jobs.records import Batch, Claim, StoredImage
 from jobs.redaction import redact
 from jobs.schema import attempts, batches, jobs
@@ -31,21 +41,55 @@ class JobClaims:
 
     engine: Engine
 
+    @cached_property
+    def _autocommit(self) -> Engine:
+        """The engine with each statement committed on its own, for the writes that are one
+        statement: no BEGIN and COMMIT round trips around them."""
+        return self.engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    @property
+    def _writes_at_once(self) -> bool:
+        """Whether a job and its attempt row are written in one statement (PostgreSQL's
+        data-modifying CTEs; see jobs.job_path_statements)."""
+        return self.engine.dialect.name == "postgresql"
+
     def claim(self, job_id: int, owner: str, lease_seconds: float) -> Claim | None:
         """Take the job for `owner`, or None: it is final, leased, not due yet, taken meanwhile,
         or its batch does not run (paused or cancelled; a generated job is stored whatever the
         batch's state, as its image is paid for). A claim that would pass the batch's budget
         pauses the batch instead."""
         now = utcnow()
+        lease_until = now + timedelta(seconds=lease_seconds)
+        if self._writes_at_once:
+            claim = self._claim_at_once(job_id, owner, now, lease_until)
+            if claim is not None:
+                return claim
+        return self._claim_checked(job_id, owner, now, lease_until)
+
+    def _claim_at_once(
+        self, job_id: int, owner: str, now: datetime, lease_until: datetime
+    ) -> Claim | None:
+        """The usual claim in one round trip, or None when it is not the usual one."""
+        with self._autocommit.connect() as conn:
+            held = {"held_job": job_id, "held_owner": owner, "held_now": now}
+            row = conn.execute(CLAIM_AT_ONCE, {**held, "lease_until": lease_until}).one_or_none()
+            if row is None:
+                return None
+            batch = Batch.from_row(row._mapping)
+            if batch.started_at is None:
+                conn.execute(MARK_STARTED, {"started_batch": batch.id, "held_now": now})
+        return _claim_of(row, batch, attempt=row.attempts, budgeted=False)
+
+    def _claim_checked(
+        self, job_id: int, owner: str, now: datetime, lease_until: datetime
+    ) -> Claim | None:
+        """The claim with every case told apart, in a transaction: the one that takes from a
+        budget, and the one that says why a job cannot be claimed."""
         query = (
             select(
+                jobs.c.id.label("job_id"),
                 jobs.c.state.label("job_state"),
-                jobs.c.key,
-                jobs.c.spec,
-                jobs.c.provider_url,
-                jobs.c.inline_image,
-                jobs.c.attempts,
-                jobs.c.free_attempts,
+                *CLAIMED_JOB_COLUMNS,
                 batches,
             )
             .join(batches, batches.c.id == jobs.c.batch_id)
@@ -73,7 +117,7 @@ class JobClaims:
                         # a generated job keeps its state: the claim is for the upload only
                         state=JobState.generated.value if paid else JobState.running.value,
                         lease_owner=owner,
-                        lease_expires_at=now + timedelta(seconds=lease_seconds),
+                        lease_expires_at=lease_until,
                         due_at=None,
                         attempts=jobs.c.attempts + 1,
                         updated_at=now,
@@ -82,11 +126,7 @@ class JobClaims:
                 if taken.rowcount != 1:
                     return None
                 if batch.started_at is None:
-                    conn.execute(
-                        update(batches)
-                        .where(batches.c.id == batch.id, batches.c.started_at.is_(None))
-                        .values(started_at=now)
-                    )
+                    conn.execute(MARK_STARTED, {"started_batch": batch.id, "held_now": now})
                 budgeted = not paid and batch.image_cap is not None
                 if budgeted and not _take_from_budget(conn, batch):
                     raise _BudgetSpent
@@ -99,17 +139,7 @@ class JobClaims:
         except _BudgetSpent:
             self._pause_for_budget(batch)
             return None
-        return Claim(
-            job_id=job_id,
-            batch=batch,
-            key=row.key,
-            spec=ImageInput.model_validate(row.spec),
-            provider_url=row.provider_url,
-            inline_image=row.inline_image,
-            attempt=number,
-            free_attempts=row.free_attempts,
-            budgeted=budgeted,
-        )
+        return _claim_of(row, batch, attempt=number, budgeted=budgeted)
 
     def record_generated(
         self,
@@ -122,45 +152,43 @@ class JobClaims:
     ) -> None:
         """The provider returned an image: from here on a crash resumes at the upload, with the
         URL (or the inline bytes) kept on the row, and the API is never called again."""
-        with self.engine.begin() as conn:
-            _update_held(
-                conn,
-                claim.job_id,
-                owner,
-                state=JobState.generated.value,
-                provider_url=provider_url,
-                inline_image=inline_image,
-                api_ms=api_ms,
-                cost=claim.batch.price_per_image,
+        with self._autocommit.connect() as conn:
+            conn.execute(
+                RECORD_GENERATED,
+                {
+                    "held_job": claim.job_id,
+                    "held_owner": owner,
+                    "held_now": utcnow(),
+                    "generated_url": provider_url,
+                    "generated_image": inline_image,
+                    "generated_api_ms": api_ms,
+                    "generated_cost": claim.batch.price_per_image,
+                },
             )
 
     def record_succeeded(self, claim: Claim, owner: str, stored: StoredImage) -> None:
         """The image is stored: the job and its attempt are closed in one transaction, and the
         provider's URL (signed: a credential while it lasts) and inline bytes are dropped."""
-        now = utcnow()
+        written = {
+            "held_job": claim.job_id,
+            "held_owner": owner,
+            "held_attempt": claim.attempt,
+            "held_now": utcnow(),
+            "stored_uri": stored.output_uri,
+            "stored_size": stored.size,
+            "stored_sha256": stored.sha256,
+            "stored_width": stored.width,
+            "stored_height": stored.height,
+            "stored_fetch_ms": stored.fetch_ms,
+            "stored_store_ms": stored.store_ms,
+        }
+        if self._writes_at_once:
+            with self._autocommit.connect() as conn:
+                conn.execute(RECORD_SUCCEEDED_AT_ONCE, written)
+            return
         with self.engine.begin() as conn:
-            held = _update_held(
-                conn,
-                claim.job_id,
-                owner,
-                state=JobState.succeeded.value,
-                output_uri=stored.output_uri,
-                bytes=stored.size,
-                sha256=stored.sha256,
-                width=stored.width,
-                height=stored.height,
-                fetch_ms=stored.fetch_ms,
-                store_ms=stored.store_ms,
-                provider_url=None,
-                inline_image=None,
-                error_class=None,
-                error_message=None,
-                lease_owner=None,
-                lease_expires_at=None,
-                finished_at=now,
-            )
-            if held:
-                _finish_attempt(conn, claim.job_id, claim.attempt, now, error=None, message=None)
+            if conn.execute(RECORD_SUCCEEDED, written).rowcount == 1:
+                conn.execute(CLOSE_ATTEMPT_SUCCEEDED, written)
 
     def record_failure(
         self, claim: Claim, owner: str, error: JobError, max_attempts: int, retry_in: float
@@ -249,6 +277,21 @@ class JobClaims:
                 advice=f"raise it with `seedream-batch resume {batch.id} --max-images N` "
                 "or `--max-cost USD`",
             )
+
+
+def _claim_of(row: Row[Any], batch: Batch, *, attempt: int, budgeted: bool) -> Claim:
+    """The Claim a claim's row (CLAIMED_JOB_COLUMNS and its batch's) makes."""
+    return Claim(
+        job_id=row.job_id,
+        batch=batch,
+        key=row.key,
+        spec=ImageInput.model_validate(row.spec),
+        provider_url=row.provider_url,
+        inline_image=row.inline_image,
+        attempt=attempt,
+        free_attempts=row.free_attempts,
+        budgeted=budgeted,
+    )
 
 
 def _take_from_budget(conn: Connection, batch: Batch) -> bool:

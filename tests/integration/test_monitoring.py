@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 import sqlalchemy
 from celery import Celery
 from celery.events.receiver import EventReceiver
@@ -139,3 +140,38 @@ def test_a_worker_announces_itself_and_each_job_in_celery_events_as_flower_needs
     succeeded = [e for e in log.events if e["type"] == "task-succeeded"]
     assert [e["uuid"] for e in succeeded] == [received[0]["uuid"]]
     assert {"task-started", "task-succeeded"} <= log.types()
+
+
+def test_task_events_reach_flower_in_a_few_messages_a_second_not_one_each(
+    tmp_path: Path, fleet_env: dict[str, str], logs: Path
+) -> None:
+    """Each job's three task events all arrive, but a worker publishes them in batches (its
+    consumer would otherwise spend a third of its CPU on one Redis PUBLISH per event)."""
+    write_manifest(tmp_path / "jobs.jsonl", good=40)
+    broker = redis.Redis.from_url(fleet_env["SEEDREAM_BROKER_URL"])
+    with event_log(fleet_env["SEEDREAM_BROKER_URL"]) as log:
+        worker = Service([CLI, "worker", "--loglevel", "WARNING"], logs / "worker-batched.log",
+                         fleet_env)  # fmt: skip
+        try:
+            wait_until(lambda: "worker-online" in log.types(), 30, "worker-online event")
+            publishes_before = publishes(broker)
+            batch, _ = submit("jobs.jsonl", str(tmp_path / "out"), fleet_env, tmp_path)
+            wait_for_final(batch, fleet_env, tmp_path)
+
+            def every_job_succeeded() -> bool:
+                return sum(e["type"] == "task-succeeded" for e in list(log.events)) == 40
+
+            wait_until(every_job_succeeded, 10, "a task-succeeded event for every job")
+            published = publishes(broker) - publishes_before
+        finally:
+            worker.stop()
+
+    task_events = [e for e in log.events if e["type"].startswith("task-")]
+    for kind in ("task-received", "task-started", "task-succeeded"):
+        assert sum(e["type"] == kind for e in task_events) == 40, kind
+    assert published < len(task_events) / 3
+
+
+def publishes(broker: redis.Redis) -> int:
+    """How many PUBLISH commands the broker has served."""
+    return int(broker.info("commandstats").get("cmdstat_publish", {}).get("calls", 0))

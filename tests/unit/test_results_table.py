@@ -1,11 +1,14 @@
 """The results table on real SQLite and real PostgreSQL: claims, leases, states, duplicates."""
 
 import threading
+from typing import Any
 
 import pytest
+from sqlalchemy import event, select
 
 from jobs.errors import BadImage, ServerError
 from jobs.results import ResultsTable
+from jobs.schema import attempts
 from jobs.spec import ImageInput, JobSpec
 from jobs.states import JobState
 from tests.support.tables import loaded, specs, stored
@@ -26,6 +29,33 @@ def test_a_job_is_claimed_once_however_many_threads_race_for_it(table: ResultsTa
     for thread in threads:
         thread.join()
     assert sum(claim is not None for claim in claims) == 1
+
+
+def test_an_attempt_row_is_written_with_its_claim_and_closed_with_its_success(
+    table: ResultsTable,
+) -> None:
+    """On PostgreSQL each of the three writes of a job that succeeds is one statement (the job
+    and its attempt row together); on SQLite they are separate statements in a transaction."""
+    first, job_id = loaded(table, "first", "a")
+    assert table.claim(first, "w0", 60) is not None  # the batch's first claim also starts it
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(table.engine, "before_cursor_execute", count)
+    claim = table.claim(job_id, "w", 60)
+    assert claim is not None and claim.attempt == 1 and not claim.budgeted
+    table.record_generated(claim, "w", provider_url="https://p/x", inline_image=None, api_ms=7)
+    table.record_succeeded(claim, "w", stored())
+    event.remove(table.engine, "before_cursor_execute", count)
+
+    with table.engine.connect() as conn:
+        [attempt] = conn.execute(select(attempts).where(attempts.c.job_id == job_id)).all()
+    assert (attempt.number, attempt.worker, attempt.error_class) == (1, "w", None)
+    assert attempt.started_at is not None and attempt.finished_at is not None
+    if table.engine.dialect.name == "postgresql":
+        assert len(statements) == 3, statements
 
 
 def test_a_leased_job_is_not_claimed_even_after_its_lease_expired(table: ResultsTable) -> None:

@@ -1,0 +1,134 @@
+"""The statements of a job's usual path, built once per process: claim, `generated`, `succeeded`.
+
+A job that succeeds at its first attempt is written three times. Built here once, with bind
+parameters, each write skips SQLAlchemy's construction of the statement on every call (about a
+hundred clause coercions a job) and finds its compiled form in the engine's cache at once.
+
+On PostgreSQL the claim and the success are one statement each, run on their own (a statement
+is atomic without BEGIN and COMMIT): a data-modifying CTE writes the job and its attempt row
+together, so the claim is one round trip (besides the pool's ping) where it was five, the success
+one where it was four, and `generated` one where it was three. SQLite has no such CTE; there
+`jobs.claims` runs the same writes one after the other in a transaction.
+
+The one-statement claim takes only what it is sure of: a job whose batch is active and has no
+budget, or one already generated (stored whatever its batch's state). Anything else (a budget to
+take from, a job final, leased, not due, or its batch paused) returns no row, and `jobs.claims`
+takes the checked path, which finds out which and takes from the budget in a transaction.
+"""
+
+from sqlalchemy import DateTime, and_, bindparam, case, insert, or_, select, update
+
+from jobs.schema import attempts, batches, jobs
+from jobs.states import BatchState, JobState
+
+#: the bind parameters the statements share (named apart from every column: SQLAlchemy keeps
+#: columns' names for the values of an UPDATE's SET)
+JOB = bindparam("held_job", type_=jobs.c.id.type)
+OWNER = bindparam("held_owner", type_=jobs.c.lease_owner.type)
+NOW = bindparam("held_now", type_=DateTime(timezone=True))
+ATTEMPT = bindparam("held_attempt", type_=attempts.c.number.type)
+LEASE_UNTIL = bindparam("lease_until", type_=DateTime(timezone=True))
+
+_GENERATED = JobState.generated.value
+_NOT_FINAL = [state.value for state in JobState if not state.terminal]
+
+#: what a claim reads of its job (besides its state, and its batch's every column)
+CLAIMED_JOB_COLUMNS = (
+    jobs.c.key,
+    jobs.c.spec,
+    jobs.c.provider_url,
+    jobs.c.inline_image,
+    jobs.c.attempts,
+    jobs.c.free_attempts,
+)
+
+#: a job its owner still holds (any other write names the owner too, see `jobs.claims`)
+_HELD = update(jobs).where(jobs.c.id == JOB, jobs.c.lease_owner == OWNER)
+
+#: the provider returned an image: its URL or inline bytes kept, what it cost, how long it took
+RECORD_GENERATED = _HELD.values(
+    state=_GENERATED,
+    provider_url=bindparam("generated_url"),
+    inline_image=bindparam("generated_image"),
+    api_ms=bindparam("generated_api_ms"),
+    cost=bindparam("generated_cost"),
+    updated_at=NOW,
+)
+
+#: the image is stored: the job's result, the signed URL and inline bytes dropped
+RECORD_SUCCEEDED = _HELD.values(
+    state=JobState.succeeded.value,
+    output_uri=bindparam("stored_uri"),
+    bytes=bindparam("stored_size"),
+    sha256=bindparam("stored_sha256"),
+    width=bindparam("stored_width"),
+    height=bindparam("stored_height"),
+    fetch_ms=bindparam("stored_fetch_ms"),
+    store_ms=bindparam("stored_store_ms"),
+    provider_url=None,
+    inline_image=None,
+    error_class=None,
+    error_message=None,
+    lease_owner=None,
+    lease_expires_at=None,
+    finished_at=NOW,
+    updated_at=NOW,
+)
+#: ... and its attempt's (SQLite: run after RECORD_SUCCEEDED, when that found the job held)
+CLOSE_ATTEMPT_SUCCEEDED = (
+    update(attempts)
+    .where(attempts.c.job_id == JOB, attempts.c.number == ATTEMPT)
+    .values(finished_at=NOW, error_class=None, error_message=None)
+)
+
+_succeeded = RECORD_SUCCEEDED.returning(jobs.c.id).cte("succeeded")
+#: PostgreSQL: both in one statement; the attempt is closed only when the job was still held
+RECORD_SUCCEEDED_AT_ONCE = (
+    update(attempts)
+    .where(attempts.c.job_id == _succeeded.c.id, attempts.c.number == ATTEMPT)
+    .values(finished_at=NOW, error_class=None, error_message=None)
+)
+
+#: the first claim of a batch's job starts the batch's clock
+MARK_STARTED = (
+    update(batches)
+    .where(batches.c.id == bindparam("started_batch"), batches.c.started_at.is_(None))
+    .values(started_at=NOW)
+)
+
+_claimed = (
+    update(jobs)
+    .where(
+        jobs.c.id == JOB,
+        jobs.c.batch_id == batches.c.id,
+        jobs.c.state.in_(_NOT_FINAL),
+        jobs.c.lease_owner.is_(None),
+        or_(jobs.c.due_at.is_(None), jobs.c.due_at <= NOW),
+        or_(
+            jobs.c.state == _GENERATED,
+            and_(
+                batches.c.state == BatchState.active.value,
+                batches.c.max_images.is_(None),
+                batches.c.max_cost.is_(None),
+            ),
+        ),
+    )
+    .values(
+        # a generated job keeps its state: the claim is for the upload only
+        state=case((jobs.c.state == _GENERATED, _GENERATED), else_=JobState.running.value),
+        lease_owner=OWNER,
+        lease_expires_at=LEASE_UNTIL,
+        due_at=None,
+        attempts=jobs.c.attempts + 1,
+        updated_at=NOW,
+    )
+    .returning(jobs.c.id.label("job_id"), *CLAIMED_JOB_COLUMNS, *batches.c)
+    .cte("claimed")
+)
+_attempt_row = insert(attempts).from_select(
+    ["job_id", "number", "worker", "started_at"],
+    select(_claimed.c.job_id, _claimed.c.attempts, OWNER, NOW),
+)
+#: PostgreSQL: claim the job and add its attempt row, in one statement; returns the job's
+#: columns (`attempts` is this attempt's number) and its batch's, or no row
+CLAIM_AT_ONCE = select(_claimed).add_cte(_attempt_row.cte("attempt_row"))
