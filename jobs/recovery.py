@@ -24,6 +24,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, case, func, or_, select, update
 
 from jobs.database import utcnow
+from jobs.due_jobs import (
+    WAITING,
+    Cursor,
+    due_chunk,
+    mark_sent,
+    running_batches,
+    running_with_due_jobs,
+)
 from jobs.errors import ErrorClass
 from jobs.redaction import redact
 from jobs.schema import attempts, batches, jobs
@@ -33,8 +41,6 @@ Enqueue = Callable[[Sequence[int]], None]
 
 #: jobs made due, or enqueued, per statement
 CHUNK = 5000
-#: states a job waits in for a worker (with a message on the queue, or a due time)
-_WAITING = (JobState.queued.value, JobState.generated.value)
 #: a batch that runs again is no longer paused, and its next pause or completion is news again
 _RUNS_AGAIN = {"paused_reason": None, "notified": None}
 
@@ -88,63 +94,60 @@ class JobRecovery:
     ) -> int:
         """Send a message for every job that is due (of `batch_id`, or of every batch), up to
         `limit`; returns how many were sent. A job is due when its due time has passed, it is
-        not leased, and its batch runs (or its image is paid for and only needs storing)."""
+        not leased, and its batch runs (or its image is paid for and only needs storing).
+
+        Chunks are read by keyset, and only from batches that run (`jobs.due_jobs` says why),
+        so sending a million jobs reads each once and a paused batch is not read at all."""
         now = utcnow()
+        with self.engine.connect() as conn:
+            running = running_with_due_jobs(conn, now, batch_id)
         sent = 0
+        after: Cursor | None = None
         while limit is None or sent < limit:
             size = CHUNK if limit is None else min(CHUNK, limit - sent)
-            query = (
-                select(jobs.c.id)
-                .join(batches, batches.c.id == jobs.c.batch_id)
-                .where(
-                    jobs.c.due_at <= now,
-                    jobs.c.lease_owner.is_(None),
-                    jobs.c.state.in_(_WAITING),
-                    or_(
-                        batches.c.state == BatchState.active.value,
-                        jobs.c.state == JobState.generated.value,
-                    ),
-                )
-                .order_by(jobs.c.due_at, jobs.c.id)
-                .limit(size)
-            )
-            if batch_id is not None:
-                query = query.where(jobs.c.batch_id == batch_id)
             with self.engine.connect() as conn:
-                ids = list(conn.execute(query).scalars())
-            if not ids:
+                due = due_chunk(conn, now, running, batch_id=batch_id, after=after, size=size)
+            if not due:
                 break
+            ids = [job.id for job in due]
             enqueue(ids)
             with self.engine.begin() as conn:
-                conn.execute(
-                    update(jobs)
-                    .where(jobs.c.id.in_(ids), jobs.c.due_at <= now)
-                    .values(due_at=None, sent_at=now)
-                )
+                mark_sent(conn, ids, now)
             sent += len(ids)
+            after = (due[-1].due_at, due[-1].id)
         return sent
 
     def make_unclaimed_due(self, older_than_s: float) -> int:
         """Make due every waiting job whose message was sent over `older_than_s` ago and that
         no worker has claimed since; call it only when the queue is empty, so that such a job's
         message can only be lost or held by a worker (a copy then costs a refused claim).
-        Returns how many."""
+        Returns how many.
+
+        Only the batches that run are read (through `ix_jobs_batch_state`), and the paid-for
+        jobs of the others (through `ix_jobs_waiting`): a paused batch's queued jobs cost a turn
+        nothing, however many they are."""
         now = utcnow()
         sent_before = now - timedelta(seconds=older_than_s)
-        runs = select(batches.c.id).where(batches.c.state == BatchState.active.value)
+        unclaimed = and_(
+            jobs.c.state.in_(WAITING),
+            jobs.c.due_at.is_(None),
+            jobs.c.lease_owner.is_(None),
+            func.coalesce(jobs.c.sent_at, jobs.c.created_at) < sent_before,
+        )
+        made_due = 0
         with self.engine.begin() as conn:
-            result = conn.execute(
+            running = running_batches(conn)
+            if running:
+                made_due += conn.execute(
+                    update(jobs).where(jobs.c.batch_id.in_(running), unclaimed).values(due_at=now)
+                ).rowcount
+            # a running batch's paid-for jobs were made due just above: they are not counted twice
+            made_due += conn.execute(
                 update(jobs)
-                .where(
-                    jobs.c.state.in_(_WAITING),
-                    jobs.c.due_at.is_(None),
-                    jobs.c.lease_owner.is_(None),
-                    func.coalesce(jobs.c.sent_at, jobs.c.created_at) < sent_before,
-                    or_(jobs.c.state == JobState.generated.value, jobs.c.batch_id.in_(runs)),
-                )
+                .where(jobs.c.state == JobState.generated.value, unclaimed)
                 .values(due_at=now)
-            )
-        return result.rowcount
+            ).rowcount
+        return made_due
 
     def resume(
         self,
@@ -171,7 +174,7 @@ class JobRecovery:
                 update(jobs)
                 .where(
                     jobs.c.batch_id == batch_id,
-                    jobs.c.state.in_(_WAITING),
+                    jobs.c.state.in_(WAITING),
                     jobs.c.lease_owner.is_(None),
                     or_(jobs.c.due_at.is_(None), jobs.c.due_at < now),
                 )

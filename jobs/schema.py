@@ -109,6 +109,16 @@ jobs = Table(
         postgresql_where=text("due_at IS NOT NULL"),
         sqlite_where=text("due_at IS NOT NULL"),
     ),
+    # the due jobs of one batch in the order they are sent, so that each chunk starts where the
+    # last ended (jobs.due_jobs); partial, like ix_jobs_due
+    Index(
+        "ix_jobs_batch_due",
+        "batch_id",
+        "due_at",
+        "id",
+        postgresql_where=text("due_at IS NOT NULL"),
+        sqlite_where=text("due_at IS NOT NULL"),
+    ),
     Index(
         "ix_jobs_waiting",
         "state",
