@@ -1,15 +1,22 @@
 """The jobs that are due, read chunk by chunk, and never from a batch that does not run.
 
 A job is due when its due time has passed, no worker holds it, and its batch runs (or its image
-is paid for and only needs storing, whatever the batch's state). Two choices keep this cheap at
+is paid for and only needs storing, whatever the batch's state). Three choices keep this cheap at
 a million jobs, where a resume makes every job of a batch due at one instant:
 
-* **Per running batch.** The batches that run and have a job due are read first, from the small
-  `batches` table, each with one probe of `ix_jobs_batch_due` (batch_id, due_at, id; partial:
-  only rows with a due time). Every chunk then reads each of those batches through that index
-  and the `generated` jobs of the other batches through `ix_jobs_batch_state` or the partial
-  `ix_jobs_waiting`. A paused or cancelled batch's queued jobs are never read, however many
-  carry a due time: a reaper turn costs nothing for a batch that does not run.
+* **Per running batch.** The batches that run and have a job due (one probe each of
+  `ix_jobs_batch_due`: batch_id, due_at, id; partial: only rows with a due time), or jobs their
+  resume left to send, are read first, from the small `batches` table. Every chunk then reads
+  each of those batches through its indexes and the `generated` jobs of the other batches
+  through `ix_jobs_batch_state` or the partial `ix_jobs_waiting`. A paused or cancelled batch's
+  queued jobs are never read, however many they are: a reaper turn costs nothing for a batch
+  that does not run.
+* **A resume is one write.** `resume` does not make each waiting job due (a write to a million
+  rows, and another to each when it is sent): it records on the batch when it ran
+  (`resumed_at`), and the jobs that then waited without a due time are due from that instant,
+  read in id order through the partial `ix_jobs_batch_unsent` from `resend_after`, the last of
+  them sent, which each chunk moves on (after its messages: a crash costs duplicates, never a
+  lost job) and which is cleared once all are sent.
 * **Keyset pagination.** Chunks come in (due_at, id) order, and each starts after the last job
   of the one before (`(due_at, id) > (last_due, last_id)`), which the index serves: a chunk reads
   only the rows it returns. `ORDER BY due_at, id LIMIT n` alone read and sorted every remaining
@@ -19,17 +26,23 @@ a million jobs, where a resume makes every job of a batch due at one instant:
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Connection,
+    DateTime,
     Select,
+    String,
+    and_,
     any_,
     bindparam,
     case,
     exists,
+    literal,
+    or_,
     select,
     tuple_,
     union_all,
@@ -46,37 +59,65 @@ WAITING = (JobState.queued.value, JobState.generated.value)
 #: where the last chunk ended: the (due_at, id) of its last job
 Cursor = tuple[datetime, int]
 
-
-def running_batches(conn: Connection, batch_id: str | None = None) -> list[str]:
-    """The batches that run (all, or `batch_id` if it runs), read from `batches` alone."""
-    return list(conn.execute(_running(batch_id)).scalars())
+#: waiting with no due time and no lease: the predicate of `ix_jobs_batch_unsent`
+unsent = and_(jobs.c.due_at.is_(None), jobs.c.lease_owner.is_(None), jobs.c.state.in_(WAITING))
 
 
-def running_with_due_jobs(conn: Connection, now: datetime, batch_id: str | None) -> list[str]:
-    """The batches that run and have a job due by `now` (one index probe each)."""
+@dataclass(frozen=True)
+class Sending:
+    """A batch that runs and has jobs to send: due ones, or those its last resume left."""
+
+    id: str
+    resumed_at: datetime | None
+    #: the last job id its resume has sent; None: its resume left none to send
+    resend_after: int | None
+
+
+def running_batches(conn: Connection, *, resumed_before: datetime | None = None) -> list[str]:
+    """The batches that run, read from `batches` alone (those last resumed before
+    `resumed_before`, when given)."""
+    query = select(batches.c.id).where(batches.c.state == BatchState.active.value)
+    if resumed_before is not None:
+        query = query.where(
+            or_(batches.c.resumed_at.is_(None), batches.c.resumed_at < resumed_before)
+        )
+    return list(conn.execute(query).scalars())
+
+
+def sending_batches(conn: Connection, now: datetime, batch_id: str | None) -> list[Sending]:
+    """The batches that run and have a job due by `now` (one index probe each) or jobs their
+    resume left to send."""
     has_due = exists().where(jobs.c.batch_id == batches.c.id, jobs.c.due_at <= now)
-    return list(conn.execute(_running(batch_id).where(has_due)).scalars())
+    query = select(batches.c.id, batches.c.resumed_at, batches.c.resend_after).where(
+        batches.c.state == BatchState.active.value,
+        or_(has_due, batches.c.resend_after.is_not(None)),
+    )
+    if batch_id is not None:
+        query = query.where(batches.c.id == batch_id)
+    return [Sending(*row) for row in conn.execute(query)]
 
 
 def due_chunk(
     conn: Connection,
     now: datetime,
-    running: Sequence[str],
+    sending: Sequence[Sending],
     *,
     batch_id: str | None,
     after: Cursor | None,
     size: int,
 ) -> list[Any]:
-    """Up to `size` due jobs (id, due_at) after `after`, in (due_at, id) order: those of the
-    `running` batches, and the paid-for (`generated`) ones of the others (of `batch_id` only,
-    when given)."""
-    branches = [_due(now, after, size).where(jobs.c.batch_id == run) for run in running]
-    if batch_id is None or batch_id not in running:
+    """Up to `size` due jobs (id, due_at, and the batch whose resume they are sent for, if
+    they are) after `after`, in (due_at, id) order: those of the `sending` batches, and the
+    paid-for (`generated`) ones of the others (of `batch_id` only, when given)."""
+    branches = [_due(now, after, size).where(jobs.c.batch_id == batch.id) for batch in sending]
+    branches += [resent for batch in sending if (resent := _resent(batch, after, size)) is not None]
+    ids = [batch.id for batch in sending]
+    if batch_id is None or batch_id not in ids:
         paid = _due(now, after, size).where(jobs.c.state == JobState.generated.value)
         if batch_id is not None:
             paid = paid.where(jobs.c.batch_id == batch_id)
-        if running:
-            paid = paid.where(jobs.c.batch_id.not_in(running))
+        if ids:
+            paid = paid.where(jobs.c.batch_id.not_in(ids))
         branches.append(paid)
     if len(branches) == 1:
         return list(conn.execute(branches[0]).all())
@@ -85,8 +126,9 @@ def due_chunk(
     return list(conn.execute(query).all())
 
 
-def mark_sent(conn: Connection, job_ids: Sequence[int], now: datetime) -> None:
-    """Record that the jobs' messages were sent at `now`: they are no longer due.
+def mark_sent(conn: Connection, chunk: Sequence[Any], now: datetime) -> None:
+    """Record that the chunk's messages were sent at `now`: its due jobs are no longer due, and
+    each resumed batch's cursor moves past the jobs sent for its resume.
 
     A job made due again since `now` (a duplicate message claimed it, and it failed) keeps its
     due time. That test is in the values, not the WHERE, which leaves the planner only the ids
@@ -94,11 +136,26 @@ def mark_sent(conn: Connection, job_ids: Sequence[int], now: datetime) -> None:
     every job still due, for each chunk. On PostgreSQL the ids go as one array parameter: as
     thousands of parameters, rendering and parsing the statement cost the client more than the
     rest of a resume."""
+    last_resent: dict[str, Any] = {}  # the chunk is in (due_at, id) order
+    due_ids = []
+    for job in chunk:
+        if job.resent is None:
+            due_ids.append(job.id)
+        else:
+            last_resent[job.resent] = job
+    for batch, job in last_resent.items():
+        conn.execute(
+            update(batches)
+            .where(batches.c.id == batch, batches.c.resumed_at == job.due_at)
+            .values(resend_after=job.id)
+        )
+    if not due_ids:
+        return
     sent_now = jobs.c.due_at <= now
     if conn.dialect.name == "postgresql":
-        chosen = jobs.c.id == any_(bindparam("ids", list(job_ids), type_=ARRAY(BigInteger)))
+        chosen = jobs.c.id == any_(bindparam("ids", due_ids, type_=ARRAY(BigInteger)))
     else:
-        chosen = jobs.c.id.in_(job_ids)
+        chosen = jobs.c.id.in_(due_ids)
     conn.execute(
         update(jobs)
         .where(chosen)
@@ -109,15 +166,22 @@ def mark_sent(conn: Connection, job_ids: Sequence[int], now: datetime) -> None:
     )
 
 
-def _running(batch_id: str | None) -> Select[Any]:
-    query = select(batches.c.id).where(batches.c.state == BatchState.active.value)
-    return query if batch_id is None else query.where(batches.c.id == batch_id)
+def resends_done(conn: Connection, sending: Sequence[Sending]) -> None:
+    """Every job the batches' resumes left has been sent: clear their cursors (unless a resume
+    ran again since)."""
+    for batch in sending:
+        if batch.resend_after is not None:
+            conn.execute(
+                update(batches)
+                .where(batches.c.id == batch.id, batches.c.resumed_at == batch.resumed_at)
+                .values(resend_after=None)
+            )
 
 
 def _due(now: datetime, after: Cursor | None, size: int) -> Select[Any]:
     """Due jobs in (due_at, id) order after `after`, `size` at most."""
     query = (
-        select(jobs.c.id, jobs.c.due_at)
+        select(jobs.c.id, jobs.c.due_at, literal(None, String).label("resent"))
         .where(jobs.c.due_at <= now, jobs.c.lease_owner.is_(None), jobs.c.state.in_(WAITING))
         .order_by(jobs.c.due_at, jobs.c.id)
         .limit(size)
@@ -125,3 +189,27 @@ def _due(now: datetime, after: Cursor | None, size: int) -> Select[Any]:
     if after is not None:
         query = query.where(tuple_(jobs.c.due_at, jobs.c.id) > after)
     return query
+
+
+def _resent(batch: Sending, after: Cursor | None, size: int) -> Select[Any] | None:
+    """The jobs the batch's resume left to send, due at `resumed_at`, in id order after
+    `after`, `size` at most; None when there are none left (or the cursor is past them).
+
+    Which jobs those are is not decided by comparing times: clocks of the hosts that wrote them
+    may differ. A job that waits without a due time is sent, and one whose message also went
+    out otherwise meanwhile (made due and sent) gets a duplicate, which its claim refuses."""
+    if batch.resend_after is None or batch.resumed_at is None:
+        return None
+    after_id = batch.resend_after
+    if after is not None:
+        if after[0] > batch.resumed_at:
+            return None
+        if after[0] == batch.resumed_at:
+            after_id = max(after_id, after[1])
+    resumed_at = literal(batch.resumed_at, DateTime(timezone=True))
+    return (
+        select(jobs.c.id, resumed_at.label("due_at"), literal(batch.id, String).label("resent"))
+        .where(jobs.c.batch_id == batch.id, jobs.c.id > after_id, unsent)
+        .order_by(jobs.c.id)
+        .limit(size)
+    )

@@ -7,8 +7,9 @@ everything. All of it is found here, from the table:
 * `recover_expired_leases`: jobs whose holder stopped renewing its lease (killed, crashed): the
   attempt is closed as `worker_lost` and the job waits again, due at once (or fails, if that was
   its last attempt).
-* `enqueue_due`: every job whose due time has come gets its message, then loses its due time.
-  The message goes first: a crash in between costs a duplicate message (harmless: the claim
+* `enqueue_due`: every job whose due time has come gets its message, then loses its due time
+  (the jobs a resume made due move their batch's cursor instead, see `jobs.due_jobs`). The
+  message goes first: a crash in between costs a duplicate message (harmless: the claim
   refuses it), never a lost job.
 * `make_unclaimed_due`: once the queue has drained, a job still waiting long after its message
   was sent has lost that message (a killed worker had taken it: Redis would only give it back
@@ -29,8 +30,9 @@ from jobs.due_jobs import (
     Cursor,
     due_chunk,
     mark_sent,
+    resends_done,
     running_batches,
-    running_with_due_jobs,
+    sending_batches,
 )
 from jobs.errors import ErrorClass
 from jobs.redaction import redact
@@ -100,20 +102,21 @@ class JobRecovery:
         so sending a million jobs reads each once and a paused batch is not read at all."""
         now = utcnow()
         with self.engine.connect() as conn:
-            running = running_with_due_jobs(conn, now, batch_id)
+            sending = sending_batches(conn, now, batch_id)
         sent = 0
         after: Cursor | None = None
         while limit is None or sent < limit:
             size = CHUNK if limit is None else min(CHUNK, limit - sent)
             with self.engine.connect() as conn:
-                due = due_chunk(conn, now, running, batch_id=batch_id, after=after, size=size)
+                due = due_chunk(conn, now, sending, batch_id=batch_id, after=after, size=size)
             if not due:
+                with self.engine.begin() as conn:
+                    resends_done(conn, sending)
                 break
-            ids = [job.id for job in due]
-            enqueue(ids)
+            enqueue([job.id for job in due])
             with self.engine.begin() as conn:
-                mark_sent(conn, ids, now)
-            sent += len(ids)
+                mark_sent(conn, due, now)
+            sent += len(due)
             after = (due[-1].due_at, due[-1].id)
         return sent
 
@@ -136,7 +139,8 @@ class JobRecovery:
         )
         made_due = 0
         with self.engine.begin() as conn:
-            running = running_batches(conn)
+            # a resume sent its batch's jobs at once, without a write to each
+            running = running_batches(conn, resumed_before=sent_before)
             if running:
                 made_due += conn.execute(
                     update(jobs).where(jobs.c.batch_id.in_(running), unclaimed).values(due_at=now)
@@ -157,7 +161,8 @@ class JobRecovery:
         max_cost: float | None = None,
     ) -> int:
         """Make the batch run again (with a new budget, when given) and every job of it that
-        waits without a due time due now; returns how many jobs were made due.
+        waits without a due time due now; returns how many jobs are due. That is one write, to
+        the batch's row, whatever its size (`jobs.due_jobs`).
 
         A job with a due time still ahead keeps it; the reaper enqueues it then. A job under a
         live lease is running and is left alone.
@@ -168,19 +173,16 @@ class JobRecovery:
         if max_cost is not None:
             values["max_cost"] = max_cost
         now = utcnow()
+        values |= {"resumed_at": now, "resend_after": 0}
+        waiting = select(func.count()).where(
+            jobs.c.batch_id == batch_id,
+            jobs.c.state.in_(WAITING),
+            jobs.c.lease_owner.is_(None),
+            or_(jobs.c.due_at.is_(None), jobs.c.due_at < now),
+        )
         with self.engine.begin() as conn:
             conn.execute(update(batches).where(batches.c.id == batch_id).values(**values))
-            made_due = conn.execute(
-                update(jobs)
-                .where(
-                    jobs.c.batch_id == batch_id,
-                    jobs.c.state.in_(WAITING),
-                    jobs.c.lease_owner.is_(None),
-                    or_(jobs.c.due_at.is_(None), jobs.c.due_at < now),
-                )
-                .values(due_at=now)
-            )
-        return made_due.rowcount
+            return int(conn.execute(waiting).scalar_one())
 
     def retry(
         self,

@@ -2,7 +2,7 @@
 chunks and batches; on PostgreSQL, by the rows it reads: each due row once, and none of a
 batch that does not run, however many it has."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import pytest
@@ -44,6 +44,27 @@ def test_every_due_job_is_sent_once_across_chunks_that_share_one_due_time(
 
     assert first + rest == ids  # in (due time, id) order, none twice, none left out
     assert table.enqueue_due(rest.extend) == 0
+
+
+def test_a_resume_cut_short_leaves_the_rest_of_its_jobs_to_the_next_sender_none_twice(
+    table: ResultsTable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recovery, "CHUNK", 3)
+    ids = loaded(table, *[f"k{n}" for n in range(10)])
+    assert table.resume("b") == 10
+    sent: list[int] = []
+
+    def broker_lost_after_a_chunk(chunk: Sequence[int]) -> None:
+        if sent:
+            raise ConnectionError("broker lost")
+        sent.extend(chunk)
+
+    with pytest.raises(ConnectionError):
+        table.enqueue_due(broker_lost_after_a_chunk, batch_id="b")
+    assert table.enqueue_due(sent.extend) == 7  # the reaper's turn, of every batch
+
+    assert sent == ids
+    assert table.enqueue_due(sent.extend) == 0
 
 
 def test_due_jobs_go_in_due_order_across_batches_and_a_paused_one_sends_only_paid_jobs(
@@ -94,7 +115,7 @@ def test_a_reaper_turn_reads_no_row_of_a_paused_batch(
     size = 1000
     paused = loaded(table, *[f"k{n}" for n in range(size)], batch="paused")
     table.resume("paused")
-    table.enqueue_due(lambda _ids: None, batch_id="paused", limit=size // 2)  # half were sent
+    table.enqueue_due(lambda _ids: None, batch_id="paused", limit=size // 2)  # half are sent
     paid_and_due(table, paused[-1])
     stopped = table.claim(paused[0], "w", 60)
     assert stopped is not None
