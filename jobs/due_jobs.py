@@ -34,8 +34,8 @@ from sqlalchemy import (
     BigInteger,
     Connection,
     DateTime,
+    Integer,
     Select,
-    String,
     and_,
     any_,
     bindparam,
@@ -97,6 +97,20 @@ def sending_batches(conn: Connection, now: datetime, batch_id: str | None) -> li
     return [Sending(*row) for row in conn.execute(query)]
 
 
+@dataclass(frozen=True)
+class Chunk:
+    """Due jobs read at once, in (due_at, id) order."""
+
+    #: every job of the chunk, in order
+    ids: list[int]
+    #: those due by their own due time (the others were left by their batch's resume)
+    due_ids: list[int]
+    #: the last job sent for each resumed batch's resume
+    last_resent: dict[Sending, int]
+    #: where the chunk ended
+    last: Cursor
+
+
 def due_chunk(
     conn: Connection,
     now: datetime,
@@ -105,12 +119,19 @@ def due_chunk(
     batch_id: str | None,
     after: Cursor | None,
     size: int,
-) -> list[Any]:
-    """Up to `size` due jobs (id, due_at, and the batch whose resume they are sent for, if
-    they are) after `after`, in (due_at, id) order: those of the `sending` batches, and the
-    paid-for (`generated`) ones of the others (of `batch_id` only, when given)."""
+) -> Chunk | None:
+    """Up to `size` due jobs after `after`, in (due_at, id) order: those of the `sending`
+    batches, and the paid-for (`generated`) ones of the others (of `batch_id` only, when
+    given); None when none is left.
+
+    A job a resume left comes back with no due time and the index of its batch in `sending`:
+    a time and a name for each of a million rows cost the client more than reading the row."""
     branches = [_due(now, after, size).where(jobs.c.batch_id == batch.id) for batch in sending]
-    branches += [resent for batch in sending if (resent := _resent(batch, after, size)) is not None]
+    branches += [
+        resent
+        for index, batch in enumerate(sending)
+        if (resent := _resent(index, batch, after, size)) is not None
+    ]
     ids = [batch.id for batch in sending]
     if batch_id is None or batch_id not in ids:
         paid = _due(now, after, size).where(jobs.c.state == JobState.generated.value)
@@ -120,13 +141,29 @@ def due_chunk(
             paid = paid.where(jobs.c.batch_id.not_in(ids))
         branches.append(paid)
     if len(branches) == 1:
-        return list(conn.execute(branches[0]).all())
-    merged = union_all(*(select(b.subquery()) for b in branches)).subquery()
-    query = select(merged).order_by(merged.c.due_at, merged.c.id).limit(size)
-    return list(conn.execute(query).all())
+        query = branches[0]
+    else:
+        merged = union_all(*(select(b.subquery()) for b in branches)).subquery()
+        own_due_at = case((merged.c.resent.is_(None), merged.c.due_at))
+        query = (
+            select(merged.c.id, own_due_at.label("due_at"), merged.c.resent)
+            .order_by(merged.c.due_at, merged.c.id)
+            .limit(size)
+        )
+    rows = conn.execute(query).all()
+    if not rows:
+        return None
+    last_job, last_due_at, last_index = rows[-1]
+    last_due = last_due_at if last_index is None else sending[last_index].resumed_at
+    return Chunk(
+        ids=[row[0] for row in rows],
+        due_ids=[row[0] for row in rows if row[2] is None],
+        last_resent={sending[row[2]]: row[0] for row in rows if row[2] is not None},
+        last=(last_due, last_job),
+    )
 
 
-def mark_sent(conn: Connection, chunk: Sequence[Any], now: datetime) -> None:
+def mark_sent(conn: Connection, chunk: Chunk, now: datetime) -> None:
     """Record that the chunk's messages were sent at `now`: its due jobs are no longer due, and
     each resumed batch's cursor moves past the jobs sent for its resume.
 
@@ -136,26 +173,19 @@ def mark_sent(conn: Connection, chunk: Sequence[Any], now: datetime) -> None:
     every job still due, for each chunk. On PostgreSQL the ids go as one array parameter: as
     thousands of parameters, rendering and parsing the statement cost the client more than the
     rest of a resume."""
-    last_resent: dict[str, Any] = {}  # the chunk is in (due_at, id) order
-    due_ids = []
-    for job in chunk:
-        if job.resent is None:
-            due_ids.append(job.id)
-        else:
-            last_resent[job.resent] = job
-    for batch, job in last_resent.items():
+    for batch, last_id in chunk.last_resent.items():
         conn.execute(
             update(batches)
-            .where(batches.c.id == batch, batches.c.resumed_at == job.due_at)
-            .values(resend_after=job.id)
+            .where(batches.c.id == batch.id, batches.c.resumed_at == batch.resumed_at)
+            .values(resend_after=last_id)
         )
-    if not due_ids:
+    if not chunk.due_ids:
         return
     sent_now = jobs.c.due_at <= now
     if conn.dialect.name == "postgresql":
-        chosen = jobs.c.id == any_(bindparam("ids", due_ids, type_=ARRAY(BigInteger)))
+        chosen = jobs.c.id == any_(bindparam("ids", chunk.due_ids, type_=ARRAY(BigInteger)))
     else:
-        chosen = jobs.c.id.in_(due_ids)
+        chosen = jobs.c.id.in_(chunk.due_ids)
     conn.execute(
         update(jobs)
         .where(chosen)
@@ -181,7 +211,7 @@ def resends_done(conn: Connection, sending: Sequence[Sending]) -> None:
 def _due(now: datetime, after: Cursor | None, size: int) -> Select[Any]:
     """Due jobs in (due_at, id) order after `after`, `size` at most."""
     query = (
-        select(jobs.c.id, jobs.c.due_at, literal(None, String).label("resent"))
+        select(jobs.c.id, jobs.c.due_at, literal(None, Integer).label("resent"))
         .where(jobs.c.due_at <= now, jobs.c.lease_owner.is_(None), jobs.c.state.in_(WAITING))
         .order_by(jobs.c.due_at, jobs.c.id)
         .limit(size)
@@ -191,9 +221,10 @@ def _due(now: datetime, after: Cursor | None, size: int) -> Select[Any]:
     return query
 
 
-def _resent(batch: Sending, after: Cursor | None, size: int) -> Select[Any] | None:
+def _resent(index: int, batch: Sending, after: Cursor | None, size: int) -> Select[Any] | None:
     """The jobs the batch's resume left to send, due at `resumed_at`, in id order after
-    `after`, `size` at most; None when there are none left (or the cursor is past them).
+    `after`, `size` at most, marked with `index`; None when there are none left (or the cursor
+    is past them).
 
     Which jobs those are is not decided by comparing times: clocks of the hosts that wrote them
     may differ. A job that waits without a due time is sent, and one whose message also went
@@ -208,7 +239,7 @@ def _resent(batch: Sending, after: Cursor | None, size: int) -> Select[Any] | No
             after_id = max(after_id, after[1])
     resumed_at = literal(batch.resumed_at, DateTime(timezone=True))
     return (
-        select(jobs.c.id, resumed_at.label("due_at"), literal(batch.id, String).label("resent"))
+        select(jobs.c.id, resumed_at.label("due_at"), literal(index, Integer).label("resent"))
         .where(jobs.c.batch_id == batch.id, jobs.c.id > after_id, unsent)
         .order_by(jobs.c.id)
         .limit(size)

@@ -109,15 +109,15 @@ class JobRecovery:
             size = CHUNK if limit is None else min(CHUNK, limit - sent)
             with self.engine.connect() as conn:
                 due = due_chunk(conn, now, sending, batch_id=batch_id, after=after, size=size)
-            if not due:
+            if due is None:
                 with self.engine.begin() as conn:
                     resends_done(conn, sending)
                 break
-            enqueue([job.id for job in due])
+            enqueue(due.ids)
             with self.engine.begin() as conn:
                 mark_sent(conn, due, now)
-            sent += len(due)
-            after = (due[-1].due_at, due[-1].id)
+            sent += len(due.ids)
+            after = due.last
         return sent
 
     def make_unclaimed_due(self, older_than_s: float) -> int:
