@@ -7,8 +7,9 @@ everything. All of it is found here, from the table:
 * `recover_expired_leases`: jobs whose holder stopped renewing its lease (killed, crashed): the
   attempt is closed as `worker_lost` and the job waits again, due at once (or fails, if that was
   its last attempt).
-* `enqueue_due`: every job whose due time has come gets its message, then loses its due time.
-  The message goes first: a crash in between costs a duplicate message (harmless: the claim
+* `enqueue_due`: every job whose due time has come gets its message, then loses its due time
+  (the jobs a resume made due move their batch's cursor instead, see `jobs.due_jobs`). The
+  message goes first: a crash in between costs a duplicate message (harmless: the claim
   refuses it), never a lost job.
 * `make_unclaimed_due`: once the queue has drained, a job still waiting long after its message
   was sent has lost that message (a killed worker had taken it: Redis would only give it back
@@ -24,6 +25,15 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, case, func, or_, select, update
 
 from jobs.database import utcnow
+from jobs.due_jobs import (
+    WAITING,
+    Cursor,
+    due_chunk,
+    mark_sent,
+    resends_done,
+    running_batches,
+    sending_batches,
+)
 from jobs.errors import ErrorClass
 from jobs.redaction import redact
 from jobs.schema import attempts, batches, jobs
@@ -33,8 +43,6 @@ Enqueue = Callable[[Sequence[int]], None]
 
 #: jobs made due, or enqueued, per statement
 CHUNK = 5000
-#: states a job waits in for a worker (with a message on the queue, or a due time)
-_WAITING = (JobState.queued.value, JobState.generated.value)
 #: a batch that runs again is no longer paused, and its next pause or completion is news again
 _RUNS_AGAIN = {"paused_reason": None, "notified": None}
 
@@ -88,63 +96,62 @@ class JobRecovery:
     ) -> int:
         """Send a message for every job that is due (of `batch_id`, or of every batch), up to
         `limit`; returns how many were sent. A job is due when its due time has passed, it is
-        not leased, and its batch runs (or its image is paid for and only needs storing)."""
+        not leased, and its batch runs (or its image is paid for and only needs storing).
+
+        Chunks are read by keyset, and only from batches that run (`jobs.due_jobs` says why),
+        so sending a million jobs reads each once and a paused batch is not read at all."""
         now = utcnow()
+        with self.engine.connect() as conn:
+            sending = sending_batches(conn, now, batch_id)
         sent = 0
+        after: Cursor | None = None
         while limit is None or sent < limit:
             size = CHUNK if limit is None else min(CHUNK, limit - sent)
-            query = (
-                select(jobs.c.id)
-                .join(batches, batches.c.id == jobs.c.batch_id)
-                .where(
-                    jobs.c.due_at <= now,
-                    jobs.c.lease_owner.is_(None),
-                    jobs.c.state.in_(_WAITING),
-                    or_(
-                        batches.c.state == BatchState.active.value,
-                        jobs.c.state == JobState.generated.value,
-                    ),
-                )
-                .order_by(jobs.c.due_at, jobs.c.id)
-                .limit(size)
-            )
-            if batch_id is not None:
-                query = query.where(jobs.c.batch_id == batch_id)
             with self.engine.connect() as conn:
-                ids = list(conn.execute(query).scalars())
-            if not ids:
+                due = due_chunk(conn, now, sending, batch_id=batch_id, after=after, size=size)
+            if due is None:
+                with self.engine.begin() as conn:
+                    resends_done(conn, sending)
                 break
-            enqueue(ids)
+            enqueue(due.ids)
             with self.engine.begin() as conn:
-                conn.execute(
-                    update(jobs)
-                    .where(jobs.c.id.in_(ids), jobs.c.due_at <= now)
-                    .values(due_at=None, sent_at=now)
-                )
-            sent += len(ids)
+                mark_sent(conn, due, now)
+            sent += len(due.ids)
+            after = due.last
         return sent
 
     def make_unclaimed_due(self, older_than_s: float) -> int:
         """Make due every waiting job whose message was sent over `older_than_s` ago and that
         no worker has claimed since; call it only when the queue is empty, so that such a job's
         message can only be lost or held by a worker (a copy then costs a refused claim).
-        Returns how many."""
+        Returns how many.
+
+        Only the batches that run are read (through `ix_jobs_batch_state`), and the paid-for
+        jobs of the others (through `ix_jobs_waiting`): a paused batch's queued jobs cost a turn
+        nothing, however many they are."""
         now = utcnow()
         sent_before = now - timedelta(seconds=older_than_s)
-        runs = select(batches.c.id).where(batches.c.state == BatchState.active.value)
+        unclaimed = and_(
+            jobs.c.state.in_(WAITING),
+            jobs.c.due_at.is_(None),
+            jobs.c.lease_owner.is_(None),
+            func.coalesce(jobs.c.sent_at, jobs.c.created_at) < sent_before,
+        )
+        made_due = 0
         with self.engine.begin() as conn:
-            result = conn.execute(
+            # a resume sent its batch's jobs at once, without a write to each
+            running = running_batches(conn, resumed_before=sent_before)
+            if running:
+                made_due += conn.execute(
+                    update(jobs).where(jobs.c.batch_id.in_(running), unclaimed).values(due_at=now)
+                ).rowcount
+            # a running batch's paid-for jobs were made due just above: they are not counted twice
+            made_due += conn.execute(
                 update(jobs)
-                .where(
-                    jobs.c.state.in_(_WAITING),
-                    jobs.c.due_at.is_(None),
-                    jobs.c.lease_owner.is_(None),
-                    func.coalesce(jobs.c.sent_at, jobs.c.created_at) < sent_before,
-                    or_(jobs.c.state == JobState.generated.value, jobs.c.batch_id.in_(runs)),
-                )
+                .where(jobs.c.state == JobState.generated.value, unclaimed)
                 .values(due_at=now)
-            )
-        return result.rowcount
+            ).rowcount
+        return made_due
 
     def resume(
         self,
@@ -154,7 +161,8 @@ class JobRecovery:
         max_cost: float | None = None,
     ) -> int:
         """Make the batch run again (with a new budget, when given) and every job of it that
-        waits without a due time due now; returns how many jobs were made due.
+        waits without a due time due now; returns how many jobs are due. That is one write, to
+        the batch's row, whatever its size (`jobs.due_jobs`).
 
         A job with a due time still ahead keeps it; the reaper enqueues it then. A job under a
         live lease is running and is left alone.
@@ -165,19 +173,16 @@ class JobRecovery:
         if max_cost is not None:
             values["max_cost"] = max_cost
         now = utcnow()
+        values |= {"resumed_at": now, "resend_after": 0}
+        waiting = select(func.count()).where(
+            jobs.c.batch_id == batch_id,
+            jobs.c.state.in_(WAITING),
+            jobs.c.lease_owner.is_(None),
+            or_(jobs.c.due_at.is_(None), jobs.c.due_at < now),
+        )
         with self.engine.begin() as conn:
             conn.execute(update(batches).where(batches.c.id == batch_id).values(**values))
-            made_due = conn.execute(
-                update(jobs)
-                .where(
-                    jobs.c.batch_id == batch_id,
-                    jobs.c.state.in_(_WAITING),
-                    jobs.c.lease_owner.is_(None),
-                    or_(jobs.c.due_at.is_(None), jobs.c.due_at < now),
-                )
-                .values(due_at=now)
-            )
-        return made_due.rowcount
+            return int(conn.execute(waiting).scalar_one())
 
     def retry(
         self,

@@ -27,6 +27,8 @@ metadata = MetaData()
 
 #: BIGINT on PostgreSQL (a million-job batch a day adds up), INTEGER on SQLite (rowid alias)
 _Id = BigInteger().with_variant(Integer(), "sqlite")
+#: a job waiting for a worker with no due time and no lease (jobs.due_jobs.unsent says the same)
+_UNSENT = "due_at IS NULL AND lease_owner IS NULL AND state IN ('queued', 'generated')"
 
 batches = Table(
     "batches",
@@ -58,6 +60,12 @@ batches = Table(
     #: the last webhook event claimed for it (`batch.completed`, `batch.paused`); null: none yet,
     #: or the batch ran again since (resume, retry)
     Column("notified", String(40)),
+    #: when `resume` last ran: the messages of the jobs it sent count as sent then
+    Column("resumed_at", DateTime(timezone=True)),
+    #: the jobs that waited without a due time when `resume` ran are due from then on, one write
+    #: here rather than one to each of a million rows: this is the last id of them sent
+    #: (jobs.due_jobs moves it on); null once all are sent
+    Column("resend_after", _Id),
 )
 
 jobs = Table(
@@ -108,6 +116,24 @@ jobs = Table(
         "due_at",
         postgresql_where=text("due_at IS NOT NULL"),
         sqlite_where=text("due_at IS NOT NULL"),
+    ),
+    # the due jobs of one batch in the order they are sent, so that each chunk starts where the
+    # last ended (jobs.due_jobs); partial, like ix_jobs_due
+    Index(
+        "ix_jobs_batch_due",
+        "batch_id",
+        "due_at",
+        "id",
+        postgresql_where=text("due_at IS NOT NULL"),
+        sqlite_where=text("due_at IS NOT NULL"),
+    ),
+    # the jobs of a batch waiting without a due time, in id order: what `resume` sends again
+    Index(
+        "ix_jobs_batch_unsent",
+        "batch_id",
+        "id",
+        postgresql_where=text(_UNSENT),
+        sqlite_where=text(_UNSENT),
     ),
     Index(
         "ix_jobs_waiting",
