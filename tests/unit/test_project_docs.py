@@ -11,6 +11,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.schema import CreateIndex
+
+from jobs.schema import jobs
 
 ROOT = Path(__file__).resolve().parents[2]
 #: the folder of notes the project was first built from; a clone does not contain it
@@ -106,3 +110,15 @@ def test_a_link_to_a_missing_file_or_heading_is_caught(tmp_path: Path) -> None:
     )
     problems = broken_links(page, tmp_path)
     assert [problem.split(":")[0] for problem in problems] == ["missing.md", "#three-words"]
+
+
+def test_the_index_statements_in_the_upgrade_notes_are_the_schemas_own() -> None:
+    """Operations builds new indexes ahead of an upgrade from these statements: a drift from
+    the schema would leave the upgrade to build the real one, blocking writes."""
+    notes = (ROOT / "docs" / "operations.md").read_text()
+    documented = re.findall(r"CREATE INDEX CONCURRENTLY IF NOT EXISTS (\w+)\s+(ON [^;]+);", notes)
+    assert documented
+    schema = {index.name: index for index in jobs.indexes}
+    for name, body in documented:
+        ddl = str(CreateIndex(schema[name]).compile(dialect=postgresql.dialect()))
+        assert " ".join(ddl.split()) == f"CREATE INDEX {name} {' '.join(body.split())}"
