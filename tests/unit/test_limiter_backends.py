@@ -4,7 +4,7 @@ Redis one (a fleet, Lua on a real redis-server).
 The GCRA schedule, cool-downs, halving and recovery are written twice; every scenario here runs
 against both, on one fake clock (the Redis scripts take its reading instead of Redis' `TIME`), and
 holds them to the same numbers, so the two cannot drift apart. What only one backend has (slot
-leases in Redis, atomicity across processes) is tested at the end of this file and in
+leases in Redis, atomicity across processes) is tested in tests/unit/test_redis_limiter.py and
 tests/integration/test_fleet_limiter.py.
 """
 
@@ -17,6 +17,7 @@ import pytest
 import redis
 
 from jobs.rates import RateLimit
+from tests.support.fake_clock import FakeClock
 from tests.support.rate_windows import most_in_any_window
 from worker.limiter.backend import LimiterBackend
 from worker.limiter.limiter import Limiter
@@ -31,19 +32,6 @@ from worker.limiter.redis_backend import RedisBackend
 
 #: the slot lease the Redis backend is opened with (the in-process one needs none)
 LEASE_S = 30.0
-
-
-class FakeClock:
-    """Seconds, moved on only by the test."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 #: opens a view of the test's one limiter state: (limit, burst=, gateways=, max_in_flight=)
@@ -409,60 +397,3 @@ def test_a_waiter_with_no_release_waits_out_its_timeout(open_backend: OpenBacken
 
     assert time.monotonic() - started >= 0.25
     assert not limiter.take_slot("c")
-
-
-# the Redis backend only: a slot's holder may die with its process, so slots are leases
-
-
-def single_gateway_redis_backend(client: redis.Redis, clock: FakeClock | None) -> RedisBackend:
-    return RedisBackend(
-        client,
-        namespace="test:limit",
-        gateways=(None,),
-        pacing=Pacing.for_limit(RateLimit.parse("10/1s")),
-        max_in_flight=2,
-        lease_s=LEASE_S,
-        clock=clock,
-    )
-
-
-@pytest.fixture
-def redis_backend(fresh_redis: str, clock: FakeClock) -> Iterator[RedisBackend]:
-    client = redis.Redis.from_url(fresh_redis)
-    yield single_gateway_redis_backend(client, clock)
-    client.close()
-
-
-def test_a_dead_holders_slot_comes_back_after_its_lease_and_a_renewed_one_is_kept(
-    redis_backend: RedisBackend, clock: FakeClock
-) -> None:
-    assert redis_backend.take_slot("alive") and redis_backend.take_slot("dead")
-    clock.advance(LEASE_S * 2 / 3)
-    redis_backend.renew_slots(["alive"])  # the live process renews; the dead one cannot
-    assert not redis_backend.take_slot("new")  # both leases still run
-
-    clock.advance(LEASE_S / 2)  # past the dead holder's lease, within the renewed one
-    assert redis_backend.take_slot("new")
-    assert not redis_backend.take_slot("another")
-
-
-def test_renewing_a_released_slot_does_not_take_it_again(redis_backend: RedisBackend) -> None:
-    assert redis_backend.take_slot("a") and redis_backend.take_slot("b")
-    redis_backend.release_slot("a")
-
-    redis_backend.renew_slots(["a", "b"])
-
-    assert redis_backend.take_slot("c")
-    assert not redis_backend.take_slot("d")
-
-
-def test_without_a_clock_the_scripts_go_by_redis_own(fresh_redis: str) -> None:
-    client = redis.Redis.from_url(fresh_redis)
-    backend = single_gateway_redis_backend(client, clock=None)
-
-    seconds, micros = client.time()
-    booked = backend.reserve()
-    client.close()
-
-    assert 0 <= booked.send_at_us - (seconds * 1_000_000 + micros) < 1_000_000
-    assert booked.wait_s == 0
