@@ -86,6 +86,13 @@ def _env(name: str) -> AliasChoices:
     return AliasChoices(name)
 
 
+def _seconds(old_name: str) -> AliasChoices:
+    """A duration's variable, named for its unit like every other (`SEEDREAM_API_TIMEOUT_SECONDS`),
+    then the name it had before (`SEEDREAM_API_TIMEOUT`), still read so no deployment breaks.
+    The first name found wins: with both set, the new one."""
+    return AliasChoices(f"{old_name}_SECONDS", old_name)
+
+
 class Settings(BaseSettings):
     """What the producer, the workers and the CLI are configured with."""
 
@@ -115,10 +122,16 @@ class Settings(BaseSettings):
     #: where images go when a command names no `--out`: a folder or s3://bucket/prefix
     output: str = DEFAULT_OUTPUT
 
-    api_connect_timeout: float = 10.0
-    api_timeout: float = DEFAULT_API_TIMEOUT_S
+    api_connect_timeout_seconds: float = Field(
+        default=10.0, validation_alias=_seconds("SEEDREAM_API_CONNECT_TIMEOUT")
+    )
+    api_timeout_seconds: float = Field(
+        default=DEFAULT_API_TIMEOUT_S, validation_alias=_seconds("SEEDREAM_API_TIMEOUT")
+    )
     #: one deadline for a whole image download, however slowly the host sends
-    fetch_timeout: float = 60.0
+    fetch_timeout_seconds: float = Field(
+        default=60.0, validation_alias=_seconds("SEEDREAM_FETCH_TIMEOUT")
+    )
     #: downloads may connect to loopback, private, link-local and other non-public addresses
     #: (by default only to public ones, and to those of the API base's own kind)
     fetch_allow_private: bool = False

@@ -49,9 +49,11 @@ class CloudflareClient:
         self._url = f"{settings.api_base.rstrip('/')}/client/v4/accounts/{account_id}/ai/run"
         self._model = settings.model
         #: minutes to read (a call takes 10-60 s), seconds to connect (a dead host shows fast)
-        self._timeout = httpx.Timeout(settings.api_timeout, connect=settings.api_connect_timeout)
+        self._timeout = httpx.Timeout(
+            settings.api_timeout_seconds, connect=settings.api_connect_timeout_seconds
+        )
         #: the whole call, however slowly the answer comes
-        self._deadline_s = settings.api_timeout
+        self._deadline_s = settings.api_timeout_seconds
         self._max_image_bytes = settings.max_image_bytes
         self._owns_http = http is None
         self._http = http or guarded_client(DEFAULT_CONNECTIONS)
@@ -62,7 +64,10 @@ class CloudflareClient:
         `gateway_id` names the AI Gateway to go through (the rate limiter picks it, since each
         gateway has its own limit); None = the account's default gateway.
         """
-        expired = f"Cloudflare did not answer within {self._deadline_s:g} s (SEEDREAM_API_TIMEOUT)"
+        expired = (
+            f"Cloudflare did not answer within {self._deadline_s:g} s "
+            "(SEEDREAM_API_TIMEOUT_SECONDS)"
+        )
         with deadline(self._deadline_s, expired):
             generation = self._call(spec, gateway_id)
         if generation.data is not None and len(generation.data) > self._max_image_bytes:

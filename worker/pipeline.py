@@ -150,7 +150,7 @@ class JobPipeline:
             generation.url,
             into,
             max_bytes=self.settings.max_image_bytes,
-            timeout=self.settings.fetch_timeout,
+            timeout=self.settings.fetch_timeout_seconds,
         )
 
     def _store(self, claim: Claim, owner: str, image: ImageFile, fetch_ms: int) -> None:

@@ -17,7 +17,7 @@ TRANSIENT = ("server_error", "timeout", "rate_limited")
 def test_provider_faults_end_in_the_right_classes_and_retry_finishes_the_transient(
     chaos: ChaosRun,
 ) -> None:
-    chaos.fleet.env.update(SEEDREAM_API_TIMEOUT="2", SEEDREAM_MAX_ATTEMPTS="3")
+    chaos.fleet.env.update(SEEDREAM_API_TIMEOUT_SECONDS="2", SEEDREAM_MAX_ATTEMPTS="3")
     batch = chaos.start(
         jobs=300, workers=2, latency_s=0.3, jitter_s=0.4, faults=FAULTS, hang_s=3.0, seed=11
     )

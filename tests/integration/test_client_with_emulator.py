@@ -87,7 +87,7 @@ def test_every_fault_is_raised_as_its_error_class(
 
 def test_a_hung_call_is_a_timeout_after_the_read_timeout(emulator: Emulator) -> None:
     emulator.configure(faults={"hang": 1.0}, hang_s=5)
-    with client_for(emulator, api_timeout=0.5) as client, pytest.raises(JobError) as caught:
+    with client_for(emulator, api_timeout_seconds=0.5) as client, pytest.raises(JobError) as caught:
         client.generate(SPEC)
     assert caught.value.error_class is ErrorClass.timeout
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import redis
 
 from tests.support.processes import Service, wait_until
+from tests.support.rate_windows import most_in_any_window
 
 PROBE = [sys.executable, "-m", "tests.support.limiter_probe"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,16 +50,6 @@ def pace_in_processes(
         at, gateway = line.split()
         grants.append((float(at), gateway))
     return sorted(grants)
-
-
-def most_in_any_window(times: list[float], window_s: float) -> int:
-    """The most grants in any half-open window (t - window, t], as a sliding-window limit counts."""
-    most, start = 0, 0
-    for end, at in enumerate(times):
-        while times[start] <= at - window_s:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
 
 
 def _environ(env: dict[str, str]) -> dict[str, str]:

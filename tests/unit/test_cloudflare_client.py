@@ -47,8 +47,8 @@ def make_settings(
         **{
             "api_base": "https://cf.test/",
             "model": DEFAULT_MODEL,
-            "api_timeout": 240.0,
-            "api_connect_timeout": 7.0,
+            "api_timeout_seconds": 240.0,
+            "api_connect_timeout_seconds": 7.0,
             "max_image_bytes": 50 * 1024 * 1024,
             **changes,
         },
@@ -315,12 +315,14 @@ def test_a_failure_with_a_body_over_the_cap_keeps_its_class() -> None:
 def test_an_api_dripping_its_headers_is_cut_off_at_the_deadline() -> None:
     head = answer("200 OK", {"Content-Type": "application/json"}, b'{"result": {}}')
     with RawHttpServer(drips(head, every_s=0.2)) as server:
-        client = CloudflareClient(make_settings(api_base=server.url, api_timeout=1.0))
+        client = CloudflareClient(make_settings(api_base=server.url, api_timeout_seconds=1.0))
         started = time.monotonic()
         with pytest.raises(ProviderTimeout) as refused:
             client.generate(SPEC)
         took = time.monotonic() - started
         client.close()
 
-    assert refused.value.message == "Cloudflare did not answer within 1 s (SEEDREAM_API_TIMEOUT)"
+    assert refused.value.message == (
+        "Cloudflare did not answer within 1 s (SEEDREAM_API_TIMEOUT_SECONDS)"
+    )
     assert took < 1.5

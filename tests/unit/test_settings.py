@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import InvalidSettings, MissingSetting, Settings, get_settings
+from config.settings import InvalidSettings, MissingSetting, Settings, env_name, get_settings
 
 
 def test_cloudflare_variables_keep_their_names_and_product_ones_carry_the_prefix(
@@ -86,6 +86,69 @@ def test_the_limiter_lives_in_the_redis_broker_unless_named(
         Settings(_env_file=None).fleet_limiter_url()
     monkeypatch.setenv("SEEDREAM_LIMITER_URL", "redis://127.0.0.1:6380/1")
     assert Settings(_env_file=None).fleet_limiter_url() == "redis://127.0.0.1:6380/1"
+
+
+#: every duration setting, and the name its variable had before durations named their unit
+RENAMED_DURATIONS = [
+    ("api_connect_timeout_seconds", "SEEDREAM_API_CONNECT_TIMEOUT"),
+    ("api_timeout_seconds", "SEEDREAM_API_TIMEOUT"),
+    ("fetch_timeout_seconds", "SEEDREAM_FETCH_TIMEOUT"),
+]
+
+
+#: what makes a setting's name a duration's
+DURATION_WORDS = ("timeout", "interval", "lease", "retry_base", "retry_max")
+
+
+def test_every_duration_names_its_unit_the_same_way() -> None:
+    durations = [name for name in Settings.model_fields if any(w in name for w in DURATION_WORDS)]
+    assert {name for name, _ in RENAMED_DURATIONS} < set(durations)
+    assert all(name.endswith("_seconds") for name in durations), durations
+
+
+@pytest.mark.parametrize(("field", "old_name"), RENAMED_DURATIONS)
+def test_a_duration_is_set_by_its_new_name_and_by_its_old_one(
+    monkeypatch: pytest.MonkeyPatch, field: str, old_name: str
+) -> None:
+    new_name = f"{old_name}_SECONDS"
+    monkeypatch.delenv(old_name, raising=False)
+    assert env_name(field) == new_name
+
+    monkeypatch.setenv(new_name, "12.5")
+    assert getattr(Settings(_env_file=None), field) == 12.5
+    monkeypatch.delenv(new_name)
+    monkeypatch.setenv(old_name, "7")
+    assert getattr(Settings(_env_file=None), field) == 7.0
+
+
+@pytest.mark.parametrize(("field", "old_name"), RENAMED_DURATIONS)
+def test_with_both_names_set_the_new_one_wins(
+    monkeypatch: pytest.MonkeyPatch, field: str, old_name: str
+) -> None:
+    monkeypatch.setenv(old_name, "7")
+    monkeypatch.setenv(f"{old_name}_SECONDS", "12.5")
+
+    assert getattr(Settings(_env_file=None), field) == 12.5
+
+
+def test_an_old_name_in_dotenv_still_works(
+    settings_here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SEEDREAM_API_TIMEOUT_SECONDS", raising=False)
+    monkeypatch.delenv("SEEDREAM_API_TIMEOUT", raising=False)
+    settings_here.write_text("SEEDREAM_API_TIMEOUT=42\n")
+
+    assert get_settings().api_timeout_seconds == 42.0
+
+
+def test_a_bad_duration_is_refused_by_its_new_name(
+    settings_here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SEEDREAM_FETCH_TIMEOUT_SECONDS", raising=False)
+    monkeypatch.setenv("SEEDREAM_FETCH_TIMEOUT", "soon")
+
+    with pytest.raises(InvalidSettings, match="SEEDREAM_FETCH_TIMEOUT_SECONDS: Input should be"):
+        get_settings()
 
 
 @pytest.mark.parametrize("around", ["\n", " ", "\t", "\r", "\r\n", " \t\n"])

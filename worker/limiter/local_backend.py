@@ -1,11 +1,14 @@
 """The limiter's state in this process, for embedded mode: the same schedule, kept under a lock.
 
 It paces exactly as the Redis scripts do (`worker.limiter.redis_scripts`), so `run` on a laptop
-and a fleet on Redis send at the same rate; only the store differs. Slots need no leases here: a
-thread cannot die without its process.
+and a fleet on Redis send at the same rate; only the store differs. Times are whole microseconds,
+rounded where the scripts round them (Redis keeps integers), so the two schedules agree to the
+microsecond: tests/unit/test_limiter_backends.py holds both to the same numbers. Slots need no
+leases here: a thread cannot die without its process.
 """
 
 import itertools
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -17,14 +20,14 @@ from worker.limiter.pacing import DECREASE_FACTOR, MICROS, MIN_RATE_FACTOR, Paci
 
 @dataclass
 class _GatewayState:
-    tat: float = 0.0
+    tat: int = 0
     factor: float = 1.0
-    factor_at: float = 0.0
-    cool_until: float = 0.0
-    decreased_at: float = 0.0
+    factor_at: int = 0
+    cool_until: int = 0
+    decreased_at: int = 0
     epoch: int = 0
 
-    def current_factor(self, now: float, recovery_per_us: float) -> float:
+    def current_factor(self, now: int, recovery_per_us: float) -> float:
         if now > self.factor_at:
             return min(1.0, self.factor + (now - self.factor_at) * recovery_per_us)
         return self.factor
@@ -51,8 +54,8 @@ class LocalBackend:
         self._slot_freed = threading.Condition(self._lock)
         self._holders: set[str] = set()
 
-    def _now_us(self) -> float:
-        return self._clock() * MICROS
+    def _now_us(self) -> int:
+        return round(self._clock() * MICROS)
 
     def reserve(self) -> Reservation:
         pacing = self._pacing
@@ -70,8 +73,9 @@ class LocalBackend:
             assert best is not None, "a limiter has at least one gateway"
             send, next_tat, gateway = best
             state = self._states[gateway]
-            state.tat = next_tat
-            return Reservation(gateway, (send - now) / MICROS, int(send), state.epoch)
+            state.tat = math.floor(next_tat)
+            send_us = math.floor(send)
+            return Reservation(gateway, (send_us - now) / MICROS, send_us, state.epoch)
 
     def epoch(self, gateway: str | None) -> int:
         with self._lock:
@@ -81,9 +85,10 @@ class LocalBackend:
         with self._lock:
             now = self._now_us()
             state = self._states[gateway]
+            cool_until = now + round(seconds * MICROS)
             changed = False
-            if now + seconds * MICROS > state.cool_until:
-                state.cool_until = now + seconds * MICROS
+            if cool_until > state.cool_until:
+                state.cool_until = cool_until
                 changed = True
             if sent_at_us > state.decreased_at:
                 factor = state.current_factor(now, self._pacing.recovery_per_us)

@@ -5,6 +5,7 @@ accounts or models can share one Redis without sharing a limit.
 """
 
 import itertools
+from collections.abc import Callable
 
 import redis
 
@@ -28,7 +29,10 @@ class RedisBackend:
         pacing: Pacing,
         max_in_flight: int | None,
         lease_s: float,
+        clock: Callable[[], float] | None = None,
     ) -> None:
+        """`clock` (seconds) replaces Redis' own for every schedule and lease: the tests run
+        this backend and the in-process one on the same fake clock. None = Redis' `TIME`."""
         self._redis = client
         self._gateways = gateways
         self._gateway_keys = [
@@ -45,12 +49,14 @@ class RedisBackend:
         self._take = client.register_script(redis_scripts.TAKE_SLOT)
         self._release = client.register_script(redis_scripts.RELEASE_SLOT)
         self._renew = client.register_script(redis_scripts.RENEW_SLOTS)
+        self._clock = clock
 
     def reserve(self) -> Reservation:
         pacing = self._pacing
         index, wait_us, send_at_us, epoch = self._reserve(
             keys=self._gateway_keys,
             args=[
+                self._now_us(),
                 pacing.interval_us,
                 pacing.burst,
                 pacing.recovery_per_us,
@@ -68,6 +74,7 @@ class RedisBackend:
         self._cool_down(
             keys=[self._key_of(gateway)],
             args=[
+                self._now_us(),
                 sent_at_us,
                 round(seconds * MICROS),
                 DECREASE_FACTOR,
@@ -79,7 +86,10 @@ class RedisBackend:
 
     def take_slot(self, holder: str) -> bool:
         return bool(
-            self._take(keys=[self._slots_key], args=[holder, self._max_in_flight, self._lease_us])
+            self._take(
+                keys=[self._slots_key],
+                args=[self._now_us(), holder, self._max_in_flight, self._lease_us],
+            )
         )
 
     def wait_for_slot(self, timeout_s: float) -> None:
@@ -93,7 +103,11 @@ class RedisBackend:
 
     def renew_slots(self, holders: list[str]) -> None:
         if holders:
-            self._renew(keys=[self._slots_key], args=[self._lease_us, *holders])
+            self._renew(keys=[self._slots_key], args=[self._now_us(), self._lease_us, *holders])
+
+    def _now_us(self) -> int | str:
+        """The time the scripts go by: the injected clock's, or empty for Redis' own."""
+        return "" if self._clock is None else round(self._clock() * MICROS)
 
     def _key_of(self, gateway: str | None) -> str:
         return self._gateway_keys[self._gateways.index(gateway)]

@@ -1,17 +1,23 @@
 """The limiter's Redis scripts: each acquisition, cool-down and slot change is one atomic step.
 
-Time is Redis' own (`TIME`), so hosts whose clocks disagree still share one schedule. Times are
-integer microseconds: Lua numbers are doubles and Redis truncates what a script returns to
-integers, so nothing here relies on fractions surviving the trip.
+Time is Redis' own (`TIME`), so hosts whose clocks disagree still share one schedule. A script
+that reads the time takes a reading as its first argument instead when one is given (`ARGV[1]`;
+empty = Redis' clock): the tests run both backends on one fake clock, so the in-process schedule
+and this one are held to the same numbers. Times are integer microseconds: Lua numbers are
+doubles and Redis truncates what a script returns to integers, so nothing here relies on
+fractions surviving the trip.
 
 A gateway's state is one hash: `tat` (GCRA's theoretical arrival time of the next call),
 `factor` (the share of the configured rate in force), `factor_at` (when that factor was set; it
 recovers from then on), `cool_until`, `decreased_at` and `epoch` (bumped by each cool-down).
 """
 
-#: Redis' clock in microseconds
+#: the time in microseconds: the caller's reading (ARGV[1]) if it gave one, else Redis' clock
 _NOW_US = """
 local function now_us()
+  if ARGV[1] ~= '' then
+    return tonumber(ARGV[1])
+  end
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
@@ -32,19 +38,19 @@ end
 """
 )
 
-#: KEYS: one state hash per gateway. ARGV: interval_us, burst, recovery_per_us, ttl_ms, first
-#: (the 0-based gateway to look at first, so ties - every gateway free - are dealt out evenly).
-#: Books the call on the gateway whose next call may go soonest; returns
+#: KEYS: one state hash per gateway. ARGV: now_us, interval_us, burst, recovery_per_us, ttl_ms,
+#: first (the 0-based gateway to look at first, so ties - every gateway free - are dealt out
+#: evenly). Books the call on the gateway whose next call may go soonest; returns
 #: {gateway index (1-based), wait_us, send_at_us, epoch}.
 RESERVE = (
     _CURRENT_FACTOR
     + """
-local interval, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
-local recovery, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
+local interval, burst = tonumber(ARGV[2]), tonumber(ARGV[3])
+local recovery, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
 local now = now_us()
 local best, best_send, best_tat, best_epoch
 for j = 0, #KEYS - 1 do
-  local i = (tonumber(ARGV[5]) + j) % #KEYS + 1
+  local i = (tonumber(ARGV[6]) + j) % #KEYS + 1
   local key = KEYS[i]
   local state = redis.call('HMGET', key, 'tat', 'factor', 'factor_at', 'cool_until', 'epoch')
   local step = interval / current_factor(state, now, recovery)
@@ -60,16 +66,16 @@ return {best, math.floor(best_send - now), math.floor(best_send), best_epoch}
 """
 )
 
-#: KEYS[1]: the gateway's state hash. ARGV: sent_at_us, cool_us, decrease, min_factor,
+#: KEYS[1]: the gateway's state hash. ARGV: now_us, sent_at_us, cool_us, decrease, min_factor,
 #: recovery_per_us, ttl_ms. Extends the cool-down; lowers the rate once per slow-down (a 429 for
 #: a call sent before the last decrease says nothing about the new rate). Any change voids the
 #: reservations made so far (epoch + 1) and restarts the schedule after the cool-down.
 COOL_DOWN = (
     _CURRENT_FACTOR
     + """
-local sent_at, cool = tonumber(ARGV[1]), tonumber(ARGV[2])
-local decrease, min_factor = tonumber(ARGV[3]), tonumber(ARGV[4])
-local recovery, ttl = tonumber(ARGV[5]), tonumber(ARGV[6])
+local sent_at, cool = tonumber(ARGV[2]), tonumber(ARGV[3])
+local decrease, min_factor = tonumber(ARGV[4]), tonumber(ARGV[5])
+local recovery, ttl = tonumber(ARGV[6]), tonumber(ARGV[7])
 local key = KEYS[1]
 local now = now_us()
 local state = redis.call('HMGET', key, 'tat', 'factor', 'factor_at', 'cool_until', 'epoch',
@@ -95,16 +101,16 @@ return changed and 1 or 0
 """
 )
 
-#: KEYS[1]: the slots (a sorted set: holder -> lease expiry). ARGV: holder, max, lease_us.
+#: KEYS[1]: the slots (a sorted set: holder -> lease expiry). ARGV: now_us, holder, max, lease_us.
 #: Expired leases (their holder died) are dropped first, so a killed worker's slots come back.
 TAKE_SLOT = (
     _NOW_US
     + """
 local now = now_us()
-local lease = tonumber(ARGV[3])
+local lease = tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('ZADD', KEYS[1], now + lease, ARGV[1])
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], now + lease, ARGV[2])
   redis.call('PEXPIRE', KEYS[1], math.floor(lease / 1000) * 2)
   return 1
 end
@@ -123,15 +129,16 @@ redis.call('PEXPIRE', KEYS[2], math.floor(tonumber(ARGV[3]) / 1000) * 2)
 return 1
 """
 
-#: KEYS[1]: the slots. ARGV: lease_us, then the holders. Renews only leases still held (XX).
+#: KEYS[1]: the slots. ARGV: now_us, lease_us, then the holders. Renews only leases still held
+#: (XX).
 RENEW_SLOTS = (
     _NOW_US
     + """
-local expiry = now_us() + tonumber(ARGV[1])
-for i = 2, #ARGV do
+local expiry = now_us() + tonumber(ARGV[2])
+for i = 3, #ARGV do
   redis.call('ZADD', KEYS[1], 'XX', expiry, ARGV[i])
 end
-redis.call('PEXPIRE', KEYS[1], math.floor(tonumber(ARGV[1]) / 1000) * 2)
-return #ARGV - 1
+redis.call('PEXPIRE', KEYS[1], math.floor(tonumber(ARGV[2]) / 1000) * 2)
+return #ARGV - 2
 """
 )
