@@ -15,7 +15,7 @@ from jobs.records import StoredImage
 from jobs.results import ResultsTable
 from producer.exports.formats import ExportFormat
 from producer.exports.reading import BatchRows
-from producer.exports.run import run_export
+from producer.exports.run import ExportError, run_export
 from producer.scheduled_run import local_manifest
 from tests.support.tables import MODEL, specs
 from worker.storage.s3 import BOTO_RETRIES
@@ -104,6 +104,18 @@ def test_an_export_builds_one_client_with_the_retry_policy(
 
     assert result.rows == 1
     assert client_retries == [BOTO_RETRIES]
+
+
+def test_a_client_boto3_cannot_make_is_a_one_line_export_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    table = ResultsTable(open_engine(f"sqlite:///{tmp_path / 'results.db'}"))
+    table.create_schema()
+    table.create_batch("b", "jobs.jsonl", "out", MODEL)
+
+    with pytest.raises(ExportError, match="S3 unreachable for its client: .*no-such-profile"):
+        run_export(BatchRows(table.engine, "b"), ExportFormat.jsonl, "s3://bucket/exports", 10)
 
 
 def test_a_scheduled_manifest_is_downloaded_through_a_client_with_the_retry_policy(

@@ -29,10 +29,12 @@ def s3_client(max_connections: int = DEFAULT_POOL_CONNECTIONS) -> Any:
     """A boto3 S3 client with the retry policy, its pool sized for the threads sharing it.
 
     A client is not tied to a bucket and is thread-safe, and each costs ~13 MB: a process shares
-    one among all its outputs (worker.storage.lookup).
+    one among all its outputs (worker.storage.lookup). A client boto3 cannot make (a profile
+    that is not there) is a StorageError like any other failure of the backend.
     """
     config = Config(max_pool_connections=max_connections, retries=BOTO_RETRIES)
-    return boto3.session.Session().client("s3", config=config)
+    with _as_storage_errors("its client"):
+        return boto3.session.Session().client("s3", config=config)
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
