@@ -19,8 +19,6 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from tempfile import TemporaryDirectory
 
-import boto3
-
 from config.settings import Settings
 from jobs.recovery import Enqueue
 from jobs.results import BatchExists, ResultsTable
@@ -29,7 +27,7 @@ from producer.manifest_formats import ManifestError
 from producer.schedules import Schedule
 from producer.submission import SubmissionError, submit_manifest
 from producer.summary import Shown, shown_state
-from worker.storage.s3 import split_s3_uri
+from worker.storage.s3 import s3_client, split_s3_uri
 
 log = logging.getLogger(__name__)
 
@@ -123,5 +121,5 @@ def local_manifest(location: str) -> Iterator[Path]:
     bucket, key = split_s3_uri(location)
     with TemporaryDirectory(prefix="seedream-manifest-") as folder:
         path = Path(folder) / PurePosixPath(key).name
-        boto3.session.Session().client("s3").download_file(bucket, key, str(path))
+        s3_client().download_file(bucket, key, str(path))
         yield path

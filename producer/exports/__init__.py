@@ -3,5 +3,6 @@ pipeline reads: JSONL, CSV, Parquet, a Hugging Face image folder, or WebDataset 
 
 The flow is the folder: `rows` turns a job into an export row, `reading` streams them from the
 table in manifest order, `metadata_columns` finds the columns the flat formats need, one module
-per format writes them, and `destination` puts the files in a folder or under an S3 prefix.
+per format writes them, and `destination` puts the files in a folder or under a prefix of any
+storage (worker.storage).
 """

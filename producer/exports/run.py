@@ -1,13 +1,11 @@
 """One export from start to end: the format's writer, its destination, and what can go wrong
 said in one line.
 
-Imported only when a batch is exported: the writers load pyarrow and boto3, which every other
-command can start without.
+Imported only when a batch is exported: the writers load pyarrow and the storages boto3, which
+every other command can start without.
 """
 
 from collections.abc import Callable
-
-from botocore.exceptions import BotoCoreError, ClientError
 
 from jobs.errors import StorageError
 from producer.exports.csv_export import export_csv
@@ -19,6 +17,7 @@ from producer.exports.parquet_export import export_parquet
 from producer.exports.reading import BatchRows
 from producer.exports.result import ExportResult
 from producer.exports.webdataset_export import export_webdataset
+from worker.storage import StorageLookup
 
 TableExport = Callable[[BatchRows, Destination, str], ExportResult]
 #: the formats written as one file, and the function that writes each
@@ -27,6 +26,8 @@ TABLE_EXPORTS: dict[ExportFormat, TableExport] = {
     ExportFormat.csv: export_csv,
     ExportFormat.parquet: export_parquet,
 }
+#: connections of each client an export makes: it reads an image while it writes a file
+EXPORT_CONNECTIONS = 4
 
 
 class ExportError(RuntimeError):
@@ -35,17 +36,17 @@ class ExportError(RuntimeError):
 
 def run_export(rows: BatchRows, format: ExportFormat, to: str, shard_size: int) -> ExportResult:
     """Write `rows` as `format` to `to`; ExportError saying what went wrong otherwise."""
+    storages = StorageLookup(EXPORT_CONNECTIONS)
     try:
         if format in TABLE_EXPORTS:
             folder, name = table_target(to, rows.batch_id, format.value)
-            return TABLE_EXPORTS[format](rows, Destination(folder), name)
+            return TABLE_EXPORTS[format](rows, Destination(folder, storages), name)
+        destination, source = Destination(to, storages), ImageSource(storages)
         if format is ExportFormat.imagefolder:
-            return export_imagefolder(rows, Destination(to), ImageSource())
-        return export_webdataset(rows, Destination(to), ImageSource(), shard_size)
+            return export_imagefolder(rows, destination, source)
+        return export_webdataset(rows, destination, source, shard_size)
     except (StorageError, ValueError) as exc:  # a bad s3:// URI, too many metadata names
         raise ExportError(str(exc)) from exc
-    except (BotoCoreError, ClientError) as exc:
-        raise ExportError(f"S3: {exc}") from exc
     except OSError as exc:
         raise ExportError(f"could not write {to}: {exc.strerror or exc}") from exc
 

@@ -9,7 +9,8 @@ import pytest
 
 from jobs.errors import StorageError
 from tests.support.images import spooled
-from worker.storage import LocalFolderStorage, S3Storage, object_key, open_storage
+from tests.support.storages import open_storage
+from worker.storage import LocalFolderStorage, S3Storage, object_key
 
 #: bigger than a spool's memory threshold and than one copy chunk (64 KiB)
 LARGE_BODY = os.urandom(300_000)
