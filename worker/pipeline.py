@@ -21,12 +21,12 @@ from typing import Protocol
 import httpx
 
 from config.settings import Settings
+from jobs.backoff import retry_delay
 from jobs.errors import InternalError, JobError
 from jobs.redaction import describe_error
 from jobs.results import Claim, ResultsTable, StoredImage
 from jobs.spec import ImageInput
 from jobs.states import JobState
-from worker.backoff import retry_delay
 from worker.cloudflare import Generation
 from worker.identity import lease_owner
 from worker.image_fetch import fetch_image
