@@ -16,13 +16,30 @@ from sqlalchemy import Connection, Engine, Row, insert, or_, select, update
 from jobs.database import utcnow
 from jobs.errors import JobError
 from jobs.job_path_statements import (
+    ATTEMPT,
     CLAIM_AT_ONCE,
     CLAIMED_JOB_COLUMNS,
     CLOSE_ATTEMPT_SUCCEEDED,
+    GENERATED_API_MS,
+    GENERATED_COST,
+    GENERATED_IMAGE,
+    GENERATED_URL,
+    JOB,
+    LEASE_UNTIL,
     MARK_STARTED,
+    NOW,
+    OWNER,
     RECORD_GENERATED,
     RECORD_SUCCEEDED,
     RECORD_SUCCEEDED_AT_ONCE,
+    STARTED_BATCH,
+    STORED_FETCH_MS,
+    STORED_HEIGHT,
+    STORED_SHA256,
+    STORED_SIZE,
+    STORED_STORE_MS,
+    STORED_URI,
+    STORED_WIDTH,
 )
 from jobs.records import Batch, Claim, StoredImage
 from jobs.redaction import redact
@@ -71,13 +88,13 @@ class JobClaims:
     ) -> Claim | None:
         """The usual claim in one round trip, or None when it is not the usual one."""
         with self._autocommit.connect() as conn:
-            held = {"held_job": job_id, "held_owner": owner, "held_now": now}
-            row = conn.execute(CLAIM_AT_ONCE, {**held, "lease_until": lease_until}).one_or_none()
+            held = {JOB.key: job_id, OWNER.key: owner, NOW.key: now, LEASE_UNTIL.key: lease_until}
+            row = conn.execute(CLAIM_AT_ONCE, held).one_or_none()
             if row is None:
                 return None
             batch = Batch.from_row(row._mapping)
             if batch.started_at is None:
-                conn.execute(MARK_STARTED, {"started_batch": batch.id, "held_now": now})
+                conn.execute(MARK_STARTED, {STARTED_BATCH.key: batch.id, NOW.key: now})
         return _claim_of(row, batch, attempt=row.attempts, budgeted=False)
 
     def _claim_checked(
@@ -126,7 +143,7 @@ class JobClaims:
                 if taken.rowcount != 1:
                     return None
                 if batch.started_at is None:
-                    conn.execute(MARK_STARTED, {"started_batch": batch.id, "held_now": now})
+                    conn.execute(MARK_STARTED, {STARTED_BATCH.key: batch.id, NOW.key: now})
                 budgeted = not paid and batch.image_cap is not None
                 if budgeted and not _take_from_budget(conn, batch):
                     raise _BudgetSpent
@@ -156,13 +173,13 @@ class JobClaims:
             conn.execute(
                 RECORD_GENERATED,
                 {
-                    "held_job": claim.job_id,
-                    "held_owner": owner,
-                    "held_now": utcnow(),
-                    "generated_url": provider_url,
-                    "generated_image": inline_image,
-                    "generated_api_ms": api_ms,
-                    "generated_cost": claim.batch.price_per_image,
+                    JOB.key: claim.job_id,
+                    OWNER.key: owner,
+                    NOW.key: utcnow(),
+                    GENERATED_URL.key: provider_url,
+                    GENERATED_IMAGE.key: inline_image,
+                    GENERATED_API_MS.key: api_ms,
+                    GENERATED_COST.key: claim.batch.price_per_image,
                 },
             )
 
@@ -170,17 +187,17 @@ class JobClaims:
         """The image is stored: the job and its attempt are closed in one transaction, and the
         provider's URL (signed: a credential while it lasts) and inline bytes are dropped."""
         written = {
-            "held_job": claim.job_id,
-            "held_owner": owner,
-            "held_attempt": claim.attempt,
-            "held_now": utcnow(),
-            "stored_uri": stored.output_uri,
-            "stored_size": stored.size,
-            "stored_sha256": stored.sha256,
-            "stored_width": stored.width,
-            "stored_height": stored.height,
-            "stored_fetch_ms": stored.fetch_ms,
-            "stored_store_ms": stored.store_ms,
+            JOB.key: claim.job_id,
+            OWNER.key: owner,
+            ATTEMPT.key: claim.attempt,
+            NOW.key: utcnow(),
+            STORED_URI.key: stored.output_uri,
+            STORED_SIZE.key: stored.size,
+            STORED_SHA256.key: stored.sha256,
+            STORED_WIDTH.key: stored.width,
+            STORED_HEIGHT.key: stored.height,
+            STORED_FETCH_MS.key: stored.fetch_ms,
+            STORED_STORE_MS.key: stored.store_ms,
         }
         if self._writes_at_once:
             with self._autocommit.connect() as conn:
