@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, Row, insert, or_, select, update
 
 from jobs.database import utcnow
 from jobs.errors import JobError
+from jobs.failure_policy import Decision, FailedAttempt, decide_failure
 from jobs.job_path_statements import (
     ATTEMPT,
     CLAIM_AT_ONCE,
@@ -209,23 +210,18 @@ class JobClaims:
 
     def record_failure(
         self, claim: Claim, owner: str, error: JobError, max_attempts: int, retry_in: float
-    ) -> JobState:
-        """Record the attempt's error and decide what comes next; returns the job's new state.
+    ) -> Decision:
+        """Record the attempt's error and what `jobs.failure_policy` decides comes next (the job
+        waits `retry_in` seconds when it is retried; the reaper enqueues it then).
 
-        * `auth` or `quota`: the account's problem, not the job's. The batch is paused with the
-          reason; the job waits for `resume` and the attempt does not count against its limit.
-        * transient, with attempts left: the job waits `retry_in` seconds (the reaper enqueues
-          it then), as `generated` when its image is already paid for, so only the upload is
-          redone; in a cancelled batch a job that has no image yet is cancelled instead.
-        * otherwise the job fails.
-
-        A budgeted claim that got no image gives its place in the budget back. The message is
+        Whether the image is paid for is read from the row, not the claim: it may have been
+        generated during this very attempt. A pause records the error as the batch's reason. A
+        budgeted claim that got no image gives its place in the budget back. The message is
         recorded redacted (jobs.redaction): it may quote what a library choked on.
         """
         now = utcnow()
         error_class = error.error_class
         message = redact(error.message)
-        paid = claim.paid_for
         values: dict[str, Any] = {}
         with self.engine.begin() as conn:
             row = conn.execute(
@@ -233,20 +229,22 @@ class JobClaims:
                 .join(batches, batches.c.id == jobs.c.batch_id)
                 .where(jobs.c.id == claim.job_id)
             ).one()
-            paid = paid or row.state == JobState.generated.value
-            waiting = JobState.generated if paid else JobState.queued
-            if error_class.pauses_batch:
-                state = waiting
+            paid = claim.paid_for or row.state == JobState.generated.value
+            failed = FailedAttempt(
+                error_class=error_class,
+                retryable=error.retryable,
+                counted_attempts=claim.counted_attempts,
+                paid=paid,
+                batch_cancelled=row.batch_state == BatchState.cancelled.value,
+            )
+            decision = decide_failure(failed, max_attempts=max_attempts, retry_in=retry_in)
+            if not decision.counts_attempt:
                 values["free_attempts"] = jobs.c.free_attempts + 1
+            if decision.pauses_batch:
                 _pause(conn, claim.batch.id, f"{error_class}: {message}")
-            elif error_class.transient and claim.counted_attempts < max_attempts:
-                state = waiting
-                if not paid and row.batch_state == BatchState.cancelled.value:
-                    state = JobState.cancelled
-                else:
-                    values["due_at"] = now + timedelta(seconds=retry_in)
-            else:
-                state = JobState.failed
+            if decision.retry_in is not None:
+                values["due_at"] = now + timedelta(seconds=decision.retry_in)
+            state = decision.state
             held = _update_held(
                 conn,
                 claim.job_id,
@@ -260,11 +258,11 @@ class JobClaims:
                 **values,
             )
             if not held:
-                return state
+                return decision
             if claim.budgeted and not paid:
                 _give_back_to_budget(conn, claim.batch.id)
             _finish_attempt(conn, claim.job_id, claim.attempt, now, error=error, message=message)
-        return state
+        return decision
 
     def renew_leases(self, job_ids: list[int], owner_prefix: str, lease_seconds: float) -> int:
         """Extend the leases on `job_ids` still held by owners starting with `owner_prefix` (one

@@ -15,8 +15,9 @@ JobError
     └── BadImage            bad_image       the provider's bytes are not an image we accept
 
 `worker_lost` has no exception: the reaper records it on an attempt whose worker died (its lease
-expired). It is transient. `auth` and `quota` say nothing about the job, only about the account:
-they pause the whole batch instead of failing the job, and `resume` carries on once fixed.
+expired). It is retried. `auth` and `quota` say nothing about the job, only about the account:
+they pause the whole batch instead of failing the job, and `resume` carries on once fixed. What
+each failure does to its job is decided in one place, `jobs.failure_policy`.
 """
 
 from enum import StrEnum
@@ -24,7 +25,8 @@ from typing import ClassVar
 
 
 class ErrorClass(StrEnum):
-    """The class recorded on a failed attempt; `transient` says whether it is retried."""
+    """The class recorded on a failed attempt (whether it is retried is the exception's
+    `retryable`)."""
 
     rate_limited = "rate_limited"
     server_error = "server_error"
@@ -39,26 +41,11 @@ class ErrorClass(StrEnum):
     worker_lost = "worker_lost"
 
     @property
-    def transient(self) -> bool:
-        """True when the same request may well succeed later."""
-        return self in _TRANSIENT
-
-    @property
     def pauses_batch(self) -> bool:
         """True when the error is the account's, not the job's: every other job would hit it."""
         return self in _PAUSING
 
 
-_TRANSIENT = frozenset(
-    {
-        ErrorClass.rate_limited,
-        ErrorClass.server_error,
-        ErrorClass.timeout,
-        ErrorClass.storage,
-        ErrorClass.internal,
-        ErrorClass.worker_lost,
-    }
-)
 _PAUSING = frozenset({ErrorClass.auth, ErrorClass.quota})
 
 
@@ -66,6 +53,8 @@ class JobError(Exception):
     """A job's attempt failed; `error_class` is what the results table records."""
 
     error_class: ClassVar[ErrorClass]
+    #: True when the same request may well succeed later
+    retryable: ClassVar[bool]
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -77,9 +66,13 @@ class JobError(Exception):
 class TransientError(JobError):
     """A failure worth another attempt."""
 
+    retryable = True
+
 
 class FinalError(JobError):
     """A failure that another identical attempt would repeat."""
+
+    retryable = False
 
 
 class RateLimited(TransientError):
@@ -120,3 +113,4 @@ class QuotaExceeded(FinalError):
 
 class BadImage(FinalError):
     error_class = ErrorClass.bad_image
+

@@ -101,7 +101,8 @@ class JobPipeline:
             base_s=settings.retry_base_seconds,
             max_s=settings.retry_max_seconds,
         )
-        state = self.table.record_failure(claim, owner, error, settings.max_attempts, retry_in)
+        decision = self.table.record_failure(claim, owner, error, settings.max_attempts, retry_in)
+        state = decision.state
         self.metrics.attempt_failed(error.error_class)
         if state.terminal:
             self.metrics.job_finished(state, error.error_class)
@@ -114,8 +115,7 @@ class JobPipeline:
             error.message,
             state,
         )
-        waits = not state.terminal and not error.error_class.pauses_batch
-        return Outcome(state, retry_in if waits else None)
+        return Outcome(state, decision.retry_in)
 
     def _finish(self, claim: Claim, owner: str) -> None:
         started = time.monotonic()
