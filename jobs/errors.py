@@ -6,13 +6,14 @@ JobError
 │   ├── ServerError         server_error    5xx, provider unavailable
 │   ├── ProviderTimeout     timeout         408 / 3007 / 3008, connect or read error
 │   ├── StorageError        storage         the image could not be written
-│   └── InternalError       internal        the worker lost Redis or the database mid-attempt
+│   └── LostConnection      internal        the worker lost Redis or the database mid-attempt
 └── FinalError          recorded and not retried
     ├── InvalidInput        invalid_input   400 / 5006 / 3003 / 5004, unknown model, 413
     ├── ContentPolicy       content_policy  prompt or image refused by moderation
     ├── AuthError           auth            401 / 403, bad token, blocked account      (pauses)
     ├── QuotaExceeded       quota           daily allocation or spend limit, 402       (pauses)
-    └── BadImage            bad_image       the provider's bytes are not an image we accept
+    ├── BadImage            bad_image       the provider's bytes are not an image we accept
+    └── ProgramError        internal        a bug in the worker: another attempt would repeat it
 
 `worker_lost` has no exception: the reaper records it on an attempt whose worker died (its lease
 expired). It is retried. `auth` and `quota` say nothing about the job, only about the account:
@@ -26,7 +27,7 @@ from typing import ClassVar
 
 class ErrorClass(StrEnum):
     """The class recorded on a failed attempt (whether it is retried is the exception's
-    `retryable`)."""
+    `retryable`: `internal` is retried when a connection was lost, not when the code is wrong)."""
 
     rate_limited = "rate_limited"
     server_error = "server_error"
@@ -91,7 +92,10 @@ class StorageError(TransientError):
     error_class = ErrorClass.storage
 
 
-class InternalError(TransientError):
+class LostConnection(TransientError):
+    """Redis, the database or another service the worker needs went away mid-attempt: the job
+    itself is fine, and the next attempt (once the connection is back) may well succeed."""
+
     error_class = ErrorClass.internal
 
 
@@ -114,3 +118,10 @@ class QuotaExceeded(FinalError):
 class BadImage(FinalError):
     error_class = ErrorClass.bad_image
 
+
+class ProgramError(FinalError):
+    """An exception nobody expected: a bug in the worker's code. Another attempt would run the
+    same code on the same input, and could pay for another image before failing again, so the
+    job fails at once (`retry` runs it again once the bug is fixed)."""
+
+    error_class = ErrorClass.internal

@@ -13,7 +13,7 @@ from jobs.states import JobState
 MAX_ATTEMPTS = 5
 RETRY_IN = 8.0
 
-#: the worker reports errors of these classes as retryable
+#: the worker reports errors of these classes as retryable (lost connections among `internal`)
 RETRYABLE = [
     ErrorClass.rate_limited,
     ErrorClass.server_error,
@@ -22,8 +22,13 @@ RETRYABLE = [
     ErrorClass.internal,
     ErrorClass.worker_lost,
 ]
-#: ... and these as final
-FINAL = [ErrorClass.invalid_input, ErrorClass.content_policy, ErrorClass.bad_image]
+#: ... and these as final (a program error among `internal`)
+FINAL = [
+    ErrorClass.invalid_input,
+    ErrorClass.content_policy,
+    ErrorClass.bad_image,
+    ErrorClass.internal,
+]
 PAUSING = [ErrorClass.auth, ErrorClass.quota]
 
 RETRY_QUEUED = Decision(Verdict.retry, JobState.queued, RETRY_IN)
@@ -59,7 +64,7 @@ CASES = [
     # ... and failed by their last attempt, paid for or not
     *[(failure(c, True, MAX_ATTEMPTS), FAILED) for c in RETRYABLE],
     *[(failure(c, True, MAX_ATTEMPTS, paid=True), FAILED) for c in RETRYABLE],
-    # final errors fail at the first attempt, paid for or not
+    # final errors (a program error among them) fail at the first attempt, paid for or not
     *[(failure(c, False), FAILED) for c in FINAL],
     *[(failure(c, False, paid=True), FAILED) for c in FINAL],
     *[(failure(c, False, cancelled=True), FAILED) for c in FINAL],
