@@ -15,14 +15,32 @@ from sqlalchemy import Connection, Engine, Row, insert, or_, select, update
 
 from jobs.database import utcnow
 from jobs.errors import JobError
+from jobs.failure_policy import Decision, FailedAttempt, decide_failure
 from jobs.job_path_statements import (
+    ATTEMPT,
     CLAIM_AT_ONCE,
     CLAIMED_JOB_COLUMNS,
     CLOSE_ATTEMPT_SUCCEEDED,
+    GENERATED_API_MS,
+    GENERATED_COST,
+    GENERATED_IMAGE,
+    GENERATED_URL,
+    JOB,
+    LEASE_UNTIL,
     MARK_STARTED,
+    NOW,
+    OWNER,
     RECORD_GENERATED,
     RECORD_SUCCEEDED,
     RECORD_SUCCEEDED_AT_ONCE,
+    STARTED_BATCH,
+    STORED_FETCH_MS,
+    STORED_HEIGHT,
+    STORED_SHA256,
+    STORED_SIZE,
+    STORED_STORE_MS,
+    STORED_URI,
+    STORED_WIDTH,
 )
 from jobs.records import Batch, Claim, StoredImage
 from jobs.redaction import redact
@@ -71,13 +89,13 @@ class JobClaims:
     ) -> Claim | None:
         """The usual claim in one round trip, or None when it is not the usual one."""
         with self._autocommit.connect() as conn:
-            held = {"held_job": job_id, "held_owner": owner, "held_now": now}
-            row = conn.execute(CLAIM_AT_ONCE, {**held, "lease_until": lease_until}).one_or_none()
+            held = {JOB.key: job_id, OWNER.key: owner, NOW.key: now, LEASE_UNTIL.key: lease_until}
+            row = conn.execute(CLAIM_AT_ONCE, held).one_or_none()
             if row is None:
                 return None
             batch = Batch.from_row(row._mapping)
             if batch.started_at is None:
-                conn.execute(MARK_STARTED, {"started_batch": batch.id, "held_now": now})
+                conn.execute(MARK_STARTED, {STARTED_BATCH.key: batch.id, NOW.key: now})
         return _claim_of(row, batch, attempt=row.attempts, budgeted=False)
 
     def _claim_checked(
@@ -126,7 +144,7 @@ class JobClaims:
                 if taken.rowcount != 1:
                     return None
                 if batch.started_at is None:
-                    conn.execute(MARK_STARTED, {"started_batch": batch.id, "held_now": now})
+                    conn.execute(MARK_STARTED, {STARTED_BATCH.key: batch.id, NOW.key: now})
                 budgeted = not paid and batch.image_cap is not None
                 if budgeted and not _take_from_budget(conn, batch):
                     raise _BudgetSpent
@@ -156,13 +174,13 @@ class JobClaims:
             conn.execute(
                 RECORD_GENERATED,
                 {
-                    "held_job": claim.job_id,
-                    "held_owner": owner,
-                    "held_now": utcnow(),
-                    "generated_url": provider_url,
-                    "generated_image": inline_image,
-                    "generated_api_ms": api_ms,
-                    "generated_cost": claim.batch.price_per_image,
+                    JOB.key: claim.job_id,
+                    OWNER.key: owner,
+                    NOW.key: utcnow(),
+                    GENERATED_URL.key: provider_url,
+                    GENERATED_IMAGE.key: inline_image,
+                    GENERATED_API_MS.key: api_ms,
+                    GENERATED_COST.key: claim.batch.price_per_image,
                 },
             )
 
@@ -170,17 +188,17 @@ class JobClaims:
         """The image is stored: the job and its attempt are closed in one transaction, and the
         provider's URL (signed: a credential while it lasts) and inline bytes are dropped."""
         written = {
-            "held_job": claim.job_id,
-            "held_owner": owner,
-            "held_attempt": claim.attempt,
-            "held_now": utcnow(),
-            "stored_uri": stored.output_uri,
-            "stored_size": stored.size,
-            "stored_sha256": stored.sha256,
-            "stored_width": stored.width,
-            "stored_height": stored.height,
-            "stored_fetch_ms": stored.fetch_ms,
-            "stored_store_ms": stored.store_ms,
+            JOB.key: claim.job_id,
+            OWNER.key: owner,
+            ATTEMPT.key: claim.attempt,
+            NOW.key: utcnow(),
+            STORED_URI.key: stored.output_uri,
+            STORED_SIZE.key: stored.size,
+            STORED_SHA256.key: stored.sha256,
+            STORED_WIDTH.key: stored.width,
+            STORED_HEIGHT.key: stored.height,
+            STORED_FETCH_MS.key: stored.fetch_ms,
+            STORED_STORE_MS.key: stored.store_ms,
         }
         if self._writes_at_once:
             with self._autocommit.connect() as conn:
@@ -192,23 +210,18 @@ class JobClaims:
 
     def record_failure(
         self, claim: Claim, owner: str, error: JobError, max_attempts: int, retry_in: float
-    ) -> JobState:
-        """Record the attempt's error and decide what comes next; returns the job's new state.
+    ) -> Decision:
+        """Record the attempt's error and what `jobs.failure_policy` decides comes next (the job
+        waits `retry_in` seconds when it is retried; the reaper enqueues it then).
 
-        * `auth` or `quota`: the account's problem, not the job's. The batch is paused with the
-          reason; the job waits for `resume` and the attempt does not count against its limit.
-        * transient, with attempts left: the job waits `retry_in` seconds (the reaper enqueues
-          it then), as `generated` when its image is already paid for, so only the upload is
-          redone; in a cancelled batch a job that has no image yet is cancelled instead.
-        * otherwise the job fails.
-
-        A budgeted claim that got no image gives its place in the budget back. The message is
+        Whether the image is paid for is read from the row, not the claim: it may have been
+        generated during this very attempt. A pause records the error as the batch's reason. A
+        budgeted claim that got no image gives its place in the budget back. The message is
         recorded redacted (jobs.redaction): it may quote what a library choked on.
         """
         now = utcnow()
         error_class = error.error_class
         message = redact(error.message)
-        paid = claim.paid_for
         values: dict[str, Any] = {}
         with self.engine.begin() as conn:
             row = conn.execute(
@@ -216,20 +229,22 @@ class JobClaims:
                 .join(batches, batches.c.id == jobs.c.batch_id)
                 .where(jobs.c.id == claim.job_id)
             ).one()
-            paid = paid or row.state == JobState.generated.value
-            waiting = JobState.generated if paid else JobState.queued
-            if error_class.pauses_batch:
-                state = waiting
+            paid = claim.paid_for or row.state == JobState.generated.value
+            failed = FailedAttempt(
+                error_class=error_class,
+                retryable=error.retryable,
+                counted_attempts=claim.counted_attempts,
+                paid=paid,
+                batch_cancelled=row.batch_state == BatchState.cancelled.value,
+            )
+            decision = decide_failure(failed, max_attempts=max_attempts, retry_in=retry_in)
+            if not decision.counts_attempt:
                 values["free_attempts"] = jobs.c.free_attempts + 1
+            if decision.pauses_batch:
                 _pause(conn, claim.batch.id, f"{error_class}: {message}")
-            elif error_class.transient and claim.counted_attempts < max_attempts:
-                state = waiting
-                if not paid and row.batch_state == BatchState.cancelled.value:
-                    state = JobState.cancelled
-                else:
-                    values["due_at"] = now + timedelta(seconds=retry_in)
-            else:
-                state = JobState.failed
+            if decision.retry_in is not None:
+                values["due_at"] = now + timedelta(seconds=decision.retry_in)
+            state = decision.state
             held = _update_held(
                 conn,
                 claim.job_id,
@@ -243,11 +258,11 @@ class JobClaims:
                 **values,
             )
             if not held:
-                return state
+                return decision
             if claim.budgeted and not paid:
                 _give_back_to_budget(conn, claim.batch.id)
             _finish_attempt(conn, claim.job_id, claim.attempt, now, error=error, message=message)
-        return state
+        return decision
 
     def renew_leases(self, job_ids: list[int], owner_prefix: str, lease_seconds: float) -> int:
         """Extend the leases on `job_ids` still held by owners starting with `owner_prefix` (one

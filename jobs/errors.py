@@ -6,17 +6,19 @@ JobError
 │   ├── ServerError         server_error    5xx, provider unavailable
 │   ├── ProviderTimeout     timeout         408 / 3007 / 3008, connect or read error
 │   ├── StorageError        storage         the image could not be written
-│   └── InternalError       internal        the worker lost Redis or the database mid-attempt
+│   └── LostConnection      internal        the worker lost Redis or the database mid-attempt
 └── FinalError          recorded and not retried
     ├── InvalidInput        invalid_input   400 / 5006 / 3003 / 5004, unknown model, 413
     ├── ContentPolicy       content_policy  prompt or image refused by moderation
     ├── AuthError           auth            401 / 403, bad token, blocked account      (pauses)
     ├── QuotaExceeded       quota           daily allocation or spend limit, 402       (pauses)
-    └── BadImage            bad_image       the provider's bytes are not an image we accept
+    ├── BadImage            bad_image       the provider's bytes are not an image we accept
+    └── ProgramError        internal        a bug in the worker: another attempt would repeat it
 
 `worker_lost` has no exception: the reaper records it on an attempt whose worker died (its lease
-expired). It is transient. `auth` and `quota` say nothing about the job, only about the account:
-they pause the whole batch instead of failing the job, and `resume` carries on once fixed.
+expired). It is retried. `auth` and `quota` say nothing about the job, only about the account:
+they pause the whole batch instead of failing the job, and `resume` carries on once fixed. What
+each failure does to its job is decided in one place, `jobs.failure_policy`.
 """
 
 from enum import StrEnum
@@ -24,7 +26,8 @@ from typing import ClassVar
 
 
 class ErrorClass(StrEnum):
-    """The class recorded on a failed attempt; `transient` says whether it is retried."""
+    """The class recorded on a failed attempt (whether it is retried is the exception's
+    `retryable`: `internal` is retried when a connection was lost, not when the code is wrong)."""
 
     rate_limited = "rate_limited"
     server_error = "server_error"
@@ -39,26 +42,11 @@ class ErrorClass(StrEnum):
     worker_lost = "worker_lost"
 
     @property
-    def transient(self) -> bool:
-        """True when the same request may well succeed later."""
-        return self in _TRANSIENT
-
-    @property
     def pauses_batch(self) -> bool:
         """True when the error is the account's, not the job's: every other job would hit it."""
         return self in _PAUSING
 
 
-_TRANSIENT = frozenset(
-    {
-        ErrorClass.rate_limited,
-        ErrorClass.server_error,
-        ErrorClass.timeout,
-        ErrorClass.storage,
-        ErrorClass.internal,
-        ErrorClass.worker_lost,
-    }
-)
 _PAUSING = frozenset({ErrorClass.auth, ErrorClass.quota})
 
 
@@ -66,6 +54,8 @@ class JobError(Exception):
     """A job's attempt failed; `error_class` is what the results table records."""
 
     error_class: ClassVar[ErrorClass]
+    #: True when the same request may well succeed later
+    retryable: ClassVar[bool]
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -77,9 +67,13 @@ class JobError(Exception):
 class TransientError(JobError):
     """A failure worth another attempt."""
 
+    retryable = True
+
 
 class FinalError(JobError):
     """A failure that another identical attempt would repeat."""
+
+    retryable = False
 
 
 class RateLimited(TransientError):
@@ -98,7 +92,10 @@ class StorageError(TransientError):
     error_class = ErrorClass.storage
 
 
-class InternalError(TransientError):
+class LostConnection(TransientError):
+    """Redis, the database or another service the worker needs went away mid-attempt: the job
+    itself is fine, and the next attempt (once the connection is back) may well succeed."""
+
     error_class = ErrorClass.internal
 
 
@@ -120,3 +117,11 @@ class QuotaExceeded(FinalError):
 
 class BadImage(FinalError):
     error_class = ErrorClass.bad_image
+
+
+class ProgramError(FinalError):
+    """An exception nobody expected: a bug in the worker's code. Another attempt would run the
+    same code on the same input, and could pay for another image before failing again, so the
+    job fails at once (`retry` runs it again once the bug is fixed)."""
+
+    error_class = ErrorClass.internal

@@ -21,13 +21,31 @@ from sqlalchemy import DateTime, and_, bindparam, case, insert, or_, select, upd
 from jobs.schema import attempts, batches, jobs
 from jobs.states import BatchState, JobState
 
-#: the bind parameters the statements share (named apart from every column: SQLAlchemy keeps
-#: columns' names for the values of an UPDATE's SET)
+# Every bind parameter is named here once; callers pass values under each one's `.key`. Names
+# stay apart from every column's: SQLAlchemy keeps columns' names for the values of an UPDATE's
+# SET.
+#: the job, its lease's owner, the time of the write, the attempt's number
 JOB = bindparam("held_job", type_=jobs.c.id.type)
 OWNER = bindparam("held_owner", type_=jobs.c.lease_owner.type)
 NOW = bindparam("held_now", type_=DateTime(timezone=True))
 ATTEMPT = bindparam("held_attempt", type_=attempts.c.number.type)
+#: a claim's lease expiry
 LEASE_UNTIL = bindparam("lease_until", type_=DateTime(timezone=True))
+#: the batch whose clock the first claim starts
+STARTED_BATCH = bindparam("started_batch", type_=batches.c.id.type)
+#: what the provider returned (`generated`)
+GENERATED_URL = bindparam("generated_url", type_=jobs.c.provider_url.type)
+GENERATED_IMAGE = bindparam("generated_image", type_=jobs.c.inline_image.type)
+GENERATED_API_MS = bindparam("generated_api_ms", type_=jobs.c.api_ms.type)
+GENERATED_COST = bindparam("generated_cost", type_=jobs.c.cost.type)
+#: what storage kept (`succeeded`)
+STORED_URI = bindparam("stored_uri", type_=jobs.c.output_uri.type)
+STORED_SIZE = bindparam("stored_size", type_=jobs.c.bytes.type)
+STORED_SHA256 = bindparam("stored_sha256", type_=jobs.c.sha256.type)
+STORED_WIDTH = bindparam("stored_width", type_=jobs.c.width.type)
+STORED_HEIGHT = bindparam("stored_height", type_=jobs.c.height.type)
+STORED_FETCH_MS = bindparam("stored_fetch_ms", type_=jobs.c.fetch_ms.type)
+STORED_STORE_MS = bindparam("stored_store_ms", type_=jobs.c.store_ms.type)
 
 _GENERATED = JobState.generated.value
 _NOT_FINAL = [state.value for state in JobState if not state.terminal]
@@ -48,23 +66,23 @@ _HELD = update(jobs).where(jobs.c.id == JOB, jobs.c.lease_owner == OWNER)
 #: the provider returned an image: its URL or inline bytes kept, what it cost, how long it took
 RECORD_GENERATED = _HELD.values(
     state=_GENERATED,
-    provider_url=bindparam("generated_url"),
-    inline_image=bindparam("generated_image"),
-    api_ms=bindparam("generated_api_ms"),
-    cost=bindparam("generated_cost"),
+    provider_url=GENERATED_URL,
+    inline_image=GENERATED_IMAGE,
+    api_ms=GENERATED_API_MS,
+    cost=GENERATED_COST,
     updated_at=NOW,
 )
 
 #: the image is stored: the job's result, the signed URL and inline bytes dropped
 RECORD_SUCCEEDED = _HELD.values(
     state=JobState.succeeded.value,
-    output_uri=bindparam("stored_uri"),
-    bytes=bindparam("stored_size"),
-    sha256=bindparam("stored_sha256"),
-    width=bindparam("stored_width"),
-    height=bindparam("stored_height"),
-    fetch_ms=bindparam("stored_fetch_ms"),
-    store_ms=bindparam("stored_store_ms"),
+    output_uri=STORED_URI,
+    bytes=STORED_SIZE,
+    sha256=STORED_SHA256,
+    width=STORED_WIDTH,
+    height=STORED_HEIGHT,
+    fetch_ms=STORED_FETCH_MS,
+    store_ms=STORED_STORE_MS,
     provider_url=None,
     inline_image=None,
     error_class=None,
@@ -92,7 +110,7 @@ RECORD_SUCCEEDED_AT_ONCE = (
 #: the first claim of a batch's job starts the batch's clock
 MARK_STARTED = (
     update(batches)
-    .where(batches.c.id == bindparam("started_batch"), batches.c.started_at.is_(None))
+    .where(batches.c.id == STARTED_BATCH, batches.c.started_at.is_(None))
     .values(started_at=NOW)
 )
 

@@ -35,6 +35,7 @@ from jobs.due_jobs import (
     sending_batches,
 )
 from jobs.errors import ErrorClass
+from jobs.failure_policy import FailedAttempt, decide_failure
 from jobs.redaction import redact
 from jobs.schema import attempts, batches, jobs
 from jobs.states import BatchState, JobState
@@ -258,16 +259,18 @@ class JobRecovery:
 
 
 def _put_back(conn: Connection, row: Any, max_attempts: int, now: datetime) -> JobState | None:
-    """One job whose holder is gone: close its attempt as `worker_lost`, then let it wait again
-    (due now) or fail it when that was its last attempt; returns its new state, or None when
-    another process got there first."""
+    """One job whose holder is gone: close its attempt as `worker_lost`, and do with the job what
+    `jobs.failure_policy` decides (a retry is due at once: a dead worker says nothing about the
+    provider); returns its new state, or None when another process got there first."""
     paid = row.state == JobState.generated.value
-    if not paid and row.batch_state == BatchState.cancelled.value:
-        state = JobState.cancelled
-    elif row.attempts - row.free_attempts >= max_attempts:
-        state = JobState.failed
-    else:
-        state = JobState.generated if paid else JobState.queued
+    failed = FailedAttempt(
+        error_class=ErrorClass.worker_lost,
+        retryable=True,
+        counted_attempts=row.attempts - row.free_attempts,
+        paid=paid,
+        batch_cancelled=row.batch_state == BatchState.cancelled.value,
+    )
+    state = decide_failure(failed, max_attempts=max_attempts, retry_in=0).state
     stage = "while storing its image" if paid else "before it had an image"
     message = redact(f"worker {row.lease_owner} stopped {stage} (its lease expired)")
     moved = conn.execute(

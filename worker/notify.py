@@ -11,7 +11,8 @@ bytes, with the same id; another delivery, even of the same event, has another i
 Once: the event is claimed in the table before it is sent (jobs.notices), so of all the reapers
 and embedded commands that see it, one sends it. The claim comes first, so a process that dies
 between claim and send loses that notification (at most once, never twice); a send that fails
-on the network or with a 5xx/429 is tried again with exponential backoff, WEBHOOK_TRIES times.
+on the network or with a 5xx/429 is tried again with exponential backoff (jobs.backoff, without
+jitter: one sender has no fleet to spread out), WEBHOOK_TRIES times.
 Sending runs on threads of its own: a slow receiver never holds up a reaper's turn or a job.
 """
 
@@ -30,6 +31,7 @@ import httpx
 from pydantic import SecretStr
 
 from config.settings import Settings
+from jobs.backoff import exponential_backoff
 from jobs.notices import BatchEvent
 from jobs.results import ResultsTable
 from producer.summary import BatchSummary
@@ -111,7 +113,7 @@ class Webhook:
                 if isinstance(outcome, int) and outcome < 500 and outcome != 429:
                     return False  # the receiver refuses it: the same body would be refused again
                 if attempt < WEBHOOK_TRIES:
-                    self._sleep(self._first_wait_s * 2 ** (attempt - 1))
+                    self._sleep(exponential_backoff(attempt, base_s=self._first_wait_s))
         log.warning("webhook %s for batch %s: not delivered after %d tries",
                     event, batch_id, WEBHOOK_TRIES)  # fmt: skip
         return False

@@ -21,12 +21,11 @@ from typing import Protocol
 import httpx
 
 from config.settings import Settings
-from jobs.errors import InternalError, JobError
-from jobs.redaction import describe_error
+from jobs.backoff import retry_delay
+from jobs.errors import JobError
 from jobs.results import Claim, ResultsTable, StoredImage
 from jobs.spec import ImageInput
 from jobs.states import JobState
-from worker.backoff import retry_delay
 from worker.cloudflare import Generation
 from worker.identity import lease_owner
 from worker.image_fetch import fetch_image
@@ -35,6 +34,7 @@ from worker.lease_keeper import LeaseKeeper
 from worker.metrics import METRICS, WorkerMetrics
 from worker.spool import ImageFile, open_spool
 from worker.storage import Storage, object_key
+from worker.unexpected_errors import unexpected_error
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +47,6 @@ class Outcome:
     state: JobState | None
     #: seconds until the job is due again, when it is waiting for a retry
     retry_in: float | None = None
-
-
-#: how much of an unexpected exception's text an attempt records
-_INTERNAL_MESSAGE_CHARS = 500
 
 
 class JobPipeline:
@@ -85,11 +81,12 @@ class JobPipeline:
                 self._finish(claim, owner)
             except JobError as error:
                 return self._failed(claim, owner, error)
-            except Exception as exc:  # Redis or the database went away mid-attempt, or a bug
-                log.exception("job %s (%s) attempt %s: unexpected error", job_id, claim.key,
-                              claim.attempt)  # fmt: skip
-                text = describe_error(exc)[:_INTERNAL_MESSAGE_CHARS]
-                return self._failed(claim, owner, InternalError(text))
+            except Exception as exc:  # a lost connection (retried) or a bug (failed at once)
+                unexpected = unexpected_error(exc)
+                # the traceback is what fixes a bug; the log's redaction masks any secret in it
+                log.exception("job %s (%s) attempt %s: unexpected error: %s", job_id, claim.key,
+                              claim.attempt, unexpected.message)  # fmt: skip
+                return self._failed(claim, owner, unexpected)
         self.metrics.job_finished(JobState.succeeded)
         return Outcome(JobState.succeeded)
 
@@ -101,7 +98,8 @@ class JobPipeline:
             base_s=settings.retry_base_seconds,
             max_s=settings.retry_max_seconds,
         )
-        state = self.table.record_failure(claim, owner, error, settings.max_attempts, retry_in)
+        decision = self.table.record_failure(claim, owner, error, settings.max_attempts, retry_in)
+        state = decision.state
         self.metrics.attempt_failed(error.error_class)
         if state.terminal:
             self.metrics.job_finished(state, error.error_class)
@@ -114,8 +112,7 @@ class JobPipeline:
             error.message,
             state,
         )
-        waits = not state.terminal and not error.error_class.pauses_batch
-        return Outcome(state, retry_in if waits else None)
+        return Outcome(state, decision.retry_in)
 
     def _finish(self, claim: Claim, owner: str) -> None:
         started = time.monotonic()

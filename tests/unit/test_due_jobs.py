@@ -25,7 +25,7 @@ def paid_and_due(table: ResultsTable, job_id: int) -> None:
     claim = table.claim(job_id, "w", 60)
     assert claim is not None
     table.record_generated(claim, "w", provider_url=URL, inline_image=None, api_ms=1)
-    assert table.record_failure(claim, "w", StorageError("down"), 5, retry_in=0) is (
+    assert table.record_failure(claim, "w", StorageError("down"), 5, retry_in=0).state is (
         JobState.generated
     )
 

@@ -4,8 +4,10 @@ The client and storage are fakes; the results table is real SQLite and the image
 through httpx with a MockTransport.
 """
 
+import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from tempfile import SpooledTemporaryFile
 from typing import Any
@@ -28,7 +30,7 @@ from worker import pipeline as pipeline_module
 from worker.address_policy import AddressPolicy
 from worker.cloudflare import CloudflareClient, Generation
 from worker.guarded_network import guarded_client
-from worker.pipeline import JobPipeline
+from worker.pipeline import JobPipeline, Outcome
 from worker.spool import ImageFile, open_spool
 
 PROVIDER_URL = "https://provider.example/seedream/abc_0.jpeg"
@@ -240,6 +242,72 @@ def test_an_unexpected_error_is_recorded_as_internal_and_retried(table: ResultsT
     assert row["error_class"] == "internal"
     assert row["error_message"] == "ConnectionError: Error 111 connecting to 127.0.0.1:6379."
     assert row["lease_owner"] is None
+
+
+def run_until_settled(table: ResultsTable, run: Callable[[int], Outcome], job_id: int) -> None:
+    """Deliver the job's message, then each message the table makes due again, as the reaper
+    would, until the job wants no more."""
+    due = [job_id]
+    while due:
+        for each in due:
+            run(each)
+        due = []
+        table.enqueue_due(due.extend)
+
+
+@pytest.mark.parametrize(
+    "bug",
+    [TypeError("unsupported operand type(s) for +: 'int' and 'str'"), KeyError("width")],
+    ids=["TypeError", "KeyError"],
+)
+def test_a_program_error_fails_the_job_after_one_paid_attempt_with_its_traceback_logged(
+    table: ResultsTable, caplog: pytest.LogCaptureFixture, bug: Exception
+) -> None:
+    job_id, client = one_job(table), FakeClient(*[bug] * 3)
+    run = pipeline(table, client, FlakyStorage()).run
+
+    with caplog.at_level(logging.ERROR, logger=pipeline_module.__name__):
+        run_until_settled(table, run, job_id)
+
+    assert client.calls == 1  # one attempt paid for, not max_attempts
+    [row] = table.job_rows("b")
+    assert (row["state"], row["error_class"], row["attempts"]) == ("failed", "internal", 1)
+    assert row["error_message"].startswith(f"program error (not retried): {type(bug).__name__}")
+    [logged] = [r for r in caplog.records if r.exc_info is not None]
+    assert logged.exc_info is not None and logged.exc_info[1] is bug
+
+
+def test_a_lost_connection_is_retried_up_to_the_attempt_limit(table: ResultsTable) -> None:
+    job_id = one_job(table)
+    client = FakeClient(*[ConnectionResetError(104, "Connection reset by peer")] * 3)
+    run = pipeline(table, client, FlakyStorage()).run
+
+    run_until_settled(table, run, job_id)
+
+    assert client.calls == 3  # max_attempts
+    [row] = table.job_rows("b")
+    assert (row["state"], row["error_class"], row["attempts"]) == ("failed", "internal", 3)
+
+
+def test_a_program_error_after_the_image_was_paid_for_never_pays_for_it_again(
+    table: ResultsTable,
+) -> None:
+    job_id, client = one_job(table), FakeClient()
+    broken = BrokenStorage()
+
+    assert pipeline(table, client, broken).run(job_id).state is JobState.failed
+    assert table.retry("b") == 1
+    storage = FlakyStorage()
+    assert pipeline(table, client, storage).run(job_id).state is JobState.succeeded
+
+    assert client.calls == 1 and list(storage.objects) == ["b/k.jpg"]
+
+
+class BrokenStorage(FlakyStorage):
+    """Storage with a bug in it: it reads metadata nobody gives it."""
+
+    def put(self, key: str, body: ImageFile, content_type: str, metadata: dict[str, str]) -> str:
+        return metadata["no-such-entry"]
 
 
 class SlowClient(FakeClient):

@@ -117,7 +117,7 @@ def test_auth_and_quota_pause_the_batch_and_cost_the_job_nothing(
     claim = table.claim(first, "w", 60)
     assert claim is not None
 
-    state = table.record_failure(claim, "w", error, max_attempts=1, retry_in=0)
+    state = table.record_failure(claim, "w", error, max_attempts=1, retry_in=0).state
 
     batch = table.get_batch("b")
     assert batch is not None and batch.state is BatchState.paused
@@ -181,7 +181,8 @@ def failed(table: ResultsTable, job_id: int, error: Exception, image: bool = Fal
     assert claim is not None
     if image:
         table.record_generated(claim, "w", provider_url=URL, inline_image=None, api_ms=1)
-    assert table.record_failure(claim, "w", error, 1, retry_in=0) is JobState.failed  # type: ignore[arg-type]
+    decision = table.record_failure(claim, "w", error, 1, retry_in=0)  # type: ignore[arg-type]
+    assert decision.state is JobState.failed
 
 
 def test_retry_reopens_failed_jobs_by_class_or_key_and_never_pays_twice(

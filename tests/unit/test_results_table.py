@@ -109,8 +109,8 @@ def test_a_final_error_fails_the_job_and_a_transient_one_waits_until_due(
     transient = table.claim(transient_id, "w", 60)
     assert final is not None and transient is not None
 
-    assert table.record_failure(final, "w", BadImage("html"), 5, retry_in=0) is JobState.failed
-    assert table.record_failure(transient, "w", ServerError("503"), 5, 60) is JobState.queued
+    assert table.record_failure(final, "w", BadImage("html"), 5, 0).state is JobState.failed
+    assert table.record_failure(transient, "w", ServerError("503"), 5, 60).state is JobState.queued
 
     assert [cls for cls, _, _ in table.error_summary("b")] == ["bad_image"]
     assert table.claim(transient_id, "early", 60) is None  # a stray message cannot jump the wait
@@ -122,7 +122,7 @@ def test_a_transient_error_on_the_last_attempt_fails_the_job(table: ResultsTable
     [job_id] = loaded(table, "a")
     claim = table.claim(job_id, "w", 60)
     assert claim is not None
-    state = table.record_failure(claim, "w", ServerError("503"), max_attempts=1, retry_in=0)
+    state = table.record_failure(claim, "w", ServerError("503"), max_attempts=1, retry_in=0).state
     assert state is JobState.failed
 
 
