@@ -4,7 +4,6 @@ Nothing here assumes an earlier run: each service is started on a free loopback 
 PostgreSQL, a new database is created) and removed afterwards.
 """
 
-import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ import redis
 
 from jobs import redaction
 from tests.support.services import (
+    POSTGRES_ADMIN_URL,
     Emulator,
     running_emulator,
     running_redis,
@@ -23,10 +23,6 @@ from tests.support.services import (
     temporary_postgres_database,
 )
 
-#: the server the tests create their database in (trust auth on the machines this runs on)
-POSTGRES_ADMIN_URL = os.environ.get(
-    "SEEDREAM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 S3_KEY_ID, S3_SECRET = "testing-key", "s3-secret-" + secrets.token_hex(8)
 
 
