@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.harness import (
-    clean_env,
     distributed_services,
     fleet,
     stored_objects,
@@ -26,7 +25,7 @@ from bench.harness import (
     wait_final,
 )
 from tests.support.manifests import write_manifest
-from tests.support.processes import CLI
+from tests.support.processes import CLI, clean_env
 from tests.support.services import Emulator, running_emulator
 
 

@@ -33,7 +33,7 @@ from jobs.database import open_engine, utcnow
 from jobs.results import ResultsTable
 from jobs.schema import jobs
 from jobs.spec import JobSpec
-from tests.support.processes import CLI
+from tests.support.processes import CLI, clean_env
 
 #: job fields of a manifest row; the rest is metadata
 _JOB_FIELDS = {"prompt", "size", "aspect_ratio", "width", "height", "enhance_prompt", "image"}
@@ -126,8 +126,7 @@ class Measured:
 def export_once(
     database: str, url: str, batch: str, fmt: str, rows: int, workdir: Path
 ) -> Measured:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
-    env["SEEDREAM_DATABASE_URL"] = url
+    env = clean_env(SEEDREAM_DATABASE_URL=url)
     target = workdir / f"{database}.{fmt}"  # a file, or a folder for the image formats
     log = workdir / f"export-{database}-{fmt}.log"
     argv = [CLI, "export", batch, "--format", fmt, "--to", str(target)]

@@ -7,7 +7,6 @@ results table itself rather than on a CLI that would compete with the workers fo
 """
 
 import json
-import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from jobs.database import open_engine
 from jobs.results import ResultsTable
 from jobs.schema import attempts, jobs
 from jobs.states import TERMINAL_STATES, JobState
-from tests.support.processes import CLI, Service
+from tests.support.processes import CLI, Service, clean_env
 from tests.support.services import (
     POSTGRES_ADMIN_URL,
     Emulator,
@@ -40,12 +39,6 @@ S3_ENV = {
 }
 #: how long the batch may take before the benchmark gives up
 WAIT_LIMIT_S = 1800.0
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without any seedream or Cloudflare setting, plus `extra`."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
-    return {**base, **extra}
 
 
 def s3_client(endpoint: str) -> Any:

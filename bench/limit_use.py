@@ -17,12 +17,13 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.harness import all_final, clean_env, fleet, submit, wait_final
+from bench.harness import all_final, fleet, submit, wait_final
 from jobs.database import open_engine
 from jobs.rates import RateLimit
 from jobs.results import ResultsTable
 from jobs.states import JobState
 from tests.support.manifests import write_manifest
+from tests.support.processes import clean_env
 from tests.support.services import (
     POSTGRES_ADMIN_URL,
     Emulator,

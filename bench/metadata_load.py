@@ -18,14 +18,13 @@ RSS (read from /proc).
 
 import argparse
 import json
-import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from bench.process_stats import run_measured
 from jobs.spec import MAX_METADATA_VALUES
-from tests.support.processes import CLI
+from tests.support.processes import CLI, clean_env
 from tests.support.services import running_redis
 
 #: how many empty lists a `nested` row carries: ~49 KB of JSON, the issue's 294 MB / 6,000 rows
@@ -52,11 +51,10 @@ def write_manifest(path: Path, shape: str, rows: int) -> Path:
 
 def submit(manifest: Path, workdir: Path, redis_url: str) -> str:
     """Submit `manifest` as a new batch; one line saying what it did and what it cost."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
-    env |= {
-        "SEEDREAM_BROKER_URL": redis_url,
-        "SEEDREAM_DATABASE_URL": f"sqlite:///{workdir / (manifest.stem + '.db')}",
-    }
+    env = clean_env(
+        SEEDREAM_BROKER_URL=redis_url,
+        SEEDREAM_DATABASE_URL=f"sqlite:///{workdir / (manifest.stem + '.db')}",
+    )
     log = workdir / f"{manifest.stem}.log"
     argv = [CLI, "submit", str(manifest), "--out", str(workdir / "out"), "--batch", manifest.stem]
     with log.open("wb") as out:

@@ -11,7 +11,6 @@ holds exactly one message per row. Needs PostgreSQL on 127.0.0.1:5432 (scripts/s
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -24,7 +23,7 @@ import redis
 
 from bench.process_stats import run_measured
 from config.celery_config import JOB_QUEUE
-from tests.support.processes import CLI
+from tests.support.processes import CLI, clean_env
 from tests.support.services import POSTGRES_ADMIN_URL, running_redis, temporary_postgres_database
 
 TARGET_ROWS_PER_S = 20_000
@@ -116,8 +115,7 @@ def submit_once(
     broker = redis.Redis.from_url(redis_url)
     broker.flushall()
     before = int(broker.info("memory")["used_memory"])
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
-    env |= {"SEEDREAM_BROKER_URL": redis_url, "SEEDREAM_DATABASE_URL": database_url}
+    env = clean_env(SEEDREAM_BROKER_URL=redis_url, SEEDREAM_DATABASE_URL=database_url)
     log = workdir / f"submit-{database}.log"
     argv = [CLI, "submit", str(manifest), "--out", "s3://bench/out", "--batch", "bench"]
     with log.open("wb") as out:

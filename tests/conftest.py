@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from jobs import redaction
+from tests.support.processes import clean_env
 from tests.support.services import (
     POSTGRES_ADMIN_URL,
     Emulator,
@@ -31,6 +32,13 @@ def _secrets_of_this_test_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts with no secret registered for redaction: the registry is process-wide
     and only grows, so a short token one test set ("tok") would mask that text in the next."""
     monkeypatch.setattr(redaction, "_secrets", ())
+
+
+@pytest.fixture
+def child_env() -> dict[str, str]:
+    """The environment a test's child process starts from: this one's, with no seedream or
+    Cloudflare setting (the test adds the ones it means)."""
+    return clean_env()
 
 
 @pytest.fixture(scope="session")
