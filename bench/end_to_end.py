@@ -1,6 +1,6 @@
 """End-to-end throughput: a manifest to stored images, embedded and distributed, on real parts.
 
-    .venv/bin/python bench/end_to_end.py [--jobs 200] [--latency 3] [--jitter 1]
+    .venv/bin/python -m bench.end_to_end [--jobs 200] [--latency 3] [--jitter 1]
 
 Starts the emulator (with the given call latency), a private Redis, moto's S3 server and a
 throwaway PostgreSQL database, runs the same manifest through each mode and prints a table:
@@ -11,26 +11,22 @@ emulator billed. Needs PostgreSQL on 127.0.0.1:5432 (scripts/setup.sh --test pro
 import argparse
 import math
 import subprocess
-import sys
 import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.harness import (  # noqa: E402
-    clean_env,
+from bench.harness import (
     distributed_services,
     fleet,
     stored_objects,
     submit,
     wait_final,
 )
-from tests.support.manifests import write_manifest  # noqa: E402
-from tests.support.processes import CLI  # noqa: E402
-from tests.support.services import Emulator, running_emulator  # noqa: E402
+from tests.support.manifests import write_manifest
+from tests.support.processes import CLI, clean_env
+from tests.support.services import Emulator, running_emulator
 
 
 @dataclass

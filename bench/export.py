@@ -1,6 +1,6 @@
 """Export speed and memory: a batch of fake finished jobs through `seedream-batch export`.
 
-    .venv/bin/python bench/export.py [--rows 100000] [--database sqlite --database postgresql]
+    .venv/bin/python -m bench.export [--rows 100000] [--database sqlite --database postgresql]
 
 Fills a results table (a SQLite file, or a throwaway PostgreSQL database) with one batch of
 `--rows` jobs from bench/submission.py's manifest rows (varied prompts, sizes, captions and label
@@ -27,15 +27,13 @@ from pathlib import Path
 from PIL import Image
 from sqlalchemy import case, literal, update
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.process_stats import run_measured  # noqa: E402
-from bench.submission import database_url, manifest_row  # noqa: E402
-from jobs.database import open_engine, utcnow  # noqa: E402
-from jobs.results import ResultsTable  # noqa: E402
-from jobs.schema import jobs  # noqa: E402
-from jobs.spec import JobSpec  # noqa: E402
-from tests.support.processes import CLI  # noqa: E402
+from bench.process_stats import run_measured
+from bench.submission import database_url, manifest_row
+from jobs.database import open_engine, utcnow
+from jobs.results import ResultsTable
+from jobs.schema import jobs
+from jobs.spec import JobSpec
+from tests.support.processes import CLI, clean_env
 
 #: job fields of a manifest row; the rest is metadata
 _JOB_FIELDS = {"prompt", "size", "aspect_ratio", "width", "height", "enhance_prompt", "image"}
@@ -128,8 +126,7 @@ class Measured:
 def export_once(
     database: str, url: str, batch: str, fmt: str, rows: int, workdir: Path
 ) -> Measured:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
-    env["SEEDREAM_DATABASE_URL"] = url
+    env = clean_env(SEEDREAM_DATABASE_URL=url)
     target = workdir / f"{database}.{fmt}"  # a file, or a folder for the image formats
     log = workdir / f"export-{database}-{fmt}.log"
     argv = [CLI, "export", batch, "--format", fmt, "--to", str(target)]

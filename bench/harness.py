@@ -7,9 +7,7 @@ results table itself rather than on a CLI that would compete with the workers fo
 """
 
 import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -19,16 +17,14 @@ from typing import Any
 import boto3
 import sqlalchemy
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.process_stats import cpu_seconds, wait_idle  # noqa: E402
-from jobs.database import open_engine  # noqa: E402
-from jobs.results import ResultsTable  # noqa: E402
-from jobs.schema import attempts, jobs  # noqa: E402
-from jobs.states import TERMINAL_STATES, JobState  # noqa: E402
-from tests.conftest import POSTGRES_ADMIN_URL  # noqa: E402
-from tests.support.processes import CLI, Service  # noqa: E402
-from tests.support.services import (  # noqa: E402
+from bench.process_stats import cpu_seconds, wait_idle
+from jobs.database import open_engine
+from jobs.results import ResultsTable
+from jobs.schema import attempts, jobs
+from jobs.states import TERMINAL_STATES, JobState
+from tests.support.processes import CLI, Service, clean_env
+from tests.support.services import (
+    POSTGRES_ADMIN_URL,
     Emulator,
     running_redis,
     running_s3,
@@ -43,12 +39,6 @@ S3_ENV = {
 }
 #: how long the batch may take before the benchmark gives up
 WAIT_LIMIT_S = 1800.0
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without any seedream or Cloudflare setting, plus `extra`."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
-    return {**base, **extra}
 
 
 def s3_client(endpoint: str) -> Any:

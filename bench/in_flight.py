@@ -1,6 +1,6 @@
 """Hundreds in flight in one worker process: every job's call open at once, in bounded memory.
 
-    .venv/bin/python bench/in_flight.py [--jobs 500] [--concurrency 500] [--latency 30] [--runs 5]
+    .venv/bin/python -m bench.in_flight [--jobs 500] [--concurrency 500] [--latency 30] [--runs 5]
 
 Starts the emulator with a fixed call latency, a private Redis, moto's S3 server and a throwaway
 PostgreSQL database, then one `seedream-batch worker` with SEEDREAM_CONCURRENCY threads, and
@@ -13,16 +13,13 @@ Needs PostgreSQL on 127.0.0.1:5432 (scripts/setup.sh --test provides it).
 
 import argparse
 import math
-import sys
 import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.harness import (  # noqa: E402
+from bench.harness import (
     distributed_services,
     fleet,
     stored_objects,
@@ -30,9 +27,9 @@ from bench.harness import (  # noqa: E402
     wait_final,
     write_repeated_manifest,
 )
-from bench.process_stats import open_files, peak_rss_bytes, threads, wait_idle  # noqa: E402
-from jobs.states import JobState  # noqa: E402
-from tests.support.services import running_emulator  # noqa: E402
+from bench.process_stats import open_files, peak_rss_bytes, threads, wait_idle
+from jobs.states import JobState
+from tests.support.services import running_emulator
 
 #: the most memory a worker with hundreds in flight may hold
 RSS_TARGET_BYTES = 400 * 1024**2

@@ -1,6 +1,6 @@
 """Limit use: how much of the provider's rate limit the fleet really uses, and never more.
 
-    .venv/bin/python bench/limit_use.py [--jobs 1500] [--limit 600/60s] [--latency 3]
+    .venv/bin/python -m bench.limit_use [--jobs 1500] [--limit 600/60s] [--latency 3]
 
 Starts the emulator enforcing `--limit` per gateway (with the given call latency), a private
 Redis and a throwaway PostgreSQL database, and runs the same batch through fleets of `worker`
@@ -11,23 +11,21 @@ the most calls the emulator saw arrive in any window (refused ones included), an
 """
 
 import argparse
-import sys
 import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.harness import all_final, clean_env, fleet, submit, wait_final  # noqa: E402
-from jobs.database import open_engine  # noqa: E402
-from jobs.rates import RateLimit  # noqa: E402
-from jobs.results import ResultsTable  # noqa: E402
-from jobs.states import JobState  # noqa: E402
-from tests.conftest import POSTGRES_ADMIN_URL  # noqa: E402
-from tests.support.manifests import write_manifest  # noqa: E402
-from tests.support.services import (  # noqa: E402
+from bench.harness import all_final, fleet, submit, wait_final
+from jobs.database import open_engine
+from jobs.rates import RateLimit
+from jobs.results import ResultsTable
+from jobs.states import JobState
+from tests.support.manifests import write_manifest
+from tests.support.processes import clean_env
+from tests.support.services import (
+    POSTGRES_ADMIN_URL,
     Emulator,
     running_emulator,
     running_redis,

@@ -1,7 +1,7 @@
 """Loading memory against what rows hold: `seedream-batch submit` of manifests whose metadata is
 built to cost the most memory per byte of file, with no worker running.
 
-    .venv/bin/python bench/metadata_load.py [--rows 6000] [--shape nested --shape wide ...]
+    .venv/bin/python -m bench.metadata_load [--rows 6000] [--shape nested --shape wide ...]
 
 Shapes (every row is under the 64 KiB metadata size limit, the only one before the value and
 depth limits):
@@ -18,18 +18,14 @@ RSS (read from /proc).
 
 import argparse
 import json
-import os
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.process_stats import run_measured  # noqa: E402
-from jobs.spec import MAX_METADATA_VALUES  # noqa: E402
-from tests.support.processes import CLI  # noqa: E402
-from tests.support.services import running_redis  # noqa: E402
+from bench.process_stats import run_measured
+from jobs.spec import MAX_METADATA_VALUES
+from tests.support.processes import CLI, clean_env
+from tests.support.services import running_redis
 
 #: how many empty lists a `nested` row carries: ~49 KB of JSON, the issue's 294 MB / 6,000 rows
 _NESTED_LISTS = 16_000
@@ -55,11 +51,10 @@ def write_manifest(path: Path, shape: str, rows: int) -> Path:
 
 def submit(manifest: Path, workdir: Path, redis_url: str) -> str:
     """Submit `manifest` as a new batch; one line saying what it did and what it cost."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
-    env |= {
-        "SEEDREAM_BROKER_URL": redis_url,
-        "SEEDREAM_DATABASE_URL": f"sqlite:///{workdir / (manifest.stem + '.db')}",
-    }
+    env = clean_env(
+        SEEDREAM_BROKER_URL=redis_url,
+        SEEDREAM_DATABASE_URL=f"sqlite:///{workdir / (manifest.stem + '.db')}",
+    )
     log = workdir / f"{manifest.stem}.log"
     argv = [CLI, "submit", str(manifest), "--out", str(workdir / "out"), "--batch", manifest.stem]
     with log.open("wb") as out:

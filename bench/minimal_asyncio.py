@@ -1,6 +1,6 @@
 """The floor for bench/overhead.py: the same four calls per job, with nothing else around them.
 
-    .venv/bin/python bench/minimal_asyncio.py --jobs 2000 --concurrency 32 --database URL
+    .venv/bin/python -m bench.minimal_asyncio --jobs 2000 --concurrency 32 --database URL
 
 Per job: POST the prompt to the emulator's /ai/run (httpx.AsyncClient), GET the image URL it
 answers with, PUT the bytes to S3 (boto3's put_object in a thread, the library the worker uses),

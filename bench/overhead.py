@@ -1,6 +1,6 @@
 """The worker's own cost per job, beside a minimal script making the same calls.
 
-    .venv/bin/python bench/overhead.py [--jobs 2000] [--concurrency 32]
+    .venv/bin/python -m bench.overhead [--jobs 2000] [--concurrency 32]
 
 With the emulator answering at once and unlimited, the API is free and what is left is the
 product: one `seedream-batch worker` (Redis broker, PostgreSQL table, moto's S3 server) runs a
@@ -22,9 +22,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.harness import (  # noqa: E402
+from bench.harness import (
     distributed_services,
     fleet,
     processing_seconds,
@@ -32,7 +30,7 @@ from bench.harness import (  # noqa: E402
     worker_batch_cpu,
     write_repeated_manifest,
 )
-from tests.support.services import running_emulator  # noqa: E402
+from tests.support.services import running_emulator
 
 MINIMAL = Path(__file__).with_name("minimal_asyncio.py")
 

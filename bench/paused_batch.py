@@ -6,18 +6,13 @@ as a budget or an auth error would leave it. `settle` vacuums and analyses the t
 timed run starts from the same planner statistics and no dead rows left by the run before.
 """
 
-import sys
-from pathlib import Path
-
 from sqlalchemy import Engine, update
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from jobs.database import utcnow  # noqa: E402
-from jobs.results import ResultsTable  # noqa: E402
-from jobs.schema import batches, jobs  # noqa: E402
-from jobs.spec import ImageInput, JobSpec  # noqa: E402
-from jobs.states import BatchState  # noqa: E402
+from jobs.database import utcnow
+from jobs.results import ResultsTable
+from jobs.schema import batches, jobs
+from jobs.spec import ImageInput, JobSpec
+from jobs.states import BatchState
 
 MODEL = "bytedance/seedream-4.0"
 _CHUNK = 5000

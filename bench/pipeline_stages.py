@@ -1,6 +1,6 @@
 """Where a worker's CPU goes, stage by stage: CPU ms per job for each step of the job path.
 
-    .venv/bin/python bench/pipeline_stages.py [--jobs 2000] [--concurrency 32]
+    .venv/bin/python -m bench.pipeline_stages [--jobs 2000] [--concurrency 32]
 
 The same run as bench/overhead.py (one `seedream-batch worker`, Redis broker, PostgreSQL table,
 moto's S3 server, the emulator answering at once and unlimited, 2K images), with the worker
@@ -17,7 +17,6 @@ heartbeats; the lease renewer and the reaper). Needs PostgreSQL on 127.0.0.1:543
 import argparse
 import json
 import os
-import sys
 import tempfile
 import threading
 import time
@@ -28,15 +27,13 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.harness import (  # noqa: E402
+from bench.harness import (
     distributed_services,
     worker_batch_cpu,
     write_repeated_manifest,
 )
-from tests.support.processes import VENV_BIN, Service  # noqa: E402
-from tests.support.services import running_emulator  # noqa: E402
+from tests.support.processes import VENV_BIN, Service
+from tests.support.services import running_emulator
 
 #: where the worker role writes its totals; the parent names the file
 STATS_FILE_ENV = "SEEDREAM_BENCH_STAGES_FILE"
@@ -122,8 +119,11 @@ def run_worker() -> None:
 
 @contextmanager
 def timed_worker(env: dict[str, str], workdir: Path) -> Iterator[Service]:
+    # this module again, from the same folder (the repository's root) this run started in
     worker = Service(
-        [str(VENV_BIN / "python"), __file__, "--worker"], workdir / "worker.log", env=env
+        [str(VENV_BIN / "python"), "-m", "bench.pipeline_stages", "--worker"],
+        workdir / "worker.log",
+        env=env,
     )
     try:
         yield worker

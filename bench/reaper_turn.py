@@ -1,6 +1,6 @@
 """What a reaper turn costs the results table while a big batch is paused.
 
-    .venv/bin/python bench/reaper_turn.py [--size 1000000] [--turns 20]
+    .venv/bin/python -m bench.reaper_turn [--size 1000000] [--turns 20]
 
 A throwaway PostgreSQL database holds one paused batch of `--size` queued jobs
 (bench/paused_batch.py) and nothing else; the queue is taken as empty, so each turn runs all the
@@ -14,19 +14,14 @@ step, milliseconds per turn (median, min–max over `--turns` turns). Needs Post
 
 import argparse
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.paused_batch import make_all_due, make_paused_batch, settle  # noqa: E402
-from jobs.database import open_engine  # noqa: E402
-from jobs.results import ResultsTable  # noqa: E402
-from tests.conftest import POSTGRES_ADMIN_URL  # noqa: E402
-from tests.support.services import temporary_postgres_database  # noqa: E402
-from worker.reaper import MAX_SENT_PER_TURN  # noqa: E402
+from bench.paused_batch import make_all_due, make_paused_batch, settle
+from jobs.database import open_engine
+from jobs.results import ResultsTable
+from tests.support.services import POSTGRES_ADMIN_URL, temporary_postgres_database
+from worker.reaper import MAX_SENT_PER_TURN
 
 BATCH = "bench-paused"
 #: the reaper's defaults: SEEDREAM_LEASE_SECONDS and SEEDREAM_MAX_ATTEMPTS

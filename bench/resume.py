@@ -1,6 +1,6 @@
 """Resume speed: `seedream-batch resume` of a paused batch of 10k, 100k and 1M jobs.
 
-    .venv/bin/python bench/resume.py [--sizes 10000 100000 1000000] [--runs 3]
+    .venv/bin/python -m bench.resume [--sizes 10000 100000 1000000] [--runs 3]
 
 For each size: a throwaway PostgreSQL database holding one paused batch of that many queued jobs
 (bench/paused_batch.py) and a private Redis as the broker, with no worker. Each run empties the
@@ -19,17 +19,13 @@ from pathlib import Path
 
 import redis
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.harness import clean_env  # noqa: E402
-from bench.paused_batch import make_paused_batch, pause, settle  # noqa: E402
-from bench.process_stats import ProcessCost, run_measured  # noqa: E402
-from config.celery_config import JOB_QUEUE  # noqa: E402
-from jobs.database import open_engine  # noqa: E402
-from jobs.results import ResultsTable  # noqa: E402
-from tests.conftest import POSTGRES_ADMIN_URL  # noqa: E402
-from tests.support.processes import CLI  # noqa: E402
-from tests.support.services import running_redis, temporary_postgres_database  # noqa: E402
+from bench.paused_batch import make_paused_batch, pause, settle
+from bench.process_stats import ProcessCost, run_measured
+from config.celery_config import JOB_QUEUE
+from jobs.database import open_engine
+from jobs.results import ResultsTable
+from tests.support.processes import CLI, clean_env
+from tests.support.services import POSTGRES_ADMIN_URL, running_redis, temporary_postgres_database
 
 TARGET_1M_S = 15.0
 BATCH = "bench-resume"

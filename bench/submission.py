@@ -1,6 +1,6 @@
 """Submission speed: a generated manifest through `seedream-batch submit`, with no worker running.
 
-    .venv/bin/python bench/submission.py [--rows 1000000] [--database postgresql --database sqlite]
+    .venv/bin/python -m bench.submission [--rows 1000000] [--database postgresql --database sqlite]
 
 Writes a JSONL manifest of unique, varied, valid rows to a temporary folder, starts a private
 Redis and a throwaway PostgreSQL database (or a SQLite file), runs `submit` as a user would and
@@ -11,7 +11,6 @@ holds exactly one message per row. Needs PostgreSQL on 127.0.0.1:5432 (scripts/s
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -22,13 +21,10 @@ from pathlib import Path
 
 import redis
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.process_stats import run_measured  # noqa: E402
-from config.celery_config import JOB_QUEUE  # noqa: E402
-from tests.conftest import POSTGRES_ADMIN_URL  # noqa: E402
-from tests.support.processes import CLI  # noqa: E402
-from tests.support.services import running_redis, temporary_postgres_database  # noqa: E402
+from bench.process_stats import run_measured
+from config.celery_config import JOB_QUEUE
+from tests.support.processes import CLI, clean_env
+from tests.support.services import POSTGRES_ADMIN_URL, running_redis, temporary_postgres_database
 
 TARGET_ROWS_PER_S = 20_000
 TARGET_PEAK_RSS_MB = 300
@@ -119,8 +115,7 @@ def submit_once(
     broker = redis.Redis.from_url(redis_url)
     broker.flushall()
     before = int(broker.info("memory")["used_memory"])
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
-    env |= {"SEEDREAM_BROKER_URL": redis_url, "SEEDREAM_DATABASE_URL": database_url}
+    env = clean_env(SEEDREAM_BROKER_URL=redis_url, SEEDREAM_DATABASE_URL=database_url)
     log = workdir / f"submit-{database}.log"
     argv = [CLI, "submit", str(manifest), "--out", "s3://bench/out", "--batch", "bench"]
     with log.open("wb") as out:

@@ -14,11 +14,11 @@ from typing import Annotated
 import typer
 
 from config.settings import Settings
-from emulator.cli import emulator_command
 from jobs.results import Batch, ResultsTable
 from jobs.wording import counted
 from producer.batch_commands import cancel, resume, retry
 from producer.cli_support import JobSender, command_settings, err, fail, job_sender
+from producer.emulator_command import EMULATOR_SETTINGS, emulator
 from producer.exit_codes import ExitCode
 from producer.export_command import export
 from producer.fleet_watch import celery_ping, watching_the_fleet
@@ -41,7 +41,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     cls=OptionErrorsGroup,
 )
-app.command("emulator")(emulator_command)
+app.command("emulator", context_settings=EMULATOR_SETTINGS, add_help_option=False)(emulator)
 
 ManifestArg = Annotated[Path, typer.Argument(help="JSONL or CSV manifest, one image job per row.")]
 OutOption = Annotated[

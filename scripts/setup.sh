@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Set up a fresh clone: a virtual environment with the project installed (and, with --test, the
-# test extras plus the local services the integration tests talk to). Safe to run again.
+# Set up a fresh clone: a virtual environment with the project and its emulator extra installed
+# (the demo runs the emulator; with --test, the test extra, which includes it, plus the local
+# services the integration tests talk to). Every package is installed at the version
+# constraints.txt pins, as CI installs it. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,9 +12,10 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
     exit 2
 fi
 [ -x .venv/bin/python ] || "$python" -m venv .venv
-extras=""
+extras="[emulator]"
 [ "${1:-}" = "--test" ] && extras="[test]"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --editable ".${extras}"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check \
+    --constraint constraints.txt --editable ".${extras}"
 
 [ "${1:-}" = "--test" ] || exit 0
 

@@ -4,7 +4,6 @@ Nothing here assumes an earlier run: each service is started on a free loopback 
 PostgreSQL, a new database is created) and removed afterwards.
 """
 
-import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,9 @@ import pytest
 import redis
 
 from jobs import redaction
+from tests.support.processes import clean_env
 from tests.support.services import (
+    POSTGRES_ADMIN_URL,
     Emulator,
     running_emulator,
     running_redis,
@@ -23,10 +24,6 @@ from tests.support.services import (
     temporary_postgres_database,
 )
 
-#: the server the tests create their database in (trust auth on the machines this runs on)
-POSTGRES_ADMIN_URL = os.environ.get(
-    "SEEDREAM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 S3_KEY_ID, S3_SECRET = "testing-key", "s3-secret-" + secrets.token_hex(8)
 
 
@@ -35,6 +32,13 @@ def _secrets_of_this_test_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts with no secret registered for redaction: the registry is process-wide
     and only grows, so a short token one test set ("tok") would mask that text in the next."""
     monkeypatch.setattr(redaction, "_secrets", ())
+
+
+@pytest.fixture
+def child_env() -> dict[str, str]:
+    """The environment a test's child process starts from: this one's, with no seedream or
+    Cloudflare setting (the test adds the ones it means)."""
+    return clean_env()
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,6 @@
 """The chaos suite's world: a private Redis that can restart, S3 behind a proxy that can go down,
 worker processes that can be killed, all on loopback and fresh for each test."""
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,10 +39,10 @@ def chaos_fleet(
     s3_proxy: TcpProxy,
     postgres_url: str,
     emulator: Emulator,
+    child_env: dict[str, str],
 ) -> Iterator[ChaosFleet]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
     env = {
-        **clean,
+        **child_env,
         **s3_env,
         "AWS_ENDPOINT_URL": s3_proxy.url,
         **emulator.env(),

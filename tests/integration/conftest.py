@@ -1,6 +1,5 @@
 """What the distributed integration tests share: the fleet's environment and its table."""
 
-import os
 from pathlib import Path
 
 import pytest
@@ -18,11 +17,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def fleet_env(
-    fresh_redis: str, database_url: str, s3_env: dict[str, str], emulator: Emulator
+    fresh_redis: str,
+    database_url: str,
+    s3_env: dict[str, str],
+    emulator: Emulator,
+    child_env: dict[str, str],
 ) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
     return {
-        **clean,
+        **child_env,
         **s3_env,
         **emulator.env(),
         "SEEDREAM_BROKER_URL": fresh_redis,

@@ -2,7 +2,6 @@
 exits 0 when the run succeeded."""
 
 import json
-import os
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from producer.summary import PACE_LABEL
+from tests.support.processes import clean_env
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,7 @@ def squatter() -> Iterator[list[str]]:
 def demo(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     manifest = tmp_path / "tiny.jsonl"
     manifest.write_text('{"key": "a", "prompt": "a cat"}\n{"key": "b", "prompt": "a dog"}\n')
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
+    clean = clean_env()
     clean.pop("EMULATOR_PORT", None)
     return subprocess.run(
         [str(DEMO), "--out", str(tmp_path / "out"), "--batch", "demo", *args],

@@ -9,16 +9,15 @@ import pytest
 from PIL import Image
 
 from tests.support.manifests import write_manifest
-from tests.support.processes import CLI, wait_until
+from tests.support.processes import CLI, clean_env, wait_until
 from tests.support.services import Emulator
 
 pytestmark = pytest.mark.integration
 
 
 def run_cli(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 240):
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
     return subprocess.run(
-        [CLI, *args], cwd=cwd, env={**clean, **env}, capture_output=True, text=True, timeout=timeout
+        [CLI, *args], cwd=cwd, env=clean_env(**env), capture_output=True, text=True, timeout=timeout
     )
 
 

@@ -110,11 +110,14 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def local_batch(
-    tmp_path: Path, database_url: str, s3_env: dict[str, str], emulator: Emulator
+    tmp_path: Path,
+    database_url: str,
+    s3_env: dict[str, str],
+    emulator: Emulator,
+    child_env: dict[str, str],
 ) -> FinishedBatch:
     """A batch run embedded into a local folder, on SQLite or PostgreSQL, some rows failed."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
-    env = {**clean, **s3_env, **emulator.env(), "SEEDREAM_DATABASE_URL": database_url}
+    env = {**child_env, **s3_env, **emulator.env(), "SEEDREAM_DATABASE_URL": database_url}
     return run_batch(env, tmp_path, "out", emulator)
 
 
@@ -234,11 +237,14 @@ def test_webdataset_shards_hold_each_image_beside_its_row_under_a_dotless_key(
 
 
 def test_an_image_folder_is_copied_from_s3_to_s3_by_the_server_and_loads_once_downloaded(
-    tmp_path: Path, s3_env: dict[str, str], s3_bucket: tuple[str, Any], emulator: Emulator
+    tmp_path: Path,
+    s3_env: dict[str, str],
+    s3_bucket: tuple[str, Any],
+    emulator: Emulator,
+    child_env: dict[str, str],
 ) -> None:
     bucket, client = s3_bucket
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
-    env = {**clean, **s3_env, **emulator.env()}
+    env = {**child_env, **s3_env, **emulator.env()}
     b = run_batch(env, tmp_path, f"s3://{bucket}/images", emulator)
     gone, *kept = b.succeeded
     client.delete_object(Bucket=bucket, Key=f"images/{b.name}/{gone}.jpg")
@@ -275,10 +281,11 @@ def test_an_image_folder_is_copied_from_s3_to_s3_by_the_server_and_loads_once_do
     assert again.returncode == 2 and "datasets/v1 is not empty" in again.stderr
 
 
-def test_an_unknown_batch_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
+def test_an_unknown_batch_is_one_line_and_exit_code_2(
+    tmp_path: Path, child_env: dict[str, str]
+) -> None:
     ResultsTable(open_engine(f"sqlite:///{tmp_path / 'seedream.db'}")).create_schema()
-    done = cli(["export", "nope", "--format", "csv", "--to", "x"], env, tmp_path)
+    done = cli(["export", "nope", "--format", "csv", "--to", "x"], child_env, tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0
     assert "no batch named 'nope'" in done.stderr

@@ -3,7 +3,6 @@ command that starts nothing says why in one line and exits 2 leaving nothing rec
 outcome is its exit code; a `run` waiting on a fleet says so, and warns when no worker answers."""
 
 import json
-import os
 import queue
 import subprocess
 import threading
@@ -210,15 +209,14 @@ def fleet_run_env(fresh_redis: str, tmp_path: Path, emulator: Emulator) -> dict[
 
 
 def test_run_on_a_fleet_with_no_worker_says_it_waits_and_warns_within_seconds(
-    tmp_path: Path, fleet_run_env: dict[str, str]
+    tmp_path: Path, fleet_run_env: dict[str, str], child_env: dict[str, str]
 ) -> None:
     write_manifest(tmp_path / "jobs.jsonl", good=3)
     port = fleet_run_env["SEEDREAM_BROKER_URL"].rsplit(":", 1)[1].split("/")[0]
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SEEDREAM_")}
     process = subprocess.Popen(
         [CLI, "run", "jobs.jsonl", "--out", "out", "--batch", "waits"],
         cwd=tmp_path,
-        env={**clean, **fleet_run_env},
+        env={**child_env, **fleet_run_env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

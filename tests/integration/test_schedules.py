@@ -3,7 +3,6 @@ Redis, the table on PostgreSQL or SQLite, the manifest and the images on S3 (mot
 """
 
 import json
-import os
 import re
 import time
 from datetime import UTC, datetime
@@ -117,14 +116,15 @@ def test_a_worker_refuses_a_forged_fire_naming_a_manifest_outside_its_roots(
     )
 
 
-def test_a_bad_schedule_file_stops_beat_and_schedules_with_one_line(tmp_path: Path) -> None:
+def test_a_bad_schedule_file_stops_beat_and_schedules_with_one_line(
+    tmp_path: Path, child_env: dict[str, str]
+) -> None:
     (tmp_path / "schedules.yaml").write_text(
         "- name: weekly\n  cron: '0 6 * * 8'\n  manifest: m.jsonl\n  output: out\n"
         "  batch: 'weekly-{date:%Y-%m-%d}'\n"
     )
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
     env = {
-        **clean,
+        **child_env,
         "SEEDREAM_SCHEDULES_FILE": "schedules.yaml",
         "SEEDREAM_BROKER_URL": "redis://127.0.0.1:1/0",  # never reached: the file comes first
         "SEEDREAM_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}",

@@ -15,7 +15,6 @@ line naming the variable, never a value.
 """
 
 import base64
-import os
 import secrets
 import subprocess
 import time
@@ -35,7 +34,7 @@ from emulator.images import ImageRef
 from jobs.schema import metadata as results_schema
 from jobs.spec import ImageInput
 from tests.support.manifests import write_manifest
-from tests.support.processes import CLI, Service
+from tests.support.processes import CLI, Service, clean_env
 from tests.support.services import Emulator, RedisServer, running_s3
 from tests.support.stub_provider import StubProvider
 from worker.cloudflare import CloudflareClient
@@ -193,16 +192,16 @@ def fleet(
     s3_env: dict[str, str],
     s3_bucket: tuple[str, Any],
     emulator: Emulator,
+    child_env: dict[str, str],
 ) -> Iterator[Fleet]:
     """A fleet on Redis, PostgreSQL and moto S3 whose API token, S3 secret key, Redis password
     and database password are long random strings (the emulator is given the token for the test,
     and its own back afterwards)."""
     token = "cf-token-" + secrets.token_urlsafe(32)
     redis_server = RedisServer(tmp_path, password="redis-secret-" + secrets.token_hex(24))
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
     bucket, _ = s3_bucket
     env = {
-        **clean,
+        **child_env,
         **s3_env,
         **emulator.env(),
         # moto checks no signature by default: any secret key reaches the session's bucket
@@ -335,9 +334,8 @@ def test_a_token_with_whitespace_around_it_is_stripped_and_works(
 
 
 def _command(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SEEDREAM_", "CLOUDFLARE_"))}
     return subprocess.run(
-        [CLI, *args], env={**clean, **env}, cwd=cwd, capture_output=True, text=True, timeout=60
+        [CLI, *args], env=clean_env(**env), cwd=cwd, capture_output=True, text=True, timeout=60
     )
 
 

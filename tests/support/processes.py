@@ -14,6 +14,18 @@ import httpx
 
 VENV_BIN = Path(sys.executable).parent
 CLI = str(VENV_BIN / "seedream-batch")
+#: the variables the product reads; a child process gets only those its test or benchmark sets
+PRODUCT_VARIABLE_PREFIXES = ("SEEDREAM_", "CLOUDFLARE_")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any seedream or Cloudflare setting, plus `extra`.
+
+    What a child process of a test or a benchmark starts from: settings in the developer's
+    shell (or a CI job's) never reach it, so it sees exactly what its caller sets.
+    """
+    kept = {k: v for k, v in os.environ.items() if not k.startswith(PRODUCT_VARIABLE_PREFIXES)}
+    return {**kept, **extra}
 
 
 def free_port() -> int:

@@ -1,5 +1,6 @@
 """The real services, each as a context manager: the test fixtures and bench/ both use them."""
 
+import os
 import secrets
 import time
 from collections.abc import Iterator
@@ -19,6 +20,12 @@ from tests.support.processes import (
     port_open,
     require_binary,
     wait_until,
+)
+
+#: the server the tests and benchmarks create their databases in (trust auth on the machines
+#: this runs on)
+POSTGRES_ADMIN_URL = os.environ.get(
+    "SEEDREAM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 
 

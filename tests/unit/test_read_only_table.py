@@ -9,8 +9,7 @@ from typer.testing import CliRunner
 
 from config.settings import get_settings
 from producer.cli import app
-from tests.conftest import POSTGRES_ADMIN_URL
-from tests.support.services import temporary_postgres_database
+from tests.support.services import POSTGRES_ADMIN_URL, temporary_postgres_database
 
 runner = CliRunner()
 
