@@ -14,10 +14,11 @@ from producer.scheduled_run import start_scheduled_batch
 from producer.schedules import Schedule
 from worker.app import app
 from worker.publish import job_enqueuer
+from worker.task_names import START_SCHEDULED_BATCH
 from worker.tasks import get_pipeline
 
 
-@app.task(name="seedream.start_scheduled_batch")
+@app.task(name=START_SCHEDULED_BATCH)
 def start_scheduled(schedule: dict[str, Any], fired_at: str) -> str:
     """Make the batch of this fire (see producer.scheduled_run); returns what the fire did."""
     with job_enqueuer(app) as enqueue:
