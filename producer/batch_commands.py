@@ -17,7 +17,6 @@ from jobs.errors import ErrorClass
 from jobs.results import ResultsTable
 from jobs.states import JobState
 from jobs.wording import counted
-from producer.batch_control import resume_batch, retry_batch
 from producer.cli_support import (
     JobSender,
     command_settings,
@@ -28,6 +27,7 @@ from producer.cli_support import (
     job_sender,
 )
 from producer.progress import wait_for_batch
+from producer.rerun import resume_batch, retry_batch
 from producer.submission import SubmissionError, sent_after_recording
 from worker.broker import BrokerUnreachable
 from worker.notify import notify_batch
@@ -126,7 +126,7 @@ def cancel(batch: BatchArg) -> None:
 @contextmanager
 def _broker_for(sender: JobSender, batch: str) -> Iterator[None]:
     """Check the broker before the block changes the table; if it goes away during the block,
-    say that `resume` sends what is left (the table is changed first, see batch_control)."""
+    say that `resume` sends what is left (the table is changed first, see producer.rerun)."""
     try:
         sender.check()
         with sent_after_recording(batch):
