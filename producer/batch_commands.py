@@ -26,6 +26,7 @@ from producer.cli_support import (
     fail,
     job_sender,
 )
+from producer.exit_codes import batch_exit_code
 from producer.progress import wait_for_batch
 from producer.rerun import resume_batch, retry_batch
 from producer.submission import SubmissionError, sent_after_recording
@@ -148,4 +149,4 @@ def _wait_if_embedded(settings: Settings, table: ResultsTable, batch: str) -> No
     summary = wait_for_batch(table, existing_batch(table, batch), show_progress=err.is_terminal)
     notify_batch(settings, table, batch)
     typer.echo(summary.render())
-    raise typer.Exit(summary.exit_code)
+    raise typer.Exit(batch_exit_code(summary))

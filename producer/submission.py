@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config.settings import Settings
+from jobs.batch_names import new_batch_id, validate_name
 from jobs.database import open_engine
 from jobs.recovery import Enqueue
 from jobs.results import Batch, ResultsTable
-from producer.batches import new_batch_id, validate_name
 from producer.loader import LoadReport, load_manifest
 from producer.manifest import ManifestReader, RejectedRow
 from producer.progress import LoadingProgress

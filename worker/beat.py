@@ -17,7 +17,7 @@ from typing import Any
 from celery.beat import PersistentScheduler, ScheduleEntry
 from celery.schedules import BaseSchedule, schedstate
 
-from producer.schedules import Schedule
+from jobs.schedules import Schedule
 from worker.task_names import START_SCHEDULED_BATCH
 
 #: beat looks at its entries at least this often, and marks itself alive each time

@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from config.settings import get_settings
+from jobs.schedules import Schedule
 from producer.scheduled_run import start_scheduled_batch
-from producer.schedules import Schedule
 from worker.app import app
 from worker.publish import job_enqueuer
 from worker.task_names import START_SCHEDULED_BATCH

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from producer.summary import PACE_LABEL
+from jobs.batch_summary import PACE_LABEL
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import pytest
 from celery import Celery
 
 from config.celery_config import JOB_QUEUE
-from producer.schedules import Schedule
+from jobs.schedules import Schedule
 from tests.support.commands import cli, wait_for_final
 from tests.support.manifests import write_manifest
 from tests.support.processes import CLI, Service, wait_until

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from producer.schedules import Schedule, ScheduleFileError, load_schedules
+from jobs.schedules import Schedule
+from producer.schedule_file import ScheduleFileError, load_schedules
 from worker.beat import CronTiming, beat_schedule
 from worker.task_names import START_SCHEDULED_BATCH
 
