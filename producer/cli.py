@@ -19,7 +19,14 @@ from jobs.batch_summary import BatchSummary
 from jobs.results import Batch, ResultsTable
 from jobs.wording import counted
 from producer.batch_commands import cancel, resume, retry
-from producer.cli_support import JobSender, command_settings, err, fail, job_sender
+from producer.cli_support import (
+    JobSender,
+    command_settings,
+    err,
+    fail,
+    job_sender,
+    serve_scheduled_fires,
+)
 from producer.exit_codes import ExitCode, batch_exit_code
 from producer.export_command import export
 from producer.fleet_watch import celery_ping, watching_the_fleet
@@ -228,6 +235,7 @@ def worker(
     from config.celery_config import JOB_QUEUE
     from worker.app import app as celery_app
 
+    serve_scheduled_fires()
     celery_app.worker_main(
         [
             "worker",
