@@ -19,6 +19,7 @@ from celery.signals import worker_ready, worker_shutdown
 from config.celery_config import JOB_QUEUE
 from config.settings import REDIS_SCHEMES, get_settings
 from jobs.database import open_engine
+from jobs.redis_keys import reaper_turn
 from jobs.results import ResultsTable
 from worker.address_policy import AddressPolicy, system_resolver
 from worker.app import app
@@ -106,7 +107,11 @@ def start_reaper(**_: Any) -> None:
     limiter_url = settings.fleet_limiter_url()
     turn: FleetTurn = AlwaysMyTurn()
     if limiter_url is not None:
-        turn = RedisTurn(redis.Redis.from_url(limiter_url), settings.reaper_interval_seconds * 0.9)
+        turn = RedisTurn(
+            redis.Redis.from_url(limiter_url),
+            reaper_turn(settings.account_id),
+            settings.reaper_interval_seconds * 0.9,
+        )
     queue: QueueProbe = InProcessQueue()
     if settings.broker_url is not None and settings.broker_url.startswith(REDIS_SCHEMES):
         queue = RedisQueue(redis.Redis.from_url(settings.broker_url), JOB_QUEUE)
