@@ -17,7 +17,6 @@ from jobs.errors import ErrorClass
 from jobs.results import ResultsTable
 from jobs.states import JobState
 from jobs.wording import counted
-from producer.batch_control import resume_batch, retry_batch
 from producer.cli_support import (
     JobSender,
     command_settings,
@@ -27,7 +26,9 @@ from producer.cli_support import (
     fail,
     job_sender,
 )
+from producer.exit_codes import batch_exit_code
 from producer.progress import wait_for_batch
+from producer.rerun import resume_batch, retry_batch
 from producer.submission import SubmissionError, sent_after_recording
 from worker.broker import BrokerUnreachable
 from worker.notify import notify_batch
@@ -126,7 +127,7 @@ def cancel(batch: BatchArg) -> None:
 @contextmanager
 def _broker_for(sender: JobSender, batch: str) -> Iterator[None]:
     """Check the broker before the block changes the table; if it goes away during the block,
-    say that `resume` sends what is left (the table is changed first, see batch_control)."""
+    say that `resume` sends what is left (the table is changed first, see producer.rerun)."""
     try:
         sender.check()
         with sent_after_recording(batch):
@@ -148,4 +149,4 @@ def _wait_if_embedded(settings: Settings, table: ResultsTable, batch: str) -> No
     summary = wait_for_batch(table, existing_batch(table, batch), show_progress=err.is_terminal)
     notify_batch(settings, table, batch)
     typer.echo(summary.render())
-    raise typer.Exit(summary.exit_code)
+    raise typer.Exit(batch_exit_code(summary))

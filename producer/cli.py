@@ -14,12 +14,20 @@ from typing import Annotated
 import typer
 
 from config.settings import Settings
+from jobs.batch_summary import BatchSummary
 from jobs.results import Batch, ResultsTable
 from jobs.wording import counted
 from producer.batch_commands import cancel, resume, retry
-from producer.cli_support import JobSender, command_settings, err, fail, job_sender
+from producer.cli_support import (
+    JobSender,
+    command_settings,
+    err,
+    fail,
+    job_sender,
+    serve_scheduled_fires,
+)
 from producer.emulator_command import EMULATOR_SETTINGS, emulator
-from producer.exit_codes import ExitCode
+from producer.exit_codes import ExitCode, batch_exit_code
 from producer.export_command import export
 from producer.fleet_watch import celery_ping, watching_the_fleet
 from producer.manifest import ManifestError
@@ -28,7 +36,6 @@ from producer.progress import wait_for_batch
 from producer.schedule_commands import beat, schedules
 from producer.status_command import status
 from producer.submission import Submission, SubmissionError, open_table, submit_manifest
-from producer.summary import BatchSummary
 from worker.broker import BrokerUnreachable, broker_location
 from worker.notify import notify_batch
 
@@ -183,7 +190,7 @@ def run(
     succeeded = summary.counts["succeeded"]
     typer.echo(summary.render())
     typer.echo(f"{counted(succeeded, 'image')} in {elapsed:.1f} s")
-    raise typer.Exit(summary.exit_code)
+    raise typer.Exit(batch_exit_code(summary))
 
 
 @app.command()
@@ -213,7 +220,7 @@ def submit(
     if watch:
         summary = _wait(settings, table, submission.batch, lines=True)
         err.print(summary.render(), highlight=False, markup=False)
-        raise typer.Exit(summary.exit_code)
+        raise typer.Exit(batch_exit_code(summary))
     rejected = submission.report is not None and submission.report.rejected
     raise typer.Exit(ExitCode.incomplete if rejected else ExitCode.done)
 
@@ -228,6 +235,7 @@ def worker(
     from config.celery_config import JOB_QUEUE
     from worker.app import app as celery_app
 
+    serve_scheduled_fires()
     celery_app.worker_main(
         [
             "worker",

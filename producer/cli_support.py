@@ -104,11 +104,22 @@ def job_sender(settings: Settings, concurrency: int | None = None) -> Iterator[J
         with job_enqueuer(celery_app) as enqueue:
             yield JobSender(enqueue, lambda: check_broker(celery_app))
         return
+    serve_scheduled_fires()
     with (
         EmbeddedWorker(celery_app, concurrency or settings.concurrency),
         job_enqueuer(celery_app) as enqueue,
     ):
         yield JobSender(enqueue, _nothing_to_reach)
+
+
+def serve_scheduled_fires() -> None:
+    """Let this process's workers make the batches of scheduled fires: the worker's task runs
+    the producer's starter, installed here because only the CLI sees both sides (the
+    worker.scheduled docstring says why)."""
+    from producer.scheduled_run import start_scheduled_batch
+    from worker.scheduled import install_batch_starter
+
+    install_batch_starter(start_scheduled_batch)
 
 
 def _nothing_to_reach() -> None:

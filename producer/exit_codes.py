@@ -8,11 +8,14 @@
 | 3 | the batch is paused (auth, quota, budget, or by hand); `resume` carries on |
 | 4 | the batch was cancelled |
 
-A batch's own code (1, 3, 4 or 0) is `producer.summary.BatchSummary.exit_code`; the commands
+A batch's own code (1, 3, 4 or 0) is `batch_exit_code(summary)`; the commands
 that wait for a batch exit with it. Click's own usage errors (an unknown option) exit 2 too.
 """
 
 from enum import IntEnum
+
+from jobs.batch_summary import BatchSummary, Shown
+from jobs.states import JobState
 
 
 class ExitCode(IntEnum):
@@ -28,3 +31,15 @@ class ExitCode(IntEnum):
     paused = 3
     #: the batch was cancelled
     cancelled = 4
+
+
+def batch_exit_code(summary: BatchSummary) -> ExitCode:
+    """What a command that waited for the batch exits with: cancelled, paused, incomplete (a
+    job failed or a manifest row was rejected), or done."""
+    if summary.state == Shown.cancelled:
+        return ExitCode.cancelled
+    if summary.state == Shown.paused:
+        return ExitCode.paused
+    if summary.counts[JobState.failed.value] or summary.rejected:
+        return ExitCode.incomplete
+    return ExitCode.done

@@ -18,10 +18,10 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from jobs.batch_summary import PACE_LABEL, PACE_SHORT_LABEL, BatchSummary, duration
 from jobs.results import Batch, ResultsTable
 from jobs.states import BatchState
 from producer.manifest import ManifestReader
-from producer.summary import PACE_LABEL, PACE_SHORT_LABEL, BatchSummary, duration
 
 #: how often a waiting command reads the table, at least: a batch of millions, whose counts take
 #: a while to add up, is read less often (see _Poll)

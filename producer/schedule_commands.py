@@ -8,10 +8,11 @@ import typer
 from rich.table import Table
 
 from config.settings import Settings
+from jobs.batch_summary import duration, shown_state
 from jobs.results import Batch, ResultsTable
+from jobs.schedules import Schedule
 from producer.cli_support import command_settings, existing_table, fail, listing_console
-from producer.schedules import Schedule, ScheduleFileError, load_schedules
-from producer.summary import duration, shown_state
+from producer.schedule_file import ScheduleFileError, load_schedules
 
 
 def beat(

@@ -20,13 +20,13 @@ from pathlib import Path, PurePosixPath
 from tempfile import TemporaryDirectory
 
 from config.settings import Settings
+from jobs.batch_summary import Shown, shown_state
 from jobs.recovery import Enqueue
 from jobs.results import BatchExists, ResultsTable
+from jobs.schedules import Schedule
 from producer.location_roots import OutsideRoots, require_under_roots
 from producer.manifest_formats import ManifestError
-from producer.schedules import Schedule
 from producer.submission import SubmissionError, submit_manifest
-from producer.summary import Shown, shown_state
 from worker.storage.s3 import s3_client, split_s3_uri
 
 log = logging.getLogger(__name__)

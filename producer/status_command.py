@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from jobs.batch_summary import PACE_SHORT_LABEL, BatchSummary, duration
 from producer.cli_support import (
     command_settings,
     err,
@@ -18,7 +19,6 @@ from producer.cli_support import (
     listing_console,
 )
 from producer.progress import wait_for_batch
-from producer.summary import PACE_SHORT_LABEL, BatchSummary, duration
 
 #: how many batches the listing shows, newest first
 RECENT_BATCHES = 20

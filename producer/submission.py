@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config.settings import Settings
+from jobs.batch_names import new_batch_id, validate_name
 from jobs.database import open_engine
 from jobs.recovery import Enqueue
 from jobs.results import Batch, ResultsTable
-from producer.batch_control import resume_batch
-from producer.batches import new_batch_id, validate_name
 from producer.loader import LoadReport, load_manifest
 from producer.manifest import ManifestReader, RejectedRow
 from producer.progress import LoadingProgress
 from producer.rejects import RejectsWriter
+from producer.rerun import resume_batch
 from producer.screening import screen_manifest
 from worker.broker import BrokerUnreachable
 
@@ -71,7 +71,7 @@ def submit_manifest(
     before anything is recorded, and raises BrokerUnreachable when the jobs could not be sent.
 
     Resuming re-enqueues every job that is not final and not under a live lease (see
-    `producer.batch_control.resume_batch`). `max_images` and `max_cost` set the batch's budget
+    `producer.rerun.resume_batch`). `max_images` and `max_cost` set the batch's budget
     (a resumed batch takes the new values). `show_progress` shows a live bar while the manifest
     loads. A batch made by `schedule` is never resumed: if its name exists, BatchExists is
     raised (by the insert, so two processes making it at once make it once). `source` is what

@@ -17,10 +17,9 @@ from typing import Any
 from celery.beat import PersistentScheduler, ScheduleEntry
 from celery.schedules import BaseSchedule, schedstate
 
-from producer.schedules import Schedule
+from jobs.schedules import Schedule
+from worker.task_names import START_SCHEDULED_BATCH
 
-#: the task each fire sends (worker.scheduled)
-TASK = "seedream.start_scheduled_batch"
 #: beat looks at its entries at least this often, and marks itself alive each time
 MAX_TICK_INTERVAL_S = 60.0
 
@@ -67,7 +66,7 @@ def beat_schedule(schedules: list[Schedule]) -> dict[str, dict[str, Any]]:
     """Celery's `beat_schedule`: one entry per schedule, carrying the schedule itself."""
     return {
         schedule.name: {
-            "task": TASK,
+            "task": START_SCHEDULED_BATCH,
             "schedule": CronTiming(schedule),
             "kwargs": {"schedule": schedule.model_dump(mode="json")},
         }

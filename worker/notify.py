@@ -32,9 +32,9 @@ from pydantic import SecretStr
 
 from config.settings import Settings
 from jobs.backoff import exponential_backoff
+from jobs.batch_summary import BatchSummary
 from jobs.notices import BatchEvent
 from jobs.results import ResultsTable
-from producer.summary import BatchSummary
 
 log = logging.getLogger(__name__)
 

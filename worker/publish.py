@@ -26,9 +26,9 @@ from kombu import Connection
 from kombu.transport import redis as kombu_redis
 
 from config.celery_config import JOB_QUEUE
+from worker.app import app as job_app
 from worker.broker import BROKER_CHECK_TIMEOUT_S, broker_errors, unreachable
-from worker.tasks import enqueue as enqueue_one_by_one
-from worker.tasks import process_job
+from worker.task_names import PROCESS_JOB
 
 #: where JobMessages' template takes each message's own values
 _PLACEHOLDERS = {"task_id": "@@task_id@@", "job_id": "@@job_id@@"}
@@ -48,7 +48,7 @@ def job_message(task_id: str, job_id: int | str, queue: str = JOB_QUEUE) -> dict
         "content-type": "application/json",
         "headers": {
             "lang": "py",
-            "task": process_job.name,
+            "task": PROCESS_JOB,
             "id": task_id,
             "root_id": task_id,
             "parent_id": None,
@@ -84,6 +84,13 @@ class JobMessages:
         """The message for `job_id`, as the JSON text kombu would store for it."""
         task_id = f"{self._id_prefix}{next(self._count):012x}"
         return self._template % {"task_id": task_id, "job_id": int(job_id)}
+
+
+def enqueue_one_by_one(job_ids: Sequence[int]) -> None:
+    """Put one message per job on the queue, one `send_task` each: for transports other than
+    Redis, where a whole chunk cannot go in one LPUSH."""
+    for job_id in job_ids:
+        job_app.send_task(PROCESS_JOB, (job_id,))
 
 
 @contextmanager

@@ -38,8 +38,6 @@ log = logging.getLogger(__name__)
 #: the most messages one turn sends; the rest wait for the next turn (a turn must end before its
 #: time to live, or a second reaper would send the same jobs)
 MAX_SENT_PER_TURN = 20_000
-#: the Redis key whose holder has the turn
-TURN_KEY = "seedream:reaper:turn"
 
 
 class FleetTurn(Protocol):
@@ -49,15 +47,17 @@ class FleetTurn(Protocol):
 
 
 class RedisTurn:
-    """The turn is a Redis key set if absent, expiring after (most of) an interval."""
+    """The turn is a Redis key (`jobs.redis_keys.reaper_turn`) set if absent, expiring after
+    (most of) an interval."""
 
-    def __init__(self, client: redis.Redis, ttl_s: float) -> None:
+    def __init__(self, client: redis.Redis, key: str, ttl_s: float) -> None:
         self._client = client
+        self._key = key
         self._ttl_ms = max(int(ttl_s * 1000), 1)
         self._token = secrets.token_hex(8)
 
     def take(self) -> bool:
-        return bool(self._client.set(TURN_KEY, self._token, nx=True, px=self._ttl_ms))
+        return bool(self._client.set(self._key, self._token, nx=True, px=self._ttl_ms))
 
 
 class AlwaysMyTurn:

@@ -10,7 +10,6 @@ its Prometheus metrics (worker.metrics) from then on.
 import logging
 import threading
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -20,6 +19,7 @@ from celery.signals import worker_ready, worker_shutdown
 from config.celery_config import JOB_QUEUE
 from config.settings import REDIS_SCHEMES, get_settings
 from jobs.database import open_engine
+from jobs.redis_keys import reaper_turn
 from jobs.results import ResultsTable
 from worker.address_policy import AddressPolicy, system_resolver
 from worker.app import app
@@ -30,6 +30,7 @@ from worker.limiter import open_limiter
 from worker.metrics import serve_metrics
 from worker.notify import open_notifier
 from worker.pipeline import JobPipeline
+from worker.publish import job_enqueuer
 from worker.reaper import (
     AlwaysMyTurn,
     FleetTurn,
@@ -40,6 +41,7 @@ from worker.reaper import (
     RedisTurn,
 )
 from worker.storage.lookup import StorageLookup
+from worker.task_names import PROCESS_JOB
 
 #: connections for image downloads, whatever the thread count
 MAX_FETCH_CONNECTIONS = 64
@@ -79,7 +81,7 @@ def get_pipeline() -> JobPipeline:
         return _pipeline
 
 
-@app.task(name="seedream.process_job")
+@app.task(name=PROCESS_JOB)
 def process_job(job_id: int) -> None:
     """Run one job. A failure leaves it with a due time in the table, not a delayed message.
 
@@ -97,24 +99,19 @@ def process_job(job_id: int) -> None:
         process_job.apply_async((job_id,))
 
 
-def enqueue(job_ids: Sequence[int]) -> None:
-    """Put one message per job on the queue, one `apply_async` each (worker.publish does a
-    whole chunk at once on Redis)."""
-    for job_id in job_ids:
-        process_job.apply_async((job_id,))
-
-
 @worker_ready.connect
 def start_reaper(**_: Any) -> None:
     """Each worker process reaps in its turn, from the moment it consumes jobs."""
-    from worker.publish import job_enqueuer  # it imports this module for the task
-
     global _reaper
     settings = get_settings()
     limiter_url = settings.fleet_limiter_url()
     turn: FleetTurn = AlwaysMyTurn()
     if limiter_url is not None:
-        turn = RedisTurn(redis.Redis.from_url(limiter_url), settings.reaper_interval_seconds * 0.9)
+        turn = RedisTurn(
+            redis.Redis.from_url(limiter_url),
+            reaper_turn(settings.account_id),
+            settings.reaper_interval_seconds * 0.9,
+        )
     queue: QueueProbe = InProcessQueue()
     if settings.broker_url is not None and settings.broker_url.startswith(REDIS_SCHEMES):
         queue = RedisQueue(redis.Redis.from_url(settings.broker_url), JOB_QUEUE)

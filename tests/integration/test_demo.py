@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from producer.summary import PACE_LABEL
+from jobs.batch_summary import PACE_LABEL
 from tests.support.processes import clean_env
 
 pytestmark = pytest.mark.integration

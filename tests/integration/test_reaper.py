@@ -12,6 +12,7 @@ import redis
 from jobs.database import open_engine
 from jobs.errors import ServerError
 from jobs.recovery import Enqueue
+from jobs.redis_keys import reaper_turn
 from jobs.results import ResultsTable
 from tests.support.tables import loaded
 from worker.reaper import Reaper, RedisQueue, RedisTurn, Turn
@@ -42,7 +43,7 @@ def test_one_reaper_of_the_fleet_takes_each_turn_and_sends_due_lost_and_unclaime
         Reaper(
             table,
             enqueuer,
-            RedisTurn(client, ttl_s=0.5),
+            RedisTurn(client, reaper_turn("account"), ttl_s=0.5),
             RedisQueue(client, "jobs"),
             max_attempts=5,
             lease_s=0.2,
@@ -63,3 +64,12 @@ def test_one_reaper_of_the_fleet_takes_each_turn_and_sends_due_lost_and_unclaime
     time.sleep(0.6)
     assert reapers[0].reap() == Turn(recovered=0, unclaimed=2, sent=2)
     assert sorted(sent[2:]) == sorted([due_id, lost_id])
+
+
+def test_the_reaper_s_turn_is_one_per_account_sharing_a_redis(fresh_redis: str) -> None:
+    client = redis.Redis.from_url(fresh_redis)
+    first, again = (RedisTurn(client, reaper_turn("account-a"), ttl_s=5) for _ in range(2))
+    other = RedisTurn(client, reaper_turn("account-b"), ttl_s=5)
+
+    assert first.take() and not again.take()
+    assert other.take()

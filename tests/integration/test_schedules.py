@@ -13,12 +13,13 @@ import pytest
 from celery import Celery
 
 from config.celery_config import JOB_QUEUE
-from producer.schedules import Schedule
+from jobs.schedules import Schedule
 from tests.support.commands import cli, wait_for_final
 from tests.support.manifests import write_manifest
 from tests.support.processes import CLI, Service, wait_until
 from tests.support.services import Emulator
-from worker.beat import MAX_TICK_INTERVAL_S, TASK
+from worker.beat import MAX_TICK_INTERVAL_S
+from worker.task_names import START_SCHEDULED_BATCH
 
 pytestmark = pytest.mark.integration
 
@@ -101,8 +102,8 @@ def test_a_worker_refuses_a_forged_fire_naming_a_manifest_outside_its_roots(
             for name, manifest in (("outside", elsewhere / "jobs.jsonl"), ("inside", "jobs.jsonl")):
                 schedule = Schedule(name=name, cron="0 9 * * *", manifest=str(manifest),
                                     batch=f"{name}-{{date:%Y-%m-%d}}")  # fmt: skip
-                sender.send_task(TASK, kwargs={"schedule": schedule.model_dump(mode="json"),
-                                               "fired_at": fired_at}, queue=JOB_QUEUE)  # fmt: skip
+                fire = {"schedule": schedule.model_dump(mode="json"), "fired_at": fired_at}
+                sender.send_task(START_SCHEDULED_BATCH, kwargs=fire, queue=JOB_QUEUE)
         wait_until(lambda: "inside: batch inside-2026-06-01 started" in worker.output(), 60,
                    "the fire inside the roots")  # fmt: skip
         made = [b for b in _scheduled_batches(env, work, prefix="") if b.endswith("-2026-06-01")]

@@ -19,7 +19,7 @@ from pydantic import AliasChoices
 
 from config.settings import Settings
 from producer.cli import app
-from producer.schedules import load_schedules
+from producer.schedule_file import load_schedules
 from worker.beat import heartbeat_path
 
 ROOT = Path(__file__).resolve().parents[2]

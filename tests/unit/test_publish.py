@@ -19,8 +19,7 @@ from kombu.transport.virtual import Message
 
 from config.celery_config import JOB_QUEUE
 from worker.app import app
-from worker.publish import JobMessages, job_enqueuer, job_message
-from worker.tasks import enqueue as enqueue_one_by_one
+from worker.publish import JobMessages, enqueue_one_by_one, job_enqueuer, job_message
 from worker.tasks import process_job
 
 #: what kombu and Celery write that a job message leaves out: headers protocol 2 reads as their
@@ -119,6 +118,6 @@ def test_a_job_message_is_well_under_half_a_kilobyte() -> None:
     assert len(JobMessages().encode(10**12)) < 500
 
 
-def test_without_redis_jobs_are_enqueued_one_by_one_with_apply_async() -> None:
+def test_without_redis_jobs_are_enqueued_one_message_at_a_time() -> None:
     with job_enqueuer(Celery(broker="memory://")) as enqueue:
         assert enqueue is enqueue_one_by_one

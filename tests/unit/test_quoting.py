@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from jobs.batch_names import validate_name
 from jobs.quoting import QUOTED_CHARS, quoted
-from producer.batches import validate_name
 from producer.local_images import LocalImageError, local_image_as_data_uri
 
 

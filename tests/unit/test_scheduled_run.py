@@ -11,8 +11,8 @@ import pytest
 
 from config.settings import Settings
 from jobs.results import BatchExists, ResultsTable
+from jobs.schedules import Schedule
 from producer.scheduled_run import FireOutcome, start_scheduled_batch
-from producer.schedules import Schedule
 from tests.support.manifests import write_manifest
 from tests.support.tables import MODEL, stored
 

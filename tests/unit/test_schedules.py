@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from producer.schedules import Schedule, ScheduleFileError, load_schedules
-from worker.beat import TASK, CronTiming, beat_schedule
+from jobs.schedules import Schedule
+from producer.schedule_file import ScheduleFileError, load_schedules
+from worker.beat import CronTiming, beat_schedule
+from worker.task_names import START_SCHEDULED_BATCH
 
 GOOD = """\
 - name: spring
@@ -150,7 +152,7 @@ def test_the_beat_schedule_has_one_entry_per_schedule_carrying_it(tmp_path: Path
     entries = beat_schedule(schedules)
 
     assert set(entries) == {"spring", "every-minute"}
-    assert entries["spring"]["task"] == TASK
+    assert entries["spring"]["task"] == START_SCHEDULED_BATCH
     assert Schedule.model_validate(entries["spring"]["kwargs"]["schedule"]) == schedules[0]
 
 

@@ -3,6 +3,7 @@
 import redis
 
 from config.settings import Settings
+from jobs.redis_keys import limiter_namespace
 from worker.limiter.backend import LimiterBackend
 from worker.limiter.limiter import Limiter, Permit
 from worker.limiter.local_backend import LocalBackend
@@ -28,7 +29,7 @@ def open_limiter(settings: Settings) -> Limiter:
     else:
         backend = RedisBackend(
             redis.Redis.from_url(url),
-            namespace=f"seedream:limit:{settings.account_id}:{settings.model}",
+            namespace=limiter_namespace(settings.account_id, settings.model),
             gateways=gateways,
             pacing=pacing,
             max_in_flight=settings.max_in_flight,

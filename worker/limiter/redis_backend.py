@@ -1,6 +1,6 @@
 """The fleet's limiter state in Redis: every worker on every host paces by the same schedule.
 
-Keys are named by account and model (`seedream:limit:{account}:{model}:...`), so fleets of several
+Keys are named by account and model (`jobs.redis_keys.limiter_namespace`), so fleets of several
 accounts or models can share one Redis without sharing a limit.
 """
 
@@ -9,12 +9,10 @@ from collections.abc import Callable
 
 import redis
 
+from jobs import redis_keys
 from worker.limiter import redis_scripts
 from worker.limiter.backend import Reservation
 from worker.limiter.pacing import DECREASE_FACTOR, MICROS, MIN_RATE_FACTOR, Pacing
-
-#: the name a call without a gateway header is limited under (Cloudflare's default gateway)
-DEFAULT_GATEWAY_KEY = "default"
 
 
 class RedisBackend:
@@ -35,11 +33,9 @@ class RedisBackend:
         this backend and the in-process one on the same fake clock. None = Redis' `TIME`."""
         self._redis = client
         self._gateways = gateways
-        self._gateway_keys = [
-            f"{namespace}:gateway:{gateway or DEFAULT_GATEWAY_KEY}" for gateway in gateways
-        ]
-        self._slots_key = f"{namespace}:in-flight"
-        self._wakeups_key = f"{namespace}:in-flight:released"
+        self._gateway_keys = [redis_keys.limiter_gateway(namespace, g) for g in gateways]
+        self._slots_key = redis_keys.limiter_in_flight(namespace)
+        self._wakeups_key = redis_keys.limiter_in_flight_released(namespace)
         self._pacing = pacing
         self._max_in_flight = max_in_flight or 0
         self._lease_us = round(lease_s * MICROS)

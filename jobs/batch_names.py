@@ -1,4 +1,6 @@
-"""Naming batches: a user's `--batch NAME`, or one made from the manifest's name and the time."""
+"""Naming batches: a user's `--batch NAME`, one made from the manifest's name and the time, and
+the names schedules make. Here in `jobs/` because a schedule (`jobs.schedules`), which beat and the
+workers read, checks its names by the same rule as `--batch`."""
 
 import re
 import secrets

@@ -2,7 +2,7 @@
 
 import pytest
 
-from producer.batches import validate_name
+from jobs.batch_names import validate_name
 
 
 @pytest.mark.parametrize("name", ["nl\n", "nl\r\n", "\nnl", "a/b", "", "-x", "x" * 101])

@@ -1,4 +1,5 @@
-"""A batch's standing, for people (`render`) and scripts (`as_json`): what `status` prints.
+"""A batch's standing, for people (`render`) and scripts (`as_json`): what `status` prints, and
+what a webhook carries (`worker.notify`), so it is here in `jobs/`, shared by both sides.
 
 What a batch shows (`running`, `completed`, `paused`, `cancelled`) is derived from its stored
 state and its jobs' states, not stored: the stored state is a gate (may its jobs run?) that only
@@ -20,7 +21,6 @@ from jobs.records import BatchProgress
 from jobs.results import Batch, ResultsTable
 from jobs.states import TERMINAL_STATES, BatchState, JobState
 from jobs.wording import counted
-from producer.exit_codes import ExitCode
 
 #: the span the pace is measured over: long enough to smooth the bursts of many threads
 #: returning at once, short enough to follow a change (a 429 cool-down, a worker added) within
@@ -49,7 +49,6 @@ def shown_state(batch: Batch, progress: BatchProgress) -> Shown:
     if batch.state is not BatchState.active:
         return Shown(batch.state.value)
     return Shown.completed if progress.finished == progress.total else Shown.running
-
 
 
 @dataclass
@@ -110,18 +109,6 @@ class BatchSummary:
     @property
     def finished(self) -> int:
         return sum(self.counts[s] for s in ("succeeded", "failed", "cancelled"))
-
-    @property
-    def exit_code(self) -> ExitCode:
-        """What a command that waited for the batch exits with (producer.exit_codes): cancelled,
-        paused, incomplete (a job failed or a manifest row was rejected), or done."""
-        if self.state == Shown.cancelled:
-            return ExitCode.cancelled
-        if self.state == Shown.paused:
-            return ExitCode.paused
-        if self.counts[JobState.failed.value] or self.rejected:
-            return ExitCode.incomplete
-        return ExitCode.done
 
     def as_json(self) -> dict[str, object]:
         return asdict(self) | {"total": self.total, "finished": self.finished}

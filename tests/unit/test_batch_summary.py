@@ -4,12 +4,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from jobs.batch_summary import PACE_LABEL, PACE_WINDOW, BatchSummary, Pace, Shown, duration
 from jobs.errors import AuthError, ServerError
 from jobs.records import Batch, BatchProgress
 from jobs.results import ResultsTable
 from jobs.states import BatchState, JobState
 from producer.progress import watch_line
-from producer.summary import PACE_LABEL, PACE_WINDOW, BatchSummary, Pace, Shown, duration
 from tests.support.tables import loaded, stored
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""What `resume`, `retry` and `cancel` do to a batch: change the table, then send the messages.
+"""What `resume` and `retry` do to a batch: run its jobs again. The table changes, then messages go.
 
 The table is changed first and the messages follow, so a command interrupted half-way leaves
 jobs due (sent by the reaper, or by the same command run again), never jobs nobody will run.

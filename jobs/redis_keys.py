@@ -1,0 +1,50 @@
+"""Every Redis key the product writes, named in one place.
+
+Several fleets (accounts, models) may share one Redis, so every key starts with the product's
+prefix and carries the account it belongs to, and two accounts never write the same key. Celery
+and kombu name their own keys (the unacked hash, the workers' mailboxes); the one of theirs the
+product writes too is the job queue, which `worker.publish` fills with LPUSH.
+
+Lua scripts get these keys as KEYS[], never spell them.
+"""
+
+#: what every key of the product starts with
+PREFIX = "seedream"
+
+#: the job queue: a Redis list of Celery messages that kombu pops (BRPOP) and `worker.publish`
+#: pushes a chunk at a time (LPUSH). Celery's queue name (config.celery_config) is this key, kept
+#: as it was so a fleet that upgrades finds the messages already queued
+JOB_QUEUE = PREFIX
+
+#: the gateway name of calls made without an AI Gateway (Cloudflare's default route)
+DEFAULT_GATEWAY = "default"
+
+
+def limiter_namespace(account: str | None, model: str) -> str:
+    """What the limiter's keys of one account and model start with: Cloudflare limits each
+    account's calls to each model, so that is the scope of one limit (worker.limiter)."""
+    return f"{PREFIX}:limit:{account}:{model}"
+
+
+def limiter_gateway(namespace: str, gateway: str | None) -> str:
+    """A hash of one gateway's pacing state (theoretical arrival time, cool-down, rate factor),
+    written by every worker's limiter on each reservation; it expires once idle."""
+    return f"{namespace}:gateway:{gateway or DEFAULT_GATEWAY}"
+
+
+def limiter_in_flight(namespace: str) -> str:
+    """A sorted set of the calls in flight (holder -> lease expiry), written by the limiter of
+    every worker as it takes, renews and releases a slot under SEEDREAM_MAX_IN_FLIGHT."""
+    return f"{namespace}:in-flight"
+
+
+def limiter_in_flight_released(namespace: str) -> str:
+    """A list a releasing worker pushes to, so a worker waiting for a slot (BLPOP) wakes at once
+    instead of polling."""
+    return f"{namespace}:in-flight:released"
+
+
+def reaper_turn(account: str | None) -> str:
+    """The reaper's turn: a key set if absent, with a time to live of most of an interval, by
+    the one worker of the account's fleet that reaps now (worker.reaper)."""
+    return f"{PREFIX}:reaper:{account}:turn"
