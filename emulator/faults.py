@@ -6,7 +6,7 @@ keeps the kinds mutually exclusive, and a seeded draw makes a test's sequence of
 """
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 
 from starlette.responses import JSONResponse, Response
@@ -67,41 +67,50 @@ def draw_fault(rng: random.Random, probabilities: Mapping[FaultKind, float]) -> 
     return None
 
 
+def _errors_object() -> Response:
+    body = {
+        "success": False,
+        "errors": {"code": 3043, "message": "Internal server error"},
+        "messages": [],
+        "result": None,
+    }
+    return JSONResponse(body, status_code=500)
+
+
+#: the answer each fault gives in place of the image (every kind but `non_image`)
+_FAULT_ANSWERS: dict[FaultKind, Callable[[], Response]] = {
+    FaultKind.server_error: lambda: failed_state(
+        503, "provider_unavailable", "All providers for this model are currently unavailable."
+    ),
+    FaultKind.capacity: capacity_exceeded,
+    FaultKind.timeout: lambda: v4_error(
+        408, 3007, "Request timeout: the provider took too long to answer."
+    ),
+    FaultKind.hang: lambda: failed_state(
+        504, "gateway_timeout", "The provider did not answer in time."
+    ),
+    FaultKind.quota: lambda: JSONResponse(
+        {"error": {"code": "internal_error", "message": QUOTA_MESSAGE}}, status_code=429
+    ),
+    FaultKind.gateway_error: lambda: gateway_error(
+        500, 2005, "Failed to reach the provider: upstream connection reset."
+    ),
+    FaultKind.failed_200: lambda: failed_state(
+        200, "provider_error", "The provider failed to generate the image."
+    ),
+    FaultKind.content_policy: lambda: failed_state(
+        400, "InputTextSensitiveContentDetected", MODERATION_MESSAGE
+    ),
+    FaultKind.malformed: lambda: Response(
+        MALFORMED_BODY, status_code=200, media_type="application/json"
+    ),
+    FaultKind.errors_object: _errors_object,
+}
+
+
 def fault_response(kind: FaultKind) -> Response:
     """The answer for a fault that replaces the image (every kind but `non_image`)."""
-    match kind:
-        case FaultKind.server_error:
-            return failed_state(
-                503,
-                "provider_unavailable",
-                "All providers for this model are currently unavailable.",
-            )
-        case FaultKind.capacity:
-            return capacity_exceeded()
-        case FaultKind.timeout:
-            return v4_error(408, 3007, "Request timeout: the provider took too long to answer.")
-        case FaultKind.hang:
-            return failed_state(504, "gateway_timeout", "The provider did not answer in time.")
-        case FaultKind.quota:
-            return JSONResponse(
-                {"error": {"code": "internal_error", "message": QUOTA_MESSAGE}}, status_code=429
-            )
-        case FaultKind.gateway_error:
-            return gateway_error(
-                500, 2005, "Failed to reach the provider: upstream connection reset."
-            )
-        case FaultKind.failed_200:
-            return failed_state(200, "provider_error", "The provider failed to generate the image.")
-        case FaultKind.content_policy:
-            return failed_state(400, "InputTextSensitiveContentDetected", MODERATION_MESSAGE)
-        case FaultKind.malformed:
-            return Response(MALFORMED_BODY, status_code=200, media_type="application/json")
-        case FaultKind.errors_object:
-            body = {
-                "success": False,
-                "errors": {"code": 3043, "message": "Internal server error"},
-                "messages": [],
-                "result": None,
-            }
-            return JSONResponse(body, status_code=500)
-    raise ValueError(f"{kind} is answered with an image, not an error")
+    answer = _FAULT_ANSWERS.get(kind)
+    if answer is None:
+        raise ValueError(f"{kind} is answered with an image, not an error")
+    return answer()

@@ -53,8 +53,8 @@ def open_existing_engine(url: str) -> Engine:
     folder would make a database and then report that it is empty."""
     parsed = make_url(url)
     shown = parsed.render_as_string(hide_password=True)
-    path = parsed.database
-    in_memory = not path or path == ":memory:"
+    path = parsed.database or ""
+    in_memory = path in ("", ":memory:")
     if parsed.get_backend_name() == "sqlite" and not in_memory and not Path(path).is_file():
         where = Path(path).absolute()
         raise NoResultsTable(f"no results table at {shown}: there is no file {where}")

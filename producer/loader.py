@@ -117,13 +117,22 @@ def load_manifest(
         storing.shutdown(wait=True, cancel_futures=True)
     table.add_rejected(batch.id, report.rejected)
     if strict:
-        if report.rejected:
-            table.cancel(batch.id)
-            report.refused = True
-        else:
-            table.resume(batch.id)
-            shown.advance(enqueued=table.enqueue_due(enqueue, batch_id=batch.id))
+        _settle_strict(table, report, enqueue, shown)
     return report
+
+
+def _settle_strict(
+    table: ResultsTable, report: LoadReport, enqueue: Enqueue, shown: LoadProgress
+) -> None:
+    """A strict load recorded its rows without enqueueing them: refuse the batch if any row was
+    bad, else enqueue them all now."""
+    batch_id = report.batch.id
+    if report.rejected:
+        table.cancel(batch_id)
+        report.refused = True
+    else:
+        table.resume(batch_id)
+        shown.advance(enqueued=table.enqueue_due(enqueue, batch_id=batch_id))
 
 
 @dataclass

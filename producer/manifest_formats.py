@@ -211,6 +211,7 @@ def _json_kind(value: Any) -> str:
 
 
 def _parse_json_row(number: int, text: str) -> SourceRow:
+    problem: RowProblem | None
     if len(text) > MAX_ROW_STRUCTURE and _too_structured(text):
         problem = RowProblem(
             "row",

@@ -29,7 +29,8 @@ class OptionErrorsGroup(TyperGroup):
     """The `seedream-batch` group: runs its commands, and says their bad option values (which
     typer finds while it parses a command's arguments) in the CLI's words."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    # typer hands every command its own Context, a subclass of the one the base class names
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except typer.BadParameter as exc:

@@ -48,7 +48,8 @@ def check_broker(app: Celery, timeout: float = BROKER_CHECK_TIMEOUT_S) -> None:
     limits = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
     with app.connection_for_write(connect_timeout=timeout, transport_options=limits) as conn:
         try:
-            conn.ensure_connection(max_retries=0, timeout=timeout)
+            # kombu takes seconds as a float here; celery-types narrows it to int
+            conn.ensure_connection(max_retries=0, timeout=timeout)  # type: ignore[arg-type]
         except broker_errors(conn) as exc:
             raise unreachable(conn, exc, timeout) from None
 

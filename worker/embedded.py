@@ -64,6 +64,7 @@ class EmbeddedWorker:
         tb: TracebackType | None,
     ) -> None:
         assert self._thread is not None
-        worker_state.should_terminate = 0
+        # celery-types declares it None; Celery reads any exit code there, 0 stops cleanly
+        worker_state.should_terminate = 0  # type: ignore[assignment]
         self._thread.join(SHUTDOWN_TIMEOUT_S)
         worker_state.should_terminate = None

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 from celery import bootsteps
 
 if TYPE_CHECKING:
-    from celery.worker.consumer import Consumer
+    # celery-types' Consumer lacks the attributes its bootsteps set (event_dispatcher, hub):
+    # the steps here read them from a consumer typed loosely
+    Consumer = Any
 
 #: how long a task event may wait in the worker before it is published
 TASK_EVENTS_FLUSH_S = 0.25

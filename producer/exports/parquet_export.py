@@ -16,7 +16,7 @@ from producer.exports.rows import METADATA_PREFIX, flat_row
 ROW_GROUP_ROWS = 10_000
 
 _TEXT = pa.string()
-_LEADING_FIELDS = [
+_LEADING_FIELDS: list[tuple[str, pa.DataType]] = [
     ("key", _TEXT),
     ("state", _TEXT),
     ("output_uri", _TEXT),
@@ -28,7 +28,7 @@ _LEADING_FIELDS = [
     ("enhance_prompt", pa.bool_()),
     ("input_image", _TEXT),
 ]
-_TRAILING_FIELDS = [
+_TRAILING_FIELDS: list[tuple[str, pa.DataType]] = [
     ("bytes", pa.int64()),
     ("width", pa.int32()),
     ("height", pa.int32()),
@@ -39,7 +39,7 @@ _TRAILING_FIELDS = [
     ("error_message", _TEXT),
     ("finished_at", pa.timestamp("us", tz="UTC")),
 ]
-_METADATA_TYPES = {
+_METADATA_TYPES: dict[ValueKind, pa.DataType] = {
     ValueKind.boolean: pa.bool_(),
     ValueKind.integer: pa.int64(),
     ValueKind.number: pa.float64(),

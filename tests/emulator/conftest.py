@@ -60,6 +60,7 @@ def running_emulator(*args: str, env: dict[str, str] | None = None) -> Iterator[
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            process.stdout.close()
 
 
 def _wait_until_answering(base_url: str, deadline_s: float = 10.0) -> None:

@@ -75,4 +75,5 @@ def test_an_equal_key_is_left_to_the_results_table_as_a_duplicate() -> None:
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
 def test_every_extension_the_worker_stores_is_checked(fmt: str) -> None:
-    assert inspect_image(spooled(image_bytes(fmt))).extension in OUTPUT_EXTENSIONS
+    with spooled(image_bytes(fmt)) as file:
+        assert inspect_image(file).extension in OUTPUT_EXTENSIONS
