@@ -27,7 +27,8 @@ def beat(
     celery_app.conf.beat_schedule = beat_schedule(schedules)
     celery_app.conf.beat_max_loop_interval = MAX_TICK_INTERVAL_S
     celery_app.Beat(
-        scheduler=ScheduleFileScheduler,
+        # Celery takes the class itself or its dotted name; celery-types allows only the name
+        scheduler=ScheduleFileScheduler,  # type: ignore[arg-type]
         schedule=str(settings.beat_state_file),
         loglevel=loglevel,
     ).run()

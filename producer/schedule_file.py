@@ -41,7 +41,7 @@ class _NoAliasLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            alias = self.peek_event()
+            alias = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in the stubs
             raise _AliasRefused(
                 f"line {alias.start_mark.line + 1}: an alias ({quoted('*' + alias.anchor)}) is not "
                 "allowed in a schedule file: write the value out"
@@ -88,8 +88,8 @@ def _describe(path: Path, raw: list[Any], exc: ValidationError) -> str:
     entry = raw[int(index)] if isinstance(index, int) else None
     name = entry.get("name") if isinstance(entry, dict) else None
     number = f"#{int(index) + 1}"
-    named = isinstance(name, str) and name
-    which = f"schedule {quoted(name)} ({number})" if named else f"schedule {number}"
+    named = name if isinstance(name, str) and name else None
+    which = f"schedule {quoted(named)} ({number})" if named else f"schedule {number}"
     message = str(error["msg"]).removeprefix("Value error, ")
     if not fields:  # a check of the whole schedule: its message names the field
         return f"{path}: {which}: {message}"

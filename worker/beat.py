@@ -79,7 +79,8 @@ class ScheduleFileScheduler(PersistentScheduler):
     touching its heartbeat file on every tick (a process that is up but stuck is not healthy)."""
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
-        heartbeat_path(self.schedule_filename).touch()
+        # set by PersistentScheduler.__init__ from beat's --schedule; celery-types omits it
+        heartbeat_path(self.schedule_filename).touch()  # type: ignore[attr-defined]
         return float(super().tick(*args, **kwargs))
 
     def apply_async(
@@ -88,5 +89,5 @@ class ScheduleFileScheduler(PersistentScheduler):
         if isinstance(entry.schedule, CronTiming):
             fired_at = entry.schedule.spec.last_run(datetime.now(UTC))
             entry = copy.copy(entry)
-            entry.kwargs = {**entry.kwargs, "fired_at": fired_at.isoformat()}
+            entry.kwargs = {**(entry.kwargs or {}), "fired_at": fired_at.isoformat()}
         return super().apply_async(entry, producer, advance, **kwargs)

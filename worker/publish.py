@@ -19,7 +19,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from celery import Celery
 from kombu import Connection
@@ -119,9 +119,14 @@ class _RedisEnqueuer:
             return
         connection = self._connection
         try:
-            connection.ensure_connection(max_retries=0, timeout=BROKER_CHECK_TIMEOUT_S)
+            # kombu takes seconds as a float here; celery-types narrows it to int
+            connection.ensure_connection(
+                max_retries=0,
+                timeout=BROKER_CHECK_TIMEOUT_S,  # type: ignore[arg-type]
+            )
             # the client kombu publishes with: same URL, TLS, sentinel and key prefix settings
-            with connection.default_channel.conn_or_acquire() as client:
+            channel = cast(kombu_redis.Channel, connection.default_channel)
+            with channel.conn_or_acquire() as client:
                 client.lpush(self._queue, *map(self._messages.encode, job_ids))
         except broker_errors(connection) as exc:
             raise unreachable(connection, exc, BROKER_CHECK_TIMEOUT_S) from None

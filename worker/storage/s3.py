@@ -7,7 +7,7 @@ instance roles. Nothing here reads or logs a secret. Every S3 client of the prod
 
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import boto3
 from botocore.config import Config
@@ -17,10 +17,14 @@ from jobs.errors import StorageError
 from worker.spool import ImageFile
 from worker.storage.base import Storage, StoredObject
 
+if TYPE_CHECKING:
+    from botocore.config import _RetryDict  # botocore-stubs' type of Config(retries=...)
+
 #: connections of a client made for one caller (boto3's own default is 10)
 DEFAULT_POOL_CONNECTIONS = 16
 #: boto3 retries throttling and 5xx itself before a job's own retry takes over
-BOTO_RETRIES = {"max_attempts": 5, "mode": "adaptive"}
+BOTO_RETRIES: "_RetryDict" = {"max_attempts": 5, "mode": "adaptive"}
+
 #: the error codes S3 answers for an object that is not there
 _MISSING = ("NoSuchKey", "404")
 
