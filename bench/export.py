@@ -31,7 +31,7 @@ from bench.process_stats import run_measured
 from bench.submission import database_url, manifest_row
 from jobs.database import open_engine, utcnow
 from jobs.results import ResultsTable
-from jobs.schema import jobs
+from jobs.schema import jobs_table
 from jobs.spec import JobSpec
 from tests.support.processes import CLI, clean_env
 
@@ -61,11 +61,11 @@ def fill_table(url: str, batch: str, rows: int, images: Path) -> None:
                 )
             )
         table.add_jobs(batch, specs)
-    failed = jobs.c.id % 20 == 0
+    failed = jobs_table.c.id % 20 == 0
     finished = {
         "state": case((failed, "failed"), else_="succeeded"),
         "output_uri": case(
-            (failed, None), else_=literal(f"{images}/{batch}/") + jobs.c.key + literal(".jpg")
+            (failed, None), else_=literal(f"{images}/{batch}/") + jobs_table.c.key + literal(".jpg")
         ),
         "bytes": case((failed, None), else_=412_345),
         "sha256": case((failed, None), else_="0" * 64),
@@ -78,7 +78,7 @@ def fill_table(url: str, batch: str, rows: int, images: Path) -> None:
         "finished_at": utcnow(),
     }
     with table.engine.begin() as conn:
-        conn.execute(update(jobs).where(jobs.c.batch_id == batch).values(**finished))
+        conn.execute(update(jobs_table).where(jobs_table.c.batch_id == batch).values(**finished))
     table.engine.dispose()
 
 

@@ -20,7 +20,7 @@ import sqlalchemy
 from bench.process_stats import cpu_seconds, wait_idle
 from jobs.database import open_engine
 from jobs.results import ResultsTable
-from jobs.schema import attempts, jobs
+from jobs.schema import attempts_table, jobs_table
 from jobs.states import TERMINAL_STATES, JobState
 from tests.support.processes import CLI, Service, clean_env
 from tests.support.services import (
@@ -159,12 +159,12 @@ def processing_seconds(env: dict[str, str], batch: str) -> float:
     """From the batch's first claim to its last job recorded final, by the table's own clock:
     the workers' time, without the producer's or the polling's."""
     query = sqlalchemy.select(
-        sqlalchemy.func.min(attempts.c.started_at), sqlalchemy.func.max(jobs.c.finished_at)
-    ).select_from(jobs.join(attempts, attempts.c.job_id == jobs.c.id))
+        sqlalchemy.func.min(attempts_table.c.started_at), sqlalchemy.func.max(jobs_table.c.finished_at)
+    ).select_from(jobs_table.join(attempts_table, attempts_table.c.job_id == jobs_table.c.id))
     engine = open_engine(env["SEEDREAM_DATABASE_URL"])
     try:
         with engine.connect() as conn:
-            first, last = conn.execute(query.where(jobs.c.batch_id == batch)).one()
+            first, last = conn.execute(query.where(jobs_table.c.batch_id == batch)).one()
     finally:
         engine.dispose()
     return float((last - first).total_seconds())

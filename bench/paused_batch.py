@@ -10,7 +10,7 @@ from sqlalchemy import Engine, update
 
 from jobs.database import utcnow
 from jobs.results import ResultsTable
-from jobs.schema import batches, jobs
+from jobs.schema import batches_table, jobs_table
 from jobs.spec import ImageInput, JobSpec
 from jobs.states import BatchState
 
@@ -35,8 +35,8 @@ def pause(engine: Engine, batch: str) -> None:
     """Pause the batch by hand, as `status` would show it."""
     with engine.begin() as conn:
         conn.execute(
-            update(batches)
-            .where(batches.c.id == batch)
+            update(batches_table)
+            .where(batches_table.c.id == batch)
             .values(state=BatchState.paused.value, paused_reason="paused by hand (benchmark)")
         )
 
@@ -45,7 +45,7 @@ def make_all_due(engine: Engine, batch: str) -> None:
     """Give every job of the batch a due time in the past: a `resume` cut short before it sent
     them (the broker went away), then a pause."""
     with engine.begin() as conn:
-        conn.execute(update(jobs).where(jobs.c.batch_id == batch).values(due_at=utcnow()))
+        conn.execute(update(jobs_table).where(jobs_table.c.batch_id == batch).values(due_at=utcnow()))
 
 
 def settle(engine: Engine) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.dialects import sqlite
 
-from jobs.schema import jobs
+from jobs.schema import jobs_table
 from jobs.spec import JobSpec
 from jobs.states import JobState
 
@@ -83,8 +83,8 @@ def _insert_into_sqlite(
         for spec in specs
     ]
     stmt = (
-        sqlite.insert(jobs)
+        sqlite.insert(jobs_table)
         .on_conflict_do_nothing(index_elements=["batch_id", "key"])
-        .returning(jobs.c.id, jobs.c.key)
+        .returning(jobs_table.c.id, jobs_table.c.key)
     )
     return {row.key: row.id for row in conn.execute(stmt, rows)}

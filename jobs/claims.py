@@ -44,7 +44,7 @@ from jobs.job_path_statements import (
 )
 from jobs.records import Batch, Claim, StoredImage
 from jobs.redaction import redact
-from jobs.schema import attempts, batches, jobs
+from jobs.schema import attempts_table, batches_table, jobs_table
 from jobs.spec import ImageInput
 from jobs.states import BatchState, JobState
 from jobs.wording import clauses, counted
@@ -105,13 +105,13 @@ class JobClaims:
         budget, and the one that says why a job cannot be claimed."""
         query = (
             select(
-                jobs.c.id.label("job_id"),
-                jobs.c.state.label("job_state"),
+                jobs_table.c.id.label("job_id"),
+                jobs_table.c.state.label("job_state"),
                 *CLAIMED_JOB_COLUMNS,
-                batches,
+                batches_table,
             )
-            .join(batches, batches.c.id == jobs.c.batch_id)
-            .where(jobs.c.id == job_id)
+            .join(batches_table, batches_table.c.id == jobs_table.c.batch_id)
+            .where(jobs_table.c.id == job_id)
         )
         try:
             with self.engine.begin() as conn:
@@ -124,12 +124,12 @@ class JobClaims:
                 if not paid and batch.state is not BatchState.active:
                     return None
                 taken = conn.execute(
-                    update(jobs)
+                    update(jobs_table)
                     .where(
-                        jobs.c.id == job_id,
-                        jobs.c.state == observed.value,
-                        jobs.c.lease_owner.is_(None),
-                        or_(jobs.c.due_at.is_(None), jobs.c.due_at <= now),
+                        jobs_table.c.id == job_id,
+                        jobs_table.c.state == observed.value,
+                        jobs_table.c.lease_owner.is_(None),
+                        or_(jobs_table.c.due_at.is_(None), jobs_table.c.due_at <= now),
                     )
                     .values(
                         # a generated job keeps its state: the claim is for the upload only
@@ -137,7 +137,7 @@ class JobClaims:
                         lease_owner=owner,
                         lease_expires_at=lease_until,
                         due_at=None,
-                        attempts=jobs.c.attempts + 1,
+                        attempts=jobs_table.c.attempts + 1,
                         updated_at=now,
                     )
                 )
@@ -150,7 +150,7 @@ class JobClaims:
                     raise _BudgetSpent
                 number = row.attempts + 1
                 conn.execute(
-                    insert(attempts).values(
+                    insert(attempts_table).values(
                         job_id=job_id, number=number, worker=owner, started_at=now
                     )
                 )
@@ -225,9 +225,9 @@ class JobClaims:
         values: dict[str, Any] = {}
         with self.engine.begin() as conn:
             row = conn.execute(
-                select(jobs.c.state, batches.c.state.label("batch_state"))
-                .join(batches, batches.c.id == jobs.c.batch_id)
-                .where(jobs.c.id == claim.job_id)
+                select(jobs_table.c.state, batches_table.c.state.label("batch_state"))
+                .join(batches_table, batches_table.c.id == jobs_table.c.batch_id)
+                .where(jobs_table.c.id == claim.job_id)
             ).one()
             paid = claim.paid_for or row.state == JobState.generated.value
             failed = FailedAttempt(
@@ -239,7 +239,7 @@ class JobClaims:
             )
             decision = decide_failure(failed, max_attempts=max_attempts, retry_in=retry_in)
             if not decision.counts_attempt:
-                values["free_attempts"] = jobs.c.free_attempts + 1
+                values["free_attempts"] = jobs_table.c.free_attempts + 1
             if decision.pauses_batch:
                 _pause(conn, claim.batch.id, f"{error_class}: {message}")
             if decision.retry_in is not None:
@@ -272,10 +272,10 @@ class JobClaims:
         now = utcnow()
         with self.engine.begin() as conn:
             result = conn.execute(
-                update(jobs)
+                update(jobs_table)
                 .where(
-                    jobs.c.id.in_(job_ids),
-                    jobs.c.lease_owner.startswith(owner_prefix, autoescape=True),
+                    jobs_table.c.id.in_(job_ids),
+                    jobs_table.c.lease_owner.startswith(owner_prefix, autoescape=True),
                 )
                 .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
             )
@@ -312,18 +312,18 @@ def _claim_of(row: Row[Any], batch: Batch, *, attempt: int, budgeted: bool) -> C
 def _take_from_budget(conn: Connection, batch: Batch) -> bool:
     """One more image for the batch, if its budget allows: atomic, however many workers ask."""
     taken = conn.execute(
-        update(batches)
-        .where(batches.c.id == batch.id, batches.c.budget_used < batch.image_cap)
-        .values(budget_used=batches.c.budget_used + 1)
+        update(batches_table)
+        .where(batches_table.c.id == batch.id, batches_table.c.budget_used < batch.image_cap)
+        .values(budget_used=batches_table.c.budget_used + 1)
     )
     return taken.rowcount == 1
 
 
 def _give_back_to_budget(conn: Connection, batch_id: str) -> None:
     conn.execute(
-        update(batches)
-        .where(batches.c.id == batch_id, batches.c.budget_used > 0)
-        .values(budget_used=batches.c.budget_used - 1)
+        update(batches_table)
+        .where(batches_table.c.id == batch_id, batches_table.c.budget_used > 0)
+        .values(budget_used=batches_table.c.budget_used - 1)
     )
 
 
@@ -334,8 +334,8 @@ def _pause(conn: Connection, batch_id: str, cause: str, *, advice: str | None = 
     as it is. Unless told otherwise, the advice is to fix the cause and resume."""
     reason = clauses(cause, advice or f"fix it, then `seedream-batch resume {batch_id}`")
     conn.execute(
-        update(batches)
-        .where(batches.c.id == batch_id, batches.c.state == BatchState.active.value)
+        update(batches_table)
+        .where(batches_table.c.id == batch_id, batches_table.c.state == BatchState.active.value)
         .values(state=BatchState.paused.value, paused_reason=reason)
     )
 
@@ -344,8 +344,8 @@ def _update_held(conn: Connection, job_id: int, owner: str, **values: Any) -> bo
     """Write to a job only while `owner` still holds its lease; False when it no longer does
     (the reaper took the job back: the attempt is already closed, and is not written again)."""
     result = conn.execute(
-        update(jobs)
-        .where(jobs.c.id == job_id, jobs.c.lease_owner == owner)
+        update(jobs_table)
+        .where(jobs_table.c.id == job_id, jobs_table.c.lease_owner == owner)
         .values(updated_at=utcnow(), **values)
     )
     return result.rowcount == 1
@@ -361,8 +361,8 @@ def _finish_attempt(
     message: str | None,
 ) -> None:
     conn.execute(
-        update(attempts)
-        .where(attempts.c.job_id == job_id, attempts.c.number == number)
+        update(attempts_table)
+        .where(attempts_table.c.job_id == job_id, attempts_table.c.number == number)
         .values(
             finished_at=now,
             error_class=None if error is None else error.error_class.value,

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, inspect, make_url
 from sqlalchemy.exc import OperationalError
 
-from jobs.schema import batches
+from jobs.schema import batches_table
 
 #: how long a SQLite writer waits for the lock before failing; many worker threads share one file
 SQLITE_BUSY_TIMEOUT_S = 60
@@ -60,7 +60,7 @@ def open_existing_engine(url: str) -> Engine:
         raise NoResultsTable(f"no results table at {shown}: there is no file {where}")
     engine = open_engine(url)
     try:
-        found = inspect(engine).has_table(batches.name)
+        found = inspect(engine).has_table(batches_table.name)
     except OperationalError as exc:  # no such database, refused, wrong password
         engine.dispose()
         why = str(exc.orig).strip().splitlines()[-1].strip()

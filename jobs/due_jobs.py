@@ -50,7 +50,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from jobs.schema import batches, jobs
+from jobs.schema import batches_table, jobs_table
 from jobs.states import BatchState, JobState
 
 #: states a job waits in for a worker (with a message on the queue, or a due time)
@@ -60,7 +60,7 @@ WAITING = (JobState.queued.value, JobState.generated.value)
 Cursor = tuple[datetime, int]
 
 #: waiting with no due time and no lease: the predicate of `ix_jobs_batch_unsent`
-unsent = and_(jobs.c.due_at.is_(None), jobs.c.lease_owner.is_(None), jobs.c.state.in_(WAITING))
+unsent = and_(jobs_table.c.due_at.is_(None), jobs_table.c.lease_owner.is_(None), jobs_table.c.state.in_(WAITING))
 
 
 @dataclass(frozen=True)
@@ -76,10 +76,10 @@ class Sending:
 def running_batches(conn: Connection, *, resumed_before: datetime | None = None) -> list[str]:
     """The batches that run, read from `batches` alone (those last resumed before
     `resumed_before`, when given)."""
-    query = select(batches.c.id).where(batches.c.state == BatchState.active.value)
+    query = select(batches_table.c.id).where(batches_table.c.state == BatchState.active.value)
     if resumed_before is not None:
         query = query.where(
-            or_(batches.c.resumed_at.is_(None), batches.c.resumed_at < resumed_before)
+            or_(batches_table.c.resumed_at.is_(None), batches_table.c.resumed_at < resumed_before)
         )
     return list(conn.execute(query).scalars())
 
@@ -87,13 +87,13 @@ def running_batches(conn: Connection, *, resumed_before: datetime | None = None)
 def sending_batches(conn: Connection, now: datetime, batch_id: str | None) -> list[Sending]:
     """The batches that run and have a job due by `now` (one index probe each) or jobs their
     resume left to send."""
-    has_due = exists().where(jobs.c.batch_id == batches.c.id, jobs.c.due_at <= now)
-    query = select(batches.c.id, batches.c.resumed_at, batches.c.resend_after).where(
-        batches.c.state == BatchState.active.value,
-        or_(has_due, batches.c.resend_after.is_not(None)),
+    has_due = exists().where(jobs_table.c.batch_id == batches_table.c.id, jobs_table.c.due_at <= now)
+    query = select(batches_table.c.id, batches_table.c.resumed_at, batches_table.c.resend_after).where(
+        batches_table.c.state == BatchState.active.value,
+        or_(has_due, batches_table.c.resend_after.is_not(None)),
     )
     if batch_id is not None:
-        query = query.where(batches.c.id == batch_id)
+        query = query.where(batches_table.c.id == batch_id)
     return [Sending(*row) for row in conn.execute(query)]
 
 
@@ -126,7 +126,7 @@ def due_chunk(
 
     A job a resume left comes back with no due time and the index of its batch in `sending`:
     a time and a name for each of a million rows cost the client more than reading the row."""
-    branches = [_due(now, after, size).where(jobs.c.batch_id == batch.id) for batch in sending]
+    branches = [_due(now, after, size).where(jobs_table.c.batch_id == batch.id) for batch in sending]
     branches += [
         resent
         for index, batch in enumerate(sending)
@@ -134,11 +134,11 @@ def due_chunk(
     ]
     ids = [batch.id for batch in sending]
     if batch_id is None or batch_id not in ids:
-        paid = _due(now, after, size).where(jobs.c.state == JobState.generated.value)
+        paid = _due(now, after, size).where(jobs_table.c.state == JobState.generated.value)
         if batch_id is not None:
-            paid = paid.where(jobs.c.batch_id == batch_id)
+            paid = paid.where(jobs_table.c.batch_id == batch_id)
         if ids:
-            paid = paid.where(jobs.c.batch_id.not_in(ids))
+            paid = paid.where(jobs_table.c.batch_id.not_in(ids))
         branches.append(paid)
     if len(branches) == 1:
         query = branches[0]
@@ -175,23 +175,23 @@ def mark_sent(conn: Connection, chunk: Chunk, now: datetime) -> None:
     rest of a resume."""
     for batch, last_id in chunk.last_resent.items():
         conn.execute(
-            update(batches)
-            .where(batches.c.id == batch.id, batches.c.resumed_at == batch.resumed_at)
+            update(batches_table)
+            .where(batches_table.c.id == batch.id, batches_table.c.resumed_at == batch.resumed_at)
             .values(resend_after=last_id)
         )
     if not chunk.due_ids:
         return
-    sent_now = jobs.c.due_at <= now
+    sent_now = jobs_table.c.due_at <= now
     if conn.dialect.name == "postgresql":
-        chosen = jobs.c.id == any_(bindparam("ids", chunk.due_ids, type_=ARRAY(BigInteger)))
+        chosen = jobs_table.c.id == any_(bindparam("ids", chunk.due_ids, type_=ARRAY(BigInteger)))
     else:
-        chosen = jobs.c.id.in_(chunk.due_ids)
+        chosen = jobs_table.c.id.in_(chunk.due_ids)
     conn.execute(
-        update(jobs)
+        update(jobs_table)
         .where(chosen)
         .values(
-            due_at=case((sent_now, None), else_=jobs.c.due_at),
-            sent_at=case((sent_now, now), else_=jobs.c.sent_at),
+            due_at=case((sent_now, None), else_=jobs_table.c.due_at),
+            sent_at=case((sent_now, now), else_=jobs_table.c.sent_at),
         )
     )
 
@@ -202,8 +202,8 @@ def resends_done(conn: Connection, sending: Sequence[Sending]) -> None:
     for batch in sending:
         if batch.resend_after is not None:
             conn.execute(
-                update(batches)
-                .where(batches.c.id == batch.id, batches.c.resumed_at == batch.resumed_at)
+                update(batches_table)
+                .where(batches_table.c.id == batch.id, batches_table.c.resumed_at == batch.resumed_at)
                 .values(resend_after=None)
             )
 
@@ -211,13 +211,13 @@ def resends_done(conn: Connection, sending: Sequence[Sending]) -> None:
 def _due(now: datetime, after: Cursor | None, size: int) -> Select[Any]:
     """Due jobs in (due_at, id) order after `after`, `size` at most."""
     query = (
-        select(jobs.c.id, jobs.c.due_at, literal(None, Integer).label("resent"))
-        .where(jobs.c.due_at <= now, jobs.c.lease_owner.is_(None), jobs.c.state.in_(WAITING))
-        .order_by(jobs.c.due_at, jobs.c.id)
+        select(jobs_table.c.id, jobs_table.c.due_at, literal(None, Integer).label("resent"))
+        .where(jobs_table.c.due_at <= now, jobs_table.c.lease_owner.is_(None), jobs_table.c.state.in_(WAITING))
+        .order_by(jobs_table.c.due_at, jobs_table.c.id)
         .limit(size)
     )
     if after is not None:
-        query = query.where(tuple_(jobs.c.due_at, jobs.c.id) > after)
+        query = query.where(tuple_(jobs_table.c.due_at, jobs_table.c.id) > after)
     return query
 
 
@@ -239,8 +239,8 @@ def _resent(index: int, batch: Sending, after: Cursor | None, size: int) -> Sele
             after_id = max(after_id, after[1])
     resumed_at = literal(batch.resumed_at, DateTime(timezone=True))
     return (
-        select(jobs.c.id, resumed_at.label("due_at"), literal(index, Integer).label("resent"))
-        .where(jobs.c.batch_id == batch.id, jobs.c.id > after_id, unsent)
-        .order_by(jobs.c.id)
+        select(jobs_table.c.id, resumed_at.label("due_at"), literal(index, Integer).label("resent"))
+        .where(jobs_table.c.batch_id == batch.id, jobs_table.c.id > after_id, unsent)
+        .order_by(jobs_table.c.id)
         .limit(size)
     )

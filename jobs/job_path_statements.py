@@ -18,50 +18,50 @@ takes the checked path, which finds out which and takes from the budget in a tra
 
 from sqlalchemy import DateTime, and_, bindparam, case, insert, or_, select, update
 
-from jobs.schema import attempts, batches, jobs
+from jobs.schema import attempts_table, batches_table, jobs_table
 from jobs.states import BatchState, JobState
 
 # Every bind parameter is named here once; callers pass values under each one's `.key`. Names
 # stay apart from every column's: SQLAlchemy keeps columns' names for the values of an UPDATE's
 # SET.
 #: the job, its lease's owner, the time of the write, the attempt's number
-JOB = bindparam("held_job", type_=jobs.c.id.type)
-OWNER = bindparam("held_owner", type_=jobs.c.lease_owner.type)
+JOB = bindparam("held_job", type_=jobs_table.c.id.type)
+OWNER = bindparam("held_owner", type_=jobs_table.c.lease_owner.type)
 NOW = bindparam("held_now", type_=DateTime(timezone=True))
-ATTEMPT = bindparam("held_attempt", type_=attempts.c.number.type)
+ATTEMPT = bindparam("held_attempt", type_=attempts_table.c.number.type)
 #: a claim's lease expiry
 LEASE_UNTIL = bindparam("lease_until", type_=DateTime(timezone=True))
 #: the batch whose clock the first claim starts
-STARTED_BATCH = bindparam("started_batch", type_=batches.c.id.type)
+STARTED_BATCH = bindparam("started_batch", type_=batches_table.c.id.type)
 #: what the provider returned (`generated`)
-GENERATED_URL = bindparam("generated_url", type_=jobs.c.provider_url.type)
-GENERATED_IMAGE = bindparam("generated_image", type_=jobs.c.inline_image.type)
-GENERATED_API_MS = bindparam("generated_api_ms", type_=jobs.c.api_ms.type)
-GENERATED_COST = bindparam("generated_cost", type_=jobs.c.cost.type)
+GENERATED_URL = bindparam("generated_url", type_=jobs_table.c.provider_url.type)
+GENERATED_IMAGE = bindparam("generated_image", type_=jobs_table.c.inline_image.type)
+GENERATED_API_MS = bindparam("generated_api_ms", type_=jobs_table.c.api_ms.type)
+GENERATED_COST = bindparam("generated_cost", type_=jobs_table.c.cost.type)
 #: what storage kept (`succeeded`)
-STORED_URI = bindparam("stored_uri", type_=jobs.c.output_uri.type)
-STORED_SIZE = bindparam("stored_size", type_=jobs.c.bytes.type)
-STORED_SHA256 = bindparam("stored_sha256", type_=jobs.c.sha256.type)
-STORED_WIDTH = bindparam("stored_width", type_=jobs.c.width.type)
-STORED_HEIGHT = bindparam("stored_height", type_=jobs.c.height.type)
-STORED_FETCH_MS = bindparam("stored_fetch_ms", type_=jobs.c.fetch_ms.type)
-STORED_STORE_MS = bindparam("stored_store_ms", type_=jobs.c.store_ms.type)
+STORED_URI = bindparam("stored_uri", type_=jobs_table.c.output_uri.type)
+STORED_SIZE = bindparam("stored_size", type_=jobs_table.c.bytes.type)
+STORED_SHA256 = bindparam("stored_sha256", type_=jobs_table.c.sha256.type)
+STORED_WIDTH = bindparam("stored_width", type_=jobs_table.c.width.type)
+STORED_HEIGHT = bindparam("stored_height", type_=jobs_table.c.height.type)
+STORED_FETCH_MS = bindparam("stored_fetch_ms", type_=jobs_table.c.fetch_ms.type)
+STORED_STORE_MS = bindparam("stored_store_ms", type_=jobs_table.c.store_ms.type)
 
 _GENERATED = JobState.generated.value
 _NOT_FINAL = [state.value for state in JobState if not state.terminal]
 
 #: what a claim reads of its job (besides its state, and its batch's every column)
 CLAIMED_JOB_COLUMNS = (
-    jobs.c.key,
-    jobs.c.spec,
-    jobs.c.provider_url,
-    jobs.c.inline_image,
-    jobs.c.attempts,
-    jobs.c.free_attempts,
+    jobs_table.c.key,
+    jobs_table.c.spec,
+    jobs_table.c.provider_url,
+    jobs_table.c.inline_image,
+    jobs_table.c.attempts,
+    jobs_table.c.free_attempts,
 )
 
 #: a job its owner still holds (any other write names the owner too, see `jobs.claims`)
-_HELD = update(jobs).where(jobs.c.id == JOB, jobs.c.lease_owner == OWNER)
+_HELD = update(jobs_table).where(jobs_table.c.id == JOB, jobs_table.c.lease_owner == OWNER)
 
 #: the provider returned an image: its URL or inline bytes kept, what it cost, how long it took
 RECORD_GENERATED = _HELD.values(
@@ -94,56 +94,56 @@ RECORD_SUCCEEDED = _HELD.values(
 )
 #: ... and its attempt's (SQLite: run after RECORD_SUCCEEDED, when that found the job held)
 CLOSE_ATTEMPT_SUCCEEDED = (
-    update(attempts)
-    .where(attempts.c.job_id == JOB, attempts.c.number == ATTEMPT)
+    update(attempts_table)
+    .where(attempts_table.c.job_id == JOB, attempts_table.c.number == ATTEMPT)
     .values(finished_at=NOW, error_class=None, error_message=None)
 )
 
-_succeeded = RECORD_SUCCEEDED.returning(jobs.c.id).cte("succeeded")
+_succeeded = RECORD_SUCCEEDED.returning(jobs_table.c.id).cte("succeeded")
 #: PostgreSQL: both in one statement; the attempt is closed only when the job was still held
 RECORD_SUCCEEDED_AT_ONCE = (
-    update(attempts)
-    .where(attempts.c.job_id == _succeeded.c.id, attempts.c.number == ATTEMPT)
+    update(attempts_table)
+    .where(attempts_table.c.job_id == _succeeded.c.id, attempts_table.c.number == ATTEMPT)
     .values(finished_at=NOW, error_class=None, error_message=None)
 )
 
 #: the first claim of a batch's job starts the batch's clock
 MARK_STARTED = (
-    update(batches)
-    .where(batches.c.id == STARTED_BATCH, batches.c.started_at.is_(None))
+    update(batches_table)
+    .where(batches_table.c.id == STARTED_BATCH, batches_table.c.started_at.is_(None))
     .values(started_at=NOW)
 )
 
 _claimed = (
-    update(jobs)
+    update(jobs_table)
     .where(
-        jobs.c.id == JOB,
-        jobs.c.batch_id == batches.c.id,
-        jobs.c.state.in_(_NOT_FINAL),
-        jobs.c.lease_owner.is_(None),
-        or_(jobs.c.due_at.is_(None), jobs.c.due_at <= NOW),
+        jobs_table.c.id == JOB,
+        jobs_table.c.batch_id == batches_table.c.id,
+        jobs_table.c.state.in_(_NOT_FINAL),
+        jobs_table.c.lease_owner.is_(None),
+        or_(jobs_table.c.due_at.is_(None), jobs_table.c.due_at <= NOW),
         or_(
-            jobs.c.state == _GENERATED,
+            jobs_table.c.state == _GENERATED,
             and_(
-                batches.c.state == BatchState.active.value,
-                batches.c.max_images.is_(None),
-                batches.c.max_cost.is_(None),
+                batches_table.c.state == BatchState.active.value,
+                batches_table.c.max_images.is_(None),
+                batches_table.c.max_cost.is_(None),
             ),
         ),
     )
     .values(
         # a generated job keeps its state: the claim is for the upload only
-        state=case((jobs.c.state == _GENERATED, _GENERATED), else_=JobState.running.value),
+        state=case((jobs_table.c.state == _GENERATED, _GENERATED), else_=JobState.running.value),
         lease_owner=OWNER,
         lease_expires_at=LEASE_UNTIL,
         due_at=None,
-        attempts=jobs.c.attempts + 1,
+        attempts=jobs_table.c.attempts + 1,
         updated_at=NOW,
     )
-    .returning(jobs.c.id.label("job_id"), *CLAIMED_JOB_COLUMNS, *batches.c)
+    .returning(jobs_table.c.id.label("job_id"), *CLAIMED_JOB_COLUMNS, *batches_table.c)
     .cte("claimed")
 )
-_attempt_row = insert(attempts).from_select(
+_attempt_row = insert(attempts_table).from_select(
     ["job_id", "number", "worker", "started_at"],
     select(_claimed.c.job_id, _claimed.c.attempts, OWNER, NOW),
 )

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from sqlalchemy import ColumnElement, Engine, and_, case, exists, not_, or_, select, update
 
-from jobs.schema import batches, jobs
+from jobs.schema import batches_table, jobs_table
 from jobs.states import TERMINAL_STATES, BatchState
 
 
@@ -26,10 +26,10 @@ class BatchEvent(StrEnum):
     paused = "batch.paused"
 
 
-_paused = batches.c.state == BatchState.paused.value
-_has_jobs = exists().where(jobs.c.batch_id == batches.c.id)
+_paused = batches_table.c.state == BatchState.paused.value
+_has_jobs = exists().where(jobs_table.c.batch_id == batches_table.c.id)
 _has_unfinished = exists().where(
-    jobs.c.batch_id == batches.c.id, jobs.c.state.notin_([s.value for s in TERMINAL_STATES])
+    jobs_table.c.batch_id == batches_table.c.id, jobs_table.c.state.notin_([s.value for s in TERMINAL_STATES])
 )
 #: the news a batch has now (null when it has none)
 _news = case(
@@ -41,12 +41,12 @@ _news = case(
 #: a batch already told it completed has no news until it pauses, or runs again (which clears
 #: `notified`): ruling it out first spares reading all of a finished batch's jobs at every turn
 _may_have_news = or_(
-    batches.c.notified.is_(None), batches.c.notified != BatchEvent.completed.value, _paused
+    batches_table.c.notified.is_(None), batches_table.c.notified != BatchEvent.completed.value, _paused
 )
 
 
 def _not_yet(event: ColumnElement[str] | str) -> ColumnElement[bool]:
-    return or_(batches.c.notified.is_(None), batches.c.notified != event)
+    return or_(batches_table.c.notified.is_(None), batches_table.c.notified != event)
 
 
 class BatchNotices:
@@ -59,13 +59,13 @@ class BatchNotices:
     ) -> list[tuple[str, BatchEvent]]:
         """(batch, event) for every batch with news not yet claimed: those made since
         `created_since` (a batch older than that is history, not news), or just `batch_id`."""
-        query = select(batches.c.id, _news).where(
+        query = select(batches_table.c.id, _news).where(
             _may_have_news, _news.is_not(None), _not_yet(_news)
         )
         if created_since is not None:
-            query = query.where(batches.c.created_at >= created_since)
+            query = query.where(batches_table.c.created_at >= created_since)
         if batch_id is not None:
-            query = query.where(batches.c.id == batch_id)
+            query = query.where(batches_table.c.id == batch_id)
         with self.engine.connect() as conn:
             return [(batch, BatchEvent(event)) for batch, event in conn.execute(query)]
 
@@ -74,8 +74,8 @@ class BatchNotices:
         the batch no longer has that news (resumed meanwhile)."""
         with self.engine.begin() as conn:
             claimed = conn.execute(
-                update(batches)
-                .where(batches.c.id == batch_id, _news == event.value, _not_yet(event.value))
+                update(batches_table)
+                .where(batches_table.c.id == batch_id, _news == event.value, _not_yet(event.value))
                 .values(notified=event.value)
             )
         return claimed.rowcount == 1

@@ -37,7 +37,7 @@ from jobs.due_jobs import (
 from jobs.errors import ErrorClass
 from jobs.failure_policy import FailedAttempt, decide_failure
 from jobs.redaction import redact
-from jobs.schema import attempts, batches, jobs
+from jobs.schema import attempts_table, batches_table, jobs_table
 from jobs.states import BatchState, JobState
 
 Enqueue = Callable[[Sequence[int]], None]
@@ -65,25 +65,25 @@ class JobRecovery:
         each was left in (the final ones are what the worker that died never reported).
         """
         now = utcnow()
-        expired = jobs.c.lease_expires_at < now
+        expired = jobs_table.c.lease_expires_at < now
         query = (
             select(
-                jobs.c.id,
-                jobs.c.state,
-                jobs.c.attempts,
-                jobs.c.free_attempts,
-                jobs.c.lease_owner,
+                jobs_table.c.id,
+                jobs_table.c.state,
+                jobs_table.c.attempts,
+                jobs_table.c.free_attempts,
+                jobs_table.c.lease_owner,
                 expired.label("expired"),
-                batches.c.state.label("batch_state"),
+                batches_table.c.state.label("batch_state"),
             )
-            .join(batches, batches.c.id == jobs.c.batch_id)
-            .where(jobs.c.lease_owner.is_not(None))
+            .join(batches_table, batches_table.c.id == jobs_table.c.batch_id)
+            .where(jobs_table.c.lease_owner.is_not(None))
             .limit(CHUNK)
         )
         if holder_is_dead is None:
             query = query.where(expired)
         if batch_id is not None:
-            query = query.where(jobs.c.batch_id == batch_id)
+            query = query.where(jobs_table.c.batch_id == batch_id)
         recovered = []
         with self.engine.begin() as conn:
             for row in conn.execute(query).all():
@@ -133,10 +133,10 @@ class JobRecovery:
         now = utcnow()
         sent_before = now - timedelta(seconds=older_than_s)
         unclaimed = and_(
-            jobs.c.state.in_(WAITING),
-            jobs.c.due_at.is_(None),
-            jobs.c.lease_owner.is_(None),
-            func.coalesce(jobs.c.sent_at, jobs.c.created_at) < sent_before,
+            jobs_table.c.state.in_(WAITING),
+            jobs_table.c.due_at.is_(None),
+            jobs_table.c.lease_owner.is_(None),
+            func.coalesce(jobs_table.c.sent_at, jobs_table.c.created_at) < sent_before,
         )
         made_due = 0
         with self.engine.begin() as conn:
@@ -144,12 +144,12 @@ class JobRecovery:
             running = running_batches(conn, resumed_before=sent_before)
             if running:
                 made_due += conn.execute(
-                    update(jobs).where(jobs.c.batch_id.in_(running), unclaimed).values(due_at=now)
+                    update(jobs_table).where(jobs_table.c.batch_id.in_(running), unclaimed).values(due_at=now)
                 ).rowcount
             # a running batch's paid-for jobs were made due just above: they are not counted twice
             made_due += conn.execute(
-                update(jobs)
-                .where(jobs.c.state == JobState.generated.value, unclaimed)
+                update(jobs_table)
+                .where(jobs_table.c.state == JobState.generated.value, unclaimed)
                 .values(due_at=now)
             ).rowcount
         return made_due
@@ -176,13 +176,13 @@ class JobRecovery:
         now = utcnow()
         values |= {"resumed_at": now, "resend_after": 0}
         waiting = select(func.count()).where(
-            jobs.c.batch_id == batch_id,
-            jobs.c.state.in_(WAITING),
-            jobs.c.lease_owner.is_(None),
-            or_(jobs.c.due_at.is_(None), jobs.c.due_at < now),
+            jobs_table.c.batch_id == batch_id,
+            jobs_table.c.state.in_(WAITING),
+            jobs_table.c.lease_owner.is_(None),
+            or_(jobs_table.c.due_at.is_(None), jobs_table.c.due_at < now),
         )
         with self.engine.begin() as conn:
-            conn.execute(update(batches).where(batches.c.id == batch_id).values(**values))
+            conn.execute(update(batches_table).where(batches_table.c.id == batch_id).values(**values))
             return int(conn.execute(waiting).scalar_one())
 
     def retry(
@@ -196,26 +196,26 @@ class JobRecovery:
         with a fresh attempt limit, due now; returns how many. A job whose image was paid for
         resumes at the upload, unless it failed as `bad_image`: that image is worthless, and
         the job calls the API again. The batch runs again if it was paused or cancelled."""
-        chosen = [jobs.c.batch_id == batch_id, jobs.c.state == JobState.failed.value]
+        chosen = [jobs_table.c.batch_id == batch_id, jobs_table.c.state == JobState.failed.value]
         if classes:
-            chosen.append(jobs.c.error_class.in_([c.value for c in classes]))
+            chosen.append(jobs_table.c.error_class.in_([c.value for c in classes]))
         key_list = list(keys)
         if key_list:
-            chosen.append(jobs.c.key.in_(key_list))
+            chosen.append(jobs_table.c.key.in_(key_list))
         has_image = and_(
-            or_(jobs.c.provider_url.is_not(None), jobs.c.inline_image.is_not(None)),
-            jobs.c.error_class != ErrorClass.bad_image.value,
+            or_(jobs_table.c.provider_url.is_not(None), jobs_table.c.inline_image.is_not(None)),
+            jobs_table.c.error_class != ErrorClass.bad_image.value,
         )
         now = utcnow()
         with self.engine.begin() as conn:
             reopened = conn.execute(
-                update(jobs)
+                update(jobs_table)
                 .where(*chosen)
                 .values(
                     state=case((has_image, JobState.generated.value), else_=JobState.queued.value),
-                    provider_url=case((has_image, jobs.c.provider_url), else_=None),
-                    inline_image=case((has_image, jobs.c.inline_image), else_=None),
-                    free_attempts=jobs.c.attempts,
+                    provider_url=case((has_image, jobs_table.c.provider_url), else_=None),
+                    inline_image=case((has_image, jobs_table.c.inline_image), else_=None),
+                    free_attempts=jobs_table.c.attempts,
                     due_at=now,
                     finished_at=None,
                     updated_at=now,
@@ -223,8 +223,8 @@ class JobRecovery:
             )
             if reopened.rowcount:
                 conn.execute(
-                    update(batches)
-                    .where(batches.c.id == batch_id)
+                    update(batches_table)
+                    .where(batches_table.c.id == batch_id)
                     .values(state=BatchState.active.value, **_RUNS_AGAIN)
                 )
         return reopened.rowcount
@@ -236,13 +236,13 @@ class JobRecovery:
         now = utcnow()
         with self.engine.begin() as conn:
             conn.execute(
-                update(batches)
-                .where(batches.c.id == batch_id)
+                update(batches_table)
+                .where(batches_table.c.id == batch_id)
                 .values(state=BatchState.cancelled.value, paused_reason=None)
             )
             result = conn.execute(
-                update(jobs)
-                .where(jobs.c.batch_id == batch_id, jobs.c.state == JobState.queued.value)
+                update(jobs_table)
+                .where(jobs_table.c.batch_id == batch_id, jobs_table.c.state == JobState.queued.value)
                 .values(
                     state=JobState.cancelled.value, due_at=None, updated_at=now, finished_at=now
                 )
@@ -251,8 +251,8 @@ class JobRecovery:
 
     def keys_in_state(self, batch_id: str, keys: Iterable[str]) -> dict[str, JobState]:
         """The state of each of `keys` that the batch has (a key it lacks is left out)."""
-        query = select(jobs.c.key, jobs.c.state).where(
-            jobs.c.batch_id == batch_id, jobs.c.key.in_(list(keys))
+        query = select(jobs_table.c.key, jobs_table.c.state).where(
+            jobs_table.c.batch_id == batch_id, jobs_table.c.key.in_(list(keys))
         )
         with self.engine.connect() as conn:
             return {key: JobState(state) for key, state in conn.execute(query)}
@@ -274,8 +274,8 @@ def _put_back(conn: Connection, row: Any, max_attempts: int, now: datetime) -> J
     stage = "while storing its image" if paid else "before it had an image"
     message = redact(f"worker {row.lease_owner} stopped {stage} (its lease expired)")
     moved = conn.execute(
-        update(jobs)
-        .where(jobs.c.id == row.id, jobs.c.lease_owner == row.lease_owner)
+        update(jobs_table)
+        .where(jobs_table.c.id == row.id, jobs_table.c.lease_owner == row.lease_owner)
         .values(
             state=state.value,
             lease_owner=None,
@@ -290,11 +290,11 @@ def _put_back(conn: Connection, row: Any, max_attempts: int, now: datetime) -> J
     if moved.rowcount != 1:
         return None
     conn.execute(
-        update(attempts)
+        update(attempts_table)
         .where(
-            attempts.c.job_id == row.id,
-            attempts.c.number == row.attempts,
-            attempts.c.finished_at.is_(None),
+            attempts_table.c.job_id == row.id,
+            attempts_table.c.number == row.attempts,
+            attempts_table.c.finished_at.is_(None),
         )
         .values(finished_at=now, error_class=ErrorClass.worker_lost.value, error_message=message)
     )

@@ -20,7 +20,7 @@ from jobs.migrate import add_missing_columns
 from jobs.notices import BatchNotices
 from jobs.records import Batch, BatchProgress, Claim, Duplicate, StoredImage, as_utc
 from jobs.recovery import JobRecovery
-from jobs.schema import batches, jobs, metadata
+from jobs.schema import batches_table, jobs_table, metadata
 from jobs.spec import JobSpec
 from jobs.states import JobState
 
@@ -92,7 +92,7 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices):
         try:
             with self.engine.begin() as conn:
                 conn.execute(
-                    insert(batches).values(
+                    insert(batches_table).values(
                         id=batch_id,
                         created_at=utcnow(),
                         manifest=manifest,
@@ -114,28 +114,28 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices):
 
     def get_batch(self, batch_id: str) -> Batch | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(batches).where(batches.c.id == batch_id)).one_or_none()
+            row = conn.execute(select(batches_table).where(batches_table.c.id == batch_id)).one_or_none()
         return None if row is None else Batch.from_row(row._mapping)
 
     def add_rejected(self, batch_id: str, count: int) -> None:
         with self.engine.begin() as conn:
             conn.execute(
-                update(batches)
-                .where(batches.c.id == batch_id)
-                .values(rejected=batches.c.rejected + count)
+                update(batches_table)
+                .where(batches_table.c.id == batch_id)
+                .values(rejected=batches_table.c.rejected + count)
             )
 
     def recent_batches(self, limit: int = 20) -> list[Batch]:
-        query = select(batches).order_by(batches.c.created_at.desc()).limit(limit)
+        query = select(batches_table).order_by(batches_table.c.created_at.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [Batch.from_row(row._mapping) for row in conn.execute(query)]
 
     def latest_of_schedule(self, schedule: str) -> Batch | None:
         """The last batch the schedule made, if it made any."""
         query = (
-            select(batches)
-            .where(batches.c.schedule == schedule)
-            .order_by(batches.c.created_at.desc())
+            select(batches_table)
+            .where(batches_table.c.schedule == schedule)
+            .order_by(batches_table.c.created_at.desc())
             .limit(1)
         )
         with self.engine.connect() as conn:
@@ -171,8 +171,8 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices):
         keys = {spec.key for spec in duplicates}
         first = dict(
             conn.execute(
-                select(jobs.c.key, jobs.c.line).where(
-                    jobs.c.batch_id == batch_id, jobs.c.key.in_(keys)
+                select(jobs_table.c.key, jobs_table.c.line).where(
+                    jobs_table.c.batch_id == batch_id, jobs_table.c.key.in_(keys)
                 )
             ).all()
         )
@@ -181,17 +181,17 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices):
     def progress(self, batch_id: str, since: datetime | None = None) -> "BatchProgress":
         """Counts by state, spend and the last job's finish, in one pass over the batch; with
         `since`, in the same pass, how many of each state finished at or after it."""
-        lately = case((jobs.c.finished_at >= since, 1), else_=0) if since else literal_column("0")
+        lately = case((jobs_table.c.finished_at >= since, 1), else_=0) if since else literal_column("0")
         query = (
             select(
-                jobs.c.state,
+                jobs_table.c.state,
                 func.count(),
-                func.coalesce(func.sum(jobs.c.cost), 0.0),
-                func.max(jobs.c.finished_at),
+                func.coalesce(func.sum(jobs_table.c.cost), 0.0),
+                func.max(jobs_table.c.finished_at),
                 func.sum(lately),
             )
-            .where(jobs.c.batch_id == batch_id)
-            .group_by(jobs.c.state)
+            .where(jobs_table.c.batch_id == batch_id)
+            .group_by(jobs_table.c.state)
         )
         counts = {state: 0 for state in JobState}
         recent: dict[JobState, int] = {}
@@ -208,7 +208,7 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices):
 
     def spend(self, batch_id: str) -> float:
         """What the provider billed for the batch so far (every image it returned)."""
-        query = select(func.coalesce(func.sum(jobs.c.cost), 0.0)).where(jobs.c.batch_id == batch_id)
+        query = select(func.coalesce(func.sum(jobs_table.c.cost), 0.0)).where(jobs_table.c.batch_id == batch_id)
         with self.engine.connect() as conn:
             return float(conn.execute(query).scalar_one())
 
@@ -217,9 +217,9 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices):
     def counts(self, batch_id: str) -> dict[JobState, int]:
         """How many jobs of the batch are in each state (every state present, zero or not)."""
         query = (
-            select(jobs.c.state, func.count())
-            .where(jobs.c.batch_id == batch_id)
-            .group_by(jobs.c.state)
+            select(jobs_table.c.state, func.count())
+            .where(jobs_table.c.batch_id == batch_id)
+            .group_by(jobs_table.c.state)
         )
         found = {state: 0 for state in JobState}
         with self.engine.connect() as conn:
@@ -230,17 +230,17 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices):
     def job_rows(self, batch_id: str) -> list[dict[str, Any]]:
         """Every job of the batch as a dict, in manifest order (for reports and tests), without
         the bytes of an inline image waiting to be stored."""
-        columns = [column for column in jobs.columns if column.name != "inline_image"]
-        query = select(*columns).where(jobs.c.batch_id == batch_id).order_by(jobs.c.line)
+        columns = [column for column in jobs_table.columns if column.name != "inline_image"]
+        query = select(*columns).where(jobs_table.c.batch_id == batch_id).order_by(jobs_table.c.line)
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
     def error_summary(self, batch_id: str) -> list[tuple[str, int, str]]:
         """(error class, failed jobs, one example message) for the batch's failed jobs."""
         query = (
-            select(jobs.c.error_class, func.count(), func.min(jobs.c.error_message))
-            .where(jobs.c.batch_id == batch_id, jobs.c.state == JobState.failed.value)
-            .group_by(jobs.c.error_class)
+            select(jobs_table.c.error_class, func.count(), func.min(jobs_table.c.error_message))
+            .where(jobs_table.c.batch_id == batch_id, jobs_table.c.state == JobState.failed.value)
+            .group_by(jobs_table.c.error_class)
             .order_by(func.count().desc())
         )
         with self.engine.connect() as conn:

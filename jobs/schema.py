@@ -30,7 +30,7 @@ _Id = BigInteger().with_variant(Integer(), "sqlite")
 #: a job waiting for a worker with no due time and no lease (jobs.due_jobs.unsent says the same)
 _UNSENT = "due_at IS NULL AND lease_owner IS NULL AND state IN ('queued', 'generated')"
 
-batches = Table(
+batches_table = Table(
     "batches",
     metadata,
     Column("id", String(100), primary_key=True),
@@ -68,7 +68,7 @@ batches = Table(
     Column("resend_after", _Id),
 )
 
-jobs = Table(
+jobs_table = Table(
     "jobs",
     metadata,
     Column("id", _Id, primary_key=True, autoincrement=True),
@@ -149,7 +149,7 @@ jobs = Table(
     ),
 )
 
-attempts = Table(
+attempts_table = Table(
     "attempts",
     metadata,
     Column("id", _Id, primary_key=True, autoincrement=True),

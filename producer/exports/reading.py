@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, select
 
-from jobs.schema import jobs
+from jobs.schema import jobs_table
 from jobs.states import JobState
 from producer.exports.metadata_columns import MetadataColumns
 from producer.exports.rows import JOB_COLUMNS, export_row
@@ -28,20 +28,20 @@ class BatchRows:
 
     def rows(self, *, succeeded_only: bool = False) -> Iterator[dict[str, Any]]:
         """Every job's export row (or only those with a stored image), in manifest order."""
-        where = [jobs.c.state == JobState.succeeded.value] if succeeded_only else []
-        for job in self._stream([jobs.c[name] for name in JOB_COLUMNS], where):
+        where = [jobs_table.c.state == JobState.succeeded.value] if succeeded_only else []
+        for job in self._stream([jobs_table.c[name] for name in JOB_COLUMNS], where):
             yield export_row(job)
 
     def metadata_columns(self, *, succeeded_only: bool = False) -> MetadataColumns:
         """The first pass of a flat export: every metadata name and the kind of its values."""
-        where = [jobs.c.state == JobState.succeeded.value] if succeeded_only else []
-        return MetadataColumns.of(job["metadata"] for job in self._stream([jobs.c.metadata], where))
+        where = [jobs_table.c.state == JobState.succeeded.value] if succeeded_only else []
+        return MetadataColumns.of(job["metadata"] for job in self._stream([jobs_table.c.metadata], where))
 
     def _stream(self, columns: list[Any], where: list[ColumnElement[bool]]) -> Iterator[Any]:
         query = (
             select(*columns)
-            .where(jobs.c.batch_id == self.batch_id, *where)
-            .order_by(jobs.c.line, jobs.c.id)
+            .where(jobs_table.c.batch_id == self.batch_id, *where)
+            .order_by(jobs_table.c.line, jobs_table.c.id)
         )
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=CHUNK_ROWS).execute(query)

@@ -21,7 +21,7 @@ from config.settings import Settings
 from jobs.database import open_engine
 from jobs.errors import AuthError, ContentPolicy, ServerError, StorageError
 from jobs.results import ResultsTable
-from jobs.schema import jobs
+from jobs.schema import jobs_table
 from jobs.spec import ImageInput, JobSpec
 from jobs.states import JobState
 from tests.support.images import image_bytes
@@ -386,7 +386,7 @@ def test_a_download_over_the_size_cap_fails_as_bad_image_and_stores_nothing(
 def inline_image_of(table: ResultsTable, job_id: int) -> bytes | None:
     with table.engine.connect() as conn:
         return conn.execute(
-            select(jobs.c.inline_image).where(jobs.c.id == job_id)
+            select(jobs_table.c.inline_image).where(jobs_table.c.id == job_id)
         ).scalar_one()
 
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex
 
-from jobs.schema import jobs
+from jobs.schema import jobs_table
 
 ROOT = Path(__file__).resolve().parents[2]
 #: the folder of notes the project was first built from; a clone does not contain it
@@ -118,7 +118,7 @@ def test_the_index_statements_in_the_upgrade_notes_are_the_schemas_own() -> None
     notes = (ROOT / "docs" / "operations.md").read_text()
     documented = re.findall(r"CREATE INDEX CONCURRENTLY IF NOT EXISTS (\w+)\s+(ON [^;]+);", notes)
     assert documented
-    schema = {index.name: index for index in jobs.indexes}
+    schema = {index.name: index for index in jobs_table.indexes}
     for name, body in documented:
         ddl = str(CreateIndex(schema[name]).compile(dialect=postgresql.dialect()))
         assert " ".join(ddl.split()) == f"CREATE INDEX {name} {' '.join(body.split())}"

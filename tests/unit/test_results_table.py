@@ -8,7 +8,7 @@ from sqlalchemy import event, select
 
 from jobs.errors import BadImage, ServerError
 from jobs.results import ResultsTable
-from jobs.schema import attempts
+from jobs.schema import attempts_table
 from jobs.spec import ImageInput, JobSpec
 from jobs.states import JobState
 from tests.support.tables import loaded, specs, stored
@@ -51,7 +51,7 @@ def test_an_attempt_row_is_written_with_its_claim_and_closed_with_its_success(
     event.remove(table.engine, "before_cursor_execute", count)
 
     with table.engine.connect() as conn:
-        [attempt] = conn.execute(select(attempts).where(attempts.c.job_id == job_id)).all()
+        [attempt] = conn.execute(select(attempts_table).where(attempts_table.c.job_id == job_id)).all()
     assert (attempt.number, attempt.worker, attempt.error_class) == (1, "w", None)
     assert attempt.started_at is not None and attempt.finished_at is not None
     if table.engine.dialect.name == "postgresql":
