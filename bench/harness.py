@@ -159,7 +159,8 @@ def processing_seconds(env: dict[str, str], batch: str) -> float:
     """From the batch's first claim to its last job recorded final, by the table's own clock:
     the workers' time, without the producer's or the polling's."""
     query = sqlalchemy.select(
-        sqlalchemy.func.min(attempts_table.c.started_at), sqlalchemy.func.max(jobs_table.c.finished_at)
+        sqlalchemy.func.min(attempts_table.c.started_at),
+        sqlalchemy.func.max(jobs_table.c.finished_at),
     ).select_from(jobs_table.join(attempts_table, attempts_table.c.job_id == jobs_table.c.id))
     engine = open_engine(env["SEEDREAM_DATABASE_URL"])
     try:

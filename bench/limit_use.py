@@ -61,8 +61,8 @@ class Outcome:
         per_second = limit.count / limit.window_s
         s = self.scenario
         return (
-            f"| {f'{s.processes} × {s.threads}':<10} | {str(self.configured):>10} "
-            f"| {str(limit):>9} | {f'{self.succeeded}/{jobs}':>11} | {self.seconds:>6.1f} "
+            f"| {f'{s.processes} × {s.threads}':<10} | {self.configured!s:>10} "
+            f"| {limit!s:>9} | {f'{self.succeeded}/{jobs}':>11} | {self.seconds:>6.1f} "
             f"| {self.steady_rate:>6.2f} | {self.steady_rate / per_second:>7.3f} "
             f"| {self.max_offered:>15} | {self.refused:>4} "
             f"| {self.refused / max(self.billed + self.refused, 1):>5.1%} |"

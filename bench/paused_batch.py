@@ -45,7 +45,9 @@ def make_all_due(engine: Engine, batch: str) -> None:
     """Give every job of the batch a due time in the past: a `resume` cut short before it sent
     them (the broker went away), then a pause."""
     with engine.begin() as conn:
-        conn.execute(update(jobs_table).where(jobs_table.c.batch_id == batch).values(due_at=utcnow()))
+        conn.execute(
+            update(jobs_table).where(jobs_table.c.batch_id == batch).values(due_at=utcnow())
+        )
 
 
 def settle(engine: Engine) -> None:

@@ -206,9 +206,7 @@ class Settings(BaseSettings):
             return value
         stripped = value.strip()
         if any(not char.isprintable() for char in stripped):
-            raise ValueError(
-                f"holds a control character (a NUL, a line break, ...) {_NOT_SHOWN}"
-            )
+            raise ValueError(f"holds a control character (a NUL, a line break, ...) {_NOT_SHOWN}")
         if info.field_name in _SECRETS and not stripped.isascii():
             raise ValueError(f"holds a non-ASCII character {_NOT_SHOWN}")
         return stripped

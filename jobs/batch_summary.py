@@ -164,7 +164,7 @@ def duration(seconds: float | None) -> str:
     """`2h 05m`, `3m 20s`, `45s`: a span as people read it."""
     if seconds is None:
         return "-"
-    whole = int(round(seconds))
+    whole = round(seconds)
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:

@@ -60,7 +60,11 @@ WAITING = (JobState.queued.value, JobState.generated.value)
 Cursor = tuple[datetime, int]
 
 #: waiting with no due time and no lease: the predicate of `ix_jobs_batch_unsent`
-unsent = and_(jobs_table.c.due_at.is_(None), jobs_table.c.lease_owner.is_(None), jobs_table.c.state.in_(WAITING))
+unsent = and_(
+    jobs_table.c.due_at.is_(None),
+    jobs_table.c.lease_owner.is_(None),
+    jobs_table.c.state.in_(WAITING),
+)
 
 
 @dataclass(frozen=True)
@@ -87,8 +91,12 @@ def running_batches(conn: Connection, *, resumed_before: datetime | None = None)
 def sending_batches(conn: Connection, now: datetime, batch_id: str | None) -> list[Sending]:
     """The batches that run and have a job due by `now` (one index probe each) or jobs their
     resume left to send."""
-    has_due = exists().where(jobs_table.c.batch_id == batches_table.c.id, jobs_table.c.due_at <= now)
-    query = select(batches_table.c.id, batches_table.c.resumed_at, batches_table.c.resend_after).where(
+    has_due = exists().where(
+        jobs_table.c.batch_id == batches_table.c.id, jobs_table.c.due_at <= now
+    )
+    query = select(
+        batches_table.c.id, batches_table.c.resumed_at, batches_table.c.resend_after
+    ).where(
         batches_table.c.state == BatchState.active.value,
         or_(has_due, batches_table.c.resend_after.is_not(None)),
     )
@@ -126,7 +134,9 @@ def due_chunk(
 
     A job a resume left comes back with no due time and the index of its batch in `sending`:
     a time and a name for each of a million rows cost the client more than reading the row."""
-    branches = [_due(now, after, size).where(jobs_table.c.batch_id == batch.id) for batch in sending]
+    branches = [
+        _due(now, after, size).where(jobs_table.c.batch_id == batch.id) for batch in sending
+    ]
     branches += [
         resent
         for index, batch in enumerate(sending)
@@ -203,7 +213,9 @@ def resends_done(conn: Connection, sending: Sequence[Sending]) -> None:
         if batch.resend_after is not None:
             conn.execute(
                 update(batches_table)
-                .where(batches_table.c.id == batch.id, batches_table.c.resumed_at == batch.resumed_at)
+                .where(
+                    batches_table.c.id == batch.id, batches_table.c.resumed_at == batch.resumed_at
+                )
                 .values(resend_after=None)
             )
 
@@ -212,7 +224,11 @@ def _due(now: datetime, after: Cursor | None, size: int) -> Select[Any]:
     """Due jobs in (due_at, id) order after `after`, `size` at most."""
     query = (
         select(jobs_table.c.id, jobs_table.c.due_at, literal(None, Integer).label("resent"))
-        .where(jobs_table.c.due_at <= now, jobs_table.c.lease_owner.is_(None), jobs_table.c.state.in_(WAITING))
+        .where(
+            jobs_table.c.due_at <= now,
+            jobs_table.c.lease_owner.is_(None),
+            jobs_table.c.state.in_(WAITING),
+        )
         .order_by(jobs_table.c.due_at, jobs_table.c.id)
         .limit(size)
     )

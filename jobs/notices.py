@@ -29,7 +29,8 @@ class BatchEvent(StrEnum):
 _paused = batches_table.c.state == BatchState.paused.value
 _has_jobs = exists().where(jobs_table.c.batch_id == batches_table.c.id)
 _has_unfinished = exists().where(
-    jobs_table.c.batch_id == batches_table.c.id, jobs_table.c.state.notin_([s.value for s in TERMINAL_STATES])
+    jobs_table.c.batch_id == batches_table.c.id,
+    jobs_table.c.state.notin_([s.value for s in TERMINAL_STATES]),
 )
 #: the news a batch has now (null when it has none)
 _news = case(
@@ -41,7 +42,9 @@ _news = case(
 #: a batch already told it completed has no news until it pauses, or runs again (which clears
 #: `notified`): ruling it out first spares reading all of a finished batch's jobs at every turn
 _may_have_news = or_(
-    batches_table.c.notified.is_(None), batches_table.c.notified != BatchEvent.completed.value, _paused
+    batches_table.c.notified.is_(None),
+    batches_table.c.notified != BatchEvent.completed.value,
+    _paused,
 )
 
 

@@ -144,7 +144,9 @@ class JobRecovery:
             running = running_batches(conn, resumed_before=sent_before)
             if running:
                 made_due += conn.execute(
-                    update(jobs_table).where(jobs_table.c.batch_id.in_(running), unclaimed).values(due_at=now)
+                    update(jobs_table)
+                    .where(jobs_table.c.batch_id.in_(running), unclaimed)
+                    .values(due_at=now)
                 ).rowcount
             # a running batch's paid-for jobs were made due just above: they are not counted twice
             made_due += conn.execute(
@@ -182,7 +184,9 @@ class JobRecovery:
             or_(jobs_table.c.due_at.is_(None), jobs_table.c.due_at < now),
         )
         with self.engine.begin() as conn:
-            conn.execute(update(batches_table).where(batches_table.c.id == batch_id).values(**values))
+            conn.execute(
+                update(batches_table).where(batches_table.c.id == batch_id).values(**values)
+            )
             return int(conn.execute(waiting).scalar_one())
 
     def retry(
@@ -242,7 +246,9 @@ class JobRecovery:
             )
             result = conn.execute(
                 update(jobs_table)
-                .where(jobs_table.c.batch_id == batch_id, jobs_table.c.state == JobState.queued.value)
+                .where(
+                    jobs_table.c.batch_id == batch_id, jobs_table.c.state == JobState.queued.value
+                )
                 .values(
                     state=JobState.cancelled.value, due_at=None, updated_at=now, finished_at=now
                 )

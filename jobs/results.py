@@ -114,7 +114,9 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices):
 
     def get_batch(self, batch_id: str) -> Batch | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(batches_table).where(batches_table.c.id == batch_id)).one_or_none()
+            row = conn.execute(
+                select(batches_table).where(batches_table.c.id == batch_id)
+            ).one_or_none()
         return None if row is None else Batch.from_row(row._mapping)
 
     def add_rejected(self, batch_id: str, count: int) -> None:
@@ -181,7 +183,9 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices):
     def progress(self, batch_id: str, since: datetime | None = None) -> "BatchProgress":
         """Counts by state, spend and the last job's finish, in one pass over the batch; with
         `since`, in the same pass, how many of each state finished at or after it."""
-        lately = case((jobs_table.c.finished_at >= since, 1), else_=0) if since else literal_column("0")
+        lately = (
+            case((jobs_table.c.finished_at >= since, 1), else_=0) if since else literal_column("0")
+        )
         query = (
             select(
                 jobs_table.c.state,
@@ -208,7 +212,9 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices):
 
     def spend(self, batch_id: str) -> float:
         """What the provider billed for the batch so far (every image it returned)."""
-        query = select(func.coalesce(func.sum(jobs_table.c.cost), 0.0)).where(jobs_table.c.batch_id == batch_id)
+        query = select(func.coalesce(func.sum(jobs_table.c.cost), 0.0)).where(
+            jobs_table.c.batch_id == batch_id
+        )
         with self.engine.connect() as conn:
             return float(conn.execute(query).scalar_one())
 
@@ -231,7 +237,9 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices):
         """Every job of the batch as a dict, in manifest order (for reports and tests), without
         the bytes of an inline image waiting to be stored."""
         columns = [column for column in jobs_table.columns if column.name != "inline_image"]
-        query = select(*columns).where(jobs_table.c.batch_id == batch_id).order_by(jobs_table.c.line)
+        query = (
+            select(*columns).where(jobs_table.c.batch_id == batch_id).order_by(jobs_table.c.line)
+        )
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 

@@ -226,7 +226,8 @@ def output_dimensions(
     `input_size` is the input image's size when known (a data URI), else the result is square.
     """
     if spec.size is Size.custom:
-        assert spec.width is not None and spec.height is not None
+        assert spec.width is not None
+        assert spec.height is not None
         return spec.width, spec.height
     scale = _TIER_SCALE[spec.size or DEFAULT_SIZE]
     ratio = spec.aspect_ratio or (

@@ -35,7 +35,9 @@ class BatchRows:
     def metadata_columns(self, *, succeeded_only: bool = False) -> MetadataColumns:
         """The first pass of a flat export: every metadata name and the kind of its values."""
         where = [jobs_table.c.state == JobState.succeeded.value] if succeeded_only else []
-        return MetadataColumns.of(job["metadata"] for job in self._stream([jobs_table.c.metadata], where))
+        return MetadataColumns.of(
+            job["metadata"] for job in self._stream([jobs_table.c.metadata], where)
+        )
 
     def _stream(self, columns: list[Any], where: list[ColumnElement[bool]]) -> Iterator[Any]:
         query = (

@@ -87,7 +87,8 @@ class ShardWriter:
     def _close_shard(self, *exc_info: Any) -> None:
         if self._open is None:
             return
-        assert self._tar is not None and self._file is not None
+        assert self._tar is not None
+        assert self._file is not None
         if not exc_info:
             self._tar.close()  # its end blocks count in the shard's size
             self.bytes_written += self._file.tell()

@@ -25,7 +25,8 @@ def test_an_idle_connection_stays_open_past_the_clients_pool_expiry(emulator_url
         connection.request("GET", "/__emulator/stats")
         answer = connection.getresponse()  # RemoteDisconnected if the emulator had closed it
 
-        assert answer.status == 200 and answer.read()
+        assert answer.status == 200
+        assert answer.read()
         assert connection.sock is first_socket
     finally:
         connection.close()

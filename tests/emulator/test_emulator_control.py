@@ -28,7 +28,8 @@ def test_reset_zeroes_the_counters(api, call_model, configure, stats) -> None:
         counted["rate_limited"],
         counted["by_status"],
     ) == (0, 0, 0, {})
-    assert counted["gateways"] == {} and counted["max_calls_in_any_window"] == 0
+    assert counted["gateways"] == {}
+    assert counted["max_calls_in_any_window"] == 0
     assert call_model({"prompt": "a cat", "size": "1K"}).status_code == 200
 
 
@@ -81,4 +82,5 @@ def test_slow_calls_are_answered_concurrently_and_counted_in_flight(
     assert asyncio.run(call_many(50)) == [200] * 50
     assert time.monotonic() - started < 5.0  # one after another would take 25 s
     counted = stats()
-    assert counted["max_in_flight"] == 50 and counted["in_flight"] == 0
+    assert counted["max_in_flight"] == 50
+    assert counted["in_flight"] == 0

@@ -68,7 +68,9 @@ def test_each_response_form_carries_a_jpeg_of_the_output_size(
         body = response.json()
         result = body["result"]
         if form == "v4_envelope":
-            assert body["success"] is True and body["errors"] == [] and body["messages"] == []
+            assert body["success"] is True
+            assert body["errors"] == []
+            assert body["messages"] == []
         else:
             assert body["state"] == "Completed"
         if form == "images_list":

@@ -92,7 +92,8 @@ def test_retry_after_is_the_whole_seconds_until_the_oldest_call_leaves_the_windo
 )
 def test_a_rate_limit_is_written_count_slash_seconds(text: str, limit: tuple[int, float]) -> None:
     parsed = RateLimit.parse(text)
-    assert parsed is not None and (parsed.count, parsed.window_s) == limit
+    assert parsed is not None
+    assert (parsed.count, parsed.window_s) == limit
     assert RateLimit.parse("none") is None
     with pytest.raises(ValueError, match="COUNT/SECONDS"):
         RateLimit.parse("fast")

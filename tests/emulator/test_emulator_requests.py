@@ -15,7 +15,9 @@ def _png_data_uri(width: int, height: int) -> str:
 
 def _v4_error(response) -> dict:
     body = response.json()
-    assert body["success"] is False and body["result"] is None and body["messages"] == []
+    assert body["success"] is False
+    assert body["result"] is None
+    assert body["messages"] == []
     (error,) = body["errors"]
     return error
 
@@ -44,7 +46,8 @@ def test_an_unknown_model_gets_400_5007(call_model) -> None:
     response = call_model({"prompt": "a cat"}, model="bytedance/seedream-9")
     assert response.status_code == 400
     error = _v4_error(response)
-    assert error["code"] == 5007 and "bytedance/seedream-9" in error["message"]
+    assert error["code"] == 5007
+    assert "bytedance/seedream-9" in error["message"]
 
 
 @pytest.mark.parametrize(
@@ -61,7 +64,8 @@ def test_a_body_that_is_not_a_call_gets_400_5006(call_model, body: bytes, named:
     response = call_model(body=body)
     assert response.status_code == 400
     error = _v4_error(response)
-    assert error["code"] == 5006 and named in error["message"]
+    assert error["code"] == 5006
+    assert named in error["message"]
 
 
 @pytest.mark.parametrize(

@@ -99,7 +99,8 @@ def test_a_bad_token_pauses_the_batch_and_resume_finishes_it_once_fixed(fleet: F
 
     paused = fleet.wait_for(batch, lambda s: s["state"] == "paused" and not s["counts"]["running"])
     assert paused["paused_reason"].startswith("auth: ")
-    assert paused["counts"]["failed"] == 0 and paused["counts"]["queued"] == 40
+    assert paused["counts"]["failed"] == 0
+    assert paused["counts"]["queued"] == 40
     refused = fleet.emulator.stats()["by_status"]["401"]
     assert refused <= 8  # the calls in flight when the first 401 came back, not 40
     wrong.stop()
@@ -108,8 +109,10 @@ def test_a_bad_token_pauses_the_batch_and_resume_finishes_it_once_fixed(fleet: F
     assert "40 jobs enqueued" in fleet.command("resume", batch)
     summary = wait_for_final(batch, fleet.env, fleet.cwd)
 
-    assert summary["counts"]["succeeded"] == 40 and summary["state"] == "completed"
-    assert fleet.emulator.stats()["billed"] == 40 and len(fleet.objects()) == 40
+    assert summary["counts"]["succeeded"] == 40
+    assert summary["state"] == "completed"
+    assert fleet.emulator.stats()["billed"] == 40
+    assert len(fleet.objects()) == 40
 
 
 def test_a_budget_is_held_across_the_fleet_and_resume_raises_it(fleet: Fleet) -> None:
@@ -121,15 +124,18 @@ def test_a_budget_is_held_across_the_fleet_and_resume_raises_it(fleet: Fleet) ->
         batch, lambda s: s["state"] == "paused" and s["counts"]["succeeded"] == 10
     )
     assert paused["paused_reason"].startswith("budget: 10 images ($0.30")
-    assert fleet.emulator.stats()["billed"] == 10 and len(fleet.objects()) == 10
+    assert fleet.emulator.stats()["billed"] == 10
+    assert len(fleet.objects()) == 10
     rendered = fleet.command("status", batch)
-    assert "PAUSED: budget" in rendered and f"seedream-batch resume {batch}" in rendered
+    assert "PAUSED: budget" in rendered
+    assert f"seedream-batch resume {batch}" in rendered
 
     fleet.command("resume", batch, "--max-images", "30", "--max-cost", "0.9")
     summary = wait_for_final(batch, fleet.env, fleet.cwd)
 
     assert summary["counts"]["succeeded"] == 30
-    assert fleet.emulator.stats()["billed"] == 30 and len(fleet.objects()) == 30
+    assert fleet.emulator.stats()["billed"] == 30
+    assert len(fleet.objects()) == 30
 
 
 def test_cancel_stops_queued_jobs_and_leaves_only_whole_images(fleet: Fleet) -> None:
@@ -143,7 +149,8 @@ def test_cancel_stops_queued_jobs_and_leaves_only_whole_images(fleet: Fleet) -> 
     fleet.command("cancel", batch)
     summary = wait_for_final(batch, fleet.env, fleet.cwd)
 
-    assert summary["state"] == "cancelled" and summary["counts"]["cancelled"] >= 40
+    assert summary["state"] == "cancelled"
+    assert summary["counts"]["cancelled"] >= 40
     succeeded = summary["counts"]["succeeded"]
     assert succeeded + summary["counts"]["cancelled"] == 60
     assert len(fleet.objects()) == succeeded == fleet.emulator.stats()["billed"]
@@ -163,7 +170,8 @@ def test_a_killed_workers_job_is_finished_by_another_within_a_lease(fleet: Fleet
 
     # lease 3 s + reaper 0.5 s + the 2 s call again, with room for a loaded machine
     assert time.monotonic() - killed_at < 15
-    assert summary["counts"]["succeeded"] == 1 and fleet.objects() == [f"{batch}/only.jpg"]
+    assert summary["counts"]["succeeded"] == 1
+    assert fleet.objects() == [f"{batch}/only.jpg"]
     assert fleet.emulator.stats()["billed"] <= 2  # the killed call may have been billed
 
 
@@ -177,7 +185,8 @@ def test_a_message_a_dead_worker_took_is_sent_again_once_the_queue_drains(fleet:
     fleet.start_worker()
     summary = wait_for_final(batch, fleet.env, fleet.cwd)
 
-    assert summary["counts"]["succeeded"] == 3 and len(fleet.objects()) == 3
+    assert summary["counts"]["succeeded"] == 3
+    assert len(fleet.objects()) == 3
     assert time.monotonic() - taken_at < 20  # lease 3 s + reaper 0.5 s, on a loaded machine
     assert fleet.emulator.stats()["billed"] == 3
 
@@ -190,7 +199,8 @@ def test_embedded_run_pauses_on_a_bad_token_and_resume_finishes(
 
     first = run_cli(["run", "jobs.jsonl", "--out", "out", "--batch", "p"], tmp_path, wrong)
     assert first.returncode == 3, first.stderr
-    assert "PAUSED: auth: " in first.stdout and "seedream-batch resume p" in first.stdout
+    assert "PAUSED: auth: " in first.stdout
+    assert "seedream-batch resume p" in first.stdout
 
     second = run_cli(["resume", "p"], tmp_path, emulator.env())
     assert second.returncode == 0, second.stderr
@@ -212,10 +222,14 @@ def test_status_watch_follows_a_batch_until_final_and_the_listing_shows_its_pace
     assert f"batch {batch}: 20 jobs (succeeded 20)" in watched.stdout
     assert "images/s" in watched.stdout
     listing = fleet.command("status")
-    assert batch in listing and "img/s" in listing and "ETA" in listing
+    assert batch in listing
+    assert "img/s" in listing
+    assert "ETA" in listing
     [mine] = [s for s in json.loads(cli(["status", "--json"], fleet.env, fleet.cwd).stdout)
               if s["batch"] == batch]  # fmt: skip
-    assert mine["images_per_s"] > 0 and mine["eta_s"] is None and mine["started_at"]
+    assert mine["images_per_s"] > 0
+    assert mine["eta_s"] is None
+    assert mine["started_at"]
 
 
 def test_submit_watch_enqueues_then_follows_the_batch_to_its_end(fleet: Fleet) -> None:

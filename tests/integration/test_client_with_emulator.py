@@ -99,7 +99,8 @@ def test_the_emulators_rate_limit_is_rate_limited_with_retry_after(emulator: Emu
         with pytest.raises(JobError) as caught:
             client.generate(SPEC)
     assert caught.value.error_class is ErrorClass.rate_limited
-    assert caught.value.retry_after is not None and 0 < caught.value.retry_after <= 30
+    assert caught.value.retry_after is not None
+    assert 0 < caught.value.retry_after <= 30
 
 
 def test_a_wrong_token_is_an_auth_error(emulator: Emulator) -> None:

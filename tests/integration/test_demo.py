@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -24,7 +25,7 @@ DEFAULT_PORT = 8787
 class _Squatter(BaseHTTPRequestHandler):
     """Answers everything 200 with an empty JSON object, and counts what it was asked."""
 
-    asked: list[str] = []
+    asked: ClassVar[list[str]] = []
 
     def _answer(self) -> None:
         self.asked.append(f"{self.command} {self.path}")
@@ -82,8 +83,10 @@ def test_the_demo_runs_on_a_port_of_its_own_when_the_default_is_taken_and_exits_
     assert result.returncode == 0, result.stdout + result.stderr
     assert len(list((tmp_path / "out" / "demo").glob("*.jpg"))) == 2
     # what `run` prints at the end: its state, and one pace figure, labelled
-    assert "state: completed" in result.stdout and "active" not in result.stdout
-    assert result.stdout.count("images/s") == 1 and PACE_LABEL in result.stdout
+    assert "state: completed" in result.stdout
+    assert "active" not in result.stdout
+    assert result.stdout.count("images/s") == 1
+    assert PACE_LABEL in result.stdout
     assert squatter == []  # the other server on the default port was never asked anything
 
 
@@ -93,5 +96,7 @@ def test_a_port_asked_for_and_taken_stops_the_demo_before_it_runs(
     result = demo(tmp_path, EMULATOR_PORT=str(DEFAULT_PORT))
 
     assert result.returncode == 2, result.stdout + result.stderr
-    assert f"127.0.0.1:{DEFAULT_PORT}" in result.stderr and "EMULATOR_PORT" in result.stderr
-    assert squatter == [] and not (tmp_path / "out").exists()
+    assert f"127.0.0.1:{DEFAULT_PORT}" in result.stderr
+    assert "EMULATOR_PORT" in result.stderr
+    assert squatter == []
+    assert not (tmp_path / "out").exists()

@@ -92,7 +92,8 @@ def test_jobs_enqueued_a_chunk_at_a_time_are_run_by_a_worker_in_manifest_order(
     batch, _ = submit("jobs.jsonl", f"s3://{bucket}", fleet_env, tmp_path)
     queue = redis.Redis.from_url(fleet_env["SEEDREAM_BROKER_URL"])
     messages = queue.lrange(JOB_QUEUE, 0, -1)
-    assert len(messages) == 12 and max(map(len, messages)) < 500
+    assert len(messages) == 12
+    assert max(map(len, messages)) < 500
 
     one_thread = {**fleet_env, "SEEDREAM_CONCURRENCY": "1"}
     worker = Service([CLI, "worker", "--loglevel", "WARNING"], logs / "worker-fifo.log", one_thread)

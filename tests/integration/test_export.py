@@ -99,7 +99,8 @@ def run_batch(env: dict[str, str], cwd: Path, out: str, emulator: Emulator) -> F
 def export(batch: str, format: str, to: str, env: dict[str, str], cwd: Path, *extra: str) -> Path:
     done = cli(["export", batch, "--format", format, "--to", to, *extra], env, cwd)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("exported ") and done.stdout.count("\n") == 1, done.stdout
+    assert done.stdout.startswith("exported "), done.stdout
+    assert done.stdout.count("\n") == 1, done.stdout
     path = cwd / to
     return path / f"{batch}.{format}" if format in ("jsonl", "csv", "parquet") else path
 
@@ -148,18 +149,21 @@ def test_table_formats_hold_every_job_in_manifest_order_with_its_metadata(
         )
         if line["state"] == "succeeded":
             assert (line["width"], line["height"]) == expected_size(source)
-            assert parquet_row["finished_at"] is not None and parquet_row["sha256"]
+            assert parquet_row["finished_at"] is not None
+            assert parquet_row["sha256"]
         else:
             assert line["error_class"] == parquet_row["error_class"] == "content_policy"
             assert line["output_uri"] is None
     header = cells[0]
     assert {"meta_caption", "meta_label", "meta_note", "prompt", "sha256"} <= set(header)
-    assert "provider_url" not in header and "inline_image" not in header
+    assert "provider_url" not in header
+    assert "inline_image" not in header
     assert all(not cell.startswith(FORMULA_STARTS) for row in cells for cell in row)
     prompt = header.index("prompt")
     assert cells[1][prompt] == "'" + HOSTILE_PROMPT
     everything = "".join(p.read_text(errors="replace") for p in (b.cwd / "exports").iterdir())
-    assert "base64" not in everything and "/cdn/" not in everything  # no blob, no provider URL
+    assert "base64" not in everything
+    assert "/cdn/" not in everything
 
 
 def test_an_image_folder_loads_in_hugging_face_datasets_with_its_columns(
@@ -180,7 +184,8 @@ def test_an_image_folder_loads_in_hugging_face_datasets_with_its_columns(
     again = cli(["export", local_batch.name, "--format", "imagefolder", "--to", "hf"],
                 local_batch.env, local_batch.cwd)  # fmt: skip
     assert again.returncode == 2
-    assert again.stderr.startswith("error: ") and "hf is not empty" in again.stderr
+    assert again.stderr.startswith("error: ")
+    assert "hf is not empty" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1
 
 
@@ -269,7 +274,8 @@ def test_an_image_folder_is_copied_from_s3_to_s3_by_the_server_and_loads_once_do
         copied = client.head_object(Bucket=bucket, Key=f"datasets/v1/{key}.jpg")
         stored = client.head_object(Bucket=bucket, Key=f"images/{b.name}/{key}.jpg")
         assert copied["ContentType"] == "image/jpeg"
-        assert copied["Metadata"] == stored["Metadata"] and "job-id" in copied["Metadata"]
+        assert copied["Metadata"] == stored["Metadata"]
+        assert "job-id" in copied["Metadata"]
     loaded = load_image_folder(download)
     assert loaded["keys"] == kept
     assert [tuple(size) for size in loaded["sizes"]] == [expected_size(b.rows[key]) for key in kept]
@@ -278,7 +284,8 @@ def test_an_image_folder_is_copied_from_s3_to_s3_by_the_server_and_loads_once_do
         env,
         tmp_path,
     )
-    assert again.returncode == 2 and "datasets/v1 is not empty" in again.stderr
+    assert again.returncode == 2
+    assert "datasets/v1 is not empty" in again.stderr
 
 
 def test_an_unknown_batch_is_one_line_and_exit_code_2(

@@ -63,7 +63,8 @@ def test_a_workers_metrics_agree_with_the_results_table_and_the_provider(
 
     counts = summary["counts"]
     refused = counts["failed"]
-    assert counts["succeeded"] + refused == 30 and refused > 0
+    assert counts["succeeded"] + refused == 30
+    assert refused > 0
     finished = "seedream_jobs_finished_total"
     assert value(samples, finished, state="succeeded", error_class="") == counts["succeeded"]
     assert value(samples, finished, state="failed", error_class="content_policy") == refused

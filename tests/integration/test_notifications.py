@@ -39,7 +39,8 @@ def test_an_embedded_run_sends_one_signed_completed_event_retrying_a_500(
     assert len({(r.delivery, r.body["delivery_id"]) for r in hook.about("hooked")}) == 1
     [delivered] = hook.delivered("hooked")
     assert delivered.delivery == delivered.body["delivery_id"] != ""
-    assert delivered.event == "batch.completed" and delivered.signature_ok
+    assert delivered.event == "batch.completed"
+    assert delivered.signature_ok
     assert delivered.body["event"] == "batch.completed"
     assert delivered.body["batch"]["batch"] == "hooked"
     assert delivered.body["batch"]["counts"]["succeeded"] == 6
@@ -66,7 +67,8 @@ def test_a_batch_a_worker_pauses_on_a_bad_token_sends_one_paused_event(
             worker.stop()
 
     [delivered] = hook.delivered(batch)
-    assert delivered.event == "batch.paused" and delivered.signature_ok
+    assert delivered.event == "batch.paused"
+    assert delivered.signature_ok
     assert delivered.body["batch"]["batch"] == batch
     assert delivered.body["batch"]["paused_reason"].startswith("auth: ")
     assert [r.answered for r in hook.about(batch)] == [500, 200]  # tried again after the 500

@@ -330,7 +330,8 @@ def test_a_token_with_whitespace_around_it_is_stripped_and_works(
     with CloudflareClient(Settings(_env_file=None)) as client:
         generation = client.generate(ImageInput(prompt="a lighthouse"))
 
-    assert generation.url is not None and emulator.stats()["billed"] == 1
+    assert generation.url is not None
+    assert emulator.stats()["billed"] == 1
 
 
 def _command(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

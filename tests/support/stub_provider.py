@@ -24,7 +24,7 @@ class StubProvider(LocalServer):
         answer = self._answer
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 status, body = answer()
                 raw = json.dumps(body).encode()

@@ -75,7 +75,7 @@ class WebhookReceiver(LocalServer):
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers["Content-Length"]))
                 self.send_response(receiver._record(self.headers, raw))
                 self.end_headers()

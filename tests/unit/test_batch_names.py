@@ -7,7 +7,7 @@ from jobs.batch_names import validate_name
 
 @pytest.mark.parametrize("name", ["nl\n", "nl\r\n", "\nnl", "a/b", "", "-x", "x" * 101])
 def test_a_batch_name_with_a_newline_or_a_slash_is_refused(name: str) -> None:
-    with pytest.raises(ValueError, match="batch name .* is not allowed"):
+    with pytest.raises(ValueError, match=r"batch name .* is not allowed"):
         validate_name(name)
 
 

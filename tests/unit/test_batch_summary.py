@@ -59,7 +59,8 @@ def test_the_pace_of_a_finished_batch_ends_with_its_last_job() -> None:
     last = START + timedelta(seconds=15)
     done = progress(30, 0, last, since=last - PACE_WINDOW)
     pace = pace_now(START, done, START + timedelta(hours=5))
-    assert pace.images_per_s == pytest.approx(2.0) and pace.eta_s is None
+    assert pace.images_per_s == pytest.approx(2.0)
+    assert pace.eta_s is None
 
 
 def test_time_the_batch_sat_idle_before_the_window_does_not_lower_its_pace() -> None:
@@ -74,7 +75,8 @@ def test_a_running_batch_with_no_job_finished_within_the_window_has_no_eta() -> 
     now = START + timedelta(hours=1)
     stalled = progress(30, 70, START + timedelta(minutes=10), since=now - PACE_WINDOW, recent=0)
     pace = pace_now(START, stalled, now)
-    assert pace.images_per_s == 0.0 and pace.eta_s is None
+    assert pace.images_per_s == 0.0
+    assert pace.eta_s is None
 
 
 def test_there_is_no_pace_before_the_first_image() -> None:
@@ -96,17 +98,22 @@ def test_a_summary_counts_states_errors_spend_pace_and_time_left(table: ResultsT
     assert bad is not None
     table.record_failure(bad, "w", ServerError("503 twice"), max_attempts=1, retry_in=0)
 
-    summary = BatchSummary.of(table, table.get_batch("b") or pytest.fail())
+    summary = BatchSummary.of(table, table.get_batch("b") or pytest.fail("no batch b"))
 
-    assert summary.counts["succeeded"] == 1 and summary.counts["queued"] == len(waiting)
+    assert summary.counts["succeeded"] == 1
+    assert summary.counts["queued"] == len(waiting)
     assert summary.errors == [{"class": "server_error", "count": 1, "example": "503 twice"}]
     assert summary.spend_usd == pytest.approx(0.03)
-    assert summary.images_per_s is not None and summary.images_per_s > 0
+    assert summary.images_per_s is not None
+    assert summary.images_per_s > 0
     assert summary.eta_s is not None  # 2 left at that pace
-    assert summary.created_at is not None and summary.started_at is not None
+    assert summary.created_at is not None
+    assert summary.started_at is not None
     text = summary.render()
-    assert f"{PACE_LABEL}, about" in text and "server_error: 1 (e.g. 503 twice)" in text
-    assert summary.state == "running" and "state: running" in text
+    assert f"{PACE_LABEL}, about" in text
+    assert "server_error: 1 (e.g. 503 twice)" in text
+    assert summary.state == "running"
+    assert "state: running" in text
     assert summary.as_json()["finished"] == 2
 
 
@@ -114,21 +121,27 @@ def test_a_batch_whose_jobs_are_all_final_is_completed_with_no_eta(table: Result
     [job] = loaded(table, "only")
     succeed(table, job)
 
-    summary = BatchSummary.of(table, table.get_batch("b") or pytest.fail())
+    summary = BatchSummary.of(table, table.get_batch("b") or pytest.fail("no batch b"))
 
-    assert summary.state == "completed" and summary.as_json()["state"] == "completed"
-    assert summary.eta_s is None and summary.images_per_s is not None
+    assert summary.state == "completed"
+    assert summary.as_json()["state"] == "completed"
+    assert summary.eta_s is None
+    assert summary.images_per_s is not None
     assert summary.as_json()["pace_window_s"] == PACE_WINDOW.total_seconds()
-    assert "state: completed" in summary.render() and "active" not in summary.render()
+    assert "state: completed" in summary.render()
+    assert "active" not in summary.render()
 
 
 def test_a_batch_nothing_works_on_shows_running_without_pace_or_eta(table: ResultsTable) -> None:
     loaded(table, "w1", "w2")
 
-    summary = BatchSummary.of(table, table.get_batch("b") or pytest.fail())
+    summary = BatchSummary.of(table, table.get_batch("b") or pytest.fail("no batch b"))
 
-    assert summary.state == "running" and summary.eta_s is None and summary.images_per_s is None
-    assert "- left" in watch_line(summary) and PACE_LABEL in watch_line(summary)
+    assert summary.state == "running"
+    assert summary.eta_s is None
+    assert summary.images_per_s is None
+    assert "- left" in watch_line(summary)
+    assert PACE_LABEL in watch_line(summary)
 
 
 @pytest.mark.parametrize("stored_state", [BatchState.paused, BatchState.cancelled])
@@ -144,6 +157,7 @@ def test_a_paused_or_cancelled_batch_shows_that_state_and_no_eta(
         assert taken is not None
         table.record_failure(taken, "w", AuthError("401"), max_attempts=5, retry_in=0)
 
-    summary = BatchSummary.of(table, table.get_batch("b") or pytest.fail())
+    summary = BatchSummary.of(table, table.get_batch("b") or pytest.fail("no batch b"))
 
-    assert summary.state == stored_state.value and summary.eta_s is None
+    assert summary.state == stored_state.value
+    assert summary.eta_s is None

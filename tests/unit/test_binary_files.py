@@ -35,4 +35,5 @@ def test_a_text_manifest_with_a_stray_bad_byte_is_read_row_by_row(tmp_path: Path
     with ManifestReader(path) as reader:
         rows = list(reader)
 
-    assert isinstance(rows[0], RejectedRow) and len(rows) == 51
+    assert isinstance(rows[0], RejectedRow)
+    assert len(rows) == 51

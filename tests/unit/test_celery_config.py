@@ -6,7 +6,8 @@ from config.settings import DEFAULT_LEASE_S, Settings
 
 def test_a_message_is_acknowledged_after_the_work_and_redelivered_if_the_worker_dies() -> None:
     config = celery_config(Settings(_env_file=None, broker_url="redis://127.0.0.1:6379/0"))
-    assert config["task_acks_late"] and config["task_reject_on_worker_lost"]
+    assert config["task_acks_late"]
+    assert config["task_reject_on_worker_lost"]
     assert config["worker_prefetch_multiplier"] == 1
     assert config["worker_pool"] == "threads"
     assert config["task_default_queue"] == JOB_QUEUE
@@ -26,6 +27,8 @@ def test_with_no_broker_configured_the_queue_lives_in_the_process() -> None:
 
 def test_a_fleet_sends_task_events_for_flower_and_an_embedded_run_does_not() -> None:
     fleet = celery_config(Settings(_env_file=None, broker_url="redis://127.0.0.1:6379/0"))
-    assert fleet["worker_send_task_events"] and fleet["task_send_sent_event"]
+    assert fleet["worker_send_task_events"]
+    assert fleet["task_send_sent_event"]
     embedded = celery_config(Settings(_env_file=None, broker_url=None))
-    assert not embedded["worker_send_task_events"] and not embedded["task_send_sent_event"]
+    assert not embedded["worker_send_task_events"]
+    assert not embedded["task_send_sent_event"]

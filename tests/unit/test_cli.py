@@ -26,7 +26,8 @@ def test_status_of_a_batch_counts_its_jobs_and_says_where_the_images_are(
     assert result.exit_code == 0
     assert "batch spring: 1 job (queued 1)" in result.stdout
     assert "images: s3://bucket/prefix/spring/" in result.stdout
-    assert as_json["counts"]["queued"] == 1 and as_json["total"] == 1
+    assert as_json["counts"]["queued"] == 1
+    assert as_json["total"] == 1
 
 
 def test_status_with_no_batch_lists_recent_batches(cli_table: ResultsTable) -> None:
@@ -60,7 +61,8 @@ def test_a_manifest_that_cannot_be_read_is_one_line_and_leaves_no_batch(
     result = runner.invoke(app, ["submit", str(tmp_path / "m.txt")])
 
     assert result.exit_code == 2
-    assert "m.txt" in result.stderr and ".jsonl" in result.stderr
+    assert "m.txt" in result.stderr
+    assert ".jsonl" in result.stderr
     assert cli_table.recent_batches() == []
 
 
@@ -75,7 +77,8 @@ def test_an_error_quoting_the_manifest_prints_its_brackets_instead_of_reading_th
 
     assert result.exit_code == 2
     assert "'[bold]name', '[/b]'" in " ".join(result.stderr.split())
-    assert "Traceback" not in result.stderr and "MarkupError" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "MarkupError" not in result.stderr
 
 
 @pytest.mark.parametrize("name", ["nl\n", "a/b", " lead", "x" * 101], ids=repr)
@@ -89,5 +92,6 @@ def test_a_batch_name_that_storage_could_not_hold_is_refused_before_anything_is_
     result = runner.invoke(app, ["submit", str(tmp_path / "m.jsonl"), "--batch", name])
 
     assert result.exit_code == 2
-    assert "batch name" in result.stderr and "is not allowed" in result.stderr
+    assert "batch name" in result.stderr
+    assert "is not allowed" in result.stderr
     assert cli_table.recent_batches() == []

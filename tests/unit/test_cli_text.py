@@ -48,7 +48,8 @@ def test_a_value_outside_the_choices_names_the_option_and_the_choices(
         "--format: 'xml' is not one of jsonl, csv, parquet, imagefolder, webdataset"
         in result.stderr
     )
-    assert "Value error" not in result.stderr and "Invalid value" not in result.stderr
+    assert "Value error" not in result.stderr
+    assert "Invalid value" not in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -69,7 +70,8 @@ def test_option_errors_are_said_in_the_cli_s_words(
 
     assert result.exit_code == 2
     assert said in result.stderr
-    assert "Input should" not in result.stderr and "Value error" not in result.stderr
+    assert "Input should" not in result.stderr
+    assert "Value error" not in result.stderr
 
 
 def test_one_job_is_one_job(cli_table: ResultsTable) -> None:
@@ -78,7 +80,8 @@ def test_one_job_is_one_job(cli_table: ResultsTable) -> None:
     shown = runner.invoke(app, ["status", "one"]).stdout
     cancelled = runner.invoke(app, ["cancel", "one"]).stderr
 
-    assert "batch one: 1 job (queued 1)" in shown and "0 rows rejected" in shown
+    assert "batch one: 1 job (queued 1)" in shown
+    assert "0 rows rejected" in shown
     assert "cancelled 1 queued job;" in cancelled
 
 
@@ -115,7 +118,8 @@ def test_an_auth_pause_reads_as_one_sentence_with_its_advice_once(
         "PAUSED: auth: Unauthorized: the API token is missing or not valid; fix it, then "
         "`seedream-batch resume p`"
     ) in shown
-    assert ".;" not in shown and shown.count("resume p") == 1
+    assert ".;" not in shown
+    assert shown.count("resume p") == 1
 
 
 def test_a_budget_pause_gives_its_advice_once(cli_table: ResultsTable) -> None:
@@ -127,4 +131,5 @@ def test_a_budget_pause_gives_its_advice_once(cli_table: ResultsTable) -> None:
     shown = runner.invoke(app, ["status", "capped"]).stdout
 
     assert "PAUSED: budget: 1 image ($0.03 at $0.03 each) paid for or in flight" in shown
-    assert shown.count("resume capped") == 1 and shown.count("--max-images") == 1
+    assert shown.count("resume capped") == 1
+    assert shown.count("--max-images") == 1

@@ -173,7 +173,8 @@ def test_the_workers_see_every_manifest_folder_beat_sees() -> None:
     mounted = [v for v in SERVICES["beat"]["volumes"] if v.startswith("./")]
     schedules_file = SERVICES["beat"]["environment"]["SEEDREAM_SCHEDULES_FILE"]
     manifests = [v for v in mounted if not v.split(":")[1] == schedules_file]
-    assert manifests and set(manifests) <= set(SERVICES["worker"]["volumes"])
+    assert manifests
+    assert set(manifests) <= set(SERVICES["worker"]["volumes"])
 
 
 def test_no_port_is_published_on_every_interface() -> None:
@@ -194,7 +195,8 @@ def test_no_port_is_published_on_every_interface() -> None:
 )
 def test_every_image_pulled_is_pinned_to_a_release(image: str) -> None:
     tag = image_tag(image)
-    assert tag is not None and tag != "latest", f"{image}: name a release, not latest"
+    assert tag is not None, f"{image}: name a release"
+    assert tag != "latest", f"{image}: name a release, not latest"
     assert tag.startswith("sha256:") or PINNED_TAG.match(tag), f"{image}: {tag} moves"
 
 
@@ -241,7 +243,8 @@ def test_every_service_connects_to_redis_with_the_password() -> None:
     assert {"worker.SEEDREAM_BROKER_URL", "flower.CELERY_BROKER_URL"} <= set(urls)
     for where, url in urls.items():
         credentials = url.split("://", 1)[1].split("@", 1)[0]
-        assert "@" in url and "${REDIS_PASSWORD:?" in credentials, where
+        assert "@" in url, where
+        assert "${REDIS_PASSWORD:?" in credentials, where
 
 
 def test_flower_asks_for_a_login_from_env() -> None:

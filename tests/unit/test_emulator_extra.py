@@ -52,8 +52,10 @@ def test_the_commands_help_is_the_emulators_own() -> None:
     result = runner.invoke(app, ["emulator", "--help"])
 
     assert result.exit_code == 0, result.output
-    assert "Usage: " in result.output and " emulator [OPTIONS]" in result.output
-    assert "--latency" in result.output and "--rate-limit" in result.output
+    assert "Usage: " in result.output
+    assert " emulator [OPTIONS]" in result.output
+    assert "--latency" in result.output
+    assert "--rate-limit" in result.output
 
 
 def test_a_bad_emulator_option_is_said_in_the_clis_words() -> None:

@@ -46,7 +46,8 @@ def test_a_row_carries_the_call_and_the_result_but_never_the_provider_url_or_inl
     assert row["metadata"] == {"caption": "a mug", "label": 3}
     assert (row["bytes"], row["width"], row["height"], row["cost"]) == (1234, 1024, 2048, 0.03)
     assert row["finished_at"].isoformat() == "2026-01-02T03:04:05+00:00"
-    assert "provider_url" not in row and "inline_image" not in row
+    assert "provider_url" not in row
+    assert "inline_image" not in row
     assert "signature" not in json_line(row)
 
 
@@ -79,7 +80,8 @@ def test_a_failed_job_keeps_its_error_and_has_no_image() -> None:
         "content_policy",
         "flagged",
     )
-    assert row["output_uri"] is None and row["finished_at"] is None
+    assert row["output_uri"] is None
+    assert row["finished_at"] is None
 
 
 def test_flat_rows_spread_metadata_into_prefixed_columns_between_the_call_and_the_result() -> None:
@@ -89,7 +91,8 @@ def test_flat_rows_spread_metadata_into_prefixed_columns_between_the_call_and_th
     names = list(flat)
     assert names.index("input_image") < names.index("meta_caption") < names.index("bytes")
     assert flat["meta_caption"] is None
-    assert flat["meta_width"] == 7 and flat["width"] == 1024  # a metadata name a job column has
+    assert flat["meta_width"] == 7
+    assert flat["width"] == 1024
     assert flat["meta_tags"] == '["a", "b"]'
     assert "metadata" not in flat
 
@@ -108,7 +111,8 @@ def test_metadata_kinds_widen_to_hold_every_value() -> None:
     assert columns.kind("mixed") is ValueKind.text
     assert columns.kind("late") is ValueKind.integer  # a null first is no evidence
     assert columns.kind("empty") is ValueKind.text
-    assert columns.cell("x", 1) == 1.0 and isinstance(columns.cell("x", 1), float)
+    assert columns.cell("x", 1) == 1.0
+    assert isinstance(columns.cell("x", 1), float)
     assert columns.cell("mixed", 1) == "1"
     assert columns.cell("mixed", {"a": "é"}) == '{"a": "é"}'
 

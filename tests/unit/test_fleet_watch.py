@@ -23,7 +23,8 @@ def test_no_answer_warns_within_ten_seconds_then_only_every_few_minutes() -> Non
     watch = FleetWatch(lambda: False, warnings.append, clock)
 
     watch_for(10, clock, watch)
-    assert len(warnings) == 1 and NO_WORKER_WARNING_S <= warnings[0] <= 10
+    assert len(warnings) == 1
+    assert NO_WORKER_WARNING_S <= warnings[0] <= 10
 
     watch_for(WARNING_REPEAT_S - 10, clock, watch)
     assert len(warnings) == 1

@@ -61,7 +61,9 @@ def test_a_turn_due_now_goes_at_once_with_one_call_to_the_backend() -> None:
 
     with limiter.permit() as permit:
         assert (permit.gateway, permit.sent_at_us) == ("g1", 100)
-    assert slept == [] and backend.reservations == [] and backend.epochs == []
+    assert slept == []
+    assert backend.reservations == []
+    assert backend.epochs == []
 
 
 def test_a_later_turn_is_slept_out_exactly_once() -> None:
@@ -88,12 +90,20 @@ def test_a_capped_limiter_waits_for_a_slot_and_always_gives_it_back() -> None:
     backend = ScriptedBackend([Reservation(None, 0.0, 1, 0)], free_slots=0)
     limiter, _ = limiter_over(backend, capped=True)
 
-    with pytest.raises(RuntimeError), limiter.permit():
-        assert limiter.held_slots()
-        raise RuntimeError("the call failed")
+    held_during_the_call: list[object] = []
 
+    def failing_call() -> None:
+        with limiter.permit():
+            held_during_the_call.extend(limiter.held_slots())
+            raise RuntimeError("the call failed")
+
+    with pytest.raises(RuntimeError, match="the call failed"):
+        failing_call()
+
+    assert held_during_the_call
     assert backend.waits_for_slot == 1
-    assert len(backend.released) == 1 and limiter.held_slots() == []
+    assert len(backend.released) == 1
+    assert limiter.held_slots() == []
 
 
 def test_a_429_cools_down_its_gateway_for_retry_after_or_the_default() -> None:

@@ -169,7 +169,8 @@ def test_an_idle_spell_does_not_bank_more_than_the_burst(open_backend: OpenBacke
 
     waits = [limiter.reserve().wait_s for _ in range(3)]
 
-    assert waits[:2] == [0, 0] and waits[2] > 0
+    assert waits[:2] == [0, 0]
+    assert waits[2] > 0
 
 
 # gateways
@@ -195,7 +196,8 @@ def test_each_gateway_keeps_its_own_limit_and_together_they_multiply_it(
 
     for gateway in ("g1", "g2", "g3"):
         times = [r.send_at_us / 1e6 for r in booked if r.gateway == gateway]
-        assert len(times) == 30 and most_in_any_window(times, 1.0) == 10
+        assert len(times) == 30
+        assert most_in_any_window(times, 1.0) == 10
     assert most_in_any_window([r.send_at_us / 1e6 for r in booked], 1.0) == 30
 
 
@@ -357,7 +359,8 @@ def test_the_rate_climbs_back_to_the_configured_one_and_no_further(
 def test_slots_are_capped_and_come_back_on_release(open_backend: OpenBackend) -> None:
     limiter, _, _ = open_backend()
 
-    assert limiter.take_slot("a") and limiter.take_slot("b")
+    assert limiter.take_slot("a")
+    assert limiter.take_slot("b")
     assert not limiter.take_slot("c")
     limiter.release_slot("a")
     assert limiter.take_slot("c")
@@ -367,15 +370,18 @@ def test_slots_are_shared_by_every_worker(open_backend: OpenBackend) -> None:
     one, _, _ = open_backend()
     other, _, _ = open_backend()
 
-    assert one.take_slot("a") and other.take_slot("b")
-    assert not one.take_slot("c") and not other.take_slot("c")
+    assert one.take_slot("a")
+    assert other.take_slot("b")
+    assert not one.take_slot("c")
+    assert not other.take_slot("c")
     other.release_slot("a")
     assert one.take_slot("c")
 
 
 def test_a_release_wakes_a_thread_waiting_for_a_slot(open_backend: OpenBackend) -> None:
     limiter, _, _ = open_backend()
-    assert limiter.take_slot("a") and limiter.take_slot("b")
+    assert limiter.take_slot("a")
+    assert limiter.take_slot("b")
     releaser = threading.Timer(0.2, limiter.release_slot, ["a"])
 
     releaser.start()
@@ -390,7 +396,8 @@ def test_a_release_wakes_a_thread_waiting_for_a_slot(open_backend: OpenBackend) 
 
 def test_a_waiter_with_no_release_waits_out_its_timeout(open_backend: OpenBackend) -> None:
     limiter, _, _ = open_backend()
-    assert limiter.take_slot("a") and limiter.take_slot("b")
+    assert limiter.take_slot("a")
+    assert limiter.take_slot("b")
 
     started = time.monotonic()
     limiter.wait_for_slot(0.3)

@@ -1,6 +1,8 @@
 """Loading a manifest into a batch: chunks recorded and enqueued, bad rows reported, --strict."""
 
+import functools
 import json
+import operator
 import tracemalloc
 from pathlib import Path
 
@@ -48,7 +50,8 @@ def test_good_rows_are_enqueued_in_chunks_as_they_are_recorded(
     report, enqueued, rejected = load(table, path)
 
     assert [len(chunk) for chunk in enqueued] == [4, 4, 2]
-    assert report.loaded == 10 and not rejected
+    assert report.loaded == 10
+    assert not rejected
     assert table.counts("b")[JobState.queued] == 10
 
 
@@ -59,7 +62,8 @@ def test_a_duplicate_key_is_rejected_with_both_lines_and_the_first_row_goes_on(
 
     report, enqueued, rejected = load(table, path)
 
-    assert report.loaded == 1 and sum(map(len, enqueued)) == 1
+    assert report.loaded == 1
+    assert sum(map(len, enqueued)) == 1
     [row] = rejected
     assert row.line == 2
     assert str(row).startswith(f"{path}:2: id: duplicate key 'a': line 1 has it already")
@@ -74,7 +78,8 @@ def test_strict_refuses_a_manifest_with_a_bad_row_and_enqueues_nothing(
 
     report, enqueued, rejected = load(table, path, strict=True)
 
-    assert report.refused and len(rejected) == 1
+    assert report.refused
+    assert len(rejected) == 1
     assert enqueued == []
     assert table.counts("b")[JobState.cancelled] == 1
 
@@ -87,7 +92,7 @@ def test_strict_enqueues_everything_when_every_row_is_good(
     report, enqueued, _ = load(table, path, strict=True)
 
     assert not report.refused
-    assert sorted(sum(enqueued, [])) == [1, 2]
+    assert sorted(functools.reduce(operator.iadd, enqueued, [])) == [1, 2]
 
 
 class Tally:

@@ -53,14 +53,16 @@ def test_a_relative_path_becomes_a_data_uri_of_the_file(
 
 def test_a_csv_cell_path_is_read_the_same_way(folder: Path) -> None:
     job = only_job(write(folder, "m.csv", "prompt,image\nedit it,refs/cat.png\n"))
-    assert job.input.image is not None and job.input.image.startswith("data:image/png;base64,")
+    assert job.input.image is not None
+    assert job.input.image.startswith("data:image/png;base64,")
 
 
 def test_an_absolute_path_inside_the_folder_is_read(folder: Path) -> None:
     job = only_job(
         write(folder, "m.jsonl", jsonl({"prompt": "a", "image": str(folder / "cat.jpg")}))
     )
-    assert job.input.image is not None and job.input.image.startswith("data:image/jpeg;base64,")
+    assert job.input.image is not None
+    assert job.input.image.startswith("data:image/jpeg;base64,")
 
 
 def test_a_path_is_resolved_against_the_manifest_not_the_working_folder(
@@ -101,7 +103,8 @@ def test_a_symlink_pointing_outside_the_folder_is_refused(folder: Path, tmp_path
 def test_a_symlink_that_stays_inside_the_folder_is_followed(folder: Path) -> None:
     (folder / "alias.png").symlink_to(folder / "refs" / "cat.png")
     job = only_job(write(folder, "m.jsonl", jsonl({"prompt": "a", "image": "alias.png"})))
-    assert job.input.image is not None and job.input.image.startswith("data:image/png;base64,")
+    assert job.input.image is not None
+    assert job.input.image.startswith("data:image/png;base64,")
 
 
 def test_a_fifo_is_refused_without_blocking(folder: Path) -> None:

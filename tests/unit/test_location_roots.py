@@ -40,7 +40,8 @@ def test_a_manifest_outside_every_root_is_refused_naming_it_and_the_setting(root
     with pytest.raises(OutsideRoots) as refused:
         require_under_roots(outside, [str(root), "s3://campaigns"], SETTING, root)
 
-    assert repr(outside) in str(refused.value) and SETTING in str(refused.value)
+    assert repr(outside) in str(refused.value)
+    assert SETTING in str(refused.value)
     assert "s3://campaigns" in str(refused.value)
 
 
@@ -119,7 +120,8 @@ def test_roots_are_read_comma_separated_with_the_working_folder_and_output_as_de
     monkeypatch.delenv("SEEDREAM_MANIFEST_ROOTS", raising=False)
     monkeypatch.delenv("SEEDREAM_OUTPUT_ROOTS", raising=False)
     defaults = Settings(_env_file=None)
-    assert defaults.manifest_roots == (".",) and defaults.output_roots == ()
+    assert defaults.manifest_roots == (".",)
+    assert defaults.output_roots == ()
 
     monkeypatch.setenv("SEEDREAM_MANIFEST_ROOTS", " /srv/manifests , s3://campaigns/spring,")
     monkeypatch.setenv("SEEDREAM_OUTPUT_ROOTS", "s3://assets")

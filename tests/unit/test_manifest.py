@@ -372,7 +372,8 @@ def test_the_cross_field_rules_pass_when_the_row_agrees(tmp_path: Path) -> None:
         ),
     )
     first, second = rows(path)
-    assert isinstance(first, JobSpec) and isinstance(second, JobSpec)
+    assert isinstance(first, JobSpec)
+    assert isinstance(second, JobSpec)
     assert second.input.aspect_ratio is AspectRatio.match_input_image
 
 
@@ -415,7 +416,8 @@ def test_a_jsonl_line_that_is_not_one_json_object_is_rejected(
 def test_a_nul_byte_rejects_only_its_row(tmp_path: Path, name: str, content: bytes) -> None:
     bad, good = rows(write(tmp_path, name, content))
     assert problems(bad) == {"row": "contains a NUL byte; a manifest is text"}
-    assert isinstance(good, JobSpec) and good.input.prompt == "ok"
+    assert isinstance(good, JobSpec)
+    assert good.input.prompt == "ok"
 
 
 NUL_ESCAPE = "contains a NUL character (a \\u0000 escape); text cannot hold it"
@@ -453,7 +455,8 @@ def test_invalid_utf8_rejects_only_its_row(tmp_path: Path, name: str, content: b
     assert isinstance(bad, RejectedRow)
     assert problems(bad)["row"].startswith("is not valid UTF-8 (byte 0xe9 at byte")
     assert problems(bad)["row"].endswith("save the manifest as UTF-8")
-    assert isinstance(good, JobSpec) and good.input.prompt == "ok"
+    assert isinstance(good, JobSpec)
+    assert good.input.prompt == "ok"
 
 
 def test_a_lone_surrogate_escape_in_jsonl_is_not_text(tmp_path: Path) -> None:
@@ -475,7 +478,8 @@ def test_a_lone_surrogate_escape_in_jsonl_is_not_text(tmp_path: Path) -> None:
 )
 def test_bom_and_crlf_are_read(tmp_path: Path, name: str, content: bytes) -> None:
     first, second = rows(write(tmp_path, name, content))
-    assert isinstance(first, JobSpec) and isinstance(second, JobSpec)
+    assert isinstance(first, JobSpec)
+    assert isinstance(second, JobSpec)
     assert (first.input.prompt, first.input.size, second.input.prompt) == ("café", Size.one_k, "b")
 
 
@@ -486,13 +490,16 @@ def test_a_record_spanning_lines_reports_its_first_line(tmp_path: Path) -> None:
         ('prompt,size\n"a cat,\r\non two lines",1K\r\n"a dog\n\non three",5K\nlast,2K\n'),
     )
     cat, dog, last = rows(path)
-    assert isinstance(cat, JobSpec) and (cat.line, cat.input.prompt) == (
+    assert isinstance(cat, JobSpec)
+    assert (cat.line, cat.input.prompt) == (
         2,
         "a cat,\r\non two lines",
     )
-    assert isinstance(dog, RejectedRow) and dog.line == 4
+    assert isinstance(dog, RejectedRow)
+    assert dog.line == 4
     assert dog.raw == '"a dog\n\non three",5K'
-    assert isinstance(last, JobSpec) and last.line == 7
+    assert isinstance(last, JobSpec)
+    assert last.line == 7
 
 
 def test_a_csv_row_with_more_cells_than_the_header_is_rejected(tmp_path: Path) -> None:
@@ -521,7 +528,8 @@ def test_broken_quoting_rejects_only_its_row(tmp_path: Path) -> None:
     assert problems(stray)["row"].startswith(
         "is not valid CSV: a quoted cell must end at its closing quote"
     )
-    assert isinstance(ok, JobSpec) and ok.line == 3
+    assert isinstance(ok, JobSpec)
+    assert ok.line == 3
     assert unclosed.line == 4
     assert problems(unclosed) == {
         "row": "is not valid CSV: a quoted cell is never closed: its quote runs to the end of the "
@@ -550,8 +558,11 @@ def test_an_overlong_jsonl_line_is_rejected_unread_and_reading_goes_on(tmp_path:
         "not read"
     }
     assert isinstance(long, RejectedRow)
-    assert long.line == 2 and len(long.raw) == MAX_ROW_BYTES
-    assert isinstance(before, JobSpec) and isinstance(after, JobSpec) and after.line == 3
+    assert long.line == 2
+    assert len(long.raw) == MAX_ROW_BYTES
+    assert isinstance(before, JobSpec)
+    assert isinstance(after, JobSpec)
+    assert after.line == 3
 
 
 def test_a_row_exactly_at_the_limit_is_read(tmp_path: Path) -> None:
@@ -587,7 +598,8 @@ def test_reading_is_lazy(tmp_path: Path) -> None:
         with path.open("a", encoding="utf-8") as manifest:
             manifest.write(second)
         appended = next(reading)
-        assert isinstance(appended, JobSpec) and appended.input.prompt == "second"
+        assert isinstance(appended, JobSpec)
+        assert appended.input.prompt == "second"
         assert next(reading, None) is None
 
 

@@ -111,7 +111,8 @@ def test_the_reaper_counts_the_attempts_and_jobs_dead_workers_lost(
     )
     turn = reaper.reap()
 
-    assert turn is not None and turn.recovered == 2
+    assert turn is not None
+    assert turn.recovered == 2
     lost = {"error_class": "worker_lost"}
     assert registry.get_sample_value("seedream_attempts_failed_total", lost) == 2
     failed = {"state": "failed", **lost}

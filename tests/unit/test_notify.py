@@ -58,7 +58,8 @@ def test_a_5xx_or_a_network_error_is_tried_again_with_exponential_backoff() -> N
 
     assert hook.send(_delivery(BatchEvent.completed))
 
-    assert len(recorder.requests) == 4 and waits == [2.0, 4.0, 8.0]
+    assert len(recorder.requests) == 4
+    assert waits == [2.0, 4.0, 8.0]
     request = recorder.requests[0]
     assert request.headers["X-Seedream-Event"] == "batch.completed"
     assert request.headers["X-Seedream-Signature"] == signature(b"{}", SECRET)
@@ -72,7 +73,8 @@ def test_a_4xx_is_not_tried_again_and_a_dead_receiver_is_given_up_after_every_tr
     assert not dead.send(_delivery(BatchEvent.paused))
 
     assert len(refused_requests.requests) == 1
-    assert len(dead_requests.requests) == WEBHOOK_TRIES and sum(waits) == 30.0
+    assert len(dead_requests.requests) == WEBHOOK_TRIES
+    assert sum(waits) == 30.0
 
 
 def test_the_log_says_the_status_and_never_the_secret_or_the_url(
@@ -83,8 +85,10 @@ def test_the_log_says_the_status_and_never_the_secret_or_the_url(
     with caplog.at_level(logging.INFO, logger="worker.notify"):
         hook.send(_delivery(BatchEvent.completed))
 
-    assert "try 1: 500" in caplog.text and "try 2: 200" in caplog.text
-    assert SECRET not in caplog.text and "token=abc" not in caplog.text
+    assert "try 1: 500" in caplog.text
+    assert "try 2: 200" in caplog.text
+    assert SECRET not in caplog.text
+    assert "token=abc" not in caplog.text
 
 
 def _finish(table: ResultsTable, job_ids: list[int]) -> None:
@@ -134,8 +138,10 @@ def test_the_notifier_sends_what_it_claimed_with_the_batch_summary(table: Result
 
     [request] = recorder.requests
     body = json.loads(request.content)
-    assert body["event"] == "batch.completed" and body["batch"]["batch"] == "b"
-    assert body["batch"]["counts"]["succeeded"] == 1 and body["sent_at"]
+    assert body["event"] == "batch.completed"
+    assert body["batch"]["batch"] == "b"
+    assert body["batch"]["counts"]["succeeded"] == 1
+    assert body["sent_at"]
 
 
 def test_every_try_of_a_delivery_carries_its_id_and_another_delivery_has_another(
@@ -146,10 +152,12 @@ def test_every_try_of_a_delivery_carries_its_id_and_another_delivery_has_another
     hook, recorder, _ = _webhook(500, 200, 200)
     notifier = BatchNotifier(table, hook)
 
-    assert notifier.notify_batch("first") and notifier.notify_batch("second")
+    assert notifier.notify_batch("first")
+    assert notifier.notify_batch("second")
 
     sent = [(r.headers["X-Seedream-Delivery"], json.loads(r.content)) for r in recorder.requests]
     assert [body["batch"]["batch"] for _, body in sent] == ["first", "first", "second"]
     assert all(header == body["delivery_id"] for header, body in sent)  # header = signed body
     assert sent[0][0] == sent[1][0]  # a retry is the same delivery: a receiver drops the copy
-    assert sent[2][0] != sent[0][0] and len(sent[0][0]) >= 32  # unique: not guessable either
+    assert sent[2][0] != sent[0][0]
+    assert len(sent[0][0]) >= 32

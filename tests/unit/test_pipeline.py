@@ -103,13 +103,16 @@ def test_a_job_is_generated_fetched_stored_and_recorded(table: ResultsTable) -> 
 
     outcome = pipeline(table, client, storage).run(job_id)
 
-    assert outcome.state is JobState.succeeded and outcome.retry_in is None
+    assert outcome.state is JobState.succeeded
+    assert outcome.retry_in is None
     [row] = table.job_rows("b")
     assert (row["state"], row["width"], row["height"]) == ("succeeded", 64, 48)
-    assert row["output_uri"] == "mem://b/k.jpg" and row["provider_url"] is None
+    assert row["output_uri"] == "mem://b/k.jpg"
+    assert row["provider_url"] is None
     data, content_type, metadata = storage.objects["b/k.jpg"]
     assert data == JPEG
-    assert content_type == "image/jpeg" and metadata["job-id"] == str(job_id)
+    assert content_type == "image/jpeg"
+    assert metadata["job-id"] == str(job_id)
     assert len(metadata["prompt-sha256"]) == 64
 
 
@@ -151,7 +154,8 @@ def test_the_spool_is_closed_whatever_becomes_of_the_job(
     outcome = pipeline(table, FakeClient(), storage, download).run(one_job(table))
 
     assert outcome.state is state
-    assert len(opened) == 1 and opened[0].closed
+    assert len(opened) == 1
+    assert opened[0].closed
 
 
 def test_a_storage_failure_retries_the_upload_without_calling_the_api_again(
@@ -161,7 +165,8 @@ def test_a_storage_failure_retries_the_upload_without_calling_the_api_again(
     run = pipeline(table, client, storage).run
 
     first = run(job_id)
-    assert first.state is JobState.generated and first.retry_in is not None
+    assert first.state is JobState.generated
+    assert first.retry_in is not None
     second = run(job_id)
 
     assert second.state is JobState.succeeded
@@ -175,7 +180,8 @@ def test_a_transient_provider_error_requeues_with_a_delay(table: ResultsTable) -
 
     outcome = pipeline(table, client, FlakyStorage()).run(job_id)
 
-    assert outcome.state is JobState.queued and outcome.retry_in == 7
+    assert outcome.state is JobState.queued
+    assert outcome.retry_in == 7
     assert table.job_rows("b")[0]["error_class"] == "server_error"
 
 
@@ -184,7 +190,8 @@ def test_a_final_error_fails_the_job_at_once(table: ResultsTable) -> None:
 
     outcome = pipeline(table, FakeClient(ContentPolicy("flagged")), FlakyStorage()).run(job_id)
 
-    assert outcome.state is JobState.failed and outcome.retry_in is None
+    assert outcome.state is JobState.failed
+    assert outcome.retry_in is None
 
 
 def test_transient_errors_stop_at_the_attempt_limit(table: ResultsTable) -> None:
@@ -217,7 +224,8 @@ def test_an_inline_image_whose_upload_failed_is_stored_later_without_calling_aga
     assert run(job_id).state is JobState.generated
     assert run(job_id).state is JobState.succeeded
 
-    assert client.calls == 1 and storage.objects["b/k.jpg"][0] == JPEG
+    assert client.calls == 1
+    assert storage.objects["b/k.jpg"][0] == JPEG
 
 
 def test_an_auth_error_pauses_the_batch_and_leaves_the_job_waiting(table: ResultsTable) -> None:
@@ -225,7 +233,8 @@ def test_an_auth_error_pauses_the_batch_and_leaves_the_job_waiting(table: Result
 
     outcome = pipeline(table, FakeClient(AuthError("401: bad token")), FlakyStorage()).run(job_id)
 
-    assert outcome.state is JobState.queued and outcome.retry_in is None
+    assert outcome.state is JobState.queued
+    assert outcome.retry_in is None
     batch = table.get_batch("b")
     assert batch is not None
     assert batch.paused_reason == "auth: 401: bad token; fix it, then `seedream-batch resume b`"
@@ -274,7 +283,8 @@ def test_a_program_error_fails_the_job_after_one_paid_attempt_with_its_traceback
     assert (row["state"], row["error_class"], row["attempts"]) == ("failed", "internal", 1)
     assert row["error_message"].startswith(f"program error (not retried): {type(bug).__name__}")
     [logged] = [r for r in caplog.records if r.exc_info is not None]
-    assert logged.exc_info is not None and logged.exc_info[1] is bug
+    assert logged.exc_info is not None
+    assert logged.exc_info[1] is bug
 
 
 def test_a_lost_connection_is_retried_up_to_the_attempt_limit(table: ResultsTable) -> None:
@@ -300,7 +310,8 @@ def test_a_program_error_after_the_image_was_paid_for_never_pays_for_it_again(
     storage = FlakyStorage()
     assert pipeline(table, client, storage).run(job_id).state is JobState.succeeded
 
-    assert client.calls == 1 and list(storage.objects) == ["b/k.jpg"]
+    assert client.calls == 1
+    assert list(storage.objects) == ["b/k.jpg"]
 
 
 class BrokenStorage(FlakyStorage):
@@ -361,10 +372,13 @@ def test_a_download_that_is_not_a_whole_image_fails_as_bad_image_and_stores_noth
 
     outcome = pipeline(table, client, storage, download).run(job_id)
 
-    assert outcome.state is JobState.failed and outcome.retry_in is None
+    assert outcome.state is JobState.failed
+    assert outcome.retry_in is None
     [row] = table.job_rows("b")
-    assert row["error_class"] == "bad_image" and says in row["error_message"]
-    assert row["output_uri"] is None and row["sha256"] is None
+    assert row["error_class"] == "bad_image"
+    assert says in row["error_message"]
+    assert row["output_uri"] is None
+    assert row["sha256"] is None
     assert storage.objects == {}
     assert client.calls == 1
 
@@ -444,8 +458,9 @@ def test_an_image_url_on_the_metadata_endpoint_fails_as_bad_image_naming_host_an
     assert outcome.state is JobState.failed
     [row] = table.job_rows("b")
     assert row["error_class"] == "bad_image"
-    assert "provider.example resolves to 169.254.169.254, a link-local address" in (
-        row["error_message"]
+    assert (
+        "provider.example resolves to 169.254.169.254, a link-local address"
+        in (row["error_message"])
     )
     assert "X-Amz-Signature" not in row["error_message"]
     assert network.connected == []

@@ -68,7 +68,8 @@ def test_a_job_message_is_read_by_celery_as_process_job_of_the_job_id() -> None:
     request = as_worker_reads_it(JobMessages().encode(4242))
 
     assert request.name == process_job.name == "seedream.process_job"
-    assert request.args == [4242] and request.kwargs == {}
+    assert request.args == [4242]
+    assert request.kwargs == {}
     assert request.delivery_info["routing_key"] == JOB_QUEUE
     assert request.ignore_result is True  # from the task, as with apply_async
 
@@ -110,7 +111,8 @@ def test_the_template_fills_in_to_the_message_with_a_new_uuid4_task_id_each_time
 
     assert first == job_message(task_id, 1)
     assert first["properties"]["delivery_tag"] == task_id
-    assert uuid.UUID(task_id).version == 4 and str(uuid.UUID(task_id)) == task_id
+    assert uuid.UUID(task_id).version == 4
+    assert str(uuid.UUID(task_id)) == task_id
     assert len({task_id, second["headers"]["id"], other_producer["headers"]["id"]}) == 3
 
 

@@ -54,7 +54,8 @@ def test_a_read_only_command_in_another_folder_creates_no_database_and_says_so(
     assert not (elsewhere / "seedream.db").exists()
     [line] = result.stderr.strip().splitlines()
     assert "no results table at sqlite:///seedream.db" in line
-    assert "the folder you ran `run` in" in line and "SEEDREAM_DATABASE_URL" in line
+    assert "the folder you ran `run` in" in line
+    assert "SEEDREAM_DATABASE_URL" in line
 
 
 def test_a_postgres_database_without_the_tables_is_named_without_its_password(
@@ -71,7 +72,8 @@ def test_a_postgres_database_without_the_tables_is_named_without_its_password(
     assert result.exit_code == 2, result.output
     [line] = result.stderr.strip().splitlines()
     assert "no results table at postgresql+psycopg://postgres:***@" in line
-    assert "has no results tables" in line and "hunter2" not in line
+    assert "has no results tables" in line
+    assert "hunter2" not in line
 
 
 def test_a_postgres_database_that_does_not_exist_is_one_line_without_the_password(
@@ -87,4 +89,5 @@ def test_a_postgres_database_that_does_not_exist_is_one_line_without_the_passwor
     assert result.exit_code == 2, result.output
     [line] = result.stderr.strip().splitlines()
     assert "cannot open the results table at postgresql+psycopg://postgres:***@" in line
-    assert "seedream_no_such_database" in line and "pw7" not in line
+    assert "seedream_no_such_database" in line
+    assert "pw7" not in line

@@ -68,7 +68,8 @@ def test_a_dead_workers_paid_for_job_comes_back_for_the_upload_only(table: Resul
     table.recover_expired_leases(max_attempts=5)
 
     again = table.claim(job_id, "new", 60)
-    assert again is not None and again.provider_url == URL
+    assert again is not None
+    assert again.provider_url == URL
 
 
 def test_a_job_that_kills_its_worker_every_time_fails_at_the_attempt_limit(
@@ -99,7 +100,8 @@ def test_a_renewed_lease_is_not_taken_and_a_dead_holder_is_found_before_expiry(
     )
 
     assert recovered == [JobState.queued]
-    assert job(table, "live")["state"] == "running" and job(table, "dead")["state"] == "queued"
+    assert job(table, "live")["state"] == "running"
+    assert job(table, "dead")["state"] == "queued"
 
 
 # -- pauses ---------------------------------------------------------------------------------
@@ -120,7 +122,8 @@ def test_auth_and_quota_pause_the_batch_and_cost_the_job_nothing(
     state = table.record_failure(claim, "w", error, max_attempts=1, retry_in=0).state
 
     batch = table.get_batch("b")
-    assert batch is not None and batch.state is BatchState.paused
+    assert batch is not None
+    assert batch.state is BatchState.paused
     resume = "fix it, then `seedream-batch resume b`"
     assert batch.paused_reason == f"{error.error_class}: {error.message}; {resume}"
     assert state is JobState.queued  # not failed, though it was its only attempt
@@ -139,12 +142,15 @@ def test_auth_and_quota_pause_the_batch_and_cost_the_job_nothing(
 def test_a_budget_pauses_the_batch_when_spent_and_resume_raises_it(table: ResultsTable) -> None:
     ids = loaded(table, "a", "b", "c", max_cost=0.06)  # two images at $0.03
     first, second = (table.claim(job_id, "w", 60) for job_id in ids[:2])
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
 
     assert table.claim(ids[2], "w", 60) is None
     batch = table.get_batch("b")
-    assert batch is not None and batch.state is BatchState.paused
-    assert batch.paused_reason is not None and batch.paused_reason.startswith("budget: 2 images")
+    assert batch is not None
+    assert batch.state is BatchState.paused
+    assert batch.paused_reason is not None
+    assert batch.paused_reason.startswith("budget: 2 images")
 
     # a call that brought no image gives its place back; raising the budget lets the rest go
     table.record_failure(first, "w", ServerError("503"), 5, retry_in=0)
@@ -170,7 +176,7 @@ def test_a_budget_holds_however_many_workers_race_for_it(table: ResultsTable) ->
         thread.join()
 
     assert sum(claim is not None for claim in claims) == 5
-    assert (table.get_batch("b") or pytest.fail()).budget_used == 5
+    assert (table.get_batch("b") or pytest.fail("batch b is not in the table")).budget_used == 5
 
 
 # -- retry and cancel -----------------------------------------------------------------------
@@ -199,10 +205,12 @@ def test_retry_reopens_failed_jobs_by_class_or_key_and_never_pays_twice(
 
     assert sorted(sent_due(table)) == [server, stored_late, bad]
     assert job(table, "stored")["state"] == "generated"  # its image is paid for: upload only
-    assert job(table, "bad")["state"] == "queued" and job(table, "bad")["provider_url"] is None
+    assert job(table, "bad")["state"] == "queued"
+    assert job(table, "bad")["provider_url"] is None
     assert job(table, "other")["state"] == "failed"
     again = table.claim(server, "w", 60)
-    assert again is not None and again.counted_attempts == 1  # a fresh attempt limit
+    assert again is not None
+    assert again.counted_attempts == 1
 
 
 def test_cancel_stops_waiting_jobs_and_lets_running_and_paid_ones_finish(
@@ -214,7 +222,8 @@ def test_cancel_stops_waiting_jobs_and_lets_running_and_paid_ones_finish(
     table.record_failure(wait_claim, "w", ServerError("503"), 5, retry_in=30)
     running_claim = table.claim(running, "w", 60)
     paid_claim = table.claim(paid, "w", 60)
-    assert running_claim is not None and paid_claim is not None
+    assert running_claim is not None
+    assert paid_claim is not None
     table.record_generated(paid_claim, "w", provider_url=URL, inline_image=None, api_ms=1)
 
     assert table.cancel("b") == 2
@@ -225,7 +234,8 @@ def test_cancel_stops_waiting_jobs_and_lets_running_and_paid_ones_finish(
     assert sent_due(table) == [paid]
     counts = table.counts("b")
     assert (counts[JobState.cancelled], counts[JobState.generated]) == (3, 1)
-    assert job(table, "queued")["finished_at"] is not None and queued
+    assert job(table, "queued")["finished_at"] is not None
+    assert queued
 
 
 # -- older databases ------------------------------------------------------------------------
@@ -248,7 +258,9 @@ def test_a_database_from_an_older_version_gets_the_new_columns(tmp_path: Path) -
     columns = {c["name"] for c in sqlalchemy.inspect(engine).get_columns("batches")}
     assert columns == {c.name for c in metadata.tables["batches"].columns}
     old = ResultsTable(engine).get_batch("old")
-    assert old is not None and old.state is BatchState.active and old.budget_used == 0
+    assert old is not None
+    assert old.state is BatchState.active
+    assert old.budget_used == 0
 
 
 # -- messages a killed worker took ----------------------------------------------------------

@@ -60,11 +60,11 @@ def test_each_kind_of_configured_secret_is_masked(secret: str) -> None:
 
 
 def test_a_url_keeps_its_host_and_path_but_not_its_password_or_query() -> None:
-    text = "GET https://cdn.test/img/1.jpeg?X-Amz-Signature=ab12&X-Amz-Credential=k then ftp://u:p@h/x"
-
-    assert redact(text) == (
-        f"GET https://cdn.test/img/1.jpeg?{MASK} then ftp://u:{MASK}@h/x"
+    text = (
+        "GET https://cdn.test/img/1.jpeg?X-Amz-Signature=ab12&X-Amz-Credential=k then ftp://u:p@h/x"
     )
+
+    assert redact(text) == (f"GET https://cdn.test/img/1.jpeg?{MASK} then ftp://u:{MASK}@h/x")
 
 
 def test_authorization_credentials_are_masked_even_when_not_configured() -> None:
@@ -103,7 +103,8 @@ def test_a_recorded_error_message_and_pause_reason_hold_no_secret(table: Results
             *conn.exec_driver_sql("SELECT error_message FROM attempts").scalars(),
             *conn.exec_driver_sql("SELECT paused_reason FROM batches").scalars(),
         ]
-    assert len(recorded) == 5 and all(MASK in text for text in recorded)
+    assert len(recorded) == 5
+    assert all(MASK in text for text in recorded)
     assert not [s for s in EVERY_SECRET for text in recorded if s in text]
 
 
@@ -121,7 +122,8 @@ def test_log_records_are_masked_whatever_the_handler_and_httpx_is_kept_quiet(
             log.exception("job failed")
         logging.getLogger("httpx").info("HTTP Request: GET https://cdn.test/x?sig=1")
 
-    assert BROKER_PASSWORD not in caplog.text and "s3-secret" not in caplog.text
+    assert BROKER_PASSWORD not in caplog.text
+    assert "s3-secret" not in caplog.text
     assert "RuntimeError: boom with [redacted]" in caplog.text
     assert "sig=1" not in caplog.text
     assert logging.getLogger("httpx").getEffectiveLevel() == logging.WARNING

@@ -44,7 +44,8 @@ def redis_backend(fresh_redis: str, clock: FakeClock) -> Iterator[RedisBackend]:
 def test_a_dead_holders_slot_comes_back_after_its_lease_and_a_renewed_one_is_kept(
     redis_backend: RedisBackend, clock: FakeClock
 ) -> None:
-    assert redis_backend.take_slot("alive") and redis_backend.take_slot("dead")
+    assert redis_backend.take_slot("alive")
+    assert redis_backend.take_slot("dead")
     clock.advance(LEASE_S * 2 / 3)
     redis_backend.renew_slots(["alive"])  # the live process renews; the dead one cannot
     assert not redis_backend.take_slot("new")  # both leases still run
@@ -55,7 +56,8 @@ def test_a_dead_holders_slot_comes_back_after_its_lease_and_a_renewed_one_is_kep
 
 
 def test_renewing_a_released_slot_does_not_take_it_again(redis_backend: RedisBackend) -> None:
-    assert redis_backend.take_slot("a") and redis_backend.take_slot("b")
+    assert redis_backend.take_slot("a")
+    assert redis_backend.take_slot("b")
     redis_backend.release_slot("a")
 
     redis_backend.renew_slots(["a", "b"])

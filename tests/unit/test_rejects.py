@@ -196,9 +196,10 @@ def test_the_rejects_file_keeps_the_manifests_line_order_duplicates_included(
     table.create_schema()
     batch = table.create_batch("b", str(manifest), "./out", "m")
 
-    with ManifestReader(manifest) as reader, RejectsWriter.for_manifest(
-        manifest, tmp_path / "rejects.jsonl"
-    ) as writer:
+    with (
+        ManifestReader(manifest) as reader,
+        RejectsWriter.for_manifest(manifest, tmp_path / "rejects.jsonl") as writer,
+    ):
         load_manifest(table, batch, reader, lambda ids: None, writer.write)
 
     written = (tmp_path / "rejects.jsonl").read_text().splitlines()

@@ -45,15 +45,20 @@ def test_an_attempt_row_is_written_with_its_claim_and_closed_with_its_success(
 
     event.listen(table.engine, "before_cursor_execute", count)
     claim = table.claim(job_id, "w", 60)
-    assert claim is not None and claim.attempt == 1 and not claim.budgeted
+    assert claim is not None
+    assert claim.attempt == 1
+    assert not claim.budgeted
     table.record_generated(claim, "w", provider_url="https://p/x", inline_image=None, api_ms=7)
     table.record_succeeded(claim, "w", stored())
     event.remove(table.engine, "before_cursor_execute", count)
 
     with table.engine.connect() as conn:
-        [attempt] = conn.execute(select(attempts_table).where(attempts_table.c.job_id == job_id)).all()
+        [attempt] = conn.execute(
+            select(attempts_table).where(attempts_table.c.job_id == job_id)
+        ).all()
     assert (attempt.number, attempt.worker, attempt.error_class) == (1, "w", None)
-    assert attempt.started_at is not None and attempt.finished_at is not None
+    assert attempt.started_at is not None
+    assert attempt.finished_at is not None
     if table.engine.dialect.name == "postgresql":
         assert len(statements) == 3, statements
 
@@ -78,8 +83,10 @@ def test_a_generated_job_is_claimed_for_the_upload_only(table: ResultsTable) -> 
 
     again = table.claim(job_id, "w2", 60)
 
-    assert again is not None and again.provider_url == "https://provider/img.jpeg"
-    assert again.paid_for and again.attempt == 2
+    assert again is not None
+    assert again.provider_url == "https://provider/img.jpeg"
+    assert again.paid_for
+    assert again.attempt == 2
     assert table.counts("b")[JobState.generated] == 1
 
 
@@ -93,7 +100,8 @@ def test_an_inline_image_is_kept_until_stored_then_dropped(table: ResultsTable) 
     table.record_failure(claim, "w", ServerError("bucket down"), max_attempts=5, retry_in=0)
 
     again = table.claim(job_id, "w2", 60)
-    assert again is not None and again.inline_image == b"\xff\xd8\xffjpeg"
+    assert again is not None
+    assert again.inline_image == b"\xff\xd8\xffjpeg"
     table.record_succeeded(again, "w2", stored())
 
     with table.engine.connect() as conn:
@@ -107,7 +115,8 @@ def test_a_final_error_fails_the_job_and_a_transient_one_waits_until_due(
     final_id, transient_id = loaded(table, "final", "transient")
     final = table.claim(final_id, "w", 60)
     transient = table.claim(transient_id, "w", 60)
-    assert final is not None and transient is not None
+    assert final is not None
+    assert transient is not None
 
     assert table.record_failure(final, "w", BadImage("html"), 5, 0).state is JobState.failed
     assert table.record_failure(transient, "w", ServerError("503"), 5, 60).state is JobState.queued
@@ -150,7 +159,8 @@ def test_a_duplicate_key_is_reported_with_the_line_that_has_it_first(table: Resu
 
     assert len(ids) == 2
     assert [(d.spec.key, d.spec.line, d.first_line) for d in duplicates] == [("a", 3, 1)]
-    assert later_ids == [] and [d.first_line for d in later_duplicates] == [2]
+    assert later_ids == []
+    assert [d.first_line for d in later_duplicates] == [2]
 
 
 def test_added_jobs_keep_their_call_and_metadata_exactly_and_are_queued_in_line_order(
@@ -165,9 +175,12 @@ def test_added_jobs_keep_their_call_and_metadata_exactly_and_are_queued_in_line_
     ids, _ = table.add_jobs("b", [first, second])
 
     rows = table.job_rows("b")
-    assert [row["id"] for row in rows] == ids and ids == sorted(ids)
-    assert rows[0]["spec"] == call.payload() and rows[0]["metadata"] == meta
-    assert rows[1]["spec"] == {"prompt": "plain"} and rows[1]["metadata"] == {}
+    assert [row["id"] for row in rows] == ids
+    assert ids == sorted(ids)
+    assert rows[0]["spec"] == call.payload()
+    assert rows[0]["metadata"] == meta
+    assert rows[1]["spec"] == {"prompt": "plain"}
+    assert rows[1]["metadata"] == {}
     assert [(row["key"], row["line"], row["state"]) for row in rows] == [
         ("s/1", 7, "queued"),
         ("s/2", 9, "queued"),
@@ -182,8 +195,10 @@ def test_success_records_where_the_image_is_and_ends_the_lease(table: ResultsTab
     table.record_succeeded(claim, "w", stored())
 
     [row] = table.job_rows("b")
-    assert row["state"] == "succeeded" and row["output_uri"] == "file:///x.jpg"
-    assert row["lease_owner"] is None and row["api_ms"] == 7
+    assert row["state"] == "succeeded"
+    assert row["output_uri"] == "file:///x.jpg"
+    assert row["lease_owner"] is None
+    assert row["api_ms"] == 7
     assert table.spend("b") == pytest.approx(0.03)
     assert table.claim(job_id, "w2", 60) is None
 

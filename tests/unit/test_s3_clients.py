@@ -62,7 +62,7 @@ def client_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
         return build(session, service, *args, **kwargs)
 
     monkeypatch.setattr(boto3.session.Session, "client", recorded)
-    yield built
+    return built
 
 
 @pytest.fixture
@@ -114,7 +114,7 @@ def test_a_client_boto3_cannot_make_is_a_one_line_export_error(
     table.create_schema()
     table.create_batch("b", "jobs.jsonl", "out", MODEL)
 
-    with pytest.raises(ExportError, match="S3 unreachable for its client: .*no-such-profile"):
+    with pytest.raises(ExportError, match=r"S3 unreachable for its client: .*no-such-profile"):
         run_export(BatchRows(table.engine, "b"), ExportFormat.jsonl, "s3://bucket/exports", 10)
 
 

@@ -47,10 +47,13 @@ def test_schedules_lists_each_with_its_next_run_and_the_last_batch_it_made(
     assert result.exit_code == 0, result.output
     nightly = next(line for line in result.stdout.splitlines() if "nightly " in line)
     hourly = next(line for line in result.stdout.splitlines() if "hourly " in line)
-    assert "30 2 * * *" in nightly and "UTC" in nightly and "02:30 (in " in nightly
+    assert "30 2 * * *" in nightly
+    assert "UTC" in nightly
+    assert "02:30 (in " in nightly
     assert "s3://campaigns/nightly.jsonl" in nightly
     assert "nightly-2026-06-01 (running)" in nightly
-    assert "Asia/Tokyo" in hourly and ":00 (in " in hourly
+    assert "Asia/Tokyo" in hourly
+    assert ":00 (in " in hourly
     assert "hourly-20260601-09 (cancelled)" in hourly
 
 

@@ -71,9 +71,12 @@ def test_a_fire_makes_the_batch_named_after_its_time_and_records_the_schedule(
     assert _fire(table, schedule, FIRE, sent, settings) is FireOutcome.started
 
     batch = table.get_batch("daily-2026-06-01")
-    assert batch is not None and batch.schedule == "daily" and batch.max_images == 5
+    assert batch is not None
+    assert batch.schedule == "daily"
+    assert batch.max_images == 5
     assert batch.manifest == schedule.manifest
-    assert len(sent.job_ids) == 3 and table.latest_of_schedule("daily") == batch
+    assert len(sent.job_ids) == 3
+    assert table.latest_of_schedule("daily") == batch
 
 
 def test_the_same_fire_twice_makes_one_batch_and_enqueues_its_jobs_once(
@@ -105,7 +108,8 @@ def test_two_processes_firing_at_once_make_one_batch(
         thread.join()
 
     assert sorted(outcomes) == [FireOutcome.exists, FireOutcome.started]
-    assert len(sent.job_ids) == 3 and len(table.job_rows("daily-2026-06-01")) == 3
+    assert len(sent.job_ids) == 3
+    assert len(table.job_rows("daily-2026-06-01")) == 3
 
 
 def test_the_name_is_taken_by_the_insert_so_a_late_second_maker_is_refused(
@@ -128,11 +132,11 @@ def test_a_fire_while_the_previous_batch_still_runs_is_skipped_and_logged(
     later = _fire(table, schedule, FIRE + timedelta(days=2), sent, settings)
 
     assert skipped is FireOutcome.previous_running
-    assert "skipped the run" in caplog.text and "previous batch daily-2026-06-01 still runs" in (
-        caplog.text
-    )
+    assert "skipped the run" in caplog.text
+    assert "previous batch daily-2026-06-01 still runs" in (caplog.text)
     assert table.get_batch("daily-2026-06-02") is None
-    assert later is FireOutcome.started and table.get_batch("daily-2026-06-03") is not None
+    assert later is FireOutcome.started
+    assert table.get_batch("daily-2026-06-03") is not None
 
 
 @pytest.mark.parametrize("field", ["manifest", "output"])
@@ -153,11 +157,14 @@ def test_a_fire_naming_a_place_outside_the_roots_is_refused_and_records_nothing(
     outcome = _fire(table, forged, FIRE, sent, settings)
 
     assert outcome is FireOutcome.refused
-    assert table.get_batch("daily-2026-06-01") is None and table.latest_of_schedule("daily") is None
-    assert sent.job_ids == [] and not (elsewhere / "out").exists()
+    assert table.get_batch("daily-2026-06-01") is None
+    assert table.latest_of_schedule("daily") is None
+    assert sent.job_ids == []
+    assert not (elsewhere / "out").exists()
     setting = "SEEDREAM_MANIFEST_ROOTS" if field == "manifest" else "SEEDREAM_OUTPUT_ROOTS"
     assert f"schedule daily: refused the run at {FIRE.isoformat()}" in caplog.text
-    assert repr(place) in caplog.text and setting in caplog.text
+    assert repr(place) in caplog.text
+    assert setting in caplog.text
 
 
 def test_a_manifest_reached_through_dot_dot_from_inside_a_root_is_refused(
@@ -180,7 +187,8 @@ def test_a_fire_with_no_output_writes_to_the_workers_own_output(
 
     assert _fire(table, plain, FIRE, Sent(), workers) is FireOutcome.started
     batch = table.get_batch("daily-2026-06-01")
-    assert batch is not None and batch.output == str(tmp_path / "o")
+    assert batch is not None
+    assert batch.output == str(tmp_path / "o")
 
 
 @pytest.mark.parametrize("content", ["", '{"prompt": ""}\n'], ids=["empty", "no valid row"])
@@ -196,8 +204,8 @@ def test_a_manifest_with_no_valid_row_is_one_logged_line_and_records_nothing(
 
     assert _fire(table, schedule, FIRE, sent, settings) is FireOutcome.bad_manifest
 
-    assert table.get_batch("daily-2026-06-01") is None and sent.job_ids == []
+    assert table.get_batch("daily-2026-06-01") is None
+    assert sent.job_ids == []
     [record] = [r for r in caplog.records if r.levelname == "ERROR"]
-    assert "schedule daily: the run at" in record.getMessage() and "not started" in (
-        record.getMessage()
-    )
+    assert "schedule daily: the run at" in record.getMessage()
+    assert "not started" in (record.getMessage())

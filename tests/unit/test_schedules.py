@@ -46,9 +46,12 @@ def _load(tmp_path: Path, text: str) -> list[Schedule]:
 def test_a_good_file_gives_every_schedule_with_its_defaults(tmp_path: Path) -> None:
     spring, minutely = _load(tmp_path, GOOD)
 
-    assert spring.timezone == "Europe/Berlin" and spring.max_cost == 30
-    assert spring.manifest == "s3://campaigns/spring.jsonl" and spring.max_images is None
-    assert minutely.timezone == "UTC" and minutely.cron == "* * * * *"
+    assert spring.timezone == "Europe/Berlin"
+    assert spring.max_cost == 30
+    assert spring.manifest == "s3://campaigns/spring.jsonl"
+    assert spring.max_images is None
+    assert minutely.timezone == "UTC"
+    assert minutely.cron == "* * * * *"
 
 
 @pytest.mark.parametrize(
@@ -98,7 +101,7 @@ def test_a_file_that_is_not_a_list_of_schedules_is_refused(
 
 
 def test_a_missing_file_says_where_to_put_one(tmp_path: Path) -> None:
-    with pytest.raises(ScheduleFileError, match="no such file.*SEEDREAM_SCHEDULES_FILE"):
+    with pytest.raises(ScheduleFileError, match=r"no such file.*SEEDREAM_SCHEDULES_FILE"):
         load_schedules(tmp_path / "absent.yaml")
 
 
@@ -142,7 +145,9 @@ def test_beat_finds_a_schedule_due_once_its_fire_time_has_come() -> None:
     due, _ = timing.is_due(now - timedelta(minutes=2))
     not_yet, wait_s = timing.is_due(now)
 
-    assert due and not not_yet and 0 < wait_s <= 60
+    assert due
+    assert not not_yet
+    assert 0 < wait_s <= 60
     assert pickle.loads(pickle.dumps(timing)) == timing  # beat's state file keeps it
 
 
@@ -174,9 +179,7 @@ def test_a_schedule_or_batch_name_ending_in_a_newline_is_refused(
 
 
 def test_an_alias_is_refused_before_it_can_expand_a_billion_times(tmp_path: Path) -> None:
-    levels = "".join(
-        f"  l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]\n" for n in range(2, 10)
-    )
+    levels = "".join(f"  l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]\n" for n in range(2, 10))
     text = GOOD.split("- name: every-minute")[0] + "  l1: &l1 [lol, lol]\n" + levels
     started = time.perf_counter()
 

@@ -15,14 +15,16 @@ def test_cloudflare_variables_keep_their_names_and_product_ones_carry_the_prefix
     monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", "acct")
     monkeypatch.setenv("SEEDREAM_BROKER_URL", "redis://127.0.0.1:6379/0")
     settings = Settings(_env_file=None)
-    assert settings.account_id == "acct" and not settings.embedded
+    assert settings.account_id == "acct"
+    assert not settings.embedded
     assert settings.require_api_credentials()[1].get_secret_value() == "sekret-token"
 
 
 def test_the_token_is_never_printed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "sekret-token")
     settings = Settings(_env_file=None)
-    assert "sekret-token" not in repr(settings) and "sekret-token" not in str(settings)
+    assert "sekret-token" not in repr(settings)
+    assert "sekret-token" not in str(settings)
     assert "sekret-token" not in settings.model_dump_json()
 
 
@@ -35,7 +37,8 @@ def test_a_missing_token_names_the_variable_to_set(monkeypatch: pytest.MonkeyPat
 def test_with_nothing_configured_the_mode_is_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SEEDREAM_BROKER_URL", raising=False)
     settings = Settings(_env_file=None)
-    assert settings.embedded and settings.database_url.startswith("sqlite")
+    assert settings.embedded
+    assert settings.database_url.startswith("sqlite")
     assert settings.api_base == "https://api.cloudflare.com"
 
 
@@ -62,7 +65,7 @@ def test_a_burst_larger_than_the_limit_is_refused_with_both_names(
 ) -> None:
     monkeypatch.setenv("SEEDREAM_RATE_LIMIT", "10/60s")
     monkeypatch.setenv("SEEDREAM_RATE_BURST", "11")
-    with pytest.raises(ValueError, match="SEEDREAM_RATE_BURST=11 .* 10 calls SEEDREAM_RATE_LIMIT"):
+    with pytest.raises(ValueError, match=r"SEEDREAM_RATE_BURST=11 .* 10 calls SEEDREAM_RATE_LIMIT"):
         Settings(_env_file=None)
 
 
@@ -70,7 +73,8 @@ def test_an_empty_variable_means_the_default(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("SEEDREAM_MAX_IN_FLIGHT", "")
     monkeypatch.setenv("SEEDREAM_BROKER_URL", "")
     settings = Settings(_env_file=None)
-    assert settings.max_in_flight is None and settings.embedded
+    assert settings.max_in_flight is None
+    assert settings.embedded
 
 
 def test_the_limiter_lives_in_the_redis_broker_unless_named(
@@ -161,7 +165,8 @@ def test_a_secret_with_whitespace_around_it_is_stripped(
 
     settings = Settings(_env_file=None)
 
-    assert settings.api_token is not None and settings.api_token.get_secret_value() == "tok-123"
+    assert settings.api_token is not None
+    assert settings.api_token.get_secret_value() == "tok-123"
     assert settings.webhook_secret is not None
     assert settings.webhook_secret.get_secret_value() == "whsec"
     assert settings.broker_url == "redis://:pw@127.0.0.1:6379/0"
@@ -198,7 +203,8 @@ def test_a_secret_with_a_control_or_non_ascii_character_is_refused_by_name_not_v
 
     message = str(refused.value)
     assert message.startswith(f"invalid settings: {variable}: ")
-    assert value.strip() not in message and "input" not in message
+    assert value.strip() not in message
+    assert "input" not in message
 
 
 def test_a_validation_error_names_the_variables_and_problems_but_no_input(
@@ -212,10 +218,13 @@ def test_a_validation_error_names_the_variables_and_problems_but_no_input(
         get_settings()
 
     message = str(refused.value)
-    assert message.startswith("invalid settings: ") and "\n" not in message
+    assert message.startswith("invalid settings: ")
+    assert "\n" not in message
     assert "SEEDREAM_MAX_ATTEMPTS: Input should be a valid integer" in message
     assert "CLOUDFLARE_API_TOKEN: holds a control character" in message
-    assert "whsec" not in message and "many" not in message and "tok" not in message
+    assert "whsec" not in message
+    assert "many" not in message
+    assert "tok" not in message
 
 
 def test_a_burst_over_the_limit_is_told_without_the_other_settings(

@@ -27,7 +27,7 @@ def s3_clients_built(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         return build(session, service, *args, **kwargs)
 
     monkeypatch.setattr(boto3.session.Session, "client", counted)
-    yield built
+    return built
 
 
 def storages_from_threads(lookup: StorageLookup, outputs: list[str]) -> list[Storage]:

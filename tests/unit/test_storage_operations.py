@@ -102,9 +102,13 @@ def test_a_created_file_is_stored_whole_at_the_end_of_its_block_and_not_before(
 def test_a_created_file_whose_block_fails_leaves_nothing(make_storage: MakeStorage) -> None:
     storage = make_storage("p")
 
-    with pytest.raises(RuntimeError), storage.create("b1.csv", "text/csv") as out:
-        out.write(b"half a file")
-        raise RuntimeError("the export failed")
+    def failing_export() -> None:
+        with storage.create("b1.csv", "text/csv") as out:
+            out.write(b"half a file")
+            raise RuntimeError("the export failed")
+
+    with pytest.raises(RuntimeError, match="the export failed"):
+        failing_export()
 
     assert read(storage, "b1.csv") is None
     assert list(storage.list()) == []
@@ -195,7 +199,8 @@ def test_s3_to_another_endpoint_is_streamed_through_this_machine(
     assert source.copy_to("b1/x.jpg", elsewhere, "x.jpg", "image/png")
 
     copied = client.head_object(Bucket=bucket, Key="v1/x.jpg")
-    assert copied["Metadata"] == {} and copied["ContentType"] == "image/png"
+    assert copied["Metadata"] == {}
+    assert copied["ContentType"] == "image/png"
     assert read(elsewhere, "x.jpg") == BODY
 
 

@@ -71,13 +71,14 @@ def test_rows_rejected_before_the_first_valid_one_are_reported_once(
 
     report = submit(table, manifest, rejects=tmp_path / "bad.jsonl").report
 
-    assert report is not None and (report.loaded, report.rejected) == (1, 2)
+    assert report is not None
+    assert (report.loaded, report.rejected) == (1, 2)
     assert capsys.readouterr().err.count("m.jsonl:1: prompt:") == 1
     assert (tmp_path / "bad.jsonl").read_text().splitlines() == [
         '{"prompt": ""}',
         '{"size": "9K"}',
     ]
-    assert (table.get_batch("b") or pytest.fail()).rejected == 2
+    assert (table.get_batch("b") or pytest.fail("batch b is not in the table")).rejected == 2
 
 
 def test_a_batch_name_taken_by_another_manifest_is_refused_naming_the_batch_and_its_manifest(
@@ -93,8 +94,10 @@ def test_a_batch_name_taken_by_another_manifest_is_refused_naming_the_batch_and_
 
     message = str(caught.value)
     assert f"batch 'spring' was made from another manifest ({first})" in message
-    assert str(other) in message and "seedream-batch resume spring" in message
-    assert len(table.job_rows("spring")) == 2 and sent.job_ids == []
+    assert str(other) in message
+    assert "seedream-batch resume spring" in message
+    assert len(table.job_rows("spring")) == 2
+    assert sent.job_ids == []
 
 
 def test_the_same_manifest_under_its_batch_name_resumes_the_batch(
@@ -107,7 +110,8 @@ def test_the_same_manifest_under_its_batch_name_resumes_the_batch(
 
     again = submit(table, copy, "spring")
 
-    assert again.report is None and again.resumed_jobs == 2
+    assert again.report is None
+    assert again.resumed_jobs == 2
 
 
 def test_a_batch_recorded_before_manifests_were_hashed_resumes_with_any_manifest(
@@ -117,7 +121,8 @@ def test_a_batch_recorded_before_manifests_were_hashed_resumes_with_any_manifest
 
     again = submit(table, write_manifest(tmp_path / "new.jsonl", good=1).path, "old")
 
-    assert again.report is None and again.batch.id == "old"
+    assert again.report is None
+    assert again.batch.id == "old"
 
 
 def test_a_broker_lost_while_jobs_are_sent_says_the_batch_is_recorded_and_resume_sends_it(
@@ -165,7 +170,8 @@ def test_a_manifest_strict_refuses_records_nothing_and_writes_its_rejects(
     assert "1 bad row; --strict refused the whole manifest: nothing was recorded" in str(
         caught.value
     )
-    assert table.recent_batches() == [] and sent.job_ids == []
+    assert table.recent_batches() == []
+    assert sent.job_ids == []
     assert len((tmp_path / "bad.jsonl").read_text().splitlines()) == 1
 
 
@@ -180,5 +186,6 @@ def test_the_fixed_manifest_runs_under_the_name_strict_refused(
 
     fixed = submit(table, manifest, "spring", strict=True, enqueue=sent)
 
-    assert fixed.report is not None and fixed.report.loaded == 2
+    assert fixed.report is not None
+    assert fixed.report.loaded == 2
     assert len(sent.job_ids) == 2

@@ -50,7 +50,8 @@ def test_a_lost_connection_is_retried_as_internal(exc: Exception) -> None:
     error = unexpected_error(exc)
 
     assert is_lost_connection(exc)
-    assert isinstance(error, LostConnection) and error.retryable
+    assert isinstance(error, LostConnection)
+    assert error.retryable
     assert error.error_class is ErrorClass.internal
     assert error.message.startswith(f"{type(exc).__name__}: ")
 
@@ -60,7 +61,8 @@ def test_a_program_error_fails_at_once_as_internal_and_says_so(exc: Exception) -
     error = unexpected_error(exc)
 
     assert not is_lost_connection(exc)
-    assert isinstance(error, ProgramError) and not error.retryable
+    assert isinstance(error, ProgramError)
+    assert not error.retryable
     assert error.error_class is ErrorClass.internal
     assert error.message.startswith(f"program error (not retried): {type(exc).__name__}")
 
