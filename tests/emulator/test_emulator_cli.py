@@ -42,7 +42,8 @@ def test_the_command_takes_credentials_from_the_environment_and_options_from_the
 
 
 def test_the_start_line_says_where_it_listens_and_hides_the_token() -> None:
-    process = subprocess.Popen(
+    # `with` closes the stdout pipe once the process is gone
+    with subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -56,13 +57,13 @@ def test_the_start_line_says_where_it_listens_and_hides_the_token() -> None:
         ],
         stdout=subprocess.PIPE,
         text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-    finally:
-        process.terminate()
-        process.wait(timeout=5)
+    ) as process:
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+        finally:
+            process.terminate()
+            process.wait(timeout=5)
     assert line.startswith("Cloudflare API emulator listening on http://127.0.0.1:")
     assert "rate limit 200/60s per gateway" in line
     assert "sekret" not in line

@@ -1,5 +1,7 @@
 """The Cloudflare client against the emulator over real HTTP: every answer form, every fault."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from tempfile import SpooledTemporaryFile
 
 import httpx
@@ -32,17 +34,22 @@ def client_for(emulator: Emulator, **settings: object) -> CloudflareClient:
     )
 
 
-def image_for(emulator: Emulator, spec: ImageInput) -> SpooledTemporaryFile[bytes]:
-    """The image one call returns, in a spool as the pipeline holds it."""
-    spool = open_spool(1024 * 1024)
-    with client_for(emulator) as client, httpx.Client() as http:
+@contextmanager
+def image_for(emulator: Emulator, spec: ImageInput) -> Iterator[SpooledTemporaryFile[bytes]]:
+    """The image one call returns, in a spool as the pipeline holds it, closed on leaving `with`
+    (also when the call raises), as the pipeline closes it."""
+    with (
+        open_spool(1024 * 1024) as spool,
+        client_for(emulator) as client,
+        httpx.Client() as http,
+    ):
         generation = client.generate(spec)
         if generation.data is not None:
             spool.write(generation.data)
         else:
             assert generation.url is not None
             fetch_image(http, generation.url, spool, max_bytes=10_000_000, timeout=30)
-    return spool
+        yield spool
 
 
 @pytest.mark.parametrize("form", ["url", "images_list", "base64", "data_uri", "raw", "v4_envelope"])
@@ -51,7 +58,8 @@ def test_every_success_form_gives_the_image_of_the_requested_size(
 ) -> None:
     emulator.configure(response_form=form)
 
-    facts = inspect_image(image_for(emulator, SPEC))
+    with image_for(emulator, SPEC) as image:
+        facts = inspect_image(image)
 
     assert facts.format == "jpeg"
     assert (facts.width, facts.height) == output_dimensions(SPEC)
@@ -78,8 +86,8 @@ def test_every_fault_is_raised_as_its_error_class(
 ) -> None:
     emulator.configure(faults={fault: 1.0})
 
-    with pytest.raises(JobError) as caught:
-        inspect_image(image_for(emulator, SPEC))
+    with pytest.raises(JobError) as caught, image_for(emulator, SPEC) as image:
+        inspect_image(image)
 
     assert caught.value.error_class is error_class
     assert emulator.env()["CLOUDFLARE_API_TOKEN"] not in caught.value.message
