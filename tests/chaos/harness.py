@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy
 
 from tests.support.commands import cli, submit, wait_for_final
+from tests.support.databases import connected
 from tests.support.manifests import TestManifest, write_manifest
 from tests.support.processes import CLI, Service
 from tests.support.services import Emulator
@@ -145,8 +146,7 @@ class ChaosRun:
 
     def outcome(self, scenario: str, batch: str) -> Outcome:
         """How the batch ended, from the table, the bucket and the emulator's bill."""
-        engine = sqlalchemy.create_engine(self.database_url)
-        with engine.connect() as conn:
+        with connected(self.database_url) as conn:
             rows = conn.execute(
                 sqlalchemy.text("SELECT key, state, error_class FROM jobs WHERE batch_id = :b"),
                 {"b": batch},
@@ -160,7 +160,6 @@ class ChaosRun:
                     {"b": batch},
                 ).scalars()
             )
-        engine.dispose()
         prefix = f"runs/{batch}/"
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
         keys = [

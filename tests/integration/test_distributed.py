@@ -14,6 +14,7 @@ from PIL import Image
 
 from config.celery_config import JOB_QUEUE
 from tests.support.commands import submit, wait_for_final
+from tests.support.databases import connected
 from tests.support.manifests import write_manifest
 from tests.support.processes import CLI, Service
 from tests.support.services import Emulator
@@ -68,10 +69,10 @@ def test_a_message_delivered_four_times_calls_the_api_once(
     emulator.configure(latency_s=1.5)
     batch, _ = submit("one.jsonl", f"s3://{bucket}", fleet_env, tmp_path)
 
-    producer = Celery(broker=fleet_env["SEEDREAM_BROKER_URL"])
     job_id = _job_id(fleet_env["SEEDREAM_DATABASE_URL"], batch)
-    for _ in range(3):
-        producer.send_task("seedream.process_job", args=[job_id], queue="seedream")
+    with Celery(broker=fleet_env["SEEDREAM_BROKER_URL"]) as producer:
+        for _ in range(3):
+            producer.send_task("seedream.process_job", args=[job_id], queue="seedream")
     summary = wait_for_final(batch, fleet_env, tmp_path)
     time.sleep(2)  # let every duplicate delivery be consumed
 
@@ -103,7 +104,7 @@ def test_jobs_enqueued_a_chunk_at_a_time_are_run_by_a_worker_in_manifest_order(
         worker.stop()
 
     assert summary["counts"]["succeeded"] == 12
-    with sqlalchemy.create_engine(fleet_env["SEEDREAM_DATABASE_URL"]).connect() as conn:
+    with connected(fleet_env["SEEDREAM_DATABASE_URL"]) as conn:
         started = conn.execute(
             sqlalchemy.text(
                 "SELECT jobs.line FROM attempts JOIN jobs ON jobs.id = attempts.job_id "
@@ -115,7 +116,7 @@ def test_jobs_enqueued_a_chunk_at_a_time_are_run_by_a_worker_in_manifest_order(
 
 
 def _job_id(database_url: str, batch: str) -> int:
-    with sqlalchemy.create_engine(database_url).connect() as conn:
+    with connected(database_url) as conn:
         return conn.execute(
             sqlalchemy.text("SELECT id FROM jobs WHERE batch_id = :b"), {"b": batch}
         ).scalar_one()

@@ -147,6 +147,6 @@ def test_a_429_cools_the_whole_fleet_down_and_lowers_its_rate(
 
     times = [at for at, _ in grants]
     assert times[0] >= refused_at + 2.0 - 0.5  # the other process waited out the cool-down
-    gaps = sorted(b - a for a, b in itertools.pairwise(times))
+    gaps = sorted(b - a for a, b in itertools.pairwise(times[:6]))  # the first five
     normal_gap = 1.1 / 20
     assert gaps[len(gaps) // 2] >= 1.8 * normal_gap  # at half the rate just after it

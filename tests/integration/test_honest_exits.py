@@ -77,7 +77,7 @@ def test_a_broker_lost_between_chunks_is_reported_at_once_without_its_password(
 ) -> None:
     server = RedisServer(logs, password="hunter2")
     try:
-        with job_enqueuer(Celery(broker=server.url)) as enqueue:
+        with Celery(broker=server.url) as app, job_enqueuer(app) as enqueue:
             enqueue([1, 2])
             server.stop()
             lost_at = time.monotonic()
@@ -179,8 +179,13 @@ class Lines:
     def __init__(self, process: subprocess.Popen[str]) -> None:
         self._lines: queue.Queue[tuple[float, str]] = queue.Queue()
         assert process.stderr is not None
-        stream = process.stderr
-        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+        self._reader = threading.Thread(target=self._read, args=(process.stderr,), daemon=True)
+        self._reader.start()
+
+    def join(self, timeout: float = 10) -> None:
+        """Wait for the reader to see the end of the stream (the process is gone), so the stream
+        can be closed under no thread reading it."""
+        self._reader.join(timeout)
 
     def _read(self, stream: Iterator[str]) -> None:
         for line in stream:
@@ -213,25 +218,26 @@ def test_run_on_a_fleet_with_no_worker_says_it_waits_and_warns_within_seconds(
 ) -> None:
     write_manifest(tmp_path / "jobs.jsonl", good=3)
     port = fleet_run_env["SEEDREAM_BROKER_URL"].rsplit(":", 1)[1].split("/")[0]
-    process = subprocess.Popen(
+    # leaving the `with` closes the stderr pipe and reaps the process
+    with subprocess.Popen(
         [CLI, "run", "jobs.jsonl", "--out", "out", "--batch", "waits"],
         cwd=tmp_path,
         env={**child_env, **fleet_run_env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    try:
+    ) as process:
         lines = Lines(process)
-        waiting = lines.wait_for(
-            f"jobs enqueued for the fleet on redis://127.0.0.1:{port}, waiting for workers", 60
-        )
-        warned = lines.wait_for("warning: no worker has answered", 30)
-        assert warned - waiting <= NO_WORKER_WARNING_BOUND_S
-        assert process.poll() is None  # it warns, and waits on
-    finally:
-        process.kill()
-        process.wait()
+        try:
+            waiting = lines.wait_for(
+                f"jobs enqueued for the fleet on redis://127.0.0.1:{port}, waiting for workers", 60
+            )
+            warned = lines.wait_for("warning: no worker has answered", 30)
+            assert warned - waiting <= NO_WORKER_WARNING_BOUND_S
+            assert process.poll() is None  # it warns, and waits on
+        finally:
+            process.kill()
+            lines.join()
 
 
 def test_run_on_a_fleet_with_a_worker_finishes_without_a_warning(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 
+from tests.support.databases import connected
 from tests.support.hostile_manifest import plant_files, write_hostile_manifest
 from tests.support.processes import CLI
 from tests.support.services import Emulator
@@ -71,7 +72,7 @@ def test_every_bad_row_is_reported_and_only_the_good_rows_images_are_stored(
                       Path(rejects)}  # fmt: skip
     assert not Path("/abs.jpg").exists()
     # only good rows reached the table; local images went as data URIs, the secret never did
-    with sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'seedream.db'}").connect() as conn:
+    with connected(f"sqlite:///{tmp_path / 'seedream.db'}") as conn:
         stored = dict(conn.execute(sqlalchemy.text("SELECT key, spec FROM jobs")).all())
     assert sorted(stored) == sorted(manifest.good_keys)
     assert '"image": "data:image/png;base64,' in stored["good/edit-png"]

@@ -16,6 +16,7 @@ from celery.events.receiver import EventReceiver
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.commands import submit, wait_for_final
+from tests.support.databases import connected
 from tests.support.manifests import write_manifest
 from tests.support.processes import CLI, Service, free_port, wait_until
 from tests.support.services import Emulator
@@ -69,7 +70,7 @@ def test_a_workers_metrics_agree_with_the_results_table_and_the_provider(
     assert value(samples, finished, state="succeeded", error_class="") == counts["succeeded"]
     assert value(samples, finished, state="failed", error_class="content_policy") == refused
     assert value(samples, "seedream_spend_usd_total") == pytest.approx(summary["spend_usd"])
-    with sqlalchemy.create_engine(env["SEEDREAM_DATABASE_URL"]).connect() as conn:
+    with connected(env["SEEDREAM_DATABASE_URL"]) as conn:
         stored = conn.execute(
             sqlalchemy.text("SELECT SUM(bytes) FROM jobs WHERE batch_id = :b"), {"b": batch}
         ).scalar_one()
@@ -106,8 +107,7 @@ class EventLog(EventReceiver):
 
 @contextmanager
 def event_log(broker_url: str) -> Iterator[EventLog]:
-    app = Celery(broker=broker_url)
-    with app.connection_for_read() as connection:
+    with Celery(broker=broker_url) as app, app.connection_for_read() as connection:
         log = EventLog(app, connection)
         capture = threading.Thread(target=log.capture, daemon=True)
         capture.start()

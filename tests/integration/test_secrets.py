@@ -33,6 +33,7 @@ from config.settings import Settings
 from emulator.images import ImageRef
 from jobs.schema import metadata as results_schema
 from jobs.spec import ImageInput
+from tests.support.databases import connected
 from tests.support.manifests import write_manifest
 from tests.support.processes import CLI, Service, clean_env
 from tests.support.services import Emulator, RedisServer, running_s3
@@ -93,12 +94,10 @@ def everything_said(fleet: Fleet, batch: str, database_url: str) -> dict[str, st
         "rejects file": (fleet.cwd / "rejects.jsonl").read_text(errors="replace"),
     }
     said["export file"] = export.read_text(errors="replace")
-    engine = sqlalchemy.create_engine(database_url)
-    with engine.connect() as conn:
+    with connected(database_url) as conn:
         for table in results_schema.sorted_tables:
             rows = conn.execute(table.select()).mappings().all()
             said[f"table {table.name}"] = "\n".join(repr(dict(row)) for row in rows)
-    engine.dispose()
     for log in fleet.logs:
         said[log.name] = log.read_text(errors="replace")
     return said
@@ -162,8 +161,7 @@ def assert_nowhere(said: dict[str, str], named: dict[str, str]) -> None:
 def recorded_classes(database_url: str, batch: str) -> set[str]:
     """The error classes the run's attempts recorded (so each case is known to have failed the
     way it meant to)."""
-    engine = sqlalchemy.create_engine(database_url)
-    with engine.connect() as conn:
+    with connected(database_url) as conn:
         found = conn.execute(
             sqlalchemy.text(
                 "SELECT DISTINCT attempts.error_class FROM attempts JOIN jobs "
@@ -171,9 +169,7 @@ def recorded_classes(database_url: str, batch: str) -> set[str]:
             ),
             {"b": batch},
         ).scalars()
-        classes = {kind for kind in found if kind}
-    engine.dispose()
-    return classes
+        return {kind for kind in found if kind}
 
 
 def with_password(database_url: str) -> str:
@@ -308,10 +304,8 @@ def test_a_signed_image_url_stays_out_of_the_workers_logs(
     succeeded = sqlalchemy.text(
         "SELECT count(*) FROM jobs WHERE batch_id = :b AND state = 'succeeded'"
     )
-    engine = sqlalchemy.create_engine(postgres_url)
-    with engine.connect() as conn:
+    with connected(postgres_url) as conn:
         stored = conn.execute(succeeded, {"b": batch}).scalar_one()
-    engine.dispose()
     assert stored == GOOD_ROWS  # each image was downloaded from its signed URL
     logs = {name: text for name, text in said.items() if name.startswith("worker-")}
     assert len(logs) == 2

@@ -58,6 +58,7 @@ class TcpProxy:
 
     def close(self) -> None:
         self.down()
+        self._call(self._settled())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._loop.close()
@@ -78,6 +79,15 @@ class TcpProxy:
         doomed, self._open = self._open, set()
         for writer in doomed:
             _reset(writer)
+
+    async def _settled(self) -> None:
+        """Wait for every connection's task to end, as each does once `down` reset its sockets.
+
+        Stopping the loop first would leave them pending in a closed loop: the garbage collector
+        then destroys them, and asyncio logs each as an error in whatever test runs at the time.
+        """
+        others = asyncio.all_tasks() - {asyncio.current_task()}
+        await asyncio.gather(*others, return_exceptions=True)
 
     async def _serve(self, client_in: asyncio.StreamReader, client: asyncio.StreamWriter) -> None:
         self.accepted += 1
