@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -29,7 +29,13 @@ TOKEN = "tok"
 #: the emulator's default configuration, which every test starts from
 DEFAULTS = EmulatorConfig().public()
 
+#: the fixtures' types, for the tests' parameters (a test names the fixture it takes)
+StartEmulator = Callable[..., AbstractContextManager[str]]
+Configure = Callable[..., dict[str, Any]]
 CallModel = Callable[..., httpx.Response]
+Stats = Callable[[], dict[str, Any]]
+OpenJpeg = Callable[[bytes], Image.Image]
+FetchImage = Callable[[str], Image.Image]
 
 
 @contextmanager
@@ -44,9 +50,10 @@ def running_emulator(*args: str, env: dict[str, str] | None = None) -> Iterator[
             stderr=stderr,
             text=True,
         )
+        stdout = process.stdout
+        assert stdout is not None
         try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
+            line = stdout.readline()
             match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
             if match is None:
                 stderr.seek(0)
@@ -60,7 +67,7 @@ def running_emulator(*args: str, env: dict[str, str] | None = None) -> Iterator[
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-            process.stdout.close()
+            stdout.close()
 
 
 def _wait_until_answering(base_url: str, deadline_s: float = 10.0) -> None:
@@ -76,7 +83,7 @@ def _wait_until_answering(base_url: str, deadline_s: float = 10.0) -> None:
 
 
 @pytest.fixture(scope="session")
-def start_emulator() -> Callable[..., AbstractContextManager[str]]:
+def start_emulator() -> StartEmulator:
     """A process of one's own: `with start_emulator("--seed", "1", env={...}) as base_url:`."""
     return running_emulator
 
@@ -97,13 +104,13 @@ def api(emulator_url: str) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def configure(api: httpx.Client) -> Callable[..., dict[str, Any]]:
+def configure(api: httpx.Client) -> Configure:
     """Change the emulator's configuration for this test: `configure(rate_limit="5/2s")`."""
 
     def apply(**changes: Any) -> dict[str, Any]:
         response = api.post("/__emulator/config", json=changes)
         response.raise_for_status()
-        return response.json()
+        return cast(dict[str, Any], response.json())
 
     return apply
 
@@ -133,7 +140,7 @@ def call_model(api: httpx.Client) -> CallModel:
 
 
 @pytest.fixture
-def stats(api: httpx.Client) -> Callable[[], dict[str, Any]]:
+def stats(api: httpx.Client) -> Stats:
     """The emulator's counters, fresh on each call."""
     return lambda: api.get("/__emulator/stats").json()
 
@@ -146,13 +153,13 @@ def _open_jpeg(data: bytes) -> Image.Image:
 
 
 @pytest.fixture
-def open_jpeg() -> Callable[[bytes], Image.Image]:
+def open_jpeg() -> OpenJpeg:
     """Open bytes as a Pillow image, asserting they are a JPEG."""
     return _open_jpeg
 
 
 @pytest.fixture
-def fetch_image(api: httpx.Client) -> Callable[[str], Image.Image]:
+def fetch_image(api: httpx.Client) -> FetchImage:
     """GET an image URL the emulator returned; assert it is served as a JPEG and open it."""
 
     def fetch(url: str) -> Image.Image:

@@ -6,10 +6,11 @@ import sys
 import httpx
 
 from jobs.spec import DEFAULT_MODEL
+from tests.emulator.conftest import StartEmulator
 
 
 def test_the_command_takes_credentials_from_the_environment_and_options_from_the_line(
-    start_emulator,
+    start_emulator: StartEmulator,
 ) -> None:
     env = {"CLOUDFLARE_API_TOKEN": "sekret", "CLOUDFLARE_ACCOUNT_ID": "acct-42"}
     args = (

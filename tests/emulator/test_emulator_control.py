@@ -5,8 +5,12 @@ import time
 
 import httpx
 
+from tests.emulator.conftest import CallModel, Configure, Stats
 
-def test_only_image_answers_are_billed_and_every_call_is_counted(call_model, stats) -> None:
+
+def test_only_image_answers_are_billed_and_every_call_is_counted(
+    call_model: CallModel, stats: Stats
+) -> None:
     call_model({"prompt": "a cat", "size": "1K"})
     call_model({"prompt": "a cat"}, token="wrong")
     call_model({"prompt": ""})
@@ -16,7 +20,9 @@ def test_only_image_answers_are_billed_and_every_call_is_counted(call_model, sta
     assert counted["by_status"] == {"200": 1, "400": 1, "401": 1}
 
 
-def test_reset_zeroes_the_counters(api, call_model, configure, stats) -> None:
+def test_reset_zeroes_the_counters(
+    api: httpx.Client, call_model: CallModel, configure: Configure, stats: Stats
+) -> None:
     configure(rate_limit="1/60s")
     call_model({"prompt": "a cat", "size": "1K"})
     assert call_model({"prompt": "a cat", "size": "1K"}).status_code == 429
@@ -33,7 +39,9 @@ def test_reset_zeroes_the_counters(api, call_model, configure, stats) -> None:
     assert call_model({"prompt": "a cat", "size": "1K"}).status_code == 200
 
 
-def test_a_config_change_applies_to_the_next_call(api, call_model, configure) -> None:
+def test_a_config_change_applies_to_the_next_call(
+    api: httpx.Client, call_model: CallModel, configure: Configure
+) -> None:
     shown = configure(latency_s=0.3, response_form="v4_envelope")
     assert shown["latency_s"] == 0.3
     assert api.get("/__emulator/config").json() == shown
@@ -43,13 +51,13 @@ def test_a_config_change_applies_to_the_next_call(api, call_model, configure) ->
     assert response.json()["success"] is True
 
 
-def test_the_config_never_shows_the_token(api, configure) -> None:
+def test_the_config_never_shows_the_token(api: httpx.Client, configure: Configure) -> None:
     shown = configure(api_token="sekret-token")
     assert "api_token" not in shown
     assert "sekret-token" not in api.get("/__emulator/config").text
 
 
-def test_a_bad_config_change_is_refused_naming_the_field(api) -> None:
+def test_a_bad_config_change_is_refused_naming_the_field(api: httpx.Client) -> None:
     for change, named in [
         ({"latency_s": -1}, "latency_s"),
         ({"rate_limit": "fast"}, "rate_limit"),
@@ -62,7 +70,7 @@ def test_a_bad_config_change_is_refused_naming_the_field(api) -> None:
 
 
 def test_slow_calls_are_answered_concurrently_and_counted_in_flight(
-    emulator_url, configure, stats
+    emulator_url: str, configure: Configure, stats: Stats
 ) -> None:
     configure(latency_s=0.5)
 

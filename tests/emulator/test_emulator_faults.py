@@ -1,14 +1,18 @@
 """Each injected fault answers in the status and shape the contract lists, and costs nothing."""
 
 import json
+from collections.abc import Callable
+from typing import Any, cast
 
 import httpx
 import pytest
 
+from tests.emulator.conftest import CallModel, Configure, Stats
 
-def _v4_code(body: dict) -> int:
+
+def _v4_code(body: dict[str, Any]) -> int:
     assert body["success"] is False
-    return body["errors"][0]["code"]
+    return cast(int, body["errors"][0]["code"])
 
 
 @pytest.mark.parametrize(
@@ -39,7 +43,12 @@ def _v4_code(body: dict) -> int:
     ],
 )
 def test_a_fault_answers_in_its_status_and_shape_and_is_not_billed(
-    call_model, configure, stats, kind: str, status: int, check
+    call_model: CallModel,
+    configure: Configure,
+    stats: Stats,
+    kind: str,
+    status: int,
+    check: Callable[[dict[str, Any]], object],
 ) -> None:
     configure(faults={kind: 1.0})
     response = call_model({"prompt": "a cat"})
@@ -51,12 +60,14 @@ def test_a_fault_answers_in_its_status_and_shape_and_is_not_billed(
     assert counted["by_status"] == {str(status): 1}
 
 
-def test_a_capacity_fault_sends_no_retry_after(call_model, configure) -> None:
+def test_a_capacity_fault_sends_no_retry_after(call_model: CallModel, configure: Configure) -> None:
     configure(faults={"capacity": 1.0})
     assert "retry-after" not in call_model({"prompt": "a cat"}).headers
 
 
-def test_a_malformed_answer_is_a_200_whose_body_is_not_json(call_model, configure, stats) -> None:
+def test_a_malformed_answer_is_a_200_whose_body_is_not_json(
+    call_model: CallModel, configure: Configure, stats: Stats
+) -> None:
     configure(faults={"malformed": 1.0})
     response = call_model({"prompt": "a cat"})
     assert response.status_code == 200
@@ -66,7 +77,7 @@ def test_a_malformed_answer_is_a_200_whose_body_is_not_json(call_model, configur
 
 
 def test_a_non_image_fault_is_a_billed_success_whose_url_serves_html(
-    api, call_model, configure, stats
+    api: httpx.Client, call_model: CallModel, configure: Configure, stats: Stats
 ) -> None:
     configure(faults={"non_image": 1.0})
     response = call_model({"prompt": "a cat"})
@@ -79,7 +90,9 @@ def test_a_non_image_fault_is_a_billed_success_whose_url_serves_html(
     assert stats()["billed"] == 1
 
 
-def test_a_hang_outlasts_a_short_read_timeout_then_answers_504(api, call_model, configure) -> None:
+def test_a_hang_outlasts_a_short_read_timeout_then_answers_504(
+    api: httpx.Client, call_model: CallModel, configure: Configure
+) -> None:
     configure(faults={"hang": 1.0}, hang_s=0.5)
     with pytest.raises(httpx.ReadTimeout):
         api.post(
@@ -94,7 +107,7 @@ def test_a_hang_outlasts_a_short_read_timeout_then_answers_504(api, call_model, 
 
 
 def test_faults_are_drawn_at_their_probabilities_and_repeat_with_a_seed(
-    call_model, configure, stats
+    call_model: CallModel, configure: Configure, stats: Stats
 ) -> None:
     def statuses() -> list[int]:
         configure(faults={"server_error": 0.3, "timeout": 0.2}, seed=42)
@@ -107,7 +120,7 @@ def test_faults_are_drawn_at_their_probabilities_and_repeat_with_a_seed(
     assert stats()["billed"] == 2 * first.count(200) > 0
 
 
-def test_fault_probabilities_adding_up_to_more_than_one_are_refused(api) -> None:
+def test_fault_probabilities_adding_up_to_more_than_one_are_refused(api: httpx.Client) -> None:
     response = api.post(
         "/__emulator/config", json={"faults": {"server_error": 0.7, "timeout": 0.6}}
     )

@@ -2,11 +2,14 @@
 
 import base64
 import time
+from typing import Any
 
+import httpx
 import pytest
 
 from emulator.render import draw_jpeg, render_jpeg
 from jobs.spec import ImageInput, output_dimensions
+from tests.emulator.conftest import CallModel, Configure, FetchImage, OpenJpeg
 
 
 @pytest.mark.parametrize(
@@ -20,7 +23,7 @@ from jobs.spec import ImageInput, output_dimensions
     ],
 )
 def test_a_valid_call_returns_a_url_to_a_jpeg_of_the_output_size(
-    call_model, fetch_image, given: dict
+    call_model: CallModel, fetch_image: FetchImage, given: dict[str, Any]
 ) -> None:
     response = call_model(given)
     assert response.status_code == 200
@@ -31,14 +34,16 @@ def test_a_valid_call_returns_a_url_to_a_jpeg_of_the_output_size(
     assert picture.size == output_dimensions(ImageInput.model_validate(given))
 
 
-def test_the_image_url_points_back_at_the_server_that_was_called(api, call_model) -> None:
+def test_the_image_url_points_back_at_the_server_that_was_called(
+    api: httpx.Client, call_model: CallModel
+) -> None:
     url = call_model({"prompt": "a cat"}).json()["result"]["image"]
     assert url.startswith(f"{api.base_url}".rstrip("/") + "/cdn/seedream-4-0/2048x2048/")
     assert url.endswith(".jpeg")
 
 
 def test_different_prompts_give_different_images_and_the_same_prompt_the_same(
-    api, call_model
+    api: httpx.Client, call_model: CallModel
 ) -> None:
     def image_bytes(prompt: str) -> bytes:
         url = call_model({"prompt": prompt, "size": "1K"}).json()["result"]["image"]
@@ -49,14 +54,18 @@ def test_different_prompts_give_different_images_and_the_same_prompt_the_same(
     assert image_bytes("a cat") == cat
 
 
-def test_an_image_url_the_emulator_did_not_make_is_404(api) -> None:
+def test_an_image_url_the_emulator_did_not_make_is_404(api: httpx.Client) -> None:
     assert api.get("/cdn/seedream-4-0/99999x2/0123456789abcdef.jpeg").status_code == 404
     assert api.get("/cdn/seedream-4-0/1024x1024/not-a-seed.jpeg").status_code == 404
 
 
 @pytest.mark.parametrize("form", ["url", "images_list", "base64", "data_uri", "raw", "v4_envelope"])
 def test_each_response_form_carries_a_jpeg_of_the_output_size(
-    call_model, configure, fetch_image, open_jpeg, form: str
+    call_model: CallModel,
+    configure: Configure,
+    fetch_image: FetchImage,
+    open_jpeg: OpenJpeg,
+    form: str,
 ) -> None:
     configure(response_form=form)
     response = call_model({"prompt": "a cat", "size": "1K"})

@@ -6,9 +6,12 @@ import pytest
 
 from emulator.ratelimit import SlidingWindowLimiter
 from jobs.rates import RateLimit
+from tests.emulator.conftest import CallModel, Configure, Stats
 
 
-def test_a_call_over_the_rate_limit_gets_429_with_retry_after(call_model, configure, stats) -> None:
+def test_a_call_over_the_rate_limit_gets_429_with_retry_after(
+    call_model: CallModel, configure: Configure, stats: Stats
+) -> None:
     configure(rate_limit="5/2s")
     assert [call_model({"prompt": "a cat", "size": "1K"}).status_code for _ in range(5)] == [
         200
@@ -31,7 +34,9 @@ def test_a_call_over_the_rate_limit_gets_429_with_retry_after(call_model, config
     assert counted["max_calls_in_any_window"] <= 5
 
 
-def test_a_slot_frees_once_the_oldest_call_leaves_the_window(call_model, configure) -> None:
+def test_a_slot_frees_once_the_oldest_call_leaves_the_window(
+    call_model: CallModel, configure: Configure
+) -> None:
     configure(rate_limit="2/0.5s")
     assert [call_model({"prompt": "a cat", "size": "1K"}).status_code for _ in range(3)] == [
         200,
@@ -42,7 +47,9 @@ def test_a_slot_frees_once_the_oldest_call_leaves_the_window(call_model, configu
     assert call_model({"prompt": "a cat", "size": "1K"}).status_code == 200
 
 
-def test_each_gateway_has_its_own_limit(call_model, configure, stats) -> None:
+def test_each_gateway_has_its_own_limit(
+    call_model: CallModel, configure: Configure, stats: Stats
+) -> None:
     configure(rate_limit="2/10s")
     for gateway in ("g1", "g2", None):
         codes = [
@@ -53,7 +60,9 @@ def test_each_gateway_has_its_own_limit(call_model, configure, stats) -> None:
     assert set(stats()["gateways"]) == {"g1", "g2", "default"}
 
 
-def test_calls_refused_before_the_limit_do_not_use_it_up(call_model, configure) -> None:
+def test_calls_refused_before_the_limit_do_not_use_it_up(
+    call_model: CallModel, configure: Configure
+) -> None:
     configure(rate_limit="2/10s")
     assert call_model({"prompt": "a cat"}, token="wrong").status_code == 401
     assert [call_model({"prompt": "a cat", "size": "1K"}).status_code for _ in range(3)] == [

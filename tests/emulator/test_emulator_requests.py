@@ -2,9 +2,13 @@
 
 import base64
 import io
+from typing import Any, cast
 
+import httpx
 import pytest
 from PIL import Image
+
+from tests.emulator.conftest import CallModel, FetchImage, Stats
 
 
 def _png_data_uri(width: int, height: int) -> str:
@@ -13,36 +17,36 @@ def _png_data_uri(width: int, height: int) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _v4_error(response) -> dict:
+def _v4_error(response: httpx.Response) -> dict[str, Any]:
     body = response.json()
     assert body["success"] is False
     assert body["result"] is None
     assert body["messages"] == []
     (error,) = body["errors"]
-    return error
+    return cast(dict[str, Any], error)
 
 
-def test_a_call_without_a_token_gets_401_2009(call_model) -> None:
+def test_a_call_without_a_token_gets_401_2009(call_model: CallModel) -> None:
     response = call_model({"prompt": "a cat"}, token=None)
     assert response.status_code == 401
     assert response.json()["name"] == "AiGatewayError"
     assert response.json()["internalCode"] == 2009
 
 
-def test_a_call_with_a_wrong_token_gets_401_2009_without_echoing_it(call_model) -> None:
+def test_a_call_with_a_wrong_token_gets_401_2009_without_echoing_it(call_model: CallModel) -> None:
     response = call_model({"prompt": "a cat"}, token="not-the-token")
     assert response.status_code == 401
     assert response.json()["internalCode"] == 2009
     assert "not-the-token" not in response.text
 
 
-def test_a_call_to_another_account_gets_403_3023(call_model) -> None:
+def test_a_call_to_another_account_gets_403_3023(call_model: CallModel) -> None:
     response = call_model({"prompt": "a cat"}, account="someone-else")
     assert response.status_code == 403
     assert _v4_error(response)["code"] == 3023
 
 
-def test_an_unknown_model_gets_400_5007(call_model) -> None:
+def test_an_unknown_model_gets_400_5007(call_model: CallModel) -> None:
     response = call_model({"prompt": "a cat"}, model="bytedance/seedream-9")
     assert response.status_code == 400
     error = _v4_error(response)
@@ -60,7 +64,9 @@ def test_an_unknown_model_gets_400_5007(call_model) -> None:
         (b'{"model": "bytedance/seedream-4.0", "input": "a cat"}', "input"),
     ],
 )
-def test_a_body_that_is_not_a_call_gets_400_5006(call_model, body: bytes, named: str) -> None:
+def test_a_body_that_is_not_a_call_gets_400_5006(
+    call_model: CallModel, body: bytes, named: str
+) -> None:
     response = call_model(body=body)
     assert response.status_code == 400
     error = _v4_error(response)
@@ -81,7 +87,7 @@ def test_a_body_that_is_not_a_call_gets_400_5006(call_model, body: bytes, named:
     ],
 )
 def test_an_invalid_input_gets_400_5006_naming_the_field(
-    call_model, stats, given: dict, named: str
+    call_model: CallModel, stats: Stats, given: dict[str, Any], named: str
 ) -> None:
     response = call_model(given)
     assert response.status_code == 400
@@ -91,7 +97,9 @@ def test_an_invalid_input_gets_400_5006_naming_the_field(
     assert stats()["billed"] == 0
 
 
-def test_a_match_input_image_call_with_a_data_uri_is_accepted(call_model, fetch_image) -> None:
+def test_a_match_input_image_call_with_a_data_uri_is_accepted(
+    call_model: CallModel, fetch_image: FetchImage
+) -> None:
     response = call_model(
         {"prompt": "a cat", "aspect_ratio": "match_input_image", "image": _png_data_uri(300, 600)}
     )

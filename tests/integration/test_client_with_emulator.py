@@ -7,7 +7,7 @@ from tempfile import SpooledTemporaryFile
 import httpx
 import pytest
 
-from config.settings import Settings
+from config.settings import DEFAULT_API_TIMEOUT_S, Settings
 from jobs.errors import ErrorClass, JobError
 from jobs.spec import ImageInput, Size, output_dimensions
 from tests.support.services import Emulator
@@ -21,7 +21,9 @@ pytestmark = pytest.mark.integration
 SPEC = ImageInput(prompt="a lighthouse at dusk", size="1K", aspect_ratio="16:9")
 
 
-def client_for(emulator: Emulator, **settings: object) -> CloudflareClient:
+def client_for(
+    emulator: Emulator, api_timeout_seconds: float = DEFAULT_API_TIMEOUT_S
+) -> CloudflareClient:
     env = emulator.env()
     return CloudflareClient(
         Settings(
@@ -29,7 +31,7 @@ def client_for(emulator: Emulator, **settings: object) -> CloudflareClient:
             api_base=env["CLOUDFLARE_API_BASE"],
             account_id=env["CLOUDFLARE_ACCOUNT_ID"],
             api_token=env["CLOUDFLARE_API_TOKEN"],
-            **settings,
+            api_timeout_seconds=api_timeout_seconds,
         )
     )
 

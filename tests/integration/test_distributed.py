@@ -4,7 +4,7 @@ import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -117,6 +117,7 @@ def test_jobs_enqueued_a_chunk_at_a_time_are_run_by_a_worker_in_manifest_order(
 
 def _job_id(database_url: str, batch: str) -> int:
     with connected(database_url) as conn:
-        return conn.execute(
+        job_id = conn.execute(
             sqlalchemy.text("SELECT id FROM jobs WHERE batch_id = :b"), {"b": batch}
         ).scalar_one()
+        return cast(int, job_id)

@@ -15,7 +15,9 @@ from tests.support.services import Emulator
 pytestmark = pytest.mark.integration
 
 
-def run_cli(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 240):
+def run_cli(
+    args: list[str], cwd: Path, env: dict[str, str], timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [CLI, *args], cwd=cwd, env=clean_env(**env), capture_output=True, text=True, timeout=timeout
     )

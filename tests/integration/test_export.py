@@ -19,7 +19,10 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
-from webdataset.tariterators import group_by_keys, tar_file_expander
+from webdataset.tariterators import (  # type: ignore[import-untyped]  # no hints, no stubs
+    group_by_keys,
+    tar_file_expander,
+)
 
 from jobs.database import open_engine
 from jobs.results import ResultsTable

@@ -66,14 +66,16 @@ def test_every_bad_row_is_reported_and_only_the_good_rows_images_are_stored(
         Path("hostile", f"{k}.jpg") for k in manifest.good_keys
     }
     # nothing written outside the output folder but the table and the rejects file
-    written = files_under(tmp_path) - before
-    others = {path for path in written if path.parts[0] != "out"}
+    created = files_under(tmp_path) - before
+    others = {path for path in created if path.parts[0] != "out"}
     assert others <= {Path("seedream.db"), Path("seedream.db-wal"), Path("seedream.db-shm"),
                       Path(rejects)}  # fmt: skip
     assert not Path("/abs.jpg").exists()
     # only good rows reached the table; local images went as data URIs, the secret never did
     with connected(f"sqlite:///{tmp_path / 'seedream.db'}") as conn:
-        stored = dict(conn.execute(sqlalchemy.text("SELECT key, spec FROM jobs")).all())
+        stored: dict[str, str] = dict(
+            conn.execute(sqlalchemy.text("SELECT key, spec FROM jobs")).all()
+        )
     assert sorted(stored) == sorted(manifest.good_keys)
     assert '"image": "data:image/png;base64,' in stored["good/edit-png"]
     assert '"image": "data:image/jpeg;base64,' in stored["good/edit-jpg"]

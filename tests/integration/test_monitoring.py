@@ -160,7 +160,8 @@ def test_task_events_reach_flower_in_a_few_messages_a_second_not_one_each(
             wait_for_final(batch, fleet_env, tmp_path)
 
             def every_job_succeeded() -> bool:
-                return sum(e["type"] == "task-succeeded" for e in list(log.events)) == 40
+                succeeded: int = sum(e["type"] == "task-succeeded" for e in list(log.events))
+                return succeeded == 40
 
             wait_until(every_job_succeeded, 10, "a task-succeeded event for every job")
             published = publishes(broker) - publishes_before

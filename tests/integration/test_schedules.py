@@ -92,7 +92,8 @@ def test_a_worker_refuses_a_forged_fire_naming_a_manifest_outside_its_roots(
     """Anyone who can write to Redis can send the task beat sends: a worker makes the batch only
     from a manifest under SEEDREAM_MANIFEST_ROOTS (default: its working folder)."""
     work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
-    work.mkdir(), elsewhere.mkdir()
+    work.mkdir()
+    elsewhere.mkdir()
     write_manifest(work / "jobs.jsonl", good=2)
     write_manifest(elsewhere / "jobs.jsonl", good=2)
     env = {**fleet_env, "SEEDREAM_OUTPUT": str(work / "out")}
