@@ -134,7 +134,7 @@ def timed_worker(env: dict[str, str], workdir: Path) -> Iterator[Service]:
 def report(totals: dict[str, Any], process_cpu_s: float, jobs: int) -> list[tuple[str, float]]:
     """(stage, CPU ms per job) rows, each stage without the stages inside it, summing to the
     process's CPU per job."""
-    seconds = totals["seconds"]
+    seconds: dict[str, float] = totals["seconds"]
 
     def ms(name: str) -> float:
         return seconds.get(name, 0.0) * 1000 / jobs

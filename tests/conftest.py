@@ -7,7 +7,6 @@ PostgreSQL, a new database is created) and removed afterwards.
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
@@ -18,6 +17,7 @@ from tests.support.processes import clean_env
 from tests.support.services import (
     POSTGRES_ADMIN_URL,
     Emulator,
+    S3Bucket,
     running_emulator,
     running_redis,
     running_s3,
@@ -82,7 +82,7 @@ def s3_env(s3_endpoint: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def s3_bucket(s3_env: dict[str, str]) -> tuple[str, Any]:
+def s3_bucket(s3_env: dict[str, str]) -> S3Bucket:
     """A new, empty bucket and a client on it."""
     client = boto3.client(
         "s3",

@@ -5,6 +5,7 @@ import secrets
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.support.processes import CLI
 
@@ -15,12 +16,15 @@ def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Completed
     )
 
 
-def wait_for_final(batch: str, env: dict[str, str], cwd: Path, timeout: float = 180) -> dict:
+def wait_for_final(
+    batch: str, env: dict[str, str], cwd: Path, timeout: float = 180
+) -> dict[str, Any]:
+    """The batch's `status --json` once every job has finished (JSON: values of any shape)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = cli(["status", batch, "--json"], env, cwd)
         assert status.returncode == 0, status.stderr
-        summary = json.loads(status.stdout)
+        summary: dict[str, Any] = json.loads(status.stdout)
         if summary["total"] and summary["finished"] == summary["total"]:
             return summary
         time.sleep(0.5)

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import redis
 import sqlalchemy
+from mypy_boto3_s3 import S3Client
 
 from tests.support.processes import (
     VENV_BIN,
@@ -27,6 +28,8 @@ from tests.support.processes import (
 POSTGRES_ADMIN_URL = os.environ.get(
     "SEEDREAM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
+#: the `s3_bucket` fixture: a new bucket's name and a client on the S3 server holding it
+S3Bucket = tuple[str, S3Client]
 
 
 class RedisServer:

@@ -40,17 +40,24 @@ PINNED_TAG = re.compile(r"^(v?\d+\.\d+[\w.+-]*|RELEASE\.[\w.-]+)$")
 def setting_names() -> set[str]:
     """The environment variable of every setting."""
     prefix = Settings.model_config["env_prefix"]
-    names = set()
+    names: set[str] = set()
     for name, field in Settings.model_fields.items():
         alias = field.validation_alias
-        names.add(
-            alias.choices[0] if isinstance(alias, AliasChoices) else f"{prefix}{name}".upper()
-        )
+        if isinstance(alias, AliasChoices):
+            variable = alias.choices[0]
+            assert isinstance(variable, str), f"{name}: an alias path names no variable"
+            names.add(variable)
+        else:
+            names.add(f"{prefix}{name}".upper())
     return names
 
 
 def cli_commands() -> set[str]:
-    return {command.name or command.callback.__name__ for command in app.registered_commands}
+    names: set[str] = set()
+    for command in app.registered_commands:
+        assert command.callback is not None, f"{command.name}: a command runs a function"
+        names.add(command.name or command.callback.__name__)
+    return names
 
 
 def our_services() -> list[dict[str, Any]]:

@@ -19,7 +19,8 @@ def watch_for(seconds: float, clock: Clock, watch: FleetWatch) -> None:
 
 
 def test_no_answer_warns_within_ten_seconds_then_only_every_few_minutes() -> None:
-    clock, warnings = Clock(), []
+    clock = Clock()
+    warnings: list[float] = []
     watch = FleetWatch(lambda: False, warnings.append, clock)
 
     watch_for(10, clock, watch)
@@ -33,7 +34,8 @@ def test_no_answer_warns_within_ten_seconds_then_only_every_few_minutes() -> Non
 
 
 def test_a_fleet_that_answers_is_never_warned_about() -> None:
-    clock, warnings = Clock(), []
+    clock = Clock()
+    warnings: list[float] = []
     watch = FleetWatch(lambda: True, warnings.append, clock)
 
     watch_for(WARNING_REPEAT_S * 2, clock, watch)

@@ -6,6 +6,7 @@ import json
 import re
 import tracemalloc
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -42,7 +43,7 @@ from tests.support.rows import jsonl, only_job, only_rejection, problems, rows, 
     ],
 )
 def test_a_key_that_could_escape_the_prefix_or_break_a_line_is_refused(
-    tmp_path, key: str, problem: str
+    tmp_path: Path, key: str, problem: str
 ) -> None:
     with pytest.raises(ValueError, match=f"^{re.escape(problem)}"):
         validate_key(key)
@@ -61,7 +62,7 @@ def test_a_trailing_newline_is_not_a_key_even_though_a_dollar_anchor_allows_it()
 
 
 def test_a_prompt_at_the_cap_is_accepted_and_one_over_is_refused_saying_both_lengths(
-    tmp_path,
+    tmp_path: Path,
 ) -> None:
     at_cap, over = "a" * MAX_PROMPT_CHARS, "b" * (MAX_PROMPT_CHARS + 1)
     path = write(tmp_path, "m.jsonl", jsonl({"prompt": at_cap}, {"prompt": over}))
@@ -72,7 +73,7 @@ def test_a_prompt_at_the_cap_is_accepted_and_one_over_is_refused_saying_both_len
     }
 
 
-def test_a_10_mb_prompt_is_one_row_problem_not_a_stored_job(tmp_path) -> None:
+def test_a_10_mb_prompt_is_one_row_problem_not_a_stored_job(tmp_path: Path) -> None:
     huge = "x" * (10 * 1024 * 1024)
     path = write(tmp_path, "m.csv", f"prompt,size\n{huge},1K\nsmall,1K\n")
     refused, accepted = rows(path)
@@ -84,7 +85,7 @@ def test_a_10_mb_prompt_is_one_row_problem_not_a_stored_job(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("allowed", ["two\tcolumns", "two\nlines", "windows\r\nlines"])
-def test_tabs_and_line_breaks_in_a_prompt_are_fine(tmp_path, allowed: str) -> None:
+def test_tabs_and_line_breaks_in_a_prompt_are_fine(tmp_path: Path, allowed: str) -> None:
     assert only_job(write(tmp_path, "m.jsonl", jsonl({"prompt": allowed}))).input.prompt == allowed
 
 
@@ -93,7 +94,7 @@ def test_tabs_and_line_breaks_in_a_prompt_are_fine(tmp_path, allowed: str) -> No
     [("red\x1b[0m", "U+001B at character 4"), ("bell\x07", "U+0007 at character 5")],
 )
 def test_other_control_characters_in_a_prompt_are_refused(
-    tmp_path, prompt: str, named: str
+    tmp_path: Path, prompt: str, named: str
 ) -> None:
     path = write(tmp_path, "m.jsonl", jsonl({"prompt": prompt}))
     assert problems(only_rejection(path)) == {
@@ -119,7 +120,7 @@ def test_a_nul_in_a_prompt_is_refused_by_the_spec_itself_whoever_builds_it() -> 
     ],
 )
 def test_an_image_url_with_spaces_or_control_characters_is_refused(
-    tmp_path, url: str, named: str
+    tmp_path: Path, url: str, named: str
 ) -> None:
     path = write(tmp_path, "m.jsonl", jsonl({"prompt": "a", "image": url}))
     if "\x00" in url:  # the reader names the field before the spec sees it
@@ -139,7 +140,7 @@ def test_an_image_url_with_spaces_or_control_characters_is_refused(
 @pytest.mark.parametrize("pixels", [(100_000, 100_000), (10_000, 10_000)])
 @pytest.mark.parametrize("given_as", ["data URI", "local file"])
 def test_a_tiny_image_declaring_too_many_pixels_is_its_rows_error(
-    tmp_path, given_as: str, pixels: tuple[int, int]
+    tmp_path: Path, given_as: str, pixels: tuple[int, int]
 ) -> None:
     bomb = bomb_png(*pixels)
     if given_as == "local file":
@@ -161,7 +162,7 @@ def test_a_tiny_image_declaring_too_many_pixels_is_its_rows_error(
 # ---------------------------------------------------------------- metadata
 
 
-def test_metadata_over_the_cap_is_refused_saying_its_size(tmp_path) -> None:
+def test_metadata_over_the_cap_is_refused_saying_its_size(tmp_path: Path) -> None:
     caption = "c" * MAX_METADATA_BYTES
     path = write(tmp_path, "m.jsonl", jsonl({"prompt": "a", "caption": caption}))
     size = len('{"caption": ""}') + len(caption)
@@ -171,7 +172,7 @@ def test_metadata_over_the_cap_is_refused_saying_its_size(tmp_path) -> None:
     }
 
 
-def test_a_10_mb_caption_is_refused_and_the_next_row_is_read(tmp_path) -> None:
+def test_a_10_mb_caption_is_refused_and_the_next_row_is_read(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         "m.jsonl",
@@ -183,7 +184,7 @@ def test_a_10_mb_caption_is_refused_and_the_next_row_is_read(tmp_path) -> None:
     assert accepted.line == 2
 
 
-def test_metadata_within_the_cap_keeps_its_shape(tmp_path) -> None:
+def test_metadata_within_the_cap_keeps_its_shape(tmp_path: Path) -> None:
     labels = {"caption": "é" * 1000, "labels": ["a", "b"], "score": 0.5, "ok": True}
     path = write(tmp_path, "m.jsonl", jsonl({"prompt": "a", **labels}))
     assert only_job(path).metadata == labels
@@ -203,7 +204,7 @@ def test_metadata_within_the_cap_keeps_its_shape(tmp_path) -> None:
     ],
 )  # fmt: skip
 def test_metadata_holding_too_many_values_or_nesting_too_deep_is_refused_naming_the_limit(
-    tmp_path, metadata: dict[str, object], problem: str
+    tmp_path: Path, metadata: dict[str, object], problem: str
 ) -> None:
     path = write(tmp_path, "m.jsonl", jsonl({"prompt": "a", **metadata}, {"prompt": "next"}))
 
@@ -223,7 +224,7 @@ def test_metadata_at_the_limits_is_kept() -> None:
     assert job.metadata == metadata
 
 
-def test_a_long_line_of_brackets_is_refused_before_it_is_decoded(tmp_path) -> None:
+def test_a_long_line_of_brackets_is_refused_before_it_is_decoded(tmp_path: Path) -> None:
     line = '{"prompt": "a", "tags": [' + "[]," * 4_000_000 + "[]]}"
     path = write(tmp_path, "m.jsonl", line + "\n" + jsonl({"prompt": "next"}))
     tracemalloc.start()
@@ -242,7 +243,7 @@ def test_a_long_line_of_brackets_is_refused_before_it_is_decoded(tmp_path) -> No
     assert peak < 3 * len(line) + 10 * 1024 * 1024
 
 
-def test_brackets_and_commas_inside_strings_do_not_count_against_a_row(tmp_path) -> None:
+def test_brackets_and_commas_inside_strings_do_not_count_against_a_row(tmp_path: Path) -> None:
     prompt = '[{,\\"' * 2_000
     path = write(tmp_path, "m.jsonl", jsonl({"prompt": prompt, "caption": "[{," * 20_000}))
 
@@ -281,7 +282,7 @@ def test_a_nul_anywhere_in_metadata_is_refused_by_the_spec_itself(
     ],
 )
 def test_a_value_of_the_wrong_type_names_its_field(
-    tmp_path, row: dict[str, object], field: str, problem: str
+    tmp_path: Path, row: dict[str, object], field: str, problem: str
 ) -> None:
     path = write(tmp_path, "m.jsonl", jsonl(row))
     assert problems(only_rejection(path))[field].startswith(problem)

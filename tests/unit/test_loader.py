@@ -3,6 +3,7 @@
 import itertools
 import json
 import tracemalloc
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from jobs.results import ResultsTable
 from jobs.spec import MAX_METADATA_VALUES
 from jobs.states import JobState
 from producer import loader
-from producer.loader import load_manifest
+from producer.loader import LoadReport, load_manifest
 from producer.manifest import ManifestReader, RejectedRow
 
 
@@ -29,9 +30,11 @@ def manifest(tmp_path: Path, rows: list[dict[str, object]]) -> Path:
     return path
 
 
-def load(table: ResultsTable, path: Path, *, strict: bool = False):
+def load(
+    table: ResultsTable, path: Path, *, strict: bool = False
+) -> tuple[LoadReport, list[Sequence[int]], list[RejectedRow]]:
     batch = table.create_batch("b", str(path), "./out", "m")
-    enqueued: list[list[int]] = []
+    enqueued: list[Sequence[int]] = []
     rejected: list[RejectedRow] = []
     with ManifestReader(path) as reader:
         report = load_manifest(
@@ -67,7 +70,9 @@ def test_a_duplicate_key_is_rejected_with_both_lines_and_the_first_row_goes_on(
     assert row.line == 2
     assert str(row).startswith(f"{path}:2: id: duplicate key 'a': line 1 has it already")
     assert json.loads(row.raw) == {"id": "a", "prompt": "two"}
-    assert table.get_batch("b").rejected == 1
+    batch = table.get_batch("b")
+    assert batch is not None
+    assert batch.rejected == 1
 
 
 def test_strict_refuses_a_manifest_with_a_bad_row_and_enqueues_nothing(

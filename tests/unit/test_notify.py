@@ -30,7 +30,7 @@ def test_the_signature_is_the_hmac_sha256_of_the_exact_body_as_a_receiver_checks
     assert hmac.compare_digest(expected, signed)
 
 
-def _webhook(*statuses: int | type[Exception]) -> tuple[Webhook, Recorder, list[float]]:
+def _webhook(*statuses: int | type[httpx.RequestError]) -> tuple[Webhook, Recorder, list[float]]:
     answers = iter(statuses)
 
     def respond(request: httpx.Request) -> httpx.Response:
@@ -39,7 +39,8 @@ def _webhook(*statuses: int | type[Exception]) -> tuple[Webhook, Recorder, list[
             return httpx.Response(answer)
         raise answer("down", request=request)
 
-    recorder, waits = Recorder(respond), []
+    waits: list[float] = []
+    recorder = Recorder(respond)
     hook = Webhook(
         "http://hooks.test/x?token=abc",
         SecretStr(SECRET),

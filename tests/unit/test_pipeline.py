@@ -7,7 +7,8 @@ through httpx with a MockTransport.
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from tempfile import SpooledTemporaryFile
 from typing import Any
@@ -32,6 +33,7 @@ from worker.cloudflare import CloudflareClient, Generation
 from worker.guarded_network import guarded_client
 from worker.pipeline import JobPipeline, Outcome
 from worker.spool import ImageFile, open_spool
+from worker.storage import Storage, StoredObject
 
 PROVIDER_URL = "https://provider.example/seedream/abc_0.jpeg"
 
@@ -52,8 +54,9 @@ class FakeClient:
         return self.answer
 
 
-class FlakyStorage:
-    """Fails the first `failures` puts, then keeps what it is given."""
+class FlakyStorage(Storage):
+    """Fails the first `failures` puts, then keeps what it is given. The pipeline only puts:
+    reading and listing are export's, and are not faked here."""
 
     def __init__(self, failures: int = 0) -> None:
         self.failures = failures
@@ -66,6 +69,12 @@ class FlakyStorage:
         body.seek(0)
         self.objects[key] = (body.read(), content_type, metadata)
         return f"mem://{key}"
+
+    def open(self, key: str) -> AbstractContextManager[StoredObject | None]:
+        raise NotImplementedError("the pipeline never reads a stored object")
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        raise NotImplementedError("the pipeline never lists a storage")
 
 
 @pytest.fixture
@@ -95,7 +104,7 @@ def pipeline(
         transport=httpx.MockTransport(lambda _: httpx.Response(200, content=download))
     )
     settings = Settings(_env_file=None, max_attempts=3, retry_base_seconds=0, **settings_changes)
-    return JobPipeline(settings, table, client, downloads, lambda _output: storage)  # type: ignore[arg-type]
+    return JobPipeline(settings, table, client, downloads, lambda _output: storage)
 
 
 def test_a_job_is_generated_fetched_stored_and_recorded(table: ResultsTable) -> None:
@@ -339,7 +348,7 @@ def test_a_job_outliving_its_lease_keeps_it_while_the_worker_lives(table: Result
         transport=httpx.MockTransport(lambda _: httpx.Response(200, content=JPEG))
     )
     settings = Settings(_env_file=None, lease_seconds=0.3)
-    worker = JobPipeline(settings, table, SlowClient(1.2), downloads, lambda _output: storage)  # type: ignore[arg-type]
+    worker = JobPipeline(settings, table, SlowClient(1.2), downloads, lambda _output: storage)
     found_expired: list[list[JobState]] = []
 
     def reaper() -> None:
@@ -399,9 +408,10 @@ def test_a_download_over_the_size_cap_fails_as_bad_image_and_stores_nothing(
 
 def inline_image_of(table: ResultsTable, job_id: int) -> bytes | None:
     with table.engine.connect() as conn:
-        return conn.execute(
+        image: bytes | None = conn.execute(
             select(jobs_table.c.inline_image).where(jobs_table.c.id == job_id)
         ).scalar_one()
+    return image
 
 
 def test_an_inline_image_over_the_cap_fails_as_bad_image_and_is_not_kept(
@@ -420,7 +430,7 @@ def test_an_inline_image_over_the_cap_fails_as_bad_image_and_is_not_kept(
             max_image_bytes=cap,
         )
         with CloudflareClient(settings) as client:
-            worker = JobPipeline(settings, table, client, httpx.Client(), lambda _: storage)  # type: ignore[arg-type]
+            worker = JobPipeline(settings, table, client, httpx.Client(), lambda _: storage)
             outcome = worker.run(job_id)
 
     assert outcome.state is JobState.failed
@@ -451,7 +461,7 @@ def test_an_image_url_on_the_metadata_endpoint_fails_as_bad_image_naming_host_an
                                         allow_all=False)  # fmt: skip
     downloads = guarded_client(4, policy, lambda *_: ["169.254.169.254"], network)
     client = FakeClient(answer=Generation(url="http://provider.example/a.jpeg?X-Amz-Signature=s3"))
-    worker = JobPipeline(settings, table, client, downloads, lambda _: FlakyStorage())  # type: ignore[arg-type]
+    worker = JobPipeline(settings, table, client, downloads, lambda _: FlakyStorage())
 
     outcome = worker.run(one_job(table))
 

@@ -60,7 +60,9 @@ def as_kombu_stores_it(task_id: str, job_id: int) -> dict[str, Any]:
 def as_worker_reads_it(text: str) -> Request:
     """The request a Celery worker makes of `text` popped from the queue's Redis list."""
     with Connection("memory://") as connection:
-        message = Message(json.loads(text), channel=connection.default_channel)
+        channel = connection.default_channel
+        assert isinstance(channel, virtual.Channel)
+        message = Message(json.loads(text), channel=channel)
         return Request(message, app=app, task=process_job)
 
 

@@ -28,7 +28,7 @@ def attempt_rows(table: ResultsTable) -> list[tuple[int, str | None]]:
         rows = conn.exec_driver_sql(
             "SELECT number, error_class FROM attempts ORDER BY job_id, number"
         ).all()
-    return [tuple(row) for row in rows]  # type: ignore[misc]
+    return [tuple(row) for row in rows]
 
 
 def job(table: ResultsTable, key: str) -> dict[str, object]:

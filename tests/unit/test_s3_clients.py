@@ -3,12 +3,13 @@ carries its retry policy and pool size: export and scheduled runs used to build 
 gave up at the first throttled request."""
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3.session
 import pytest
+from mypy_boto3_s3 import S3Client
 
 from jobs.database import open_engine
 from jobs.records import StoredImage
@@ -17,6 +18,7 @@ from producer.exports.formats import ExportFormat
 from producer.exports.reading import BatchRows
 from producer.exports.run import ExportError, run_export
 from producer.scheduled_run import local_manifest
+from tests.support.services import S3Bucket
 from tests.support.tables import MODEL, specs
 from worker.storage.s3 import BOTO_RETRIES
 
@@ -51,10 +53,10 @@ def imports_boto(path: Path) -> bool:
 
 
 @pytest.fixture
-def client_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+def client_retries(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """The retry configuration of every boto3 client built in this test (None: boto3's own)."""
     built: list[Any] = []
-    build = boto3.session.Session.client
+    build: Callable[..., Any] = boto3.session.Session.client  # forwards any service name
 
     def recorded(session: boto3.session.Session, service: str, *args: Any, **kwargs: Any) -> Any:
         config = kwargs.get("config")
@@ -67,14 +69,14 @@ def client_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
 
 @pytest.fixture
 def bucket(
-    s3_bucket: tuple[str, Any], s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> tuple[str, Any]:
+    s3_bucket: S3Bucket, s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> S3Bucket:
     for name, value in s3_env.items():
         monkeypatch.setenv(name, value)
     return s3_bucket
 
 
-def batch_stored_in_s3(tmp_path: Path, bucket: str, client: Any) -> BatchRows:
+def batch_stored_in_s3(tmp_path: Path, bucket: str, client: S3Client) -> BatchRows:
     """A batch of one succeeded job whose image is in the bucket."""
     table = ResultsTable(open_engine(f"sqlite:///{tmp_path / 'results.db'}"))
     table.create_schema()
@@ -93,7 +95,7 @@ def batch_stored_in_s3(tmp_path: Path, bucket: str, client: Any) -> BatchRows:
 def test_an_export_builds_one_client_with_the_retry_policy(
     format: ExportFormat,
     tmp_path: Path,
-    bucket: tuple[str, Any],
+    bucket: S3Bucket,
     client_retries: list[Any],
 ) -> None:
     name, client = bucket
@@ -119,7 +121,7 @@ def test_a_client_boto3_cannot_make_is_a_one_line_export_error(
 
 
 def test_a_scheduled_manifest_is_downloaded_through_a_client_with_the_retry_policy(
-    bucket: tuple[str, Any], client_retries: list[Any]
+    bucket: S3Bucket, client_retries: list[Any]
 ) -> None:
     name, client = bucket
     client.put_object(Bucket=name, Key="manifests/jobs.jsonl", Body=b'{"prompt": "a mug"}\n')

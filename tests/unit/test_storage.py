@@ -9,6 +9,7 @@ import pytest
 
 from jobs.errors import StorageError
 from tests.support.images import spooled
+from tests.support.services import S3Bucket
 from tests.support.storages import open_storage
 from worker.storage import LocalFolderStorage, S3Storage, object_key
 
@@ -58,7 +59,7 @@ def test_the_local_folder_refuses_a_key_outside_it(tmp_path: Path) -> None:
 
 
 def test_s3_stores_the_object_with_content_type_and_job_metadata(
-    s3_bucket: tuple[str, object], s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    s3_bucket: S3Bucket, s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name, value in s3_env.items():
         monkeypatch.setenv(name, value)
@@ -75,7 +76,7 @@ def test_s3_stores_the_object_with_content_type_and_job_metadata(
 
 
 def test_s3_uploads_a_spool_from_its_temp_file_whole_whatever_its_position(
-    s3_bucket: tuple[str, object], s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    s3_bucket: S3Bucket, s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name, value in s3_env.items():
         monkeypatch.setenv(name, value)

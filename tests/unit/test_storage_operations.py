@@ -7,11 +7,11 @@ import os
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from jobs.errors import StorageError
+from tests.support.services import S3Bucket
 from tests.support.storages import open_storage
 from worker.storage import LocalFolderStorage, Storage
 
@@ -25,7 +25,7 @@ MakeStorage = Callable[[str], Storage]
 
 @pytest.fixture
 def s3_location(
-    s3_bucket: tuple[str, Any], s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    s3_bucket: S3Bucket, s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> str:
     """A new bucket, with boto3's environment pointing at the local S3 server."""
     for name, value in s3_env.items():
@@ -170,7 +170,7 @@ def test_copy_to_streams_so_memory_does_not_grow_with_the_object(
 
 
 def test_s3_to_s3_on_one_endpoint_is_copied_by_the_server_with_its_metadata(
-    s3_location: str, s3_bucket: tuple[str, Any]
+    s3_location: str, s3_bucket: S3Bucket
 ) -> None:
     bucket, client = s3_bucket
     source, target = open_storage(f"{s3_location}/images"), open_storage(f"{s3_location}/v1")
@@ -185,7 +185,7 @@ def test_s3_to_s3_on_one_endpoint_is_copied_by_the_server_with_its_metadata(
 
 def test_s3_to_another_endpoint_is_streamed_through_this_machine(
     s3_location: str,
-    s3_bucket: tuple[str, Any],
+    s3_bucket: S3Bucket,
     s3_env: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

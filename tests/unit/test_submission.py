@@ -160,7 +160,7 @@ def test_a_broker_that_does_not_answer_before_recording_leaves_nothing(
 def test_a_manifest_strict_refuses_records_nothing_and_writes_its_rejects(
     table: ResultsTable, tmp_path: Path, bad_row: dict[str, object]
 ) -> None:
-    rows = [{"id": f"k{n}", "prompt": f"picture {n}"} for n in range(1, 4)]
+    rows: list[dict[str, object]] = [{"id": f"k{n}", "prompt": f"picture {n}"} for n in range(1, 4)]
     manifest = jsonl(tmp_path / "m.jsonl", *rows, bad_row)
     sent = Sent()
 
