@@ -6,12 +6,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import redis
 import sqlalchemy
-from mypy_boto3_s3 import S3Client
 
 from tests.support.processes import (
     VENV_BIN,
@@ -23,13 +22,16 @@ from tests.support.processes import (
     wait_until,
 )
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client  # stubs only: nothing at run time needs them
+
 #: the server the tests and benchmarks create their databases in (trust auth on the machines
 #: this runs on)
 POSTGRES_ADMIN_URL = os.environ.get(
     "SEEDREAM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 #: the `s3_bucket` fixture: a new bucket's name and a client on the S3 server holding it
-S3Bucket = tuple[str, S3Client]
+S3Bucket = tuple[str, "S3Client"]
 
 
 class RedisServer:
