@@ -82,6 +82,15 @@ def s3_env(s3_endpoint: str) -> dict[str, str]:
 
 
 @pytest.fixture
+def s3_in_env(s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """`s3_env` set in this process's environment, for code that makes its own boto3 client (as
+    the product does) in the test process."""
+    for name, value in s3_env.items():
+        monkeypatch.setenv(name, value)
+    return s3_env
+
+
+@pytest.fixture
 def s3_bucket(s3_env: dict[str, str]) -> S3Bucket:
     """A new, empty bucket and a client on it."""
     client = boto3.client(

@@ -68,11 +68,8 @@ def client_retries(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
 
 @pytest.fixture
-def bucket(
-    s3_bucket: S3Bucket, s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> S3Bucket:
-    for name, value in s3_env.items():
-        monkeypatch.setenv(name, value)
+def bucket(s3_bucket: S3Bucket, s3_in_env: dict[str, str]) -> S3Bucket:
+    """A new bucket, with boto3's environment pointing at the local S3 server."""
     return s3_bucket
 
 

@@ -59,10 +59,8 @@ def test_the_local_folder_refuses_a_key_outside_it(tmp_path: Path) -> None:
 
 
 def test_s3_stores_the_object_with_content_type_and_job_metadata(
-    s3_bucket: S3Bucket, s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    s3_bucket: S3Bucket, s3_in_env: dict[str, str]
 ) -> None:
-    for name, value in s3_env.items():
-        monkeypatch.setenv(name, value)
     bucket, client = s3_bucket
     storage = open_storage(f"s3://{bucket}/prefix/")
     assert isinstance(storage, S3Storage)
@@ -76,10 +74,8 @@ def test_s3_stores_the_object_with_content_type_and_job_metadata(
 
 
 def test_s3_uploads_a_spool_from_its_temp_file_whole_whatever_its_position(
-    s3_bucket: S3Bucket, s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    s3_bucket: S3Bucket, s3_in_env: dict[str, str]
 ) -> None:
-    for name, value in s3_env.items():
-        monkeypatch.setenv(name, value)
     bucket, client = s3_bucket
     storage = open_storage(f"s3://{bucket}")
 
@@ -91,12 +87,10 @@ def test_s3_uploads_a_spool_from_its_temp_file_whole_whatever_its_position(
 
 
 def test_an_s3_failure_is_a_storage_error_without_the_secret(
-    s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    s3_in_env: dict[str, str],
 ) -> None:
-    for name, value in s3_env.items():
-        monkeypatch.setenv(name, value)
     storage = open_storage("s3://no-such-bucket-here/p")
     with pytest.raises(StorageError) as caught:
         storage.put("b/x.jpg", io.BytesIO(b"x"), "image/jpeg", {})
     assert "NoSuchBucket" in str(caught.value)
-    assert s3_env["AWS_SECRET_ACCESS_KEY"] not in str(caught.value)
+    assert s3_in_env["AWS_SECRET_ACCESS_KEY"] not in str(caught.value)

@@ -24,12 +24,8 @@ MakeStorage = Callable[[str], Storage]
 
 
 @pytest.fixture
-def s3_location(
-    s3_bucket: S3Bucket, s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> str:
+def s3_location(s3_bucket: S3Bucket, s3_in_env: dict[str, str]) -> str:
     """A new bucket, with boto3's environment pointing at the local S3 server."""
-    for name, value in s3_env.items():
-        monkeypatch.setenv(name, value)
     return f"s3://{s3_bucket[0]}"
 
 
