@@ -21,8 +21,8 @@ import redis
 
 from bench.paused_batch import make_paused_batch, pause, settle
 from bench.process_stats import ProcessCost, run_measured
-from config.celery_config import JOB_QUEUE
 from jobs.database import open_engine
+from jobs.redis_keys import JOB_QUEUE
 from jobs.results import ResultsTable
 from tests.support.processes import CLI, clean_env
 from tests.support.services import POSTGRES_ADMIN_URL, running_redis, temporary_postgres_database

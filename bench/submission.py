@@ -22,7 +22,7 @@ from pathlib import Path
 import redis
 
 from bench.process_stats import run_measured
-from config.celery_config import JOB_QUEUE
+from jobs.redis_keys import JOB_QUEUE
 from tests.support.processes import CLI, clean_env
 from tests.support.services import POSTGRES_ADMIN_URL, running_redis, temporary_postgres_database
 

@@ -5,8 +5,6 @@ from typing import Any
 from config.settings import Settings
 from jobs.redis_keys import JOB_QUEUE
 
-__all__ = ["JOB_QUEUE", "VISIBILITY_TIMEOUT_S", "celery_config"]
-
 #: Redis re-delivers an unacknowledged message after this long; longer than any job's lease, so a
 #: live job is not handed out twice (and if it is, the claim in the table refuses the second)
 VISIBILITY_TIMEOUT_S = 3600

@@ -15,6 +15,7 @@ import typer
 
 from config.settings import Settings
 from jobs.batch_summary import BatchSummary
+from jobs.redis_keys import JOB_QUEUE
 from jobs.results import Batch, ResultsTable
 from jobs.wording import counted
 from producer.batch_commands import cancel, resume, retry
@@ -232,7 +233,6 @@ def worker(
 ) -> None:
     """Consume jobs from the shared broker until stopped (run as many as you like)."""
     settings = command_settings(need_credentials=True, need_broker=True)
-    from config.celery_config import JOB_QUEUE
     from worker.app import app as celery_app
 
     serve_scheduled_fires()

@@ -25,7 +25,7 @@ from celery import Celery
 from kombu import Connection
 from kombu.transport import redis as kombu_redis
 
-from config.celery_config import JOB_QUEUE
+from jobs.redis_keys import JOB_QUEUE
 from worker.app import app as job_app
 from worker.broker import BROKER_CHECK_TIMEOUT_S, broker_errors, unreachable
 from worker.task_names import PROCESS_JOB

@@ -16,10 +16,9 @@ import redis
 import sqlalchemy.exc
 from celery.signals import worker_ready, worker_shutdown
 
-from config.celery_config import JOB_QUEUE
 from config.settings import REDIS_SCHEMES, get_settings
 from jobs.database import open_engine
-from jobs.redis_keys import reaper_turn
+from jobs.redis_keys import JOB_QUEUE, reaper_turn
 from jobs.results import ResultsTable
 from worker.address_policy import AddressPolicy, system_resolver
 from worker.app import app

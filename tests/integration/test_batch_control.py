@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import redis
 
-from config.celery_config import JOB_QUEUE
+from jobs.redis_keys import JOB_QUEUE
 from tests.integration.test_embedded_run import run_cli
 from tests.support.commands import cli, submit, wait_for_final
 from tests.support.manifests import write_manifest

@@ -12,7 +12,7 @@ import sqlalchemy
 from celery import Celery
 from PIL import Image
 
-from config.celery_config import JOB_QUEUE
+from jobs.redis_keys import JOB_QUEUE
 from tests.support.commands import submit, wait_for_final
 from tests.support.databases import connected
 from tests.support.manifests import write_manifest

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from celery import Celery
 
-from config.celery_config import JOB_QUEUE
+from jobs.redis_keys import JOB_QUEUE
 from jobs.schedules import Schedule
 from tests.support.commands import cli, wait_for_final
 from tests.support.manifests import write_manifest

@@ -1,7 +1,8 @@
 """Celery is configured for at-least-once delivery; the results table makes that safe."""
 
-from config.celery_config import JOB_QUEUE, VISIBILITY_TIMEOUT_S, celery_config
+from config.celery_config import VISIBILITY_TIMEOUT_S, celery_config
 from config.settings import DEFAULT_LEASE_S, Settings
+from jobs.redis_keys import JOB_QUEUE
 
 
 def test_a_message_is_acknowledged_after_the_work_and_redelivered_if_the_worker_dies() -> None:

@@ -17,7 +17,7 @@ from kombu import Connection
 from kombu.transport import virtual
 from kombu.transport.virtual import Message
 
-from config.celery_config import JOB_QUEUE
+from jobs.redis_keys import JOB_QUEUE
 from worker.app import app
 from worker.publish import JobMessages, enqueue_one_by_one, job_enqueuer, job_message
 from worker.tasks import process_job
