@@ -9,9 +9,10 @@ timed run starts from the same planner statistics and no dead rows left by the r
 from sqlalchemy import Engine, update
 
 from jobs.database import utcnow
+from jobs.models.seedream_4_0 import Seedream40Input
 from jobs.results import ResultsTable
 from jobs.schema import batches_table, jobs_table
-from jobs.spec import ImageInput, JobSpec
+from jobs.spec import JobSpec
 from jobs.states import BatchState
 
 MODEL = "bytedance/seedream-4.0"
@@ -24,7 +25,9 @@ def make_paused_batch(table: ResultsTable, batch: str, size: int) -> None:
     table.create_batch(batch, f"{batch}.jsonl", "s3://bench/out", MODEL)
     for start in range(0, size, _CHUNK):
         specs = [
-            JobSpec(key=f"job-{n:07d}", line=n + 1, input=ImageInput(prompt=f"picture {n % 8}"))
+            JobSpec(
+                key=f"job-{n:07d}", line=n + 1, input=Seedream40Input(prompt=f"picture {n % 8}")
+            )
             for n in range(start, min(start + _CHUNK, size))
         ]
         table.add_jobs(batch, specs)

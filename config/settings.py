@@ -21,9 +21,9 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from jobs.models import DEFAULT_MODEL
 from jobs.rates import RateLimit
 from jobs.redaction import install_log_redaction, register_secrets
-from jobs.spec import DEFAULT_MODEL
 
 DEFAULT_API_BASE = "https://api.cloudflare.com"
 #: the embedded default: a file in the working folder, so `run` needs nothing configured

@@ -1,8 +1,9 @@
 """Reading one `ai/run` call as Cloudflare would: credentials, then the body, model and input.
 
 Each check answers with the status, code and shape the contract gives for that mistake. The input
-rules are not restated here: the call's `input` is validated by `jobs.spec.ImageInput`, the model
-the producer and the worker use, so the emulator can never drift from the product's rules.
+rules are not restated here: the call's `input` is validated by its model's adapter
+(`jobs.models`), which the producer and the worker use too, so the emulator can never drift from
+the product's rules.
 """
 
 import json
@@ -15,7 +16,8 @@ from starlette.responses import Response
 from emulator.config import EmulatorConfig
 from emulator.images import ImageRef, seed_for_prompt
 from emulator.responses import gateway_error, v4_error
-from jobs.spec import ImageInput, decode_input_image, output_dimensions
+from jobs.models.input_rules import decode_input_image
+from jobs.models.seedream_4_0 import Seedream40Input, output_dimensions
 
 #: the largest body accepted: a 10 MB input image is ~13.4 MB in base64, plus the prompt
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -35,7 +37,7 @@ def check_credentials(request: Request, account_id: str, config: EmulatorConfig)
     return None
 
 
-def read_call(body: bytes, config: EmulatorConfig) -> ImageInput | Response:
+def read_call(body: bytes, config: EmulatorConfig) -> Seedream40Input | Response:
     """The call's validated input, or the 400 / 413 answer saying what is wrong with it."""
     if len(body) > MAX_BODY_BYTES:
         return v4_error(
@@ -62,7 +64,7 @@ def read_call(body: bytes, config: EmulatorConfig) -> ImageInput | Response:
             400, INVALID_INPUT, "input: required, a JSON object with the model's inputs."
         )
     try:
-        return ImageInput.model_validate(given)
+        return Seedream40Input.model_validate(given)
     except ValidationError as exc:
         return v4_error(400, INVALID_INPUT, describe_validation_error(exc, prefix="input"))
 
@@ -80,7 +82,7 @@ def describe_validation_error(exc: ValidationError, *, prefix: str = "") -> str:
     return "; ".join(problems)
 
 
-def generated_image(spec: ImageInput, *, html: bool = False) -> ImageRef:
+def generated_image(spec: Seedream40Input, *, html: bool = False) -> ImageRef:
     """The image a valid call produces: the size Seedream would give it, a seed from the prompt.
 
     `html` makes it the `non_image` fault's HTML page in place of the JPEG.

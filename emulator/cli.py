@@ -16,7 +16,7 @@ from emulator.calls import describe_validation_error
 from emulator.config import EmulatorConfig
 from emulator.faults import FaultKind
 from emulator.responses import ResponseForm
-from jobs.spec import DEFAULT_MODEL
+from jobs.models import DEFAULT_MODEL
 
 #: seconds an idle client connection is kept open: Cloudflare's edge keeps an HTTP/1.1 connection
 #: 400 s, so a client tuned for it never sees the emulator close one under it (uvicorn's own 5 s

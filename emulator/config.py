@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, 
 
 from emulator.faults import FaultKind
 from emulator.responses import ResponseForm
+from jobs.models import DEFAULT_MODEL
 from jobs.rates import RateLimit
-from jobs.spec import DEFAULT_MODEL
 
 
 class EmulatorConfig(BaseModel):

@@ -13,7 +13,7 @@ from typing import Self
 from starlette.concurrency import run_in_threadpool
 
 from emulator.render import render_jpeg
-from jobs.spec import MAX_SIDE
+from jobs.models.seedream_4_0 import MAX_SIDE
 
 #: where generated images are served, mirroring upstream's `.../seedream-4-0/<id>_0.jpeg`
 CDN_PREFIX = "/cdn/seedream-4-0"

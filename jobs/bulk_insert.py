@@ -57,7 +57,7 @@ def _copy_into_postgresql(
         cursor.execute(_CREATE_STAGING)
         with cursor.copy(_COPY_STAGING) as copy:
             for spec in specs:
-                # the spec as ImageInput.payload() gives it, serialised by pydantic
+                # the spec as Seedream40Input.payload() gives it, serialised by pydantic
                 spec_json = spec.input.model_dump_json(exclude_none=True)
                 copy.write_row((spec.key, spec.line, spec_json, json.dumps(spec.metadata)))
         params = {"batch": batch_id, "state": JobState.queued.value, "now": now}

@@ -42,10 +42,10 @@ from jobs.job_path_statements import (
     STORED_URI,
     STORED_WIDTH,
 )
+from jobs.models.seedream_4_0 import Seedream40Input
 from jobs.records import Batch, Claim, StoredImage
 from jobs.redaction import redact
 from jobs.schema import attempts_table, batches_table, jobs_table
-from jobs.spec import ImageInput
 from jobs.states import BatchState, JobState
 from jobs.wording import clauses, counted
 
@@ -300,7 +300,7 @@ def _claim_of(row: Row[Any], batch: Batch, *, attempt: int, budgeted: bool) -> C
         job_id=row.job_id,
         batch=batch,
         key=row.key,
-        spec=ImageInput.model_validate(row.spec),
+        spec=Seedream40Input.model_validate(row.spec),
         provider_url=row.provider_url,
         inline_image=row.inline_image,
         attempt=attempt,

@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from jobs.spec import ImageInput, JobSpec
+from jobs.models.seedream_4_0 import Seedream40Input
+from jobs.spec import JobSpec
 from jobs.states import TERMINAL_STATES, BatchState, JobState
 
 
@@ -99,7 +100,7 @@ class Claim:
     job_id: int
     batch: Batch
     key: str
-    spec: ImageInput
+    spec: Seedream40Input
     #: the provider already returned this image (state `generated`): store it, do not call again
     provider_url: str | None
     #: ... or returned it inline, and these are its bytes

@@ -34,7 +34,7 @@ CHUNK_ROWS = 5000
 #: CHUNKS_AHEAD + 2 chunks alive at once (read, waiting, storing) this bounds loading memory to
 #: ~100 MB, whatever the rows hold; one row may be 13 MB alone (an inline image).
 CHUNK_BYTES = 16 * 1024 * 1024
-#: What a row costs in memory besides its strings (a JobSpec, its ImageInput, their dicts), and
+#: What a row costs in memory besides its strings (a JobSpec, its model input, their dicts), and
 #: what one metadata value costs (a Python list or dict is 56-64 bytes, plus its slot)
 _ROW_BYTES = 1024
 _VALUE_BYTES = 72
@@ -169,8 +169,7 @@ def _weight(row: JobSpec | RejectedRow) -> int:
     """About what `row` holds in memory, in bytes (see CHUNK_BYTES)."""
     if isinstance(row, RejectedRow):
         return _ROW_BYTES + len(row.raw)
-    spec = row.input
-    weight = _ROW_BYTES + len(spec.prompt) + len(spec.image or "")
+    weight = _ROW_BYTES + row.input.text_chars()
     if row.metadata:
         shape = metadata_shape(row.metadata)
         weight += shape.chars + _VALUE_BYTES * shape.values

@@ -7,8 +7,8 @@ the folder are refused before a byte is read. The file must be a JPEG or PNG of 
 MAX_INPUT_IMAGE_BYTES (the upstream limits); it becomes a `data:image/...;base64,` URI, which is
 what the results table stores and the API receives, so no worker ever reads a local file.
 
-This is the producer's business alone: `jobs.spec.ImageInput` (also run by the worker and the
-emulator) accepts only URLs and data URIs and never touches the file system.
+This is the producer's business alone: the model's input (`jobs.models`; also run by the
+worker and the emulator) accepts only URLs and data URIs and never touches the file system.
 """
 
 import base64
@@ -18,10 +18,10 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
+from jobs.models.input_rules import MAX_INPUT_IMAGE_BYTES, input_image_type, open_input_image
 from jobs.quoting import quoted
-from jobs.spec import MAX_INPUT_IMAGE_BYTES, input_image_type, open_input_image
 
-#: a value that names a scheme (`https:`, `data:`, `ftp:`) is a URI, for ImageInput to judge;
+#: a value that names a scheme (`https:`, `data:`, `ftp:`) is a URI, for the model's input to judge;
 #: anything else is a path relative to the manifest's folder
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _ALLOWED = (

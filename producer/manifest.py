@@ -1,6 +1,7 @@
 """Reading a manifest: every row becomes a valid `JobSpec` or a `RejectedRow` saying what is wrong.
 
-A row's fields are those of `jobs.spec.ImageInput` (validated by it, never by rules copied here).
+A row's fields are those of the batch's model (`jobs.models`; validated by it, never by rules
+copied here).
 An `image` that is a file path is read from the manifest's folder and sent inline
 (`producer.local_images`).
 `id` is the job's key in the batch (default: the row's line number, "17"); uniqueness is the
@@ -27,8 +28,9 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from jobs.models import DEFAULT_MODEL, ModelInput, model_named
 from jobs.quoting import QUOTED_CHARS, quoted
-from jobs.spec import ImageInput, JobSpec
+from jobs.spec import JobSpec
 from producer.binary_files import refuse_binary
 from producer.key_collisions import KeyCollisions
 from producer.local_images import LocalImageError, is_local_path, local_image_as_data_uri
@@ -55,8 +57,12 @@ __all__ = [
     "read_manifest",
 ]
 
-#: the fields a row may give the call, in the order ImageInput declares them
-_INPUT_FIELDS = tuple(ImageInput.model_fields)
+#: the model rows are validated for
+_MODEL = model_named(DEFAULT_MODEL)
+#: the fields a row may give the call, in the order the model's input declares them
+_INPUT_FIELDS = tuple(_MODEL.input_type.model_fields)
+#: what stands for an input that failed validation while the rest of its row is checked
+_INPUT_REFUSED = ModelInput(prompt="(refused)")
 _RANGE_ERRORS = {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}
 _INTEGER_ERRORS = {"int_parsing", "int_type", "int_from_float"}
 _VALUE_ERROR_PREFIXES = ("Value error, ", "Assertion failed, ")
@@ -174,8 +180,13 @@ def _job_or_rejection(path: str, row: SourceRow, folder: Path) -> JobSpec | Reje
             problems.append(RowProblem("image", str(exc)))
             given["image"] = _REFUSED_IMAGE_STAND_IN
     try:
+        job_input = _MODEL.parse_input(given)
+    except ValidationError as exc:
+        problems += [_problem(error, ("input",)) for error in exc.errors(include_url=False)]
+        job_input = _INPUT_REFUSED
+    try:
         job = JobSpec.model_validate(
-            {"key": key, "line": row.line, "input": given, "metadata": metadata}
+            {"key": key, "line": row.line, "input": job_input, "metadata": metadata}
         )
     except ValidationError as exc:
         problems += [_problem(error) for error in exc.errors(include_url=False)]
@@ -196,7 +207,11 @@ def _key(given: Any, line: int) -> tuple[str, list[RowProblem]]:
     return str(line), [RowProblem(KEY_FIELD, problem)]
 
 
-def _problem(error: ErrorDetails) -> RowProblem:
+def _problem(error: ErrorDetails, within: tuple[str, ...] = ()) -> RowProblem:
+    """The problem pydantic reported, named by its column (`within`: where the validated object
+    sits in the row, as the location pydantic gives is relative to it)."""
+    if within:
+        error = {**error, "loc": (*within, *error["loc"])}
     name = _field_name(error)
     return RowProblem(name, _describe(name, error))
 
@@ -204,7 +219,7 @@ def _problem(error: ErrorDetails) -> RowProblem:
 def _field_name(error: ErrorDetails) -> str:
     """The manifest column an error is about.
 
-    A cross-field error of ImageInput goes to the first field its message names that the row
+    A cross-field error of the input goes to the first field its message names that the row
     gave ("width and height are only allowed with size 'custom'" on a row giving height: height).
     """
     loc = error["loc"]
@@ -250,8 +265,8 @@ def _describe(name: str, error: ErrorDetails) -> str:
 
 
 def _allowed_range(name: str) -> str | None:
-    """`allowed 1024 to 4096`, read from the ImageInput field's own constraints."""
-    info = ImageInput.model_fields.get(name)
+    """`allowed 1024 to 4096`, read from the input field's own constraints."""
+    info = _MODEL.input_type.model_fields.get(name)
     if info is None:
         return None
     bounds = {

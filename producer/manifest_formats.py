@@ -21,8 +21,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from jobs.models.input_rules import MAX_INPUT_IMAGE_BYTES
+from jobs.models.seedream_4_0 import Seedream40Input
 from jobs.quoting import QUOTED_CHARS, quoted
-from jobs.spec import MAX_INPUT_IMAGE_BYTES, MAX_METADATA_VALUES, ImageInput
+from jobs.spec import MAX_METADATA_VALUES
 
 #: the longest row read: room for the largest input image the spec allows as a base64 data URI,
 #: plus 1 MiB for the prompt and metadata. A longer row is rejected unread and reading goes on.
@@ -368,7 +370,7 @@ class CsvRecords:
             seen.add(name)
         if "prompt" not in header:
             found = ", ".join(quoted(name) for name in named[:10])
-            columns = ", ".join([*ImageInput.model_fields, KEY_FIELD])
+            columns = ", ".join([*Seedream40Input.model_fields, KEY_FIELD])
             raise ManifestError(
                 path,
                 f"line {line}: the header row has no 'prompt' column (it has {found}); the "

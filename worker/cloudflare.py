@@ -17,8 +17,8 @@ import httpx
 
 from config.settings import Settings
 from jobs.errors import BadImage, ProviderTimeout
+from jobs.models.seedream_4_0 import Seedream40Input
 from jobs.redaction import describe_error
-from jobs.spec import ImageInput
 from worker.bounded_body import IDENTITY, UnreadableBody, read_bounded
 from worker.guarded_network import deadline, guarded_client
 from worker.responses import Generation, parse_response
@@ -58,7 +58,7 @@ class CloudflareClient:
         self._owns_http = http is None
         self._http = http or guarded_client(DEFAULT_CONNECTIONS)
 
-    def generate(self, spec: ImageInput, *, gateway_id: str | None = None) -> Generation:
+    def generate(self, spec: Seedream40Input, *, gateway_id: str | None = None) -> Generation:
         """One image for `spec`, as a URL to fetch or the bytes; a JobError subclass otherwise.
 
         `gateway_id` names the AI Gateway to go through (the rate limiter picks it, since each
@@ -77,7 +77,7 @@ class CloudflareClient:
             )
         return generation
 
-    def _call(self, spec: ImageInput, gateway_id: str | None) -> Generation:
+    def _call(self, spec: Seedream40Input, gateway_id: str | None) -> Generation:
         headers = {"Authorization": f"Bearer {self._token}", **IDENTITY}
         if gateway_id:
             headers[GATEWAY_HEADER] = gateway_id

@@ -10,7 +10,7 @@ import time
 from typing import Protocol
 
 from jobs.errors import RateLimited
-from jobs.spec import ImageInput
+from jobs.models.seedream_4_0 import Seedream40Input
 from worker.cloudflare import Generation
 from worker.limiter import Limiter
 from worker.metrics import METRICS, WorkerMetrics
@@ -19,7 +19,7 @@ from worker.metrics import METRICS, WorkerMetrics
 class GatewayClient(Protocol):
     """What is limited: `worker.cloudflare.CloudflareClient`, or a test's stand-in."""
 
-    def generate(self, spec: ImageInput, *, gateway_id: str | None = None) -> Generation: ...
+    def generate(self, spec: Seedream40Input, *, gateway_id: str | None = None) -> Generation: ...
 
 
 class LimitedClient:
@@ -32,7 +32,7 @@ class LimitedClient:
         self._limiter = limiter
         self._metrics = metrics
 
-    def generate(self, spec: ImageInput) -> Generation:
+    def generate(self, spec: Seedream40Input) -> Generation:
         asked = time.monotonic()
         with self._limiter.permit() as permit:
             sent = time.monotonic()

@@ -23,8 +23,8 @@ import httpx
 from config.settings import Settings
 from jobs.backoff import retry_delay
 from jobs.errors import JobError
+from jobs.models.seedream_4_0 import Seedream40Input
 from jobs.results import Claim, ResultsTable, StoredImage
-from jobs.spec import ImageInput
 from jobs.states import JobState
 from worker.cloudflare import Generation
 from worker.identity import lease_owner
@@ -184,7 +184,7 @@ class ImageGenerator(Protocol):
     """What makes the image: `worker.limited_client.LimitedClient` (the API behind the fleet's
     limiter), or a test's stand-in."""
 
-    def generate(self, spec: ImageInput) -> Generation: ...
+    def generate(self, spec: Seedream40Input) -> Generation: ...
 
 
 def _ms_since(start: float) -> int:

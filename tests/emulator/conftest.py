@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from emulator import EmulatorConfig
-from jobs.spec import DEFAULT_MODEL
+from jobs.models import DEFAULT_MODEL
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT = "acct"

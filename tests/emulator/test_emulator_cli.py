@@ -5,7 +5,7 @@ import sys
 
 import httpx
 
-from jobs.spec import DEFAULT_MODEL
+from jobs.models import DEFAULT_MODEL
 from tests.emulator.conftest import StartEmulator
 
 

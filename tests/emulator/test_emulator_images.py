@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from emulator.render import draw_jpeg, render_jpeg
-from jobs.spec import ImageInput, output_dimensions
+from jobs.models.seedream_4_0 import Seedream40Input, output_dimensions
 from tests.emulator.conftest import CallModel, Configure, FetchImage, OpenJpeg
 
 
@@ -31,7 +31,7 @@ def test_a_valid_call_returns_a_url_to_a_jpeg_of_the_output_size(
     assert body["state"] == "Completed"
     assert body["gatewayMetadata"] == {"keySource": "Unified"}
     picture = fetch_image(body["result"]["image"])
-    assert picture.size == output_dimensions(ImageInput.model_validate(given))
+    assert picture.size == output_dimensions(Seedream40Input.model_validate(given))
 
 
 def test_the_image_url_points_back_at_the_server_that_was_called(

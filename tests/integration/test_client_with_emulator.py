@@ -9,7 +9,7 @@ import pytest
 
 from config.settings import DEFAULT_API_TIMEOUT_S, Settings
 from jobs.errors import ErrorClass, JobError
-from jobs.spec import ImageInput, Size, output_dimensions
+from jobs.models.seedream_4_0 import Seedream40Input, Size, output_dimensions
 from tests.support.services import Emulator
 from worker.cloudflare import CloudflareClient
 from worker.image_fetch import fetch_image
@@ -18,7 +18,7 @@ from worker.spool import open_spool
 
 pytestmark = pytest.mark.integration
 
-SPEC = ImageInput(prompt="a lighthouse at dusk", size="1K", aspect_ratio="16:9")
+SPEC = Seedream40Input(prompt="a lighthouse at dusk", size="1K", aspect_ratio="16:9")
 
 
 def client_for(
@@ -37,7 +37,7 @@ def client_for(
 
 
 @contextmanager
-def image_for(emulator: Emulator, spec: ImageInput) -> Iterator[SpooledTemporaryFile[bytes]]:
+def image_for(emulator: Emulator, spec: Seedream40Input) -> Iterator[SpooledTemporaryFile[bytes]]:
     """The image one call returns, in a spool as the pipeline holds it, closed on leaving `with`
     (also when the call raises), as the pipeline closes it."""
     with (
@@ -128,7 +128,7 @@ def test_a_wrong_token_is_an_auth_error(emulator: Emulator) -> None:
 
 
 def test_invalid_input_caught_only_by_the_provider_is_invalid_input(emulator: Emulator) -> None:
-    spec = ImageInput.model_construct(prompt="x", size=Size.custom, width=None, height=None)
+    spec = Seedream40Input.model_construct(prompt="x", size=Size.custom, width=None, height=None)
     with client_for(emulator) as client, pytest.raises(JobError) as caught:
         client.generate(spec)
     assert caught.value.error_class is ErrorClass.invalid_input

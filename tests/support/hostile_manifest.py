@@ -16,7 +16,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobs.spec import MAX_INPUT_IMAGE_BYTES, MAX_PROMPT_CHARS
+from jobs.models.input_rules import MAX_INPUT_IMAGE_BYTES, MAX_PROMPT_CHARS
 from producer.manifest_formats import MAX_ROW_BYTES
 from tests.support.images import image_bytes
 

@@ -4,7 +4,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs.spec import ImageInput, output_dimensions
+from jobs.models.seedream_4_0 import Seedream40Input, output_dimensions
 
 _RATIOS = ["1:1", "16:9", "3:4", "4:3", "9:16", "3:2", "2:3", "21:9"]
 
@@ -47,7 +47,7 @@ def write_manifest(path: Path, good: int, bad: int = 0) -> TestManifest:
         else:
             row = _good_row(len(expected))
             expected[str(row["id"])] = output_dimensions(
-                ImageInput.model_validate(
+                Seedream40Input.model_validate(
                     {k: v for k, v in row.items() if k not in ("id", "caption")}
                 )
             )

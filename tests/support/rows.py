@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+from jobs.models.seedream_4_0 import Seedream40Input
 from jobs.spec import JobSpec
 from producer.manifest import RejectedRow, read_manifest
 
@@ -41,3 +42,9 @@ def only_rejection(path: Path, **options: int) -> RejectedRow:
     (row,) = rows(path, **options)
     assert isinstance(row, RejectedRow), row
     return row
+
+
+def seedream40(job: JobSpec) -> Seedream40Input:
+    """The job's input as Seedream 4.0's, which a manifest read for that model holds."""
+    assert isinstance(job.input, Seedream40Input), job.input
+    return job.input

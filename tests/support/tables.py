@@ -1,15 +1,17 @@
 """Batches and jobs made for the results-table tests."""
 
+from jobs.models.seedream_4_0 import Seedream40Input
 from jobs.records import StoredImage
 from jobs.results import ResultsTable
-from jobs.spec import ImageInput, JobSpec
+from jobs.spec import JobSpec
 
 MODEL = "bytedance/seedream-4.0"
 
 
 def specs(*keys: str) -> list[JobSpec]:
     return [
-        JobSpec(key=k, line=n + 1, input=ImageInput(prompt=f"p {k}")) for n, k in enumerate(keys)
+        JobSpec(key=k, line=n + 1, input=Seedream40Input(prompt=f"p {k}"))
+        for n, k in enumerate(keys)
     ]
 
 

@@ -7,8 +7,9 @@ import pytest
 from typer.testing import CliRunner
 
 from config.settings import get_settings
+from jobs.models.seedream_4_0 import Seedream40Input
 from jobs.results import ResultsTable
-from jobs.spec import ImageInput, JobSpec
+from jobs.spec import JobSpec
 from producer.cli import app
 
 runner = CliRunner()
@@ -18,7 +19,7 @@ def test_status_of_a_batch_counts_its_jobs_and_says_where_the_images_are(
     cli_table: ResultsTable,
 ) -> None:
     cli_table.create_batch("spring", "m.jsonl", "s3://bucket/prefix", "m")
-    cli_table.add_jobs("spring", [JobSpec(key="a", line=1, input=ImageInput(prompt="p"))])
+    cli_table.add_jobs("spring", [JobSpec(key="a", line=1, input=Seedream40Input(prompt="p"))])
 
     result = runner.invoke(app, ["status", "spring"])
     as_json = json.loads(runner.invoke(app, ["status", "spring", "--json"]).stdout)

@@ -20,7 +20,9 @@ from jobs.errors import (
     RateLimited,
     ServerError,
 )
-from jobs.spec import DEFAULT_MODEL, AspectRatio, ImageInput, Size
+from jobs.models import DEFAULT_MODEL
+from jobs.models.input_rules import AspectRatio
+from jobs.models.seedream_4_0 import Seedream40Input, Size
 from tests.support.http import NETWORK_FAILURES, Handler, Recorder
 from tests.support.images import image_bytes
 from tests.support.raw_http import RawHttpServer, answer, drips
@@ -29,7 +31,7 @@ from worker.cloudflare import CloudflareClient, Generation, answer_cap
 TOKEN = "cf-secret-token-0123456789"
 ACCOUNT = "acc0123"
 IMAGE_URL = "https://ark.example/seedream-4-0/abc_0.jpeg"
-SPEC = ImageInput(
+SPEC = Seedream40Input(
     prompt="a lighthouse at dusk", size=Size.two_k, aspect_ratio=AspectRatio.widescreen_16_9
 )
 

@@ -11,14 +11,9 @@ from pathlib import Path
 import pytest
 
 from jobs.keys import validate_key
-from jobs.spec import (
-    MAX_METADATA_BYTES,
-    MAX_METADATA_DEPTH,
-    MAX_METADATA_VALUES,
-    MAX_PROMPT_CHARS,
-    ImageInput,
-    JobSpec,
-)
+from jobs.models.input_rules import MAX_PROMPT_CHARS
+from jobs.models.seedream_4_0 import Seedream40Input
+from jobs.spec import MAX_METADATA_BYTES, MAX_METADATA_DEPTH, MAX_METADATA_VALUES, JobSpec
 from tests.support.hostile_manifest import bomb_png
 from tests.support.rows import jsonl, only_job, only_rejection, problems, rows, write
 
@@ -105,7 +100,7 @@ def test_other_control_characters_in_a_prompt_are_refused(
 
 def test_a_nul_in_a_prompt_is_refused_by_the_spec_itself_whoever_builds_it() -> None:
     with pytest.raises(ValueError, match="control character U\\+0000 at character 2"):
-        ImageInput(prompt="a\x00cat")
+        Seedream40Input(prompt="a\x00cat")
 
 
 # ---------------------------------------------------------------- image URLs
@@ -126,7 +121,7 @@ def test_an_image_url_with_spaces_or_control_characters_is_refused(
     if "\x00" in url:  # the reader names the field before the spec sees it
         assert set(problems(only_rejection(path))) == {"image"}
         with pytest.raises(ValueError, match=re.escape(named)):
-            ImageInput(prompt="a", image=url)
+            Seedream40Input(prompt="a", image=url)
         return
     assert problems(only_rejection(path)) == {
         "image": f"URL contains {named}; a URL has no spaces or control characters (write a "
@@ -220,7 +215,7 @@ def test_metadata_at_the_limits_is_kept() -> None:
         "tags": list(range(MAX_METADATA_VALUES - MAX_METADATA_DEPTH - 1)),
         "deep": json.loads("[" * MAX_METADATA_DEPTH + "]" * MAX_METADATA_DEPTH),
     }
-    job = JobSpec(key="k", line=1, input=ImageInput(prompt="a"), metadata=metadata)
+    job = JobSpec(key="k", line=1, input=Seedream40Input(prompt="a"), metadata=metadata)
     assert job.metadata == metadata
 
 
@@ -263,7 +258,7 @@ def test_a_nul_anywhere_in_metadata_is_refused_by_the_spec_itself(
 ) -> None:
     problem = f"{where} contains a NUL character (U+0000); text cannot hold it"
     with pytest.raises(ValueError, match=re.escape(problem)):
-        JobSpec(key="k", line=1, input=ImageInput(prompt="a"), metadata=metadata)
+        JobSpec(key="k", line=1, input=Seedream40Input(prompt="a"), metadata=metadata)
 
 
 # ---------------------------------------------------------------- wrong types

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from jobs.errors import RateLimited, ServerError
-from jobs.spec import ImageInput
+from jobs.models.seedream_4_0 import Seedream40Input
 from worker.cloudflare import Generation
 from worker.limited_client import LimitedClient
 from worker.limiter.backend import Reservation
@@ -122,7 +122,7 @@ class FakeClient:
         self.error = error
         self.gateways: list[str | None] = []
 
-    def generate(self, spec: ImageInput, *, gateway_id: str | None = None) -> Generation:
+    def generate(self, spec: Seedream40Input, *, gateway_id: str | None = None) -> Generation:
         self.gateways.append(gateway_id)
         if self.error is not None:
             raise self.error
@@ -133,7 +133,7 @@ def test_the_limited_client_calls_through_the_permits_gateway() -> None:
     backend = ScriptedBackend([Reservation("g3", 0.0, 1, 0)])
     client = FakeClient()
 
-    LimitedClient(client, limiter_over(backend)[0]).generate(ImageInput(prompt="a fox"))
+    LimitedClient(client, limiter_over(backend)[0]).generate(Seedream40Input(prompt="a fox"))
 
     assert client.gateways == ["g3"]
 
@@ -143,7 +143,7 @@ def test_a_429_from_the_provider_cools_the_fleet_and_still_fails_the_attempt() -
     client = FakeClient(RateLimited("slow down", retry_after=30.0))
 
     with pytest.raises(RateLimited):
-        LimitedClient(client, limiter_over(backend)[0]).generate(ImageInput(prompt="a fox"))
+        LimitedClient(client, limiter_over(backend)[0]).generate(Seedream40Input(prompt="a fox"))
 
     assert backend.cool_downs == [("g1", 9, 30.0)]
 
@@ -153,6 +153,6 @@ def test_other_failures_do_not_cool_anything_down() -> None:
     client = FakeClient(ServerError("upstream 502"))
 
     with pytest.raises(ServerError):
-        LimitedClient(client, limiter_over(backend)[0]).generate(ImageInput(prompt="a fox"))
+        LimitedClient(client, limiter_over(backend)[0]).generate(Seedream40Input(prompt="a fox"))
 
     assert backend.cool_downs == []

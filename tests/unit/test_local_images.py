@@ -6,10 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from jobs.spec import MAX_INPUT_IMAGE_BYTES
+from jobs.models.input_rules import MAX_INPUT_IMAGE_BYTES
 from producer.local_images import is_local_path
 from tests.support.images import image_bytes
-from tests.support.rows import jsonl, only_job, only_rejection, problems, rows, write
+from tests.support.rows import (
+    jsonl,
+    only_job,
+    only_rejection,
+    problems,
+    rows,
+    seedream40,
+    write,
+)
 
 ALLOWED = "use a JPEG or PNG file of at most 10 MB inside the manifest's folder"
 
@@ -44,25 +52,28 @@ def test_a_relative_path_becomes_a_data_uri_of_the_file(
     folder: Path, image: str, media_type: str, name: str
 ) -> None:
     job = only_job(write(folder, "m.jsonl", jsonl({"prompt": "edit it", "image": image})))
-    assert job.input.image is not None
+    given = seedream40(job)
+    assert given.image is not None
     prefix = f"data:{media_type};base64,"
-    assert job.input.image.startswith(prefix)
-    assert base64.b64decode(job.input.image.removeprefix(prefix)) == (folder / name).read_bytes()
-    assert job.input.payload()["image"] == job.input.image
+    assert given.image.startswith(prefix)
+    assert base64.b64decode(given.image.removeprefix(prefix)) == (folder / name).read_bytes()
+    assert given.payload()["image"] == given.image
 
 
 def test_a_csv_cell_path_is_read_the_same_way(folder: Path) -> None:
     job = only_job(write(folder, "m.csv", "prompt,image\nedit it,refs/cat.png\n"))
-    assert job.input.image is not None
-    assert job.input.image.startswith("data:image/png;base64,")
+    given = seedream40(job)
+    assert given.image is not None
+    assert given.image.startswith("data:image/png;base64,")
 
 
 def test_an_absolute_path_inside_the_folder_is_read(folder: Path) -> None:
     job = only_job(
         write(folder, "m.jsonl", jsonl({"prompt": "a", "image": str(folder / "cat.jpg")}))
     )
-    assert job.input.image is not None
-    assert job.input.image.startswith("data:image/jpeg;base64,")
+    given = seedream40(job)
+    assert given.image is not None
+    assert given.image.startswith("data:image/jpeg;base64,")
 
 
 def test_a_path_is_resolved_against_the_manifest_not_the_working_folder(
@@ -70,7 +81,7 @@ def test_a_path_is_resolved_against_the_manifest_not_the_working_folder(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     path = write(folder, "m.jsonl", jsonl({"prompt": "a", "image": "cat.jpg"}))
-    assert only_job(path.relative_to(tmp_path)).input.image is not None
+    assert seedream40(only_job(path.relative_to(tmp_path))).image is not None
 
 
 @pytest.mark.parametrize(
@@ -103,8 +114,9 @@ def test_a_symlink_pointing_outside_the_folder_is_refused(folder: Path, tmp_path
 def test_a_symlink_that_stays_inside_the_folder_is_followed(folder: Path) -> None:
     (folder / "alias.png").symlink_to(folder / "refs" / "cat.png")
     job = only_job(write(folder, "m.jsonl", jsonl({"prompt": "a", "image": "alias.png"})))
-    assert job.input.image is not None
-    assert job.input.image.startswith("data:image/png;base64,")
+    given = seedream40(job)
+    assert given.image is not None
+    assert given.image.startswith("data:image/png;base64,")
 
 
 def test_a_fifo_is_refused_without_blocking(folder: Path) -> None:

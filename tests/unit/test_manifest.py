@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs.spec import MAX_INPUT_IMAGE_BYTES, AspectRatio, JobSpec, Size
+from jobs.models.input_rules import MAX_INPUT_IMAGE_BYTES, AspectRatio
+from jobs.models.seedream_4_0 import Size
+from jobs.spec import JobSpec
 from producer.manifest import (
     MAX_ROW_BYTES,
     ManifestError,
@@ -16,7 +18,15 @@ from producer.manifest import (
     RejectedRow,
     read_manifest,
 )
-from tests.support.rows import jsonl, only_job, only_rejection, problems, rows, write
+from tests.support.rows import (
+    jsonl,
+    only_job,
+    only_rejection,
+    problems,
+    rows,
+    seedream40,
+    write,
+)
 
 
 def jobs(path: Path) -> list[JobSpec]:
@@ -48,7 +58,7 @@ def test_a_jsonl_row_becomes_a_job_with_its_key_line_input_and_metadata(tmp_path
     job = only_job(path)
     assert job.key == "spring/sku-1"
     assert job.line == 1
-    assert job.input.payload() == {
+    assert seedream40(job).payload() == {
         "prompt": "a red bicycle",
         "size": "custom",
         "width": 2048,
@@ -76,8 +86,13 @@ def test_a_csv_row_has_its_text_coerced_to_booleans_and_integers(
         f"prompt,size,width,height,enhance_prompt\na cat,custom,1024,4096,{cell}\n",
     )
     job = only_job(path)
-    assert (job.input.size, job.input.width, job.input.height) == (Size.custom, 1024, 4096)
-    assert job.input.enhance_prompt is expected
+    given = seedream40(job)
+    assert (given.size, given.width, given.height) == (
+        Size.custom,
+        1024,
+        4096,
+    )
+    assert given.enhance_prompt is expected
 
 
 def test_an_unknown_extension_is_refused_naming_the_allowed_ones(tmp_path: Path) -> None:
@@ -193,7 +208,7 @@ def test_a_csv_empty_cell_means_the_field_is_not_given(tmp_path: Path) -> None:
     path = write(tmp_path, "m.csv", "id,prompt,size,enhance_prompt,caption\n,a cat,,,\n")
     job = only_job(path)
     assert job.key == "2"
-    assert job.input.payload() == {"prompt": "a cat"}
+    assert seedream40(job).payload() == {"prompt": "a cat"}
     assert job.metadata == {}
 
 
@@ -374,7 +389,7 @@ def test_the_cross_field_rules_pass_when_the_row_agrees(tmp_path: Path) -> None:
     first, second = rows(path)
     assert isinstance(first, JobSpec)
     assert isinstance(second, JobSpec)
-    assert second.input.aspect_ratio is AspectRatio.match_input_image
+    assert seedream40(second).aspect_ratio is AspectRatio.match_input_image
 
 
 @pytest.mark.parametrize(
@@ -480,7 +495,11 @@ def test_bom_and_crlf_are_read(tmp_path: Path, name: str, content: bytes) -> Non
     first, second = rows(write(tmp_path, name, content))
     assert isinstance(first, JobSpec)
     assert isinstance(second, JobSpec)
-    assert (first.input.prompt, first.input.size, second.input.prompt) == ("café", Size.one_k, "b")
+    assert (first.input.prompt, seedream40(first).size, second.input.prompt) == (
+        "café",
+        Size.one_k,
+        "b",
+    )
 
 
 def test_a_record_spanning_lines_reports_its_first_line(tmp_path: Path) -> None:
@@ -510,7 +529,7 @@ def test_a_csv_row_with_more_cells_than_the_header_is_rejected(tmp_path: Path) -
 def test_a_csv_row_with_fewer_cells_than_the_header_has_the_rest_empty(tmp_path: Path) -> None:
     path = write(tmp_path, "m.csv", "prompt,size,caption\na cat\n")
     job = only_job(path)
-    assert (job.input.size, job.metadata) == (None, {})
+    assert (seedream40(job).size, job.metadata) == (None, {})
 
 
 def test_a_value_under_an_unnamed_column_is_rejected(tmp_path: Path) -> None:

@@ -21,9 +21,10 @@ from sqlalchemy import select
 from config.settings import Settings
 from jobs.database import open_engine
 from jobs.errors import AuthError, ContentPolicy, ServerError, StorageError
+from jobs.models.seedream_4_0 import Seedream40Input
 from jobs.results import ResultsTable
 from jobs.schema import jobs_table
-from jobs.spec import ImageInput, JobSpec
+from jobs.spec import JobSpec
 from jobs.states import JobState
 from tests.support.images import image_bytes
 from tests.support.raw_http import LoopbackOnlyNetwork, RawHttpServer, answer, sends
@@ -47,7 +48,7 @@ class FakeClient:
         self.answer = answer or Generation(url=PROVIDER_URL)
         self.calls = 0
 
-    def generate(self, spec: ImageInput) -> Generation:
+    def generate(self, spec: Seedream40Input) -> Generation:
         self.calls += 1
         if self.errors:
             raise self.errors.pop(0)
@@ -86,7 +87,9 @@ def table(tmp_path: Path) -> ResultsTable:
 
 
 def one_job(table: ResultsTable) -> int:
-    [job_id], _ = table.add_jobs("b", [JobSpec(key="k", line=1, input=ImageInput(prompt="a fox"))])
+    [job_id], _ = table.add_jobs(
+        "b", [JobSpec(key="k", line=1, input=Seedream40Input(prompt="a fox"))]
+    )
     return job_id
 
 
@@ -337,7 +340,7 @@ class SlowClient(FakeClient):
         super().__init__()
         self.seconds = seconds
 
-    def generate(self, spec: ImageInput) -> Generation:
+    def generate(self, spec: Seedream40Input) -> Generation:
         time.sleep(self.seconds)
         return super().generate(spec)
 

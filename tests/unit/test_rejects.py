@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from jobs.database import open_engine
+from jobs.models.seedream_4_0 import Seedream40Input, Size
 from jobs.results import ResultsTable
-from jobs.spec import ImageInput, JobSpec, Size
+from jobs.spec import JobSpec
 from producer import loader
 from producer.loader import load_manifest
 from producer.manifest import (
@@ -153,7 +154,7 @@ def test_a_job_rejected_after_reading_is_written_as_a_row_that_reads_back_as_the
     job = JobSpec(
         key="sku/7",
         line=9,
-        input=ImageInput(
+        input=Seedream40Input(
             prompt='a "quoted" cat', size=Size.custom, width=2048, height=1024, enhance_prompt=True
         ),
         metadata=metadata,
@@ -170,7 +171,7 @@ def test_a_job_rejected_after_reading_is_written_as_a_row_that_reads_back_as_the
 
 
 def test_a_jsonl_row_written_from_a_job_is_one_json_object() -> None:
-    job = JobSpec(key="1", line=1, input=ImageInput(prompt="café"), metadata={"n": 1})
+    job = JobSpec(key="1", line=1, input=Seedream40Input(prompt="café"), metadata={"n": 1})
     assert json.loads(spec_as_row_text(job, ManifestFormat.jsonl)) == {
         "id": "1",
         "prompt": "café",

@@ -7,9 +7,10 @@ import pytest
 from sqlalchemy import event, select
 
 from jobs.errors import BadImage, ServerError
+from jobs.models.seedream_4_0 import Seedream40Input
 from jobs.results import ResultsTable
 from jobs.schema import attempts_table
-from jobs.spec import ImageInput, JobSpec
+from jobs.spec import JobSpec
 from jobs.states import JobState
 from tests.support.tables import loaded, specs, stored
 
@@ -167,10 +168,10 @@ def test_added_jobs_keep_their_call_and_metadata_exactly_and_are_queued_in_line_
     table: ResultsTable,
 ) -> None:
     table.create_batch("b", "m.jsonl", "./out", "m")
-    call = ImageInput(prompt="une tasse « café » ☕", size="custom", width=1024, height=2048)
+    call = Seedream40Input(prompt="une tasse « café » ☕", size="custom", width=1024, height=2048)
     meta = {"caption": "naïve", "labels": ["a", 1, None], "nested": {"x": 1.5}}
     first = JobSpec(key="s/1", line=7, input=call, metadata=meta)
-    second = JobSpec(key="s/2", line=9, input=ImageInput(prompt="plain"))
+    second = JobSpec(key="s/2", line=9, input=Seedream40Input(prompt="plain"))
 
     ids, _ = table.add_jobs("b", [first, second])
 

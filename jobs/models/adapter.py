@@ -1,0 +1,112 @@
+"""What the product must know of a model to queue, call, bill and export it: one adapter each.
+
+A model differs from another in four places, and only there: the `input` its calls take (fields,
+enums, ranges, cross-field rules, as a pydantic model), how its answer's `result` holds images,
+what an image costs, and which of its input fields an export shows as columns. Everything else
+(the envelope, the errors, the limiter, storage, the table) is the same for every model, so an
+adapter is small and a new model is one new module in `jobs.models` plus its tests.
+
+    adapter = model_named("bytedance/seedream-4.5")
+    spec = adapter.parse_input({"prompt": "a fox", "max_images": 3})
+    adapter.most_images(spec)          # 3: what the budget holds back for one call
+    adapter.answer_images(result)      # ["https://...", ...]: every image is stored and billed
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from jobs.models.input_rules import check_prompt
+
+
+class ModelInput(BaseModel):
+    """The `input` object of one call to some model; each adapter's `input_type` extends it.
+
+    Every model takes a prompt, held to the same rules (jobs.models.input_rules); what else it
+    takes is the subclass's. Fields left out are not sent.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt: str = Field(min_length=1)
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_has_words(cls, prompt: str) -> str:
+        return check_prompt(prompt)
+
+    def text_chars(self) -> int:
+        """The characters of text the input holds (its prompt, image URIs, data URIs among them):
+        about what it weighs in memory, for the producer's chunking."""
+        chars = 0
+        for value in self.__dict__.values():
+            if isinstance(value, str):
+                chars += len(value)
+            elif isinstance(value, list):
+                chars += sum(len(item) for item in value if isinstance(item, str))
+        return chars
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON object sent as `input`: only the fields that were given."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class ModelAdapter(ABC):
+    """One model as the product calls it. Subclasses set the class attributes and `export_row`."""
+
+    #: the name Cloudflare knows it by (`bytedance/seedream-4.0`), sent as the call's `model`
+    name: ClassVar[str]
+    #: validates the call's `input`: the producer (manifest rows), the worker (rows read back) and
+    #: the emulator (requests) all validate with it, so the rules are written once
+    input_type: ClassVar[type[ModelInput]]
+    #: USD per image when the settings name no price for this model: an estimate, see
+    #: `price_per_image` in config/settings.py
+    default_price_per_image: ClassVar[float]
+    #: the columns `export_row` gives, in order, with their types (for typed formats: parquet)
+    export_columns: ClassVar[tuple[tuple[str, type], ...]]
+
+    def parse_input(self, given: Mapping[str, Any]) -> ModelInput:
+        """The call's input, validated; pydantic's ValidationError saying what is wrong."""
+        return self.input_type.model_validate(given)
+
+    def most_images(self, spec: ModelInput) -> int:
+        """The most images one call with `spec` may return, each billed: what a budget holds back
+        for the call before it is made. One, unless the model can answer with several."""
+        return 1
+
+    def answer_images(self, result: Mapping[str, Any]) -> list[str]:
+        """The images an answer's `result` holds, as URLs or base64 (data URIs included), in order.
+
+        Read defensively, whatever the model: `images` (a list) and `image` (one) are both
+        looked for, since proxies and sibling models answer either way.
+        """
+        images = result.get("images")
+        if isinstance(images, list):
+            found = [image.strip() for image in images if isinstance(image, str) and image.strip()]
+            if found:
+                return found
+        image = result.get("image")
+        return [image.strip()] if isinstance(image, str) and image.strip() else []
+
+    def answer_result(self, images: list[str]) -> dict[str, Any]:
+        """The `result` object this model answers with for `images`: how the emulator speaks it."""
+        return {"images": images} if len(images) != 1 else {"image": images[0]}
+
+    @abstractmethod
+    def export_row(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """The columns an export shows for a job's input (`spec` as the table stores it), keyed
+        by the names in `export_columns`; never a data URI's payload."""
+
+    @abstractmethod
+    def output_size(
+        self, spec: ModelInput, input_size: tuple[int, int] | None = None
+    ) -> tuple[int, int]:
+        """The width and height of an image generated for `spec` (`input_size`: the input
+        image's, when known): what the emulator draws."""
+
+    def images_answered(self, spec: ModelInput) -> int:
+        """How many images the emulator answers a call with: `most_images`, unless the model
+        decides for itself (Seedream 4.5's `sequential_image_generation: auto`)."""
+        return self.most_images(spec)
