@@ -7,17 +7,21 @@ claim also takes the image from the batch's budget, in the same transaction, so 
 size can never pay for more than the budget allows.
 """
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Row, delete, func, insert, or_, select, update
 
 from jobs.database import utcnow
 from jobs.errors import JobError
 from jobs.failure_policy import Decision, FailedAttempt, decide_failure
 from jobs.job_path_statements import (
     ATTEMPT,
+    CALL_IMAGES,
+    CALL_LOG_ID,
+    CALL_REQUEST_ID,
     CLAIM_AT_ONCE,
     CLAIMED_JOB_COLUMNS,
     CLOSE_ATTEMPT_SUCCEEDED,
@@ -30,7 +34,9 @@ from jobs.job_path_statements import (
     MARK_STARTED,
     NOW,
     OWNER,
+    RECORD_CALL,
     RECORD_GENERATED,
+    RECORD_GENERATED_AT_ONCE,
     RECORD_SUCCEEDED,
     RECORD_SUCCEEDED_AT_ONCE,
     STARTED_BATCH,
@@ -42,10 +48,10 @@ from jobs.job_path_statements import (
     STORED_URI,
     STORED_WIDTH,
 )
-from jobs.models.seedream_4_0 import Seedream40Input
-from jobs.records import Batch, Claim, StoredImage
+from jobs.models import ModelInput, model_named
+from jobs.records import Batch, Claim, PaidCall, StoredOutput
 from jobs.redaction import redact
-from jobs.schema import attempts_table, batches_table, jobs_table
+from jobs.schema import attempts_table, batches_table, job_images_table, jobs_table
 from jobs.states import BatchState, JobState
 from jobs.wording import clauses, counted
 
@@ -96,7 +102,7 @@ class JobClaims:
             batch = Batch.from_row(row._mapping)
             if batch.started_at is None:
                 conn.execute(MARK_STARTED, {STARTED_BATCH.key: batch.id, NOW.key: now})
-        return _claim_of(row, batch, attempt=row.attempts, budgeted=False)
+        return _claim_of(row, batch, attempt=row.attempts, budgeted=0)
 
     def _claim_checked(
         self, job_id: int, owner: str, now: datetime, lease_until: datetime
@@ -145,9 +151,11 @@ class JobClaims:
                     return None
                 if batch.started_at is None:
                     conn.execute(MARK_STARTED, {STARTED_BATCH.key: batch.id, NOW.key: now})
-                budgeted = not paid and batch.image_cap is not None
-                if budgeted and not _take_from_budget(conn, batch):
-                    raise _BudgetSpent
+                budgeted = 0
+                if not paid and batch.image_cap is not None:
+                    budgeted = model_named(batch.model).most_images(_spec_of(row, batch))
+                    if not _take_from_budget(conn, batch, budgeted):
+                        raise _BudgetSpent
                 number = row.attempts + 1
                 conn.execute(
                     insert(attempts_table).values(
@@ -164,60 +172,81 @@ class JobClaims:
         claim: Claim,
         owner: str,
         *,
-        provider_url: str | None,
+        provider_urls: Sequence[str],
         inline_image: bytes | None,
         api_ms: int,
+        call: PaidCall,
     ) -> None:
-        """The provider returned an image: from here on a crash resumes at the upload, with the
-        URL (or the inline bytes) kept on the row, and the API is never called again."""
-        with self._autocommit.connect() as conn:
-            conn.execute(
-                RECORD_GENERATED,
-                {
-                    JOB.key: claim.job_id,
-                    OWNER.key: owner,
-                    NOW.key: utcnow(),
-                    GENERATED_URL.key: provider_url,
-                    GENERATED_IMAGE.key: inline_image,
-                    GENERATED_API_MS.key: api_ms,
-                    GENERATED_COST.key: claim.batch.price_per_image,
-                },
-            )
-
-    def record_succeeded(self, claim: Claim, owner: str, stored: StoredImage) -> None:
-        """The image is stored: the job and its attempt are closed in one transaction, and the
-        provider's URL (signed: a credential while it lasts) and inline bytes are dropped."""
+        """The provider returned images: from here on a crash resumes at the upload, with the
+        URLs (or the inline bytes) kept on the row, and the API is never called again. The call
+        is recorded on the attempt and its cost added to the job's; budget held back for images
+        the call did not return is given back."""
         written = {
             JOB.key: claim.job_id,
             OWNER.key: owner,
             ATTEMPT.key: claim.attempt,
             NOW.key: utcnow(),
-            STORED_URI.key: stored.output_uri,
-            STORED_SIZE.key: stored.size,
-            STORED_SHA256.key: stored.sha256,
-            STORED_WIDTH.key: stored.width,
-            STORED_HEIGHT.key: stored.height,
+            GENERATED_URL.key: "\n".join(provider_urls) or None,
+            GENERATED_IMAGE.key: inline_image,
+            GENERATED_API_MS.key: api_ms,
+            **_call_values(claim, call),
+        }
+        if self._writes_at_once and claim.budgeted <= call.images:
+            with self._autocommit.connect() as conn:
+                conn.execute(RECORD_GENERATED_AT_ONCE, written)
+            return
+        with self.engine.begin() as conn:
+            if conn.execute(RECORD_GENERATED, written).rowcount == 1:
+                conn.execute(RECORD_CALL, written)
+                _give_back_to_budget(conn, claim.batch.id, claim.budgeted - call.images)
+
+    def record_succeeded(self, claim: Claim, owner: str, stored: StoredOutput) -> None:
+        """The images are stored: the job and its attempt are closed in one transaction, and the
+        provider's URLs (signed: a credential while they last) and inline bytes are dropped. The
+        job's row holds the first image; a job of several has each in `job_images` too."""
+        first = stored.images[0]
+        written = {
+            JOB.key: claim.job_id,
+            OWNER.key: owner,
+            ATTEMPT.key: claim.attempt,
+            NOW.key: utcnow(),
+            STORED_URI.key: first.output_uri,
+            STORED_SIZE.key: first.size,
+            STORED_SHA256.key: first.sha256,
+            STORED_WIDTH.key: first.width,
+            STORED_HEIGHT.key: first.height,
             STORED_FETCH_MS.key: stored.fetch_ms,
             STORED_STORE_MS.key: stored.store_ms,
         }
-        if self._writes_at_once:
+        if self._writes_at_once and len(stored.images) == 1:
             with self._autocommit.connect() as conn:
                 conn.execute(RECORD_SUCCEEDED_AT_ONCE, written)
             return
         with self.engine.begin() as conn:
             if conn.execute(RECORD_SUCCEEDED, written).rowcount == 1:
                 conn.execute(CLOSE_ATTEMPT_SUCCEEDED, written)
+                if len(stored.images) > 1:
+                    _record_images(conn, claim.job_id, stored)
 
     def record_failure(
-        self, claim: Claim, owner: str, error: JobError, max_attempts: int, retry_in: float
+        self,
+        claim: Claim,
+        owner: str,
+        error: JobError,
+        max_attempts: int,
+        retry_in: float,
+        *,
+        call: PaidCall | None = None,
     ) -> Decision:
         """Record the attempt's error and what `jobs.failure_policy` decides comes next (the job
         waits `retry_in` seconds when it is retried; the reaper enqueues it then).
 
         Whether the image is paid for is read from the row, not the claim: it may have been
-        generated during this very attempt. A pause records the error as the batch's reason. A
-        budgeted claim that got no image gives its place in the budget back. The message is
-        recorded redacted (jobs.redaction): it may quote what a library choked on.
+        generated during this very attempt. `call` is a call this attempt paid for whose images
+        could not be kept (an inline image that is not one): its cost is recorded all the same.
+        A pause records the error as the batch's reason. A budgeted claim gives back what its
+        call did not return. The message is recorded redacted (jobs.redaction): it may quote
+        what a library choked on.
         """
         now = utcnow()
         error_class = error.error_class
@@ -244,6 +273,8 @@ class JobClaims:
                 _pause(conn, claim.batch.id, f"{error_class}: {message}")
             if decision.retry_in is not None:
                 values["due_at"] = now + timedelta(seconds=decision.retry_in)
+            if call is not None:
+                values["cost"] = func.coalesce(jobs_table.c.cost, 0.0) + _cost(claim, call)
             state = decision.state
             held = _update_held(
                 conn,
@@ -259,9 +290,12 @@ class JobClaims:
             )
             if not held:
                 return decision
-            if claim.budgeted and not paid:
-                _give_back_to_budget(conn, claim.batch.id)
+            if not paid:
+                returned = 0 if call is None else call.images
+                _give_back_to_budget(conn, claim.batch.id, claim.budgeted - returned)
             _finish_attempt(conn, claim.job_id, claim.attempt, now, error=error, message=message)
+            if call is not None:
+                conn.execute(RECORD_CALL, _call_values(claim, call) | _attempt_of(claim))
         return decision
 
     def renew_leases(self, job_ids: list[int], owner_prefix: str, lease_seconds: float) -> int:
@@ -294,14 +328,14 @@ class JobClaims:
             )
 
 
-def _claim_of(row: Row[Any], batch: Batch, *, attempt: int, budgeted: bool) -> Claim:
+def _claim_of(row: Row[Any], batch: Batch, *, attempt: int, budgeted: int) -> Claim:
     """The Claim a claim's row (CLAIMED_JOB_COLUMNS and its batch's) makes."""
     return Claim(
         job_id=row.job_id,
         batch=batch,
         key=row.key,
-        spec=Seedream40Input.model_validate(row.spec),
-        provider_url=row.provider_url,
+        spec=_spec_of(row, batch),
+        provider_urls=tuple(row.provider_url.splitlines()) if row.provider_url else (),
         inline_image=row.inline_image,
         attempt=attempt,
         free_attempts=row.free_attempts,
@@ -309,21 +343,71 @@ def _claim_of(row: Row[Any], batch: Batch, *, attempt: int, budgeted: bool) -> C
     )
 
 
-def _take_from_budget(conn: Connection, batch: Batch) -> bool:
-    """One more image for the batch, if its budget allows: atomic, however many workers ask."""
+def _spec_of(row: Row[Any], batch: Batch) -> ModelInput:
+    """The job's input, read back as its batch's model validates it."""
+    return model_named(batch.model).parse_input(row.spec)
+
+
+def _cost(claim: Claim, call: PaidCall) -> float:
+    return call.images * claim.batch.price_per_image
+
+
+def _call_values(claim: Claim, call: PaidCall) -> dict[str, Any]:
+    """The bind values of a paid call (RECORD_GENERATED, RECORD_CALL)."""
+    return {
+        GENERATED_COST.key: _cost(claim, call),
+        CALL_IMAGES.key: call.images,
+        CALL_LOG_ID.key: call.log_id,
+        CALL_REQUEST_ID.key: call.request_id,
+    }
+
+
+def _attempt_of(claim: Claim) -> dict[str, Any]:
+    return {JOB.key: claim.job_id, ATTEMPT.key: claim.attempt}
+
+
+def _take_from_budget(conn: Connection, batch: Batch, images: int) -> bool:
+    """`images` more for the batch, if its budget allows: atomic, however many workers ask."""
+    assert batch.image_cap is not None
     taken = conn.execute(
         update(batches_table)
-        .where(batches_table.c.id == batch.id, batches_table.c.budget_used < batch.image_cap)
-        .values(budget_used=batches_table.c.budget_used + 1)
+        .where(
+            batches_table.c.id == batch.id,
+            batches_table.c.budget_used + images <= batch.image_cap,
+        )
+        .values(budget_used=batches_table.c.budget_used + images)
     )
     return taken.rowcount == 1
 
 
-def _give_back_to_budget(conn: Connection, batch_id: str) -> None:
+def _give_back_to_budget(conn: Connection, batch_id: str, images: int) -> None:
+    """Return `images` held back for a call that did not return them (none: nothing to do)."""
+    if images <= 0:
+        return
     conn.execute(
         update(batches_table)
-        .where(batches_table.c.id == batch_id, batches_table.c.budget_used > 0)
-        .values(budget_used=batches_table.c.budget_used - 1)
+        .where(batches_table.c.id == batch_id)
+        .values(budget_used=func.max(batches_table.c.budget_used - images, 0))
+    )
+
+
+def _record_images(conn: Connection, job_id: int, stored: StoredOutput) -> None:
+    """Every image of a job of several, in `job_images` (those of an earlier store replaced)."""
+    conn.execute(delete(job_images_table).where(job_images_table.c.job_id == job_id))
+    conn.execute(
+        insert(job_images_table),
+        [
+            {
+                "job_id": job_id,
+                "n": n,
+                "output_uri": image.output_uri,
+                "bytes": image.size,
+                "sha256": image.sha256,
+                "width": image.width,
+                "height": image.height,
+            }
+            for n, image in enumerate(stored.images)
+        ],
     )
 
 

@@ -16,7 +16,7 @@ take from, a job final, leased, not due, or its batch paused) returns no row, an
 takes the checked path, which finds out which and takes from the budget in a transaction.
 """
 
-from sqlalchemy import DateTime, and_, bindparam, case, insert, or_, select, update
+from sqlalchemy import DateTime, and_, bindparam, case, func, insert, or_, select, update
 
 from jobs.schema import attempts_table, batches_table, jobs_table
 from jobs.states import BatchState, JobState
@@ -38,6 +38,10 @@ GENERATED_URL = bindparam("generated_url", type_=jobs_table.c.provider_url.type)
 GENERATED_IMAGE = bindparam("generated_image", type_=jobs_table.c.inline_image.type)
 GENERATED_API_MS = bindparam("generated_api_ms", type_=jobs_table.c.api_ms.type)
 GENERATED_COST = bindparam("generated_cost", type_=jobs_table.c.cost.type)
+#: what the call was: its images and the gateway's ids for it (`PaidCall`)
+CALL_IMAGES = bindparam("call_images", type_=attempts_table.c.images.type)
+CALL_LOG_ID = bindparam("call_log_id", type_=attempts_table.c.log_id.type)
+CALL_REQUEST_ID = bindparam("call_request_id", type_=attempts_table.c.request_id.type)
 #: what storage kept (`succeeded`)
 STORED_URI = bindparam("stored_uri", type_=jobs_table.c.output_uri.type)
 STORED_SIZE = bindparam("stored_size", type_=jobs_table.c.bytes.type)
@@ -63,14 +67,30 @@ CLAIMED_JOB_COLUMNS = (
 #: a job its owner still holds (any other write names the owner too, see `jobs.claims`)
 _HELD = update(jobs_table).where(jobs_table.c.id == JOB, jobs_table.c.lease_owner == OWNER)
 
-#: the provider returned an image: its URL or inline bytes kept, what it cost, how long it took
+#: the provider returned images: their URLs or inline bytes kept, how long the call took, and
+#: what it cost added to what the job cost before (a call paid again adds, never overwrites)
 RECORD_GENERATED = _HELD.values(
     state=_GENERATED,
     provider_url=GENERATED_URL,
     inline_image=GENERATED_IMAGE,
     api_ms=GENERATED_API_MS,
-    cost=GENERATED_COST,
+    cost=func.coalesce(jobs_table.c.cost, 0.0) + GENERATED_COST,
+    log_id=CALL_LOG_ID,
     updated_at=NOW,
+)
+#: ... and on the attempt, the call it paid for (SQLite: run after RECORD_GENERATED, when that
+#: found the job held)
+RECORD_CALL = (
+    update(attempts_table)
+    .where(attempts_table.c.job_id == JOB, attempts_table.c.number == ATTEMPT)
+    .values(images=CALL_IMAGES, cost=GENERATED_COST, log_id=CALL_LOG_ID, request_id=CALL_REQUEST_ID)
+)
+_generated = RECORD_GENERATED.returning(jobs_table.c.id).cte("generated")
+#: PostgreSQL: both in one statement; the call is recorded only when the job was still held
+RECORD_GENERATED_AT_ONCE = (
+    update(attempts_table)
+    .where(attempts_table.c.job_id == _generated.c.id, attempts_table.c.number == ATTEMPT)
+    .values(images=CALL_IMAGES, cost=GENERATED_COST, log_id=CALL_LOG_ID, request_id=CALL_REQUEST_ID)
 )
 
 #: the image is stored: the job's result, the signed URL and inline bytes dropped

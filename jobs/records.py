@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from jobs.models.seedream_4_0 import Seedream40Input
+from jobs.models import ModelAdapter, ModelInput, model_named
 from jobs.spec import JobSpec
 from jobs.states import TERMINAL_STATES, BatchState, JobState
 
@@ -100,21 +100,28 @@ class Claim:
     job_id: int
     batch: Batch
     key: str
-    spec: Seedream40Input
-    #: the provider already returned this image (state `generated`): store it, do not call again
-    provider_url: str | None
-    #: ... or returned it inline, and these are its bytes
+    spec: ModelInput
+    #: the provider already returned these images (state `generated`): store them, do not call
+    #: again
+    provider_urls: tuple[str, ...]
+    #: ... or returned one inline, and these are its bytes
     inline_image: bytes | None
     attempt: int
     #: attempts before this one that do not count against the limit (see jobs.schema)
     free_attempts: int = 0
-    #: this claim took one image of the batch's budget, to give back if no image comes of it
-    budgeted: bool = False
+    #: the images this claim took from the batch's budget (the most its call may return), to
+    #: give back for those the call does not return
+    budgeted: int = 0
+
+    @property
+    def model(self) -> ModelAdapter:
+        """The batch's model: what is called, and how its answer is read."""
+        return model_named(self.batch.model)
 
     @property
     def paid_for(self) -> bool:
-        """True when the image exists already: this attempt only stores it."""
-        return self.provider_url is not None or self.inline_image is not None
+        """True when the images exist already: this attempt only stores them."""
+        return bool(self.provider_urls) or self.inline_image is not None
 
     @property
     def counted_attempts(self) -> int:
@@ -123,16 +130,37 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class PaidCall:
+    """A call the provider answered with images, each billed at the batch's price."""
+
+    images: int
+    #: AI Gateway's ids for the call (`cf-aig-log-id`, `cf-aig-request-id`), when it sent them
+    log_id: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
 class StoredImage:
-    """What the row records once the image is in storage."""
+    """One image in storage, as the table records it."""
 
     output_uri: str
     size: int
     sha256: str
     width: int
     height: int
+
+
+@dataclass(frozen=True)
+class StoredOutput:
+    """Every image of a job's call, stored, and how long fetching and storing them took."""
+
+    images: tuple[StoredImage, ...]
     fetch_ms: int
     store_ms: int
+
+    def __post_init__(self) -> None:
+        if not self.images:
+            raise ValueError("a stored output holds at least one image")
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ JOB_QUEUE = PREFIX
 DEFAULT_GATEWAY = "default"
 
 
-def limiter_namespace(account: str | None, model: str) -> str:
-    """What the limiter's keys of one account and model start with: Cloudflare limits each
-    account's calls to each model, so that is the scope of one limit (worker.limiter)."""
-    return f"{PREFIX}:limit:{account}:{model}"
+def limiter_namespace(account: str | None, scope: str) -> str:
+    """What the limiter's keys of one account and limit scope start with (a model's
+    `limit_scope`: the provider limit its calls count against), one limit each (worker.limiter)."""
+    return f"{PREFIX}:limit:{account}:{scope}"
 
 
 def limiter_gateway(namespace: str, gateway: str | None) -> str:

@@ -92,7 +92,8 @@ jobs_table = Table(
     #: attempts that do not count against the limit: those before a `retry`, and those a batch
     #: pause cut short
     Column("free_attempts", Integer, nullable=False, server_default="0"),
-    #: the provider's image URL, kept until the image is stored (resume without paying again)
+    #: the provider's image URLs, one per line (a URL holds no line break), kept until the images
+    #: are stored (resume without paying again)
     Column("provider_url", Text),
     #: an image the provider returned inline (no URL), kept until it is stored, for the same reason
     Column("inline_image", LargeBinary),
@@ -104,7 +105,12 @@ jobs_table = Table(
     Column("api_ms", Integer),
     Column("fetch_ms", Integer),
     Column("store_ms", Integer),
+    #: what the provider billed for this job so far: every paid call's images at the batch's
+    #: price, a call paid again (after a crash, a bad image, a retry) included
     Column("cost", Float),
+    #: AI Gateway's `cf-aig-log-id` of the call whose images were stored: where a billing
+    #: question about the job is settled, in the gateway's logs
+    Column("log_id", String(100)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
@@ -161,4 +167,27 @@ attempts_table = Table(
     #: null while the attempt runs or when it succeeded
     Column("error_class", String(40)),
     Column("error_message", Text),
+    #: the attempt's call returned images, each billed: how many, what they cost, and the
+    #: gateway's ids for the call (`cf-aig-log-id`, `cf-aig-request-id`); null when it paid
+    #: for nothing (it failed before an image, or only stored one paid for earlier)
+    Column("images", Integer),
+    Column("cost", Float),
+    Column("log_id", String(100)),
+    Column("request_id", String(100)),
+)
+
+#: Every image of a job whose model may return several for one call (jobs.models: `most_images`
+#: over 1), stored as `{batch}/{key}/{n}.{ext}`; the job's own row keeps the first one's facts
+#: too, so what reads one image per job reads such jobs unchanged.
+job_images_table = Table(
+    "job_images",
+    metadata,
+    Column("job_id", _Id, ForeignKey("jobs.id"), primary_key=True),
+    #: the image's place in the provider's answer, from 0
+    Column("n", Integer, primary_key=True),
+    Column("output_uri", Text, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
 )

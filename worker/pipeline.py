@@ -2,12 +2,15 @@
 
 Every step is written to the results table before the next begins, so a crash anywhere resumes
 at the right step: before `generated` the API is called again, after it only the upload is redone
-(from the provider's URL, or the inline bytes kept on the row, checked to be an image before they
-are kept). The image waits in a spool (worker.spool) from download to upload, closed whatever
-happens. While the job runs its lease is renewed (worker.lease_keeper); a failure leaves the job
-with a due time for its retry, which the reaper (worker.reaper) turns into a message when it
-comes. What it learns about a job (how it ended, what was paid, what was stored) is also counted
-in the worker's metrics (worker.metrics).
+(from the provider's URLs, or the inline bytes kept on the row, checked to be an image before they
+are kept). A call may return several images (Seedream 4.5): each is billed, fetched and stored,
+under `{batch}/{key}/{n}.{ext}` when the job's input may return more than one. A call paid for
+is recorded as paid whatever happens next, so spend counts every paid call. Each image waits in
+a spool (worker.spool) from download to upload, closed whatever happens. While the job runs its
+lease is renewed (worker.lease_keeper); a failure leaves the job with a due time for its retry,
+which the reaper (worker.reaper) turns into a message when it comes. What it learns about a job
+(how it ended, what was paid, what was stored) is also counted in the worker's metrics
+(worker.metrics).
 """
 
 import hashlib
@@ -22,11 +25,12 @@ import httpx
 
 from config.settings import Settings
 from jobs.backoff import retry_delay
-from jobs.errors import JobError
-from jobs.models.seedream_4_0 import Seedream40Input
-from jobs.results import Claim, ResultsTable, StoredImage
+from jobs.errors import BadImage, JobError
+from jobs.models import ModelAdapter, ModelInput
+from jobs.records import PaidCall, StoredImage, StoredOutput
+from jobs.results import Claim, ResultsTable
 from jobs.states import JobState
-from worker.cloudflare import Generation
+from worker.cloudflare import CallMetadata, Generation, ProviderImage
 from worker.identity import lease_owner
 from worker.image_fetch import fetch_image
 from worker.images import inspect_image
@@ -37,6 +41,16 @@ from worker.storage import Storage, object_key
 from worker.unexpected_errors import unexpected_error
 
 log = logging.getLogger(__name__)
+
+
+class _PaidThenFailed(Exception):
+    """The call was paid for, then its answer failed a check before it could be kept: the error
+    is recorded with the call, so its cost is not lost."""
+
+    def __init__(self, error: JobError, call: PaidCall) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.call = call
 
 
 @dataclass(frozen=True)
@@ -81,6 +95,8 @@ class JobPipeline:
                 self._finish(claim, owner)
             except JobError as error:
                 return self._failed(claim, owner, error)
+            except _PaidThenFailed as failure:
+                return self._failed(claim, owner, failure.error, failure.call)
             except Exception as exc:  # a lost connection (retried) or a bug (failed at once)
                 unexpected = unexpected_error(exc)
                 # the traceback is what fixes a bug; the log's redaction masks any secret in it
@@ -90,7 +106,9 @@ class JobPipeline:
         self.metrics.job_finished(JobState.succeeded)
         return Outcome(JobState.succeeded)
 
-    def _failed(self, claim: Claim, owner: str, error: JobError) -> Outcome:
+    def _failed(
+        self, claim: Claim, owner: str, error: JobError, call: PaidCall | None = None
+    ) -> Outcome:
         settings = self.settings
         retry_in = retry_delay(
             claim.counted_attempts,
@@ -98,7 +116,9 @@ class JobPipeline:
             base_s=settings.retry_base_seconds,
             max_s=settings.retry_max_seconds,
         )
-        decision = self.table.record_failure(claim, owner, error, settings.max_attempts, retry_in)
+        decision = self.table.record_failure(
+            claim, owner, error, settings.max_attempts, retry_in, call=call
+        )
         state = decision.state
         self.metrics.attempt_failed(error.error_class)
         if state.terminal:
@@ -115,47 +135,73 @@ class JobPipeline:
         return Outcome(state, decision.retry_in)
 
     def _finish(self, claim: Claim, owner: str) -> None:
-        started = time.monotonic()
         if claim.paid_for:
-            generation = Generation(url=claim.provider_url, data=claim.inline_image)
+            generation = _kept_generation(claim)
         else:
-            generation = self.client.generate(claim.spec)
-            self.metrics.paid(claim.batch.price_per_image)
-            if generation.data is not None:
-                # checked before the row keeps it: a job failed as bad_image holds no bytes
-                inspect_image(io.BytesIO(generation.data))
-            self.table.record_generated(
-                claim,
-                owner,
-                provider_url=generation.url,
-                inline_image=generation.data,
-                api_ms=_ms_since(started),
-            )
-        fetched = time.monotonic()
-        with open_spool(self.settings.spool_memory_bytes) as image:
-            self._download(generation, image)
-            self._store(claim, owner, image, _ms_since(fetched))
+            generation = self._generate(claim, owner)
+        several = claim.model.most_images(claim.spec) > 1
+        stored: list[StoredImage] = []
+        fetch_ms = store_ms = 0
+        for n, provided in enumerate(generation.images):
+            fetched = time.monotonic()
+            with open_spool(self.settings.spool_memory_bytes) as image:
+                self._download(provided, image)
+                stored_at = time.monotonic()
+                key = f"{claim.key}/{n}" if several else claim.key
+                stored.append(self._store(claim, key, image))
+            fetch_ms += _ms_between(fetched, stored_at)
+            store_ms += _ms_since(stored_at)
+        self.table.record_succeeded(claim, owner, StoredOutput(tuple(stored), fetch_ms, store_ms))
 
-    def _download(self, generation: Generation, into: ImageFile) -> None:
-        """Spool the generated image: fetched from its URL, or its inline bytes written as is."""
-        if generation.data is not None:
-            into.write(generation.data)
+    def _generate(self, claim: Claim, owner: str) -> Generation:
+        """Call the batch's model and record the images as `generated`: paid for, from here on
+        never called for again. Inline bytes are checked to be an image before the row keeps
+        them; a check that fails after the call is recorded with the call, so its cost counts."""
+        started = time.monotonic()
+        generation = self.client.generate(claim.model, claim.spec, _call_metadata(claim))
+        call = PaidCall(len(generation.images), generation.log_id, generation.request_id)
+        self.metrics.paid(call.images * claim.batch.price_per_image)
+        inline = [image.data for image in generation.images if image.data is not None]
+        try:
+            if inline and len(generation.images) > 1:
+                raise BadImage(
+                    f"the answer holds {len(generation.images)} images, some inline: only a "
+                    "single inline image can be kept until it is stored"
+                )
+            if inline:
+                # checked before the row keeps it: a job failed as bad_image holds no bytes
+                inspect_image(io.BytesIO(inline[0]))
+        except JobError as error:
+            raise _PaidThenFailed(error, call) from None
+        self.table.record_generated(
+            claim,
+            owner,
+            provider_urls=[image.url for image in generation.images if image.url is not None],
+            inline_image=inline[0] if inline else None,
+            api_ms=_ms_since(started),
+            call=call,
+        )
+        return generation
+
+    def _download(self, provided: ProviderImage, into: ImageFile) -> None:
+        """Spool a generated image: fetched from its URL, or its inline bytes written as is."""
+        if provided.data is not None:
+            into.write(provided.data)
             return
-        assert generation.url is not None, "a generation carries a URL or the bytes"
+        assert provided.url is not None, "an image is a URL or the bytes"
         fetch_image(
             self.fetch_http,
-            generation.url,
+            provided.url,
             into,
             max_bytes=self.settings.max_image_bytes,
             timeout=self.settings.fetch_timeout_seconds,
         )
 
-    def _store(self, claim: Claim, owner: str, image: ImageFile, fetch_ms: int) -> None:
-        """Check the spooled image, upload it and record the job succeeded."""
+    def _store(self, claim: Claim, key: str, image: ImageFile) -> StoredImage:
+        """Check the spooled image and upload it under `key` in the batch's output."""
         facts = inspect_image(image)
-        stored_at = time.monotonic()
         uri = self.storage_for(claim.batch.output).put(
-            object_key(claim.batch.id, claim.key, facts.extension),
+            object_key(claim.batch.id, key, facts.extension),
             image,
             facts.content_type,
             {
@@ -165,27 +211,38 @@ class JobPipeline:
             },
         )
         self.metrics.stored(facts.size)
-        self.table.record_succeeded(
-            claim,
-            owner,
-            StoredImage(
-                output_uri=uri,
-                size=facts.size,
-                sha256=facts.sha256,
-                width=facts.width,
-                height=facts.height,
-                fetch_ms=fetch_ms,
-                store_ms=_ms_since(stored_at),
-            ),
-        )
+        return StoredImage(uri, facts.size, facts.sha256, facts.width, facts.height)
 
 
 class ImageGenerator(Protocol):
-    """What makes the image: `worker.limited_client.LimitedClient` (the API behind the fleet's
+    """What makes the images: `worker.limited_client.LimitedClient` (the API behind the fleet's
     limiter), or a test's stand-in."""
 
-    def generate(self, spec: Seedream40Input) -> Generation: ...
+    def generate(
+        self, model: ModelAdapter, spec: ModelInput, metadata: CallMetadata
+    ) -> Generation: ...
+
+
+def _kept_generation(claim: Claim) -> Generation:
+    """The images a claim's job was already paid for, as the row keeps them."""
+    if claim.inline_image is not None:
+        return Generation((ProviderImage(data=claim.inline_image),))
+    return Generation(tuple(ProviderImage(url=url) for url in claim.provider_urls))
+
+
+def _call_metadata(claim: Claim) -> CallMetadata:
+    """What AI Gateway logs with the call, so its logs and spend tie back to the job."""
+    return {
+        "batch": claim.batch.id,
+        "key": claim.key,
+        "job": claim.job_id,
+        "attempt": claim.attempt,
+    }
+
+
+def _ms_between(start: float, end: float) -> int:
+    return round((end - start) * 1000)
 
 
 def _ms_since(start: float) -> int:
-    return round((time.monotonic() - start) * 1000)
+    return _ms_between(start, time.monotonic())

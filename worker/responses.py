@@ -1,8 +1,9 @@
 """What a Cloudflare answer means: an image, or the JobError docs/cloudflare-api.md gives it.
 
 Pure functions over status, headers and body, so every shape is tested without a network. A 2xx
-whose body is an image (by Content-Type), or JSON holding `result.image` / `result.images` (a URL,
-base64 or a data URI), is a success, unless it says `"success": false` or `"state": "Failed"`.
+whose body is an image (by Content-Type), or JSON whose `result` holds images as the model answers
+them (`jobs.models`: `result.image`, `result.images`; URLs, base64 or data URIs), is a success
+with every image it holds, unless it says `"success": false` or `"state": "Failed"`.
 Failures come in four shapes and all are read into (code, message) pairs:
 
     {"success": false, "errors": [{"code": 3040, "message": "..."}]}    errors may be one object
@@ -49,8 +50,13 @@ from jobs.errors import (
     RateLimited,
     ServerError,
 )
+from jobs.models import ModelAdapter
 from worker.images import decode_inline_image
 
+#: AI Gateway's ids for a call, on every answer it passes: the log entry (what billing disputes
+#: are settled with) and the request
+LOG_ID_HEADER = "cf-aig-log-id"
+REQUEST_ID_HEADER = "cf-aig-request-id"
 #: the longest error message recorded on a job; enough for any provider message
 MAX_MESSAGE_CHARS = 500
 #: how much of an unreadable body a message quotes
@@ -85,15 +91,30 @@ _MODERATION = re.compile(
 
 
 @dataclass(frozen=True)
-class Generation:
-    """What a successful call returned: an image URL to fetch, or the image bytes themselves."""
+class ProviderImage:
+    """One image an answer holds: a URL to fetch, or the image bytes themselves."""
 
     url: str | None = None
     data: bytes | None = None
 
     def __post_init__(self) -> None:
         if (self.url is None) == (self.data is None):
-            raise ValueError("a Generation holds exactly one of url and data")
+            raise ValueError("a ProviderImage holds exactly one of url and data")
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What a successful call returned: its images (each one billed), and AI Gateway's ids for
+    the call, which tie it to the gateway's logs and spend analytics."""
+
+    images: tuple[ProviderImage, ...]
+    #: `cf-aig-log-id` and `cf-aig-request-id`, when the gateway sent them
+    log_id: str | None = None
+    request_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.images:
+            raise ValueError("a Generation holds at least one image")
 
 
 @dataclass(frozen=True)
@@ -105,19 +126,28 @@ class _Problem:
 
 
 def parse_response(
-    status: int, content_type: str, body: bytes, headers: Mapping[str, str]
+    status: int,
+    content_type: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    model: ModelAdapter,
 ) -> Generation:
-    """The image a Cloudflare answer carries, or raise the JobError the contract's table gives."""
+    """The images a Cloudflare answer carries (read as `model` answers), or raise the JobError
+    the contract's table gives."""
     retry_after = parse_retry_after(_header(headers, "retry-after"))
     succeeded = 200 <= status < 300
+    ids = {
+        "log_id": _header(headers, LOG_ID_HEADER),
+        "request_id": _header(headers, REQUEST_ID_HEADER),
+    }
     if succeeded and content_type.split(";", 1)[0].strip().lower() in _IMAGE_TYPES and body:
-        return Generation(data=body)
+        return Generation((ProviderImage(data=body),), **ids)
     doc = _json_object(body)
     problems = _problems(doc) if doc is not None else []
     if succeeded and (doc is None or not _says_failed(doc)):
-        generation = _generation(doc) if doc is not None else None
-        if generation is not None:
-            return generation
+        images = _images(doc, model) if doc is not None else ()
+        if images:
+            return Generation(images, **ids)
         if not problems:
             message = f"HTTP {status}: malformed response: {_snippet(body)}"
             raise ServerError(message, retry_after=retry_after)
@@ -166,21 +196,19 @@ def _says_failed(doc: dict[str, Any]) -> bool:
     )
 
 
-def _generation(doc: dict[str, Any]) -> Generation | None:
-    """The image in `result` (or, from looser proxies, at the top level), when there is one."""
+def _images(doc: dict[str, Any], model: ModelAdapter) -> tuple[ProviderImage, ...]:
+    """Every image in `result` (or, from looser proxies, at the top level), in order."""
     for holder in (doc.get("result"), doc):
-        if not isinstance(holder, dict):
-            continue
-        image = holder.get("image")
-        images = holder.get("images")
-        if not image and isinstance(images, list) and images:
-            image = images[0]
-        if isinstance(image, str) and image.strip():
-            value = image.strip()
-            if value.lower().startswith(("http://", "https://")):
-                return Generation(url=value)
-            return Generation(data=decode_inline_image(value))
-    return None
+        if isinstance(holder, dict) and (found := model.answer_images(holder)):
+            return tuple(_image(value) for value in found)
+    return ()
+
+
+def _image(value: str) -> ProviderImage:
+    """A URL to fetch, or an inline image (base64 or a data URI) decoded."""
+    if value.lower().startswith(("http://", "https://")):
+        return ProviderImage(url=value)
+    return ProviderImage(data=decode_inline_image(value))
 
 
 def _problems(doc: dict[str, Any]) -> list[_Problem]:

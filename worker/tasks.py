@@ -25,7 +25,7 @@ from worker.app import app
 from worker.cloudflare import CloudflareClient
 from worker.guarded_network import guarded_client
 from worker.limited_client import LimitedClient
-from worker.limiter import open_limiter
+from worker.limiter import ModelLimiters
 from worker.metrics import serve_metrics
 from worker.notify import open_notifier
 from worker.pipeline import JobPipeline
@@ -65,7 +65,7 @@ def get_pipeline() -> JobPipeline:
             table.create_schema()
             # an API call holds its connection for the whole 10-60 s call: one per thread
             client = LimitedClient(
-                CloudflareClient(settings, guarded_client(threads)), open_limiter(settings)
+                CloudflareClient(settings, guarded_client(threads)), ModelLimiters(settings)
             )
             # a download takes milliseconds, and a big pool costs CPU on every request (measured:
             # 2.95 ms a request with 500 threads on 500 connections, 1.15 ms on 32)

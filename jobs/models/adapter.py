@@ -64,6 +64,13 @@ class ModelAdapter(ABC):
     #: USD per image when the settings name no price for this model: an estimate, see
     #: `price_per_image` in config/settings.py
     default_price_per_image: ClassVar[float]
+    #: The provider limit the model's calls count against: the fleet paces each scope with one
+    #: limiter (worker.limiter). Partner models under Unified Billing (every Seedream) share each
+    #: AI Gateway's limit (200 calls per 60 s, whatever the model), so they share one scope:
+    #: keying the limiter on the model would let two batches of two models send twice the limit
+    #: through one gateway. A Workers AI model of Cloudflare's own (720 calls a minute per account
+    #: and model) would take its own name as its scope.
+    limit_scope: ClassVar[str] = "gateway"
     #: the columns `export_row` gives, in order, with their types (for typed formats: parquet)
     export_columns: ClassVar[tuple[tuple[str, type], ...]]
 
