@@ -386,8 +386,8 @@ def _give_back_to_budget(conn: Connection, batch_id: str, images: int) -> None:
         return
     conn.execute(
         update(batches_table)
-        .where(batches_table.c.id == batch_id)
-        .values(budget_used=func.max(batches_table.c.budget_used - images, 0))
+        .where(batches_table.c.id == batch_id, batches_table.c.budget_used >= images)
+        .values(budget_used=batches_table.c.budget_used - images)
     )
 
 

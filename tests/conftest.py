@@ -13,6 +13,8 @@ import pytest
 import redis
 
 from jobs import redaction
+from jobs.models import MODELS, ModelAdapter
+from tests.support.models import SEVERAL_IMAGES
 from tests.support.processes import clean_env
 from tests.support.services import (
     POSTGRES_ADMIN_URL,
@@ -119,3 +121,11 @@ def emulator(emulator_server: Emulator) -> Emulator:
     )
     emulator_server.reset()
     return emulator_server
+
+
+@pytest.fixture
+def several_images_model(monkeypatch: pytest.MonkeyPatch) -> ModelAdapter:
+    """A model answering with several images (tests.support.models), known by name to
+    `jobs.models.model_named` for the test's duration."""
+    monkeypatch.setitem(MODELS, SEVERAL_IMAGES.name, SEVERAL_IMAGES)
+    return SEVERAL_IMAGES

@@ -2,18 +2,20 @@
 
 The pipeline calls `generate(model, spec)` and neither knows nor cares that the call was paced,
 which gateway it went through, or that the refusal it may raise has already slowed the whole
-fleet. Calls are paced by the limiter of their model's limit scope (`ModelLimiters`): models
+fleet. Calls are paced by the limiter of their model's limit scope (`limiter_for`, a worker's
+`ModelLimiters.for_model`): models
 counted against the same provider limit share one. The client is also where the API's metrics
 are recorded: the wait for a permit, the call's latency and the 429s.
 """
 
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from jobs.errors import RateLimited
 from jobs.models import ModelAdapter, ModelInput
 from worker.cloudflare import CallMetadata, Generation
-from worker.limiter import ModelLimiters
+from worker.limiter import Limiter
 from worker.metrics import METRICS, WorkerMetrics
 
 
@@ -34,14 +36,19 @@ class LimitedClient:
     """`CloudflareClient.generate`, one permit per call."""
 
     def __init__(
-        self, client: GatewayClient, limiters: ModelLimiters, metrics: WorkerMetrics = METRICS
+        self,
+        client: GatewayClient,
+        limiter_for: Callable[[ModelAdapter], Limiter],
+        metrics: WorkerMetrics = METRICS,
     ) -> None:
         self._client = client
-        self._limiters = limiters
+        self._limiter_for = limiter_for
         self._metrics = metrics
 
-    def generate(self, model: ModelAdapter, spec: ModelInput, metadata: CallMetadata) -> Generation:
-        limiter = self._limiters.for_model(model)
+    def generate(
+        self, model: ModelAdapter, spec: ModelInput, *, metadata: CallMetadata
+    ) -> Generation:
+        limiter = self._limiter_for(model)
         asked = time.monotonic()
         with limiter.permit() as permit:
             sent = time.monotonic()

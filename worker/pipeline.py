@@ -158,7 +158,7 @@ class JobPipeline:
         never called for again. Inline bytes are checked to be an image before the row keeps
         them; a check that fails after the call is recorded with the call, so its cost counts."""
         started = time.monotonic()
-        generation = self.client.generate(claim.model, claim.spec, _call_metadata(claim))
+        generation = self.client.generate(claim.model, claim.spec, metadata=_call_metadata(claim))
         call = PaidCall(len(generation.images), generation.log_id, generation.request_id)
         self.metrics.paid(call.images * claim.batch.price_per_image)
         inline = [image.data for image in generation.images if image.data is not None]
@@ -219,7 +219,7 @@ class ImageGenerator(Protocol):
     limiter), or a test's stand-in."""
 
     def generate(
-        self, model: ModelAdapter, spec: ModelInput, metadata: CallMetadata
+        self, model: ModelAdapter, spec: ModelInput, *, metadata: CallMetadata
     ) -> Generation: ...
 
 

@@ -65,7 +65,8 @@ def get_pipeline() -> JobPipeline:
             table.create_schema()
             # an API call holds its connection for the whole 10-60 s call: one per thread
             client = LimitedClient(
-                CloudflareClient(settings, guarded_client(threads)), ModelLimiters(settings)
+                CloudflareClient(settings, guarded_client(threads)),
+                ModelLimiters(settings).for_model,
             )
             # a download takes milliseconds, and a big pool costs CPU on every request (measured:
             # 2.95 ms a request with 500 threads on 500 connections, 1.15 ms on 32)

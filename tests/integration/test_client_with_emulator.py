@@ -10,6 +10,7 @@ import pytest
 from config.settings import DEFAULT_API_TIMEOUT_S, Settings
 from jobs.errors import ErrorClass, JobError
 from jobs.models.seedream_4_0 import Seedream40Input, Size, output_dimensions
+from tests.support.generations import SEEDREAM_40
 from tests.support.services import Emulator
 from worker.cloudflare import CloudflareClient
 from worker.image_fetch import fetch_image
@@ -45,12 +46,12 @@ def image_for(emulator: Emulator, spec: Seedream40Input) -> Iterator[SpooledTemp
         client_for(emulator) as client,
         httpx.Client() as http,
     ):
-        generation = client.generate(spec)
-        if generation.data is not None:
-            spool.write(generation.data)
+        (image,) = client.generate(SEEDREAM_40, spec).images
+        if image.data is not None:
+            spool.write(image.data)
         else:
-            assert generation.url is not None
-            fetch_image(http, generation.url, spool, max_bytes=10_000_000, timeout=30)
+            assert image.url is not None
+            fetch_image(http, image.url, spool, max_bytes=10_000_000, timeout=30)
         yield spool
 
 
@@ -98,16 +99,16 @@ def test_every_fault_is_raised_as_its_error_class(
 def test_a_hung_call_is_a_timeout_after_the_read_timeout(emulator: Emulator) -> None:
     emulator.configure(faults={"hang": 1.0}, hang_s=5)
     with client_for(emulator, api_timeout_seconds=0.5) as client, pytest.raises(JobError) as caught:
-        client.generate(SPEC)
+        client.generate(SEEDREAM_40, SPEC)
     assert caught.value.error_class is ErrorClass.timeout
 
 
 def test_the_emulators_rate_limit_is_rate_limited_with_retry_after(emulator: Emulator) -> None:
     emulator.configure(rate_limit="1/30s")
     with client_for(emulator) as client:
-        client.generate(SPEC)
+        client.generate(SEEDREAM_40, SPEC)
         with pytest.raises(JobError) as caught:
-            client.generate(SPEC)
+            client.generate(SEEDREAM_40, SPEC)
     assert caught.value.error_class is ErrorClass.rate_limited
     assert caught.value.retry_after is not None
     assert 0 < caught.value.retry_after <= 30
@@ -123,13 +124,13 @@ def test_a_wrong_token_is_an_auth_error(emulator: Emulator) -> None:
         )
     )
     with client, pytest.raises(JobError) as caught:
-        client.generate(SPEC)
+        client.generate(SEEDREAM_40, SPEC)
     assert caught.value.error_class is ErrorClass.auth
 
 
 def test_invalid_input_caught_only_by_the_provider_is_invalid_input(emulator: Emulator) -> None:
     spec = Seedream40Input.model_construct(prompt="x", size=Size.custom, width=None, height=None)
     with client_for(emulator) as client, pytest.raises(JobError) as caught:
-        client.generate(spec)
+        client.generate(SEEDREAM_40, spec)
     assert caught.value.error_class is ErrorClass.invalid_input
     assert "5006" in caught.value.message

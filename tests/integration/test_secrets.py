@@ -34,6 +34,7 @@ from emulator.images import ImageRef
 from jobs.models.seedream_4_0 import Seedream40Input
 from jobs.schema import metadata as results_schema
 from tests.support.databases import connected
+from tests.support.generations import SEEDREAM_40
 from tests.support.manifests import write_manifest
 from tests.support.processes import CLI, Service, clean_env
 from tests.support.services import Emulator, RedisServer, running_s3
@@ -322,9 +323,9 @@ def test_a_token_with_whitespace_around_it_is_stripped_and_works(
     monkeypatch.setenv("CLOUDFLARE_API_TOKEN", f"{emulator.api_token}{around}")
 
     with CloudflareClient(Settings(_env_file=None)) as client:
-        generation = client.generate(Seedream40Input(prompt="a lighthouse"))
+        generation = client.generate(SEEDREAM_40, Seedream40Input(prompt="a lighthouse"))
 
-    assert generation.url is not None
+    assert generation.images[0].url is not None
     assert emulator.stats()["billed"] == 1
 
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from config.settings import Settings
+from tests.support.generations import SEEDREAM_40
 from worker.limiter import Limiter, open_limiter
 
 
@@ -61,7 +62,7 @@ def refuse(limiter: Limiter, retry_after: float) -> None:
 
 
 def main(argv: list[str]) -> None:
-    limiter = open_limiter(Settings())
+    limiter = open_limiter(Settings(), SEEDREAM_40.limit_scope)
     command, *args = argv
     if command == "pace":
         pace(limiter, int(args[0]), float(args[1]), Path(args[2]))

@@ -1,7 +1,7 @@
 """Batches and jobs made for the results-table tests."""
 
 from jobs.models.seedream_4_0 import Seedream40Input
-from jobs.records import StoredImage
+from jobs.records import PaidCall, StoredImage, StoredOutput
 from jobs.results import ResultsTable
 from jobs.spec import JobSpec
 
@@ -23,5 +23,10 @@ def loaded(table: ResultsTable, *keys: str, batch: str = "b", **budget: float) -
     return ids
 
 
-def stored() -> StoredImage:
-    return StoredImage("file:///x.jpg", 10, "0" * 64, 1024, 1024, 1, 1)
+#: a call that returned one image, as most tests' calls do
+ONE_IMAGE = PaidCall(images=1)
+
+
+def stored(uri: str = "file:///x.jpg") -> StoredOutput:
+    """One image stored at `uri`."""
+    return StoredOutput((StoredImage(uri, 10, "0" * 64, 1024, 1024),), fetch_ms=1, store_ms=1)

@@ -10,7 +10,7 @@ from jobs.records import Batch, BatchProgress
 from jobs.results import ResultsTable
 from jobs.states import BatchState, JobState
 from producer.progress import watch_line
-from tests.support.tables import loaded, stored
+from tests.support.tables import ONE_IMAGE, loaded, stored
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -39,7 +39,9 @@ def succeed(table: ResultsTable, job_id: int) -> None:
     """Take the job through the API and storage, as a worker would."""
     claim = table.claim(job_id, "w", 60)
     assert claim is not None
-    table.record_generated(claim, "w", provider_url="https://p/x", inline_image=None, api_ms=1)
+    table.record_generated(
+        claim, "w", provider_urls=["https://p/x"], inline_image=None, api_ms=1, call=ONE_IMAGE
+    )
     table.record_succeeded(claim, "w", stored())
 
 

@@ -23,10 +23,11 @@ from jobs.errors import (
 from jobs.models import DEFAULT_MODEL
 from jobs.models.input_rules import AspectRatio
 from jobs.models.seedream_4_0 import Seedream40Input, Size
+from tests.support.generations import SEEDREAM_40, from_bytes, from_url
 from tests.support.http import NETWORK_FAILURES, Handler, Recorder
 from tests.support.images import image_bytes
 from tests.support.raw_http import RawHttpServer, answer, drips
-from worker.cloudflare import CloudflareClient, Generation, answer_cap
+from worker.cloudflare import CloudflareClient, answer_cap
 
 TOKEN = "cf-secret-token-0123456789"
 ACCOUNT = "acc0123"
@@ -70,7 +71,7 @@ def completed(_: httpx.Request) -> httpx.Response:
 def test_it_posts_the_model_and_input_to_the_account_run_url() -> None:
     client, recorder = client_for(completed)
 
-    assert client.generate(SPEC) == Generation(url=IMAGE_URL)
+    assert client.generate(SEEDREAM_40, SPEC) == from_url(IMAGE_URL)
 
     (request,) = recorder.requests
     assert request.method == "POST"
@@ -86,7 +87,7 @@ def test_it_posts_the_model_and_input_to_the_account_run_url() -> None:
 def test_no_gateway_header_is_sent_unless_the_call_names_one() -> None:
     client, recorder = client_for(completed)
 
-    client.generate(SPEC)
+    client.generate(SEEDREAM_40, SPEC)
 
     assert "cf-aig-gateway-id" not in recorder.requests[0].headers
 
@@ -94,7 +95,7 @@ def test_no_gateway_header_is_sent_unless_the_call_names_one() -> None:
 def test_the_gateway_named_on_the_call_is_sent() -> None:
     client, recorder = client_for(completed)
 
-    client.generate(SPEC, gateway_id="spare-gw")
+    client.generate(SEEDREAM_40, SPEC, gateway_id="spare-gw")
 
     assert recorder.requests[0].headers["cf-aig-gateway-id"] == "spare-gw"
 
@@ -102,7 +103,7 @@ def test_the_gateway_named_on_the_call_is_sent() -> None:
 def test_the_call_reads_with_the_configured_timeouts() -> None:
     client, recorder = client_for(completed)
 
-    client.generate(SPEC)
+    client.generate(SEEDREAM_40, SPEC)
 
     timeout = recorder.requests[0].extensions["timeout"]
     assert (timeout["connect"], timeout["read"]) == (7.0, 240.0)
@@ -114,7 +115,7 @@ def test_a_raw_png_answer_gives_the_bytes() -> None:
         lambda _: httpx.Response(200, content=png, headers={"content-type": "image/png"})
     )
 
-    assert client.generate(SPEC) == Generation(data=png)
+    assert client.generate(SEEDREAM_40, SPEC) == from_bytes(png)
 
 
 def test_a_redirect_is_not_followed() -> None:
@@ -123,7 +124,7 @@ def test_a_redirect_is_not_followed() -> None:
     )
 
     with pytest.raises(ServerError, match="HTTP 302"):
-        client.generate(SPEC)
+        client.generate(SEEDREAM_40, SPEC)
 
     assert len(recorder.requests) == 1
 
@@ -168,14 +169,14 @@ def test_failures_are_raised_as_their_class(
     client, _ = client_for(lambda _: response)
 
     with pytest.raises(expected):
-        client.generate(SPEC)
+        client.generate(SEEDREAM_40, SPEC)
 
 
 def test_retry_after_is_passed_on() -> None:
     client, _ = client_for(lambda _: httpx.Response(429, headers={"Retry-After": "42"}, json={}))
 
     with pytest.raises(RateLimited) as raised:
-        client.generate(SPEC)
+        client.generate(SEEDREAM_40, SPEC)
 
     assert raised.value.retry_after == 42.0
 
@@ -188,7 +189,7 @@ def test_network_failures_are_timeouts(failure: type[httpx.TransportError]) -> N
     client, _ = client_for(fail)
 
     with pytest.raises(ProviderTimeout, match="calling Cloudflare failed") as raised:
-        client.generate(SPEC)
+        client.generate(SEEDREAM_40, SPEC)
 
     assert TOKEN not in raised.value.message
 
@@ -201,7 +202,7 @@ def test_the_token_never_appears_in_an_error_even_when_echoed_back() -> None:
     client, _ = client_for(echo)
 
     with pytest.raises(AuthError) as raised:
-        client.generate(SPEC)
+        client.generate(SEEDREAM_40, SPEC)
 
     assert TOKEN not in raised.value.message
     assert TOKEN not in str(raised.value)
@@ -222,7 +223,7 @@ def test_closing_leaves_a_pool_that_was_passed_in_open() -> None:
     http = httpx.Client(transport=httpx.MockTransport(completed))
 
     with CloudflareClient(make_settings(), http) as client:
-        client.generate(SPEC)
+        client.generate(SEEDREAM_40, SPEC)
 
     assert not http.is_closed
 
@@ -230,7 +231,7 @@ def test_closing_leaves_a_pool_that_was_passed_in_open() -> None:
 def test_the_answer_is_asked_for_unencoded() -> None:
     client, recorder = client_for(completed)
 
-    client.generate(SPEC)
+    client.generate(SEEDREAM_40, SPEC)
 
     assert recorder.requests[0].headers["accept-encoding"] == "identity"
 
@@ -241,7 +242,7 @@ def test_an_encoded_answer_is_refused_unread() -> None:
     )
 
     with pytest.raises(BadImage, match="Content-Encoding 'gzip, gzip'"):
-        client.generate(SPEC)
+        client.generate(SEEDREAM_40, SPEC)
 
 
 #: the size cap in the inline-image tests
@@ -263,7 +264,7 @@ def test_a_raw_image_answer_over_the_cap_is_refused() -> None:
     )
 
     with pytest.raises(BadImage, match=f"the inline image is over {CAP} bytes"):
-        client.generate(SPEC)
+        client.generate(SEEDREAM_40, SPEC)
 
 
 def test_a_raw_image_answer_at_the_cap_is_accepted() -> None:
@@ -273,7 +274,7 @@ def test_a_raw_image_answer_at_the_cap_is_accepted() -> None:
         max_image_bytes=CAP,
     )
 
-    assert client.generate(SPEC) == Generation(data=png)
+    assert client.generate(SEEDREAM_40, SPEC) == from_bytes(png)
 
 
 def test_a_base64_image_over_the_cap_is_refused() -> None:
@@ -283,7 +284,7 @@ def test_a_base64_image_over_the_cap_is_refused() -> None:
     )
 
     with pytest.raises(BadImage, match=f"the inline image is over {CAP} bytes"):
-        client.generate(SPEC)
+        client.generate(SEEDREAM_40, SPEC)
 
 
 def test_an_answer_longer_than_an_image_and_its_envelope_is_cut_off_unread() -> None:
@@ -300,7 +301,7 @@ def test_an_answer_longer_than_an_image_and_its_envelope_is_cut_off_unread() -> 
     )
 
     with pytest.raises(BadImage, match=f"Cloudflare's answer is over {answer_cap(CAP)} bytes"):
-        client.generate(SPEC)
+        client.generate(SEEDREAM_40, SPEC)
 
     assert len(sent) == answer_cap(CAP) // 1000 + 1
 
@@ -311,7 +312,7 @@ def test_a_failure_with_a_body_over_the_cap_keeps_its_class() -> None:
     )
 
     with pytest.raises(ServerError, match="HTTP 503"):
-        client.generate(SPEC)
+        client.generate(SEEDREAM_40, SPEC)
 
 
 def test_an_api_dripping_its_headers_is_cut_off_at_the_deadline() -> None:
@@ -320,7 +321,7 @@ def test_an_api_dripping_its_headers_is_cut_off_at_the_deadline() -> None:
         client = CloudflareClient(make_settings(api_base=server.url, api_timeout_seconds=1.0))
         started = time.monotonic()
         with pytest.raises(ProviderTimeout) as refused:
-            client.generate(SPEC)
+            client.generate(SEEDREAM_40, SPEC)
         took = time.monotonic() - started
         client.close()
 

@@ -14,7 +14,7 @@ from jobs.recovery import Enqueue
 from jobs.results import ResultsTable
 from jobs.states import JobState
 from tests.support.pg_reads import rows_read
-from tests.support.tables import loaded
+from tests.support.tables import ONE_IMAGE, loaded
 from worker.reaper import AlwaysMyTurn, Reaper, RedisQueue, Turn
 
 URL = "https://provider.example/img_0.jpeg"
@@ -24,7 +24,9 @@ def paid_and_due(table: ResultsTable, job_id: int) -> None:
     """The job's image is paid for; storing it failed, and it is due again at once."""
     claim = table.claim(job_id, "w", 60)
     assert claim is not None
-    table.record_generated(claim, "w", provider_url=URL, inline_image=None, api_ms=1)
+    table.record_generated(
+        claim, "w", provider_urls=[URL], inline_image=None, api_ms=1, call=ONE_IMAGE
+    )
     assert table.record_failure(claim, "w", StorageError("down"), 5, retry_in=0).state is (
         JobState.generated
     )

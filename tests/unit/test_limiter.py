@@ -5,8 +5,10 @@ from dataclasses import dataclass, field
 import pytest
 
 from jobs.errors import RateLimited, ServerError
+from jobs.models import ModelAdapter, ModelInput
 from jobs.models.seedream_4_0 import Seedream40Input
-from worker.cloudflare import Generation
+from tests.support.generations import SEEDREAM_40, from_url
+from worker.cloudflare import CallMetadata, Generation
 from worker.limited_client import LimitedClient
 from worker.limiter.backend import Reservation
 from worker.limiter.limiter import Limiter
@@ -122,18 +124,30 @@ class FakeClient:
         self.error = error
         self.gateways: list[str | None] = []
 
-    def generate(self, spec: Seedream40Input, *, gateway_id: str | None = None) -> Generation:
+    def generate(
+        self,
+        model: ModelAdapter,
+        spec: ModelInput,
+        *,
+        gateway_id: str | None = None,
+        metadata: CallMetadata | None = None,
+    ) -> Generation:
         self.gateways.append(gateway_id)
         if self.error is not None:
             raise self.error
-        return Generation(url="https://img.test/a.jpeg")
+        return from_url("https://img.test/a.jpeg")
+
+
+def limited(client: FakeClient, backend: ScriptedBackend) -> LimitedClient:
+    limiter = limiter_over(backend)[0]
+    return LimitedClient(client, lambda _model: limiter)
 
 
 def test_the_limited_client_calls_through_the_permits_gateway() -> None:
     backend = ScriptedBackend([Reservation("g3", 0.0, 1, 0)])
     client = FakeClient()
 
-    LimitedClient(client, limiter_over(backend)[0]).generate(Seedream40Input(prompt="a fox"))
+    limited(client, backend).generate(SEEDREAM_40, Seedream40Input(prompt="a fox"), metadata={})
 
     assert client.gateways == ["g3"]
 
@@ -143,7 +157,7 @@ def test_a_429_from_the_provider_cools_the_fleet_and_still_fails_the_attempt() -
     client = FakeClient(RateLimited("slow down", retry_after=30.0))
 
     with pytest.raises(RateLimited):
-        LimitedClient(client, limiter_over(backend)[0]).generate(Seedream40Input(prompt="a fox"))
+        limited(client, backend).generate(SEEDREAM_40, Seedream40Input(prompt="a fox"), metadata={})
 
     assert backend.cool_downs == [("g1", 9, 30.0)]
 
@@ -153,6 +167,6 @@ def test_other_failures_do_not_cool_anything_down() -> None:
     client = FakeClient(ServerError("upstream 502"))
 
     with pytest.raises(ServerError):
-        LimitedClient(client, limiter_over(backend)[0]).generate(Seedream40Input(prompt="a fox"))
+        limited(client, backend).generate(SEEDREAM_40, Seedream40Input(prompt="a fox"), metadata={})
 
     assert backend.cool_downs == []

@@ -7,11 +7,9 @@ through httpx with a MockTransport.
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Callable
 from pathlib import Path
 from tempfile import SpooledTemporaryFile
-from typing import Any
 
 import httpx
 import pytest
@@ -20,62 +18,21 @@ from sqlalchemy import select
 
 from config.settings import Settings
 from jobs.database import open_engine
-from jobs.errors import AuthError, ContentPolicy, ServerError, StorageError
-from jobs.models.seedream_4_0 import Seedream40Input
+from jobs.errors import AuthError, ContentPolicy, ServerError
+from jobs.models import ModelAdapter, ModelInput
 from jobs.results import ResultsTable
 from jobs.schema import jobs_table
-from jobs.spec import JobSpec
 from jobs.states import JobState
+from tests.support.generations import from_bytes, from_url
 from tests.support.images import image_bytes
+from tests.support.pipelines import JPEG, FakeClient, FlakyStorage, one_job, pipeline
 from tests.support.raw_http import LoopbackOnlyNetwork, RawHttpServer, answer, sends
 from worker import pipeline as pipeline_module
 from worker.address_policy import AddressPolicy
-from worker.cloudflare import CloudflareClient, Generation
+from worker.cloudflare import CallMetadata, CloudflareClient, Generation
 from worker.guarded_network import guarded_client
 from worker.pipeline import JobPipeline, Outcome
 from worker.spool import ImageFile, open_spool
-from worker.storage import Storage, StoredObject
-
-PROVIDER_URL = "https://provider.example/seedream/abc_0.jpeg"
-
-
-class FakeClient:
-    """Answers with a URL (or `answer`), or raises the errors it is given, and counts the calls
-    (the bill)."""
-
-    def __init__(self, *errors: Exception, answer: Generation | None = None) -> None:
-        self.errors = list(errors)
-        self.answer = answer or Generation(url=PROVIDER_URL)
-        self.calls = 0
-
-    def generate(self, spec: Seedream40Input) -> Generation:
-        self.calls += 1
-        if self.errors:
-            raise self.errors.pop(0)
-        return self.answer
-
-
-class FlakyStorage(Storage):
-    """Fails the first `failures` puts, then keeps what it is given. The pipeline only puts:
-    reading and listing are export's, and are not faked here."""
-
-    def __init__(self, failures: int = 0) -> None:
-        self.failures = failures
-        self.objects: dict[str, tuple[bytes, str, dict[str, str]]] = {}
-
-    def put(self, key: str, body: ImageFile, content_type: str, metadata: dict[str, str]) -> str:
-        if self.failures:
-            self.failures -= 1
-            raise StorageError("bucket unreachable")
-        body.seek(0)
-        self.objects[key] = (body.read(), content_type, metadata)
-        return f"mem://{key}"
-
-    def open(self, key: str) -> AbstractContextManager[StoredObject | None]:
-        raise NotImplementedError("the pipeline never reads a stored object")
-
-    def list(self, prefix: str = "") -> Iterator[str]:
-        raise NotImplementedError("the pipeline never lists a storage")
 
 
 @pytest.fixture
@@ -84,30 +41,6 @@ def table(tmp_path: Path) -> ResultsTable:
     results.create_schema()
     results.create_batch("b", "m.jsonl", "mem://", "bytedance/seedream-4.0")
     return results
-
-
-def one_job(table: ResultsTable) -> int:
-    [job_id], _ = table.add_jobs(
-        "b", [JobSpec(key="k", line=1, input=Seedream40Input(prompt="a fox"))]
-    )
-    return job_id
-
-
-JPEG = image_bytes("JPEG", (64, 48))
-
-
-def pipeline(
-    table: ResultsTable,
-    client: FakeClient,
-    storage: FlakyStorage,
-    download: bytes = JPEG,
-    **settings_changes: Any,
-) -> JobPipeline:
-    downloads = httpx.Client(
-        transport=httpx.MockTransport(lambda _: httpx.Response(200, content=download))
-    )
-    settings = Settings(_env_file=None, max_attempts=3, retry_base_seconds=0, **settings_changes)
-    return JobPipeline(settings, table, client, downloads, lambda _output: storage)
 
 
 def test_a_job_is_generated_fetched_stored_and_recorded(table: ResultsTable) -> None:
@@ -130,7 +63,7 @@ def test_a_job_is_generated_fetched_stored_and_recorded(table: ResultsTable) -> 
 
 def test_an_image_sent_inline_is_stored_without_a_download(table: ResultsTable) -> None:
     job_id, storage = one_job(table), FlakyStorage()
-    client = FakeClient(answer=Generation(data=JPEG))
+    client = FakeClient(answer=from_bytes(JPEG))
 
     outcome = pipeline(table, client, storage, download=b"not this").run(job_id)
 
@@ -230,7 +163,7 @@ def test_an_inline_image_whose_upload_failed_is_stored_later_without_calling_aga
     table: ResultsTable,
 ) -> None:
     job_id, storage = one_job(table), FlakyStorage(failures=1)
-    client = FakeClient(answer=Generation(data=JPEG))
+    client = FakeClient(answer=from_bytes(JPEG))
     run = pipeline(table, client, storage).run
 
     assert run(job_id).state is JobState.generated
@@ -340,9 +273,11 @@ class SlowClient(FakeClient):
         super().__init__()
         self.seconds = seconds
 
-    def generate(self, spec: Seedream40Input) -> Generation:
+    def generate(
+        self, model: ModelAdapter, spec: ModelInput, *, metadata: CallMetadata
+    ) -> Generation:
         time.sleep(self.seconds)
-        return super().generate(spec)
+        return super().generate(model, spec, metadata=metadata)
 
 
 def test_a_job_outliving_its_lease_keeps_it_while_the_worker_lives(table: ResultsTable) -> None:
@@ -446,7 +381,7 @@ def test_an_inline_image_over_the_cap_fails_as_bad_image_and_is_not_kept(
 
 def test_an_inline_answer_that_is_not_an_image_fails_and_is_not_kept(table: ResultsTable) -> None:
     job_id, storage = one_job(table), FlakyStorage()
-    client = FakeClient(answer=Generation(data=b"<html>an error page</html>"))
+    client = FakeClient(answer=from_bytes(b"<html>an error page</html>"))
 
     outcome = pipeline(table, client, storage).run(job_id)
 
@@ -463,7 +398,7 @@ def test_an_image_url_on_the_metadata_endpoint_fails_as_bad_image_naming_host_an
     policy = AddressPolicy.for_api_base(settings.api_base, lambda *_: ["104.16.0.1"],
                                         allow_all=False)  # fmt: skip
     downloads = guarded_client(4, policy, lambda *_: ["169.254.169.254"], network)
-    client = FakeClient(answer=Generation(url="http://provider.example/a.jpeg?X-Amz-Signature=s3"))
+    client = FakeClient(answer=from_url("http://provider.example/a.jpeg?X-Amz-Signature=s3"))
     worker = JobPipeline(settings, table, client, downloads, lambda _: FlakyStorage())
 
     outcome = worker.run(one_job(table))

@@ -12,7 +12,7 @@ from jobs.errors import AuthError, BadImage, QuotaExceeded, ServerError, Storage
 from jobs.results import ResultsTable
 from jobs.schema import metadata
 from jobs.states import BatchState, JobState
-from tests.support.tables import loaded, stored
+from tests.support.tables import ONE_IMAGE, loaded, stored
 
 URL = "https://provider.example/img_0.jpeg"
 
@@ -63,13 +63,15 @@ def test_a_dead_workers_paid_for_job_comes_back_for_the_upload_only(table: Resul
     [job_id] = loaded(table, "a")
     claim = table.claim(job_id, "dead", lease_seconds=-1)
     assert claim is not None
-    table.record_generated(claim, "dead", provider_url=URL, inline_image=None, api_ms=1)
+    table.record_generated(
+        claim, "dead", provider_urls=[URL], inline_image=None, api_ms=1, call=ONE_IMAGE
+    )
 
     table.recover_expired_leases(max_attempts=5)
 
     again = table.claim(job_id, "new", 60)
     assert again is not None
-    assert again.provider_url == URL
+    assert again.provider_urls == (URL,)
 
 
 def test_a_job_that_kills_its_worker_every_time_fails_at_the_attempt_limit(
@@ -114,7 +116,9 @@ def test_auth_and_quota_pause_the_batch_and_cost_the_job_nothing(
     first, second, paid = loaded(table, "first", "second", "paid")
     paid_claim = table.claim(paid, "w", 60)
     assert paid_claim is not None
-    table.record_generated(paid_claim, "w", provider_url=URL, inline_image=None, api_ms=1)
+    table.record_generated(
+        paid_claim, "w", provider_urls=[URL], inline_image=None, api_ms=1, call=ONE_IMAGE
+    )
     table.record_failure(paid_claim, "w", StorageError("down"), 5, retry_in=0)
     claim = table.claim(first, "w", 60)
     assert claim is not None
@@ -186,7 +190,9 @@ def failed(table: ResultsTable, job_id: int, error: Exception, image: bool = Fal
     claim = table.claim(job_id, "w", 60)
     assert claim is not None
     if image:
-        table.record_generated(claim, "w", provider_url=URL, inline_image=None, api_ms=1)
+        table.record_generated(
+            claim, "w", provider_urls=[URL], inline_image=None, api_ms=1, call=ONE_IMAGE
+        )
     decision = table.record_failure(claim, "w", error, 1, retry_in=0)  # type: ignore[arg-type]
     assert decision.state is JobState.failed
 
@@ -224,7 +230,9 @@ def test_cancel_stops_waiting_jobs_and_lets_running_and_paid_ones_finish(
     paid_claim = table.claim(paid, "w", 60)
     assert running_claim is not None
     assert paid_claim is not None
-    table.record_generated(paid_claim, "w", provider_url=URL, inline_image=None, api_ms=1)
+    table.record_generated(
+        paid_claim, "w", provider_urls=[URL], inline_image=None, api_ms=1, call=ONE_IMAGE
+    )
 
     assert table.cancel("b") == 2
 

@@ -19,10 +19,12 @@ from jobs.errors import (
     RateLimited,
     ServerError,
 )
+from tests.support.generations import SEEDREAM_40, from_bytes, from_url
 from tests.support.images import image_bytes
 from worker.responses import (
     MAX_MESSAGE_CHARS,
     Generation,
+    ProviderImage,
     parse_response,
     parse_retry_after,
 )
@@ -32,7 +34,9 @@ IMAGE_URL = "https://ark-content-generation-v2-ap-southeast-1.tos-ap-southeast-1
 
 def answer(status: int, doc: Any, headers: dict[str, str] | None = None) -> Generation:
     """parse_response on a JSON answer."""
-    return parse_response(status, "application/json", json.dumps(doc).encode(), headers or {})
+    return parse_response(
+        status, "application/json", json.dumps(doc).encode(), headers or {}, SEEDREAM_40
+    )
 
 
 def failure(status: int, doc: Any, headers: dict[str, str] | None = None) -> JobError:
@@ -51,25 +55,37 @@ def test_the_documented_seedream_answer_gives_its_url() -> None:
         "gatewayMetadata": {"keySource": "Unified"},
     }
 
-    assert answer(200, doc) == Generation(url=IMAGE_URL)
+    assert answer(200, doc) == from_url(IMAGE_URL)
 
 
-def test_a_list_of_images_gives_the_first() -> None:
+def test_a_list_of_images_gives_every_one_in_order() -> None:
     doc = {"state": "Completed", "result": {"images": [IMAGE_URL, IMAGE_URL + "?second"]}}
 
-    assert answer(200, doc) == Generation(url=IMAGE_URL)
+    assert answer(200, doc).images == (
+        ProviderImage(url=IMAGE_URL),
+        ProviderImage(url=IMAGE_URL + "?second"),
+    )
+
+
+def test_the_gateways_ids_for_the_call_are_kept() -> None:
+    doc = {"state": "Completed", "result": {"image": IMAGE_URL}}
+    headers = {"cf-aig-log-id": "01JLOG", "CF-AIG-Request-Id": "req-7"}
+
+    generation = answer(200, doc, headers)
+
+    assert (generation.log_id, generation.request_id) == ("01JLOG", "req-7")
 
 
 def test_the_v4_wrapper_is_unwrapped() -> None:
     doc = {"success": True, "result": {"image": IMAGE_URL}, "errors": [], "messages": []}
 
-    assert answer(200, doc) == Generation(url=IMAGE_URL)
+    assert answer(200, doc) == from_url(IMAGE_URL)
 
 
 def test_a_base64_image_gives_its_bytes() -> None:
     doc = {"result": {"image": base64.b64encode(image_bytes("PNG", (8, 8))).decode()}}
 
-    assert answer(200, doc) == Generation(data=image_bytes("PNG", (8, 8)))
+    assert answer(200, doc) == from_bytes(image_bytes("PNG", (8, 8)))
 
 
 def test_a_data_uri_image_gives_its_bytes() -> None:
@@ -81,22 +97,21 @@ def test_a_data_uri_image_gives_its_bytes() -> None:
         },
     }
 
-    assert answer(200, doc) == Generation(data=image_bytes("PNG", (8, 8)))
+    assert answer(200, doc) == from_bytes(image_bytes("PNG", (8, 8)))
 
 
 @pytest.mark.parametrize("content_type", ["image/png", "image/jpeg", "IMAGE/PNG; charset=binary"])
 def test_a_raw_image_body_is_the_image(content_type: str) -> None:
-    assert parse_response(200, content_type, image_bytes("PNG", (8, 8)), {}) == Generation(
-        data=image_bytes("PNG", (8, 8))
-    )
+    assert parse_response(
+        200, content_type, image_bytes("PNG", (8, 8)), {}, SEEDREAM_40
+    ) == from_bytes(image_bytes("PNG", (8, 8)))
 
 
 def test_json_with_a_charset_is_still_json() -> None:
     body = json.dumps({"state": "Completed", "result": {"image": IMAGE_URL}}).encode()
 
-    assert parse_response(200, "application/json; charset=utf-8", body, {}) == Generation(
-        url=IMAGE_URL
-    )
+    answered = parse_response(200, "application/json; charset=utf-8", body, {}, SEEDREAM_40)
+    assert answered == from_url(IMAGE_URL)
 
 
 def test_a_base64_image_that_does_not_decode_is_a_bad_image() -> None:
@@ -154,7 +169,7 @@ def test_an_unreadable_200_is_a_transient_malformed_response(
     content_type: str, body: bytes
 ) -> None:
     with pytest.raises(ServerError, match="HTTP 200: malformed response"):
-        parse_response(200, content_type, body, {})
+        parse_response(200, content_type, body, {}, SEEDREAM_40)
 
 
 # --- failure shapes and the table --------------------------------------------------------------
@@ -305,7 +320,7 @@ def test_a_non_json_error_body_is_quoted_on_one_line() -> None:
     body = b"<html>\n<head><title>502 Bad Gateway</title></head>\n</html>"
 
     with pytest.raises(ServerError) as raised:
-        parse_response(502, "text/html", body, {})
+        parse_response(502, "text/html", body, {}, SEEDREAM_40)
 
     assert (
         raised.value.message

@@ -12,7 +12,7 @@ from jobs.results import ResultsTable
 from jobs.schema import attempts_table
 from jobs.spec import JobSpec
 from jobs.states import JobState
-from tests.support.tables import loaded, specs, stored
+from tests.support.tables import ONE_IMAGE, loaded, specs, stored
 
 
 def test_a_job_is_claimed_once_however_many_threads_race_for_it(table: ResultsTable) -> None:
@@ -49,7 +49,9 @@ def test_an_attempt_row_is_written_with_its_claim_and_closed_with_its_success(
     assert claim is not None
     assert claim.attempt == 1
     assert not claim.budgeted
-    table.record_generated(claim, "w", provider_url="https://p/x", inline_image=None, api_ms=7)
+    table.record_generated(
+        claim, "w", provider_urls=["https://p/x"], inline_image=None, api_ms=7, call=ONE_IMAGE
+    )
     table.record_succeeded(claim, "w", stored())
     event.remove(table.engine, "before_cursor_execute", count)
 
@@ -78,14 +80,19 @@ def test_a_generated_job_is_claimed_for_the_upload_only(table: ResultsTable) -> 
     claim = table.claim(job_id, "w", 60)
     assert claim is not None
     table.record_generated(
-        claim, "w", provider_url="https://provider/img.jpeg", inline_image=None, api_ms=5
+        claim,
+        "w",
+        provider_urls=["https://provider/img.jpeg"],
+        inline_image=None,
+        api_ms=5,
+        call=ONE_IMAGE,
     )
     table.record_failure(claim, "w", ServerError("storage down"), max_attempts=5, retry_in=0)
 
     again = table.claim(job_id, "w2", 60)
 
     assert again is not None
-    assert again.provider_url == "https://provider/img.jpeg"
+    assert again.provider_urls == ("https://provider/img.jpeg",)
     assert again.paid_for
     assert again.attempt == 2
     assert table.counts("b")[JobState.generated] == 1
@@ -96,7 +103,7 @@ def test_an_inline_image_is_kept_until_stored_then_dropped(table: ResultsTable) 
     claim = table.claim(job_id, "w", 60)
     assert claim is not None
     table.record_generated(
-        claim, "w", provider_url=None, inline_image=b"\xff\xd8\xffjpeg", api_ms=5
+        claim, "w", provider_urls=[], inline_image=b"\xff\xd8\xffjpeg", api_ms=5, call=ONE_IMAGE
     )
     table.record_failure(claim, "w", ServerError("bucket down"), max_attempts=5, retry_in=0)
 
@@ -192,7 +199,9 @@ def test_success_records_where_the_image_is_and_ends_the_lease(table: ResultsTab
     [job_id] = loaded(table, "a")
     claim = table.claim(job_id, "w", 60)
     assert claim is not None
-    table.record_generated(claim, "w", provider_url="https://p/x", inline_image=None, api_ms=7)
+    table.record_generated(
+        claim, "w", provider_urls=["https://p/x"], inline_image=None, api_ms=7, call=ONE_IMAGE
+    )
     table.record_succeeded(claim, "w", stored())
 
     [row] = table.job_rows("b")
@@ -210,7 +219,9 @@ def test_a_stored_image_drops_its_signed_provider_url(table: ResultsTable) -> No
     claim = table.claim(job_id, "w", 60)
     assert claim is not None
     signed = "https://cdn.test/x.jpeg?X-Amz-Signature=0123abcd"
-    table.record_generated(claim, "w", provider_url=signed, inline_image=None, api_ms=7)
+    table.record_generated(
+        claim, "w", provider_urls=[signed], inline_image=None, api_ms=7, call=ONE_IMAGE
+    )
 
     table.record_succeeded(claim, "w", stored())
 

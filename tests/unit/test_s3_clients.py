@@ -12,14 +12,13 @@ import pytest
 from mypy_boto3_s3 import S3Client
 
 from jobs.database import open_engine
-from jobs.records import StoredImage
 from jobs.results import ResultsTable
 from producer.exports.formats import ExportFormat
 from producer.exports.reading import BatchRows
 from producer.exports.run import ExportError, run_export
 from producer.scheduled_run import local_manifest
 from tests.support.services import S3Bucket
-from tests.support.tables import MODEL, specs
+from tests.support.tables import MODEL, specs, stored
 from worker.storage.s3 import BOTO_RETRIES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,9 +81,7 @@ def batch_stored_in_s3(tmp_path: Path, bucket: str, client: S3Client) -> BatchRo
     client.put_object(Bucket=bucket, Key="images/b/k.jpg", Body=b"\xff\xd8\xff\xd9")
     claim = table.claim(job_id, "w", 60)
     assert claim is not None
-    table.record_succeeded(
-        claim, "w", StoredImage(f"s3://{bucket}/images/b/k.jpg", 4, "0" * 64, 8, 8, 1, 1)
-    )
+    table.record_succeeded(claim, "w", stored(f"s3://{bucket}/images/b/k.jpg"))
     return BatchRows(table.engine, "b")
 
 
