@@ -98,6 +98,9 @@ class Outcome:
     object_keys: list[str]
     succeeded_keys: set[str]
     billed: int
+    #: images the table records as paid (every attempt's call), which the bill must match but
+    #: for calls a kill cut off
+    recorded_paid: int
     #: attempts whose worker was killed (each may have been billed without a result)
     lost: int
     seconds: float
@@ -110,7 +113,8 @@ class Outcome:
         return (
             f"{self.scenario}: {self.jobs} jobs, {self.states['succeeded']} succeeded, "
             f"{self.states['failed']} failed ({failed}); {len(self.object_keys)} objects; "
-            f"billed {self.billed} (<= {self.jobs} + {self.lost} lost calls); "
+            f"billed {self.billed} (recorded {self.recorded_paid}, <= {self.jobs} + {self.lost} "
+            "lost calls); "
             f"attempt errors: {retried or 'none'}; {self.seconds:.0f} s"
         )
 
@@ -122,6 +126,7 @@ def check_invariants(result: Outcome, manifest: TestManifest) -> None:
     assert result.states["queued"] + result.states["running"] + result.states["generated"] == 0
     assert sorted(result.object_keys) == sorted(result.succeeded_keys)
     assert result.billed <= result.jobs + result.lost
+    assert result.recorded_paid <= result.billed <= result.recorded_paid + result.lost
 
 
 @dataclass
@@ -160,6 +165,13 @@ class ChaosRun:
                     {"b": batch},
                 ).scalars()
             )
+            recorded_paid = conn.execute(
+                sqlalchemy.text(
+                    "SELECT coalesce(sum(a.images), 0) FROM attempts a JOIN jobs j "
+                    "ON j.id = a.job_id WHERE j.batch_id = :b"
+                ),
+                {"b": batch},
+            ).scalar_one()
         prefix = f"runs/{batch}/"
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
         keys = [
@@ -176,6 +188,7 @@ class ChaosRun:
             object_keys=keys,
             succeeded_keys={row.key for row in rows if row.state == "succeeded"},
             billed=self.emulator.stats()["billed"],
+            recorded_paid=int(recorded_paid),
             lost=attempts["worker_lost"],
             seconds=time.monotonic() - self.started,
         )

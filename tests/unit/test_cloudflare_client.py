@@ -20,12 +20,13 @@ from jobs.errors import (
     RateLimited,
     ServerError,
 )
-from jobs.models import DEFAULT_MODEL
+from jobs.models import DEFAULT_MODEL, ModelAdapter
 from jobs.models.input_rules import AspectRatio
 from jobs.models.seedream_4_0 import Seedream40Input, Size
 from tests.support.generations import SEEDREAM_40, from_bytes, from_url
 from tests.support.http import NETWORK_FAILURES, Handler, Recorder
 from tests.support.images import image_bytes
+from tests.support.models import SeveralInput
 from tests.support.raw_http import RawHttpServer, answer, drips
 from worker.cloudflare import CloudflareClient, answer_cap
 
@@ -82,6 +83,68 @@ def test_it_posts_the_model_and_input_to_the_account_run_url() -> None:
         "model": "bytedance/seedream-4.0",
         "input": {"prompt": "a lighthouse at dusk", "size": "2K", "aspect_ratio": "16:9"},
     }
+
+
+def test_the_model_sent_is_the_one_called_not_the_settings(
+    several_images_model: ModelAdapter,
+) -> None:
+    client, recorder = client_for(completed)
+
+    client.generate(several_images_model, SeveralInput(prompt="a fox", count=2))
+
+    assert json.loads(recorder.requests[0].content) == {
+        "model": several_images_model.name,
+        "input": {"prompt": "a fox", "count": 2},
+    }
+
+
+def test_the_gateway_is_told_not_to_cache_nor_retry_the_call() -> None:
+    client, recorder = client_for(completed)
+
+    client.generate(SEEDREAM_40, SPEC)
+
+    headers = recorder.requests[0].headers
+    assert headers["cf-aig-skip-cache"] == "true"
+    assert headers["cf-aig-max-attempts"] == "1"
+
+
+def test_the_calls_metadata_goes_to_the_gateway_as_json() -> None:
+    client, recorder = client_for(completed)
+
+    client.generate(SEEDREAM_40, SPEC, metadata={"batch": "b-1", "key": "hero/1", "job": 7})
+
+    sent = json.loads(recorder.requests[0].headers["cf-aig-metadata"])
+    assert sent == {"batch": "b-1", "key": "hero/1", "job": 7}
+
+
+def test_no_metadata_header_is_sent_without_metadata() -> None:
+    client, recorder = client_for(completed)
+
+    client.generate(SEEDREAM_40, SPEC)
+
+    assert "cf-aig-metadata" not in recorder.requests[0].headers
+
+
+def test_more_metadata_than_the_gateway_keeps_is_refused_before_the_call() -> None:
+    client, recorder = client_for(completed)
+
+    with pytest.raises(ValueError, match="at most 5 metadata entries"):
+        client.generate(SEEDREAM_40, SPEC, metadata={str(n): n for n in range(6)})
+
+    assert recorder.requests == []
+
+
+def test_the_answers_gateway_log_id_is_returned() -> None:
+    def logged(_: httpx.Request) -> httpx.Response:
+        headers = {"cf-aig-log-id": "01J9LOG", "cf-aig-request-id": "req-42"}
+        body = {"state": "Completed", "result": {"image": IMAGE_URL}}
+        return httpx.Response(200, json=body, headers=headers)
+
+    client, _ = client_for(logged)
+
+    generation = client.generate(SEEDREAM_40, SPEC)
+
+    assert (generation.log_id, generation.request_id) == ("01J9LOG", "req-42")
 
 
 def test_no_gateway_header_is_sent_unless_the_call_names_one() -> None:

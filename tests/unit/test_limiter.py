@@ -4,12 +4,14 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from config.settings import Settings
 from jobs.errors import RateLimited, ServerError
 from jobs.models import ModelAdapter, ModelInput
-from jobs.models.seedream_4_0 import Seedream40Input
+from jobs.models.seedream_4_0 import Seedream40, Seedream40Input
 from tests.support.generations import SEEDREAM_40, from_url
 from worker.cloudflare import CallMetadata, Generation
 from worker.limited_client import LimitedClient
+from worker.limiter import ModelLimiters
 from worker.limiter.backend import Reservation
 from worker.limiter.limiter import Limiter
 from worker.limiter.pacing import DEFAULT_COOL_DOWN_S
@@ -170,3 +172,20 @@ def test_other_failures_do_not_cool_anything_down() -> None:
         limited(client, backend).generate(SEEDREAM_40, Seedream40Input(prompt="a fox"), metadata={})
 
     assert backend.cool_downs == []
+
+
+class OwnLimit(Seedream40):
+    """Seedream 4.0 as if it counted against a limit of its own."""
+
+    limit_scope = "its-own"
+
+
+def test_models_that_share_a_provider_limit_share_one_limiter(
+    several_images_model: ModelAdapter,
+) -> None:
+    limiters = ModelLimiters(Settings(_env_file=None))
+
+    shared = limiters.for_model(SEEDREAM_40)
+
+    assert limiters.for_model(several_images_model) is shared
+    assert limiters.for_model(OwnLimit()) is not shared
