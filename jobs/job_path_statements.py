@@ -4,10 +4,10 @@ A job that succeeds at its first attempt is written three times. Built here once
 parameters, each write skips SQLAlchemy's construction of the statement on every call (about a
 hundred clause coercions a job) and finds its compiled form in the engine's cache at once.
 
-On PostgreSQL the claim and the success are one statement each, run on their own (a statement
-is atomic without BEGIN and COMMIT): a data-modifying CTE writes the job and its attempt row
-together, so the claim is one round trip (besides the pool's ping) where it was five, the success
-one where it was four, and `generated` one where it was three. SQLite has no such CTE; there
+On PostgreSQL the claim, `generated` and the success are one statement each, run on their own (a
+statement is atomic without BEGIN and COMMIT): a data-modifying CTE writes the job and its attempt
+row together, so the claim is one round trip (besides the pool's ping) where it was five, the
+success one where it was four, and `generated` one where it was three. SQLite has no such CTE; there
 `jobs.claims` runs the same writes one after the other in a transaction.
 
 The one-statement claim takes only what it is sure of: a job whose batch is active and has no
@@ -78,19 +78,25 @@ RECORD_GENERATED = _HELD.values(
     log_id=CALL_LOG_ID,
     updated_at=NOW,
 )
-#: ... and on the attempt, the call it paid for (SQLite: run after RECORD_GENERATED, when that
-#: found the job held)
+#: what an attempt records of the call it paid for
+_CALL = {
+    "images": CALL_IMAGES,
+    "cost": GENERATED_COST,
+    "log_id": CALL_LOG_ID,
+    "request_id": CALL_REQUEST_ID,
+}
+#: ... on the attempt (SQLite: run after RECORD_GENERATED, when that found the job held)
 RECORD_CALL = (
     update(attempts_table)
     .where(attempts_table.c.job_id == JOB, attempts_table.c.number == ATTEMPT)
-    .values(images=CALL_IMAGES, cost=GENERATED_COST, log_id=CALL_LOG_ID, request_id=CALL_REQUEST_ID)
+    .values(_CALL)
 )
 _generated = RECORD_GENERATED.returning(jobs_table.c.id).cte("generated")
 #: PostgreSQL: both in one statement; the call is recorded only when the job was still held
 RECORD_GENERATED_AT_ONCE = (
     update(attempts_table)
     .where(attempts_table.c.job_id == _generated.c.id, attempts_table.c.number == ATTEMPT)
-    .values(images=CALL_IMAGES, cost=GENERATED_COST, log_id=CALL_LOG_ID, request_id=CALL_REQUEST_ID)
+    .values(_CALL)
 )
 
 #: the image is stored: the job's result, the signed URL and inline bytes dropped
