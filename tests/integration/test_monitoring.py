@@ -7,36 +7,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import redis
 import sqlalchemy
 from celery import Celery
 from celery.events.receiver import EventReceiver
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.commands import submit, wait_for_final
 from tests.support.databases import connected
 from tests.support.manifests import write_manifest
+from tests.support.metrics import scrape, value
 from tests.support.processes import CLI, Service, free_port, wait_until
 from tests.support.services import Emulator
 
 pytestmark = pytest.mark.integration
-
-
-def scrape(port: int) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """Every sample of the worker's /metrics, by name and labels."""
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str,
-          **labels: str) -> float:  # fmt: skip
-    return samples.get((name, frozenset(labels.items())), 0.0)
 
 
 def test_a_workers_metrics_agree_with_the_results_table_and_the_provider(
