@@ -208,7 +208,7 @@ def _input_and_metadata(
     fields: dict[str, Any], model: ModelAdapter, problems: list[RowProblem]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """A row's fields split into the model's input and metadata; `id` and `model` are neither
-    (a `model` other than the batch's is a problem)."""
+    (a `model` other than the batch's is a problem), nor is another model's field (a problem)."""
     inputs = model.input_type.model_fields
     given: dict[str, Any] = {}
     metadata: dict[str, Any] = {}
@@ -217,9 +217,23 @@ def _input_and_metadata(
             given[name] = value
         elif name == MODEL_FIELD:
             problems += _other_model(value, model)
+        elif (owner := _other_models_field(name, model)) is not None:
+            problems.append(RowProblem(name, owner))
         elif name != KEY_FIELD:
             metadata[name] = value
     return given, metadata
+
+
+def _other_models_field(name: str, model: ModelAdapter) -> str | None:
+    """Why a column that is an input field of another model only is refused: kept as metadata,
+    what it asks for (4.5's max_images in a 4.0 batch) would silently not be done."""
+    owners = [other for other in MODELS.values() if name in other.input_type.model_fields]
+    if not owners:
+        return None
+    return (
+        f"is a field of {', '.join(other.name for other in owners)}, not of {model.name}, "
+        f"which this batch calls: submit the rows as a batch of that model (--model)"
+    )
 
 
 def _other_model(given: Any, model: ModelAdapter) -> list[RowProblem]:
