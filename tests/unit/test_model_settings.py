@@ -4,6 +4,7 @@ models by name, SEEDREAM_PRICE_PER_IMAGE prices SEEDREAM_MODEL, the adapter's es
 import pytest
 
 from config.settings import InvalidSettings, Settings, get_settings
+from jobs.models import MODELS
 
 
 def settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
@@ -22,7 +23,8 @@ def test_an_unsupported_model_is_refused_listing_the_supported_ones(
     get_settings.cache_clear()
     assert str(caught.value) == (
         "invalid settings: SEEDREAM_MODEL: 'bytedance/seedream-9' is not a model this version "
-        "supports: use one of bytedance/seedream-4.0, bytedance/seedream-4.5"
+        "supports: use one of "
+        f"{', '.join(MODELS)}"
     )
 
 

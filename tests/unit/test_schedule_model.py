@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings
+from jobs.models import MODELS
 from jobs.results import ResultsTable
 from jobs.schedules import Schedule
 from producer.schedule_file import ScheduleFileError, load_schedules
@@ -35,7 +36,8 @@ def test_an_unsupported_model_refuses_the_file_naming_the_schedule(tmp_path: Pat
         load_schedules(path)
     assert str(caught.value) == (
         f"{path}: schedule 'daily' (#1): model: 'flux' is not a model this version supports: "
-        "use one of bytedance/seedream-4.0, bytedance/seedream-4.5"
+        "use one of "
+        f"{', '.join(MODELS)}"
     )
 
 

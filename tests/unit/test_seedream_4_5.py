@@ -39,7 +39,7 @@ def data_uri(size: tuple[int, int] = (40, 30)) -> str:
 
 
 def test_both_seedream_models_are_discovered_by_name() -> None:
-    assert list(MODELS) == ["bytedance/seedream-4.0", "bytedance/seedream-4.5"]
+    assert {"bytedance/seedream-4.0", "bytedance/seedream-4.5"} <= set(MODELS)
 
 
 def test_every_field_of_the_catalog_is_accepted() -> None:
