@@ -24,6 +24,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any, get_args, get_origin
@@ -217,23 +218,27 @@ def _input_and_metadata(
             given[name] = value
         elif name == MODEL_FIELD:
             problems += _other_model(value, model)
-        elif (owner := _other_models_field(name, model)) is not None:
-            problems.append(RowProblem(name, owner))
+        elif (owners := _foreign_fields(model).get(name)) is not None:
+            problems.append(RowProblem(name, owners))
         elif name != KEY_FIELD:
             metadata[name] = value
     return given, metadata
 
 
-def _other_models_field(name: str, model: ModelAdapter) -> str | None:
-    """Why a column that is an input field of another model only is refused: kept as metadata,
-    what it asks for (4.5's max_images in a 4.0 batch) would silently not be done."""
-    owners = [other for other in MODELS.values() if name in other.input_type.model_fields]
-    if not owners:
-        return None
-    return (
-        f"is a field of {', '.join(other.name for other in owners)}, not of {model.name}, "
-        f"which this batch calls: submit the rows as a batch of that model (--model)"
-    )
+@cache
+def _foreign_fields(model: ModelAdapter) -> dict[str, str]:
+    """The input fields of other models only, each with why a row giving it is refused: kept as
+    metadata, what it asks for (4.5's max_images in a 4.0 batch) would silently not be done."""
+    owners: dict[str, list[str]] = {}
+    for other in MODELS.values():
+        for name in other.input_type.model_fields:
+            if name not in model.input_type.model_fields:
+                owners.setdefault(name, []).append(other.name)
+    return {
+        name: f"is a field of {', '.join(names)}, not of {model.name}, which this batch calls: "
+        "submit the rows as a batch of that model (--model)"
+        for name, names in owners.items()
+    }
 
 
 def _other_model(given: Any, model: ModelAdapter) -> list[RowProblem]:

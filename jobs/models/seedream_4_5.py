@@ -25,16 +25,25 @@ from typing import Any, Self
 from pydantic import Field, field_validator, model_validator
 
 from jobs.models.adapter import ModelAdapter, ModelInput
-from jobs.models.input_rules import AspectRatio, check_image_uri, exported_image
+from jobs.models.input_rules import (
+    MAX_INPUT_IMAGE_BYTES,
+    AspectRatio,
+    check_image_uri,
+    exported_image,
+)
 from jobs.models.output_sizes import default_ratio, tier_dimensions
 
 #: The most images one call may produce; ByteDance counts the reference images too: the input
 #: images and the generated ones together are at most this many.
 MAX_IMAGES_PER_CALL = 15
 #: The most reference images one call takes (ByteDance's limit: one less than MAX_IMAGES_PER_CALL,
-#: so that at least one image is generated). A row holds at most MAX_ROW_BYTES, so in a manifest
-#: only one of them can be a 10 MB inline image; URLs cost nothing.
+#: so that at least one image is generated).
 MAX_INPUT_IMAGES = MAX_IMAGES_PER_CALL - 1
+#: The most bytes of images one call sends inline (data URIs), all its references together: what
+#: one inline image may weigh. A manifest row, a stored job and a request body are sized for one
+#: such image (MAX_ROW_BYTES, the emulator's body limit); fourteen would make a 190 MB row. The
+#: other references go as URLs, which cost nothing.
+MAX_INLINE_BYTES = MAX_INPUT_IMAGE_BYTES
 
 
 class Size(StrEnum):
@@ -75,6 +84,13 @@ class Seedream45Input(ModelInput):
     @field_validator("image_input")
     @classmethod
     def _images_are_uris(cls, images: list[str]) -> list[str]:
+        inline = sum(len(image) * 3 // 4 for image in images if image.startswith("data:"))
+        if inline > MAX_INLINE_BYTES:
+            raise ValueError(
+                f"its inline images (data URIs) weigh about {inline / 2**20:.1f} MB together; at "
+                f"most {MAX_INLINE_BYTES // 2**20} MB of images are sent inline in one call: give "
+                "the others as URLs"
+            )
         for index, image in enumerate(images):
             try:
                 check_image_uri(image)

@@ -107,6 +107,14 @@ def test_a_field_error_says_what_is_wrong(given: dict[str, Any], message: str) -
     assert refusal(**given) == message
 
 
+def test_inline_images_together_weigh_at_most_one_inline_image() -> None:
+    big = "data:image/png;base64," + "A" * (8 * 1024 * 1024)
+    assert refusal(image_input=[big, big, URL]) == (
+        "its inline images (data URIs) weigh about 12.0 MB together; at most 10 MB of images are "
+        "sent inline in one call: give the others as URLs"
+    )
+
+
 def test_auto_without_max_images_is_refused_as_its_worst_case_is_unknown() -> None:
     assert refusal(sequential_image_generation="auto") == (
         "sequential_image_generation 'auto' needs max_images (1 to 15): the model decides how "
