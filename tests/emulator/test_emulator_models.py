@@ -3,11 +3,14 @@ Seedream 4.5's several images each distinct and billed; and the gateway's header
 recorded (or refused), ids on every answer, recent calls listed."""
 
 import json
+import subprocess
+import sys
 
 import httpx
 import pytest
 
-from tests.emulator.conftest import CallModel, Configure, FetchImage, Stats
+from jobs.models import MODELS
+from tests.emulator.conftest import CallModel, Configure, FetchImage, StartEmulator, Stats
 
 SEEDREAM_45 = "bytedance/seedream-4.5"
 SEVERAL = {"max_images": 4, "sequential_image_generation": "auto"}
@@ -160,3 +163,31 @@ def test_an_image_url_of_no_model_or_past_every_size_is_not_served(api: httpx.Cl
     assert api.get(f"/cdn/flux-1/64x64/{seed}.jpeg").status_code == 404
     assert api.get(f"/cdn/seedream-4-5/8192x8192/{seed}.jpeg").status_code == 404
     assert api.get(f"/cdn/seedream-4-5/64x64/{seed}.jpeg").status_code == 200
+
+
+def test_the_command_serves_the_models_it_is_given_and_ignores_seedream_model(
+    start_emulator: StartEmulator,
+) -> None:
+    env = {"SEEDREAM_MODEL": "bytedance/seedream-4.0"}
+    with (
+        start_emulator("--model", SEEDREAM_45, env=env) as base_url,
+        httpx.Client(base_url=base_url, timeout=10.0) as client,
+    ):
+        assert client.get("/__emulator/config").json()["models"] == [SEEDREAM_45]
+    with (
+        start_emulator(env=env) as base_url,
+        httpx.Client(base_url=base_url, timeout=10.0) as client,
+    ):
+        assert client.get("/__emulator/config").json()["models"] == list(MODELS)
+
+
+def test_an_unsupported_model_option_is_refused_naming_the_supported_ones() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "emulator", "--port", "0", "--model", "flux"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "'flux' is not a model this version supports" in result.stderr
