@@ -4,6 +4,7 @@ Cloudflare's own variables keep Cloudflare's names (`CLOUDFLARE_API_TOKEN`, ...)
 carry the `SEEDREAM_` prefix. `config/.env.example` documents each one.
 """
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -21,7 +22,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from jobs.models import DEFAULT_MODEL
+from jobs.models import DEFAULT_MODEL, MODELS, model_named
 from jobs.rates import RateLimit
 from jobs.redaction import install_log_redaction, register_secrets
 
@@ -41,8 +42,6 @@ DEFAULT_RETRY_BASE_S = 2.0
 DEFAULT_RETRY_MAX_S = 300.0
 #: Cloudflare's limit for partner models under Unified Billing, per gateway
 DEFAULT_RATE_LIMIT = RateLimit(count=200, window_s=60)
-#: Cloudflare's price for one Seedream 4.0 image
-DEFAULT_PRICE_PER_IMAGE = 0.03
 #: a 1K or 2K JPEG (100-600 KB) stays in memory, a 4K one to disk; 500 threads hold <= 500 MiB
 DEFAULT_SPOOL_MEMORY_BYTES = 1024 * 1024
 #: this host only: counters are no secret, but a worker on a bare host should not serve the
@@ -115,6 +114,7 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("CLOUDFLARE_GATEWAY_IDS", "CLOUDFLARE_GATEWAY_ID"),
     )
 
+    #: the model a batch calls when `run`/`submit` name none (`--model`); one of jobs.models.MODELS
     model: str = DEFAULT_MODEL
     #: unset = embedded mode (in-process broker and worker threads)
     broker_url: str | None = None
@@ -145,7 +145,13 @@ class Settings(BaseSettings):
     reaper_interval_seconds: float = Field(default=DEFAULT_REAPER_INTERVAL_S, gt=0)
     retry_base_seconds: float = Field(default=DEFAULT_RETRY_BASE_S, ge=0)
     retry_max_seconds: float = Field(default=DEFAULT_RETRY_MAX_S, ge=0)
-    price_per_image: float = DEFAULT_PRICE_PER_IMAGE
+    #: USD per image of SEEDREAM_MODEL (the setting's meaning before there were several models);
+    #: unset = SEEDREAM_PRICES' or the model's own estimate (`price_for`)
+    price_per_image: float | None = Field(default=None, ge=0)
+    #: USD per image by model name, as a JSON object: `{"bytedance/seedream-4.5": 0.04}`
+    prices: Annotated[dict[str, Annotated[float, Field(ge=0)]], NoDecode] = Field(
+        default_factory=dict
+    )
     #: an image up to this size waits for its upload in memory, a larger one in a temp file, so
     #: a worker's image memory stays under concurrency x this whatever the images weigh
     spool_memory_bytes: int = Field(default=DEFAULT_SPOOL_MEMORY_BYTES, gt=0)
@@ -222,6 +228,49 @@ class Settings(BaseSettings):
         values.append(self.webhook_url or "")
         return [value for value in values if value]
 
+    def price_for(self, model: str) -> float:
+        """USD per image of `model`, as a batch records it when made: SEEDREAM_PRICES' price for
+        it, else SEEDREAM_PRICE_PER_IMAGE when `model` is SEEDREAM_MODEL, else the adapter's
+        estimate. Provider spend only: Unified Billing adds its fee on credit purchases."""
+        if model in self.prices:
+            return self.prices[model]
+        if self.price_per_image is not None and model == self.model:
+            return self.price_per_image
+        return model_named(model).default_price_per_image
+
+    @field_validator("model")
+    @classmethod
+    def _supported_model(cls, model: str) -> str:
+        model_named(model)  # UnknownModel (a ValueError) lists the supported names
+        return model
+
+    @field_validator("prices", mode="before")
+    @classmethod
+    def _prices_from_json(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            prices = json.loads(value)
+        except ValueError:
+            prices = None
+        if not isinstance(prices, dict):
+            raise ValueError(
+                "is not a JSON object of model name to USD per image, such as "
+                '{"bytedance/seedream-4.5": 0.04}'
+            )
+        return prices
+
+    @field_validator("prices")
+    @classmethod
+    def _prices_of_supported_models(cls, prices: dict[str, float]) -> dict[str, float]:
+        unknown = [name for name in prices if name not in MODELS]
+        if unknown:
+            raise ValueError(
+                f"{', '.join(map(repr, unknown))}: not a model this version supports; name "
+                f"prices of {', '.join(MODELS)}"
+            )
+        return prices
+
     @field_validator("gateway_ids", "manifest_roots", "output_roots", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
@@ -233,6 +282,16 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_rate_limit(cls, value: Any) -> Any:
         return RateLimit.parse(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_price_per_model(self) -> Self:
+        named = self.prices.get(self.model)
+        if self.price_per_image is not None and named is not None and named != self.price_per_image:
+            raise ValueError(
+                f"SEEDREAM_PRICE_PER_IMAGE={self.price_per_image:g} and SEEDREAM_PRICES "
+                f"({named:g}) price {self.model} differently: set one of them"
+            )
+        return self
 
     @model_validator(mode="after")
     def _burst_fits_the_limit(self) -> Self:

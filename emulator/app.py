@@ -12,16 +12,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from emulator.calls import check_credentials, generated_image, read_call
+from emulator.calls import check_credentials, generated_images, read_call
 from emulator.config import EmulatorConfig
-from emulator.control import control_routes
+from emulator.control import CONTROL_PREFIX, control_routes
 from emulator.faults import FaultKind, fault_response
+from emulator.gateway_headers import (
+    INVALID_METADATA_CODE,
+    LOG_ID_HEADER,
+    GatewayHeaders,
+    answer_ids,
+    read_gateway_headers,
+)
 from emulator.images import CDN_PREFIX, ImageRef
-from emulator.responses import capacity_exceeded, image_answer
+from emulator.responses import capacity_exceeded, gateway_error, image_answer
 from emulator.state import EmulatorState
-
-GATEWAY_HEADER = "cf-aig-gateway-id"
-DEFAULT_GATEWAY = "default"
+from emulator.stats import CallRecord
 
 
 @dataclass(frozen=True)
@@ -29,8 +34,11 @@ class _Outcome:
     """One call's answer and what it counts as."""
 
     response: Response
+    #: the model the call named, when it named one
+    model: str | None = None
     fault: FaultKind | None = None
-    billed: bool = False
+    #: images the answer carries, each billed
+    images: int = 0
     rate_limited: bool = False
 
 
@@ -39,7 +47,8 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/client/v4/accounts/{account_id}/ai/run", run_model, methods=["POST"]),
-            Route(CDN_PREFIX + "/{size}/{name}", serve_image, methods=["GET"]),
+            Route(CDN_PREFIX + "/{model}/{size}/{name}", serve_image, methods=["GET"]),
+            Route(f"{CONTROL_PREFIX}/calls", recent_calls, methods=["GET"]),
             *control_routes(),
         ]
     )
@@ -48,47 +57,66 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
 
 
 async def run_model(request: Request) -> Response:
-    """`POST /client/v4/accounts/{account_id}/ai/run`: one image generation."""
+    """`POST /client/v4/accounts/{account_id}/ai/run`: one image generation (one image or more)."""
     state: EmulatorState = request.app.state.emulator
+    headers = read_gateway_headers(request.headers)
     with state.stats.call():
-        outcome = await _answer(request, state)
-    state.stats.record(
-        outcome.response.status_code,
-        fault=outcome.fault,
-        billed=outcome.billed,
-        rate_limited=outcome.rate_limited,
+        outcome = await _answer(request, state, headers)
+    response = outcome.response
+    response.headers.update(answer_ids())
+    call = CallRecord(
+        model=outcome.model,
+        gateway=headers.gateway,
+        metadata=headers.metadata,
+        log_id=response.headers[LOG_ID_HEADER],
+        status=response.status_code,
+        images=outcome.images,
+        skip_cache=headers.skip_cache,
+        max_attempts=headers.max_attempts,
     )
-    return outcome.response
+    state.stats.record(call, fault=outcome.fault, rate_limited=outcome.rate_limited)
+    return response
 
 
-async def _answer(request: Request, state: EmulatorState) -> _Outcome:
-    """Cloudflare's order: credentials, the gateway's limit, the call, then the provider."""
+async def _answer(request: Request, state: EmulatorState, headers: GatewayHeaders) -> _Outcome:
+    """Cloudflare's order: credentials, the gateway's headers and limit, the call, the provider."""
     config = state.config
     refused = check_credentials(request, request.path_params["account_id"], config)
     if refused is not None:
         return _Outcome(refused)
-    retry_after = state.limiter.admit(request.headers.get(GATEWAY_HEADER) or DEFAULT_GATEWAY)
+    if headers.problem is not None:
+        return _Outcome(gateway_error(400, INVALID_METADATA_CODE, headers.problem))
+    retry_after = state.limiter.admit(headers.gateway)
     if retry_after is not None:
         return _Outcome(capacity_exceeded(retry_after), rate_limited=True)
-    spec = read_call(await request.body(), config)
-    if isinstance(spec, Response):
-        return _Outcome(spec)
+    model, call = read_call(await request.body(), config)
+    if isinstance(call, Response):
+        return _Outcome(call, model)
     await asyncio.sleep(state.latency())
     fault = state.draw_fault()
     if fault is FaultKind.hang:
         await asyncio.sleep(config.hang_s)
     if fault is not None and fault is not FaultKind.non_image:
-        return _Outcome(fault_response(fault), fault=fault)
-    image = generated_image(spec, html=fault is FaultKind.non_image)
-    response = await image_answer(config.response_form, image, str(request.base_url))
-    return _Outcome(response, fault=fault, billed=True)
+        return _Outcome(fault_response(fault), model, fault=fault)
+    images = generated_images(call, html=fault is FaultKind.non_image)
+    response, answered = await image_answer(
+        config.response_form, images, str(request.base_url), call.adapter.answer_result
+    )
+    return _Outcome(response, model, fault=fault, images=answered)
 
 
 async def serve_image(request: Request) -> Response:
     """`GET /cdn/seedream-4-0/{w}x{h}/{seed}.jpeg`: draw the image a call returned, on demand."""
-    image = ImageRef.parse(request.path_params["size"], request.path_params["name"])
+    params = request.path_params
+    image = ImageRef.parse(params["model"], params["size"], params["name"])
     if image is None:
         return JSONResponse({"error": "no such image"}, status_code=404)
     payload, media_type = await image.payload()
     request.app.state.emulator.stats.images_served += 1
     return Response(payload, media_type=media_type)
+
+
+async def recent_calls(request: Request) -> JSONResponse:
+    """`GET /__emulator/calls`: the last calls, newest last, as `emulator.stats.CallRecord`."""
+    state: EmulatorState = request.app.state.emulator
+    return JSONResponse(state.stats.recent_calls())

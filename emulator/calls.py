@@ -8,20 +8,30 @@ the product's rules.
 
 import json
 import secrets
+from dataclasses import dataclass
 
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator.config import EmulatorConfig
-from emulator.images import ImageRef, seed_for_prompt
+from emulator.images import ImageRef, cdn_name, seed_for_prompt
 from emulator.responses import gateway_error, v4_error
+from jobs.models import MODELS, ModelAdapter, ModelInput
 from jobs.models.input_rules import decode_input_image
-from jobs.models.seedream_4_0 import Seedream40Input, output_dimensions
 
 #: the largest body accepted: a 10 MB input image is ~13.4 MB in base64, plus the prompt
 MAX_BODY_BYTES = 16 * 1024 * 1024
 INVALID_INPUT = 5006
+NO_SUCH_MODEL = 5007
+
+
+@dataclass(frozen=True)
+class ValidCall:
+    """A call the emulator answers: its model and its input, validated by that model."""
+
+    adapter: ModelAdapter
+    spec: ModelInput
 
 
 def check_credentials(request: Request, account_id: str, config: EmulatorConfig) -> Response | None:
@@ -37,8 +47,31 @@ def check_credentials(request: Request, account_id: str, config: EmulatorConfig)
     return None
 
 
-def read_call(body: bytes, config: EmulatorConfig) -> Seedream40Input | Response:
-    """The call's validated input, or the 400 / 413 answer saying what is wrong with it."""
+def read_call(body: bytes, config: EmulatorConfig) -> tuple[str | None, ValidCall | Response]:
+    """The model the call names (None when it names none) and the call validated, or the
+    400 / 413 answer saying what is wrong with it."""
+    call = _call_object(body)
+    if isinstance(call, Response):
+        return None, call
+    model = call.get("model")
+    if not isinstance(model, str):
+        return None, v4_error(400, INVALID_INPUT, "model: required, the model name as a string.")
+    if model not in config.models or model not in MODELS:
+        return model, v4_error(400, NO_SUCH_MODEL, f"No such model {model} or task.")
+    given = call.get("input")
+    if not isinstance(given, dict):
+        return model, v4_error(
+            400, INVALID_INPUT, "input: required, a JSON object with the model's inputs."
+        )
+    adapter = MODELS[model]
+    try:
+        return model, ValidCall(adapter, adapter.parse_input(given))
+    except ValidationError as exc:
+        return model, v4_error(400, INVALID_INPUT, describe_validation_error(exc, prefix="input"))
+
+
+def _call_object(body: bytes) -> dict[str, object] | Response:
+    """The body as a JSON object, or the answer refusing it."""
     if len(body) > MAX_BODY_BYTES:
         return v4_error(
             413, 3006, f"Request too large: the body is over {MAX_BODY_BYTES // (1024 * 1024)} MB."
@@ -53,20 +86,7 @@ def read_call(body: bytes, config: EmulatorConfig) -> Seedream40Input | Response
             INVALID_INPUT,
             'The request body must be a JSON object {"model": ..., "input": {...}}.',
         )
-    model = call.get("model")
-    if not isinstance(model, str):
-        return v4_error(400, INVALID_INPUT, "model: required, the model name as a string.")
-    if model != config.model:
-        return v4_error(400, 5007, f"No such model {model} or task.")
-    given = call.get("input")
-    if not isinstance(given, dict):
-        return v4_error(
-            400, INVALID_INPUT, "input: required, a JSON object with the model's inputs."
-        )
-    try:
-        return Seedream40Input.model_validate(given)
-    except ValidationError as exc:
-        return v4_error(400, INVALID_INPUT, describe_validation_error(exc, prefix="input"))
+    return call
 
 
 def describe_validation_error(exc: ValidationError, *, prefix: str = "") -> str:
@@ -82,12 +102,18 @@ def describe_validation_error(exc: ValidationError, *, prefix: str = "") -> str:
     return "; ".join(problems)
 
 
-def generated_image(spec: Seedream40Input, *, html: bool = False) -> ImageRef:
-    """The image a valid call produces: the size Seedream would give it, a seed from the prompt.
+def generated_images(call: ValidCall, *, html: bool = False) -> list[ImageRef]:
+    """The images a valid call produces: as many as its model answers with
+    (`images_answered`), the size it would give them, seeds from the prompt (one per image).
 
-    `html` makes it the `non_image` fault's HTML page in place of the JPEG.
+    `html` makes them the `non_image` fault's HTML page in place of the JPEG.
     """
-    data_uri = spec.image if spec.image and spec.image.startswith("data:") else None
-    input_size = decode_input_image(data_uri).size if data_uri else None
-    width, height = output_dimensions(spec, input_size)
-    return ImageRef(width, height, seed_for_prompt(spec.prompt), html=html)
+    adapter, spec = call.adapter, call.spec
+    first = next(iter(spec.input_images()), None)
+    input_size = decode_input_image(first).size if first and first.startswith("data:") else None
+    width, height = adapter.output_size(spec, input_size)
+    folder = cdn_name(adapter.name)
+    return [
+        ImageRef(width, height, seed_for_prompt(spec.prompt, index), html=html, model=folder)
+        for index in range(adapter.images_answered(spec))
+    ]

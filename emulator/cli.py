@@ -16,7 +16,7 @@ from emulator.calls import describe_validation_error
 from emulator.config import EmulatorConfig
 from emulator.faults import FaultKind
 from emulator.responses import ResponseForm
-from jobs.models import DEFAULT_MODEL
+from jobs.models import MODELS
 
 #: seconds an idle client connection is kept open: Cloudflare's edge keeps an HTTP/1.1 connection
 #: 400 s, so a client tuned for it never sees the emulator close one under it (uvicorn's own 5 s
@@ -39,8 +39,12 @@ def emulator_command(
         ),
     ] = "tok",
     model: Annotated[
-        str, typer.Option(envvar="SEEDREAM_MODEL", help="The model served.")
-    ] = DEFAULT_MODEL,
+        list[str] | None,
+        typer.Option(
+            help=f"A model served, repeatable (default every one: {', '.join(MODELS)}); others "
+            "get 400 / 5007."
+        ),
+    ] = None,
     latency: Annotated[float, typer.Option(help="Seconds each accepted call takes.")] = 0.0,
     jitter: Annotated[
         float, typer.Option(help="Up to this many more seconds per call, at random.")
@@ -63,14 +67,14 @@ def emulator_command(
         int | None, typer.Option(help="Seed for fault and jitter draws (repeatable runs).")
     ] = None,
 ) -> None:
-    """Run a local Cloudflare Workers AI emulator for bytedance/seedream-4.0."""
+    """Run a local Cloudflare Workers AI emulator for the Seedream models."""
     try:
         # validated from plain values, as the control endpoint does, so both refuse alike
         config = EmulatorConfig.model_validate(
             {
                 "account_id": account_id,
                 "api_token": api_token,
-                "model": model,
+                "models": tuple(model or MODELS),
                 "latency_s": latency,
                 "jitter_s": jitter,
                 "rate_limit": rate_limit,

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, 
 
 from emulator.faults import FaultKind
 from emulator.responses import ResponseForm
-from jobs.models import DEFAULT_MODEL
+from jobs.models import MODELS, model_named
 from jobs.rates import RateLimit
 
 
@@ -24,7 +24,9 @@ class EmulatorConfig(BaseModel):
     account_id: str = "acct"
     #: a SecretStr so that no dump, repr or log line shows it
     api_token: SecretStr = SecretStr("tok")
-    model: str = DEFAULT_MODEL
+    #: the models served (others get 400 / 5007 "No such model"); default every one this
+    #: version supports
+    models: tuple[str, ...] = Field(default=tuple(MODELS), min_length=1)
     #: seconds every accepted call waits before answering (real calls take 10-60 s)
     latency_s: float = Field(default=0.0, ge=0)
     #: up to this many more seconds, drawn uniformly per call
@@ -47,6 +49,13 @@ class EmulatorConfig(BaseModel):
     @field_serializer("rate_limit")
     def _rate_limit_text(self, rate_limit: RateLimit | None) -> str | None:
         return None if rate_limit is None else str(rate_limit)
+
+    @field_validator("models")
+    @classmethod
+    def _supported_models(cls, models: tuple[str, ...]) -> tuple[str, ...]:
+        for model in models:
+            model_named(model)  # UnknownModel (a ValueError) lists the supported names
+        return models
 
     @field_validator("faults")
     @classmethod
@@ -75,6 +84,7 @@ class EmulatorConfig(BaseModel):
         latency = f"{self.latency_s:g}s" + (f"+0..{self.jitter_s:g}s" if self.jitter_s else "")
         limit = f"rate limit {self.rate_limit} per gateway" if self.rate_limit else "no rate limit"
         return (
-            f"account {self.account_id}, model {self.model}, latency {latency}, {limit}, "
+            f"account {self.account_id}, models {', '.join(self.models)}, latency {latency}, "
+            f"{limit}, "
             f"faults {faults}, response form {self.response_form}"
         )

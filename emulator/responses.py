@@ -5,6 +5,7 @@ and successes in six forms; a client has to read all of them, so the emulator ca
 """
 
 import base64
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
@@ -12,16 +13,20 @@ from starlette.responses import JSONResponse, Response
 
 from emulator.images import ImageRef
 
+#: how a model's `result` holds its image URLs (`ModelAdapter.answer_result`)
+AnswerShape = Callable[[list[str]], dict[str, Any]]
+
 CAPACITY_CODE = 3040
 CAPACITY_MESSAGE = "Capacity temporarily exceeded, please try again."
 
 
 class ResponseForm(StrEnum):
-    """How a successful call carries its image (Seedream 4.0 itself answers `url`)."""
+    """How a successful call carries its images (each model itself answers `url`)."""
 
-    #: `{"state": "Completed", "result": {"image": url}}`
+    #: as the model answers: `{"state": "Completed", "result": {"image": url}}` for Seedream 4.0,
+    #: `result.images: [url, ...]` for 4.5
     url = "url"
-    #: `result.images: [url]`, as Seedream 4.5 answers
+    #: `result.images: [url, ...]` whatever the model
     images_list = "images_list"
     #: `result.image` is the JPEG in base64, as FLUX models answer
     base64 = "base64"
@@ -65,25 +70,36 @@ def gateway_error(status: int, internal_code: int, message: str) -> JSONResponse
     return JSONResponse(body, status_code=status)
 
 
-async def image_answer(form: ResponseForm, image: ImageRef, base_url: str) -> Response:
-    """A successful call's answer in `form`; URL forms point back at this server's `/cdn/`."""
-    url = base_url.rstrip("/") + image.path()
+async def image_answer(
+    form: ResponseForm, images: list[ImageRef], base_url: str, answer: AnswerShape
+) -> tuple[Response, int]:
+    """A successful call's answer in `form`, and how many images it carries (each billed).
+
+    `url` answers as the model does (`answer`: its adapter's `answer_result`); URL forms point
+    back at this server's `/cdn/`. The base64 forms carry every image (`image`, or `images` for
+    several); `raw` can carry only the first.
+    """
+    urls = [base_url.rstrip("/") + image.path() for image in images]
     match form:
         case ResponseForm.url:
-            return JSONResponse(_completed({"image": url}))
+            return JSONResponse(_completed(answer(urls))), len(urls)
         case ResponseForm.images_list:
-            return JSONResponse(_completed({"images": [url]}))
+            return JSONResponse(_completed({"images": urls})), len(urls)
         case ResponseForm.v4_envelope:
-            return JSONResponse(
-                {"success": True, "result": {"image": url}, "errors": [], "messages": []}
-            )
-    payload, media_type = await image.payload()
+            body = {"success": True, "result": answer(urls), "errors": [], "messages": []}
+            return JSONResponse(body), len(urls)
     if form is ResponseForm.raw:
-        return Response(payload, media_type=media_type)
+        payload, media_type = await images[0].payload()
+        return Response(payload, media_type=media_type), 1
+    encoded = [await _encoded(image, data_uri=form is ResponseForm.data_uri) for image in images]
+    result = {"image": encoded[0]} if len(encoded) == 1 else {"images": encoded}
+    return JSONResponse(_completed(result)), len(encoded)
+
+
+async def _encoded(image: ImageRef, *, data_uri: bool) -> str:
+    payload, _ = await image.payload()
     encoded = base64.b64encode(payload).decode("ascii")
-    if form is ResponseForm.data_uri:
-        encoded = f"data:image/jpeg;base64,{encoded}"
-    return JSONResponse(_completed({"image": encoded}))
+    return f"data:image/jpeg;base64,{encoded}" if data_uri else encoded
 
 
 def _completed(result: dict[str, Any]) -> dict[str, Any]:

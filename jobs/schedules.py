@@ -16,6 +16,7 @@ from cronsim import CronSim, CronSimError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from jobs.batch_names import MAX_NAME_CHARS, validate_name
+from jobs.models import model_named
 from jobs.quoting import quoted
 
 #: the placeholders a `batch` template may use, by name alone (no attribute or index access)
@@ -38,6 +39,9 @@ class Schedule(BaseModel):
     #: the batch's name, a str.format template: {date:%Y-%m-%d} (the fire time) and {name}
     batch: str = Field(min_length=1)
     max_images: int | None = Field(default=None, ge=0)
+    #: the model its batches call (a batch has one), one of jobs.models.MODELS; unset = the
+    #: worker's SEEDREAM_MODEL
+    model: str | None = None
     max_cost: float | None = Field(default=None, ge=0)
     timezone: str = "UTC"
 
@@ -51,6 +55,13 @@ class Schedule(BaseModel):
                 f"unknown timezone {quoted(value)}: use an IANA name such as UTC or Europe/Berlin"
             ) from None
         return value
+
+    @field_validator("model")
+    @classmethod
+    def _supported_model(cls, model: str | None) -> str | None:
+        if model is not None:
+            model_named(model)  # UnknownModel (a ValueError) lists the supported names
+        return model
 
     @field_validator("cron")
     @classmethod

@@ -15,6 +15,7 @@ import typer
 
 from config.settings import Settings
 from jobs.batch_summary import BatchSummary
+from jobs.models import MODELS, UnknownModel, model_named
 from jobs.redis_keys import JOB_QUEUE
 from jobs.results import Batch, ResultsTable
 from jobs.wording import counted
@@ -41,7 +42,7 @@ from worker.broker import BrokerUnreachable, broker_location
 from worker.notify import notify_batch
 
 app = typer.Typer(
-    help="Batch image generation with Seedream 4.0 on Cloudflare Workers AI.",
+    help="Batch image generation with Seedream (4.0, 4.5) on Cloudflare Workers AI.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     # click's plain help: it joins the lines of a docstring into paragraphs as markdown did, and
@@ -77,7 +78,31 @@ MaxImagesOption = Annotated[
 MaxCostOption = Annotated[
     float | None,
     typer.Option(
-        "--max-cost", min=0, help="Spend at most this many USD (SEEDREAM_PRICE_PER_IMAGE each)."
+        "--max-cost",
+        min=0,
+        help="Spend at most this many USD at the model's price (SEEDREAM_PRICES); an estimate "
+        "of provider spend, not of the invoice.",
+    ),
+]
+
+
+def _known_model(name: str | None) -> str | None:
+    """The --model given, if this version supports it; a usage error listing those it does."""
+    if name is not None:
+        try:
+            model_named(name)
+        except UnknownModel as exc:
+            raise typer.BadParameter(str(exc)) from None
+    return name
+
+
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        callback=_known_model,
+        help=f"The batch's model, one of {', '.join(MODELS)} (default SEEDREAM_MODEL); a batch "
+        "has one model.",
     ),
 ]
 
@@ -93,6 +118,7 @@ class _SubmitOptions:
     rejects: Path | None
     max_images: int | None
     max_cost: float | None
+    model: str | None
 
 
 def _submit(
@@ -114,6 +140,7 @@ def _submit(
             show_progress=err.is_terminal,
             max_images=options.max_images,
             max_cost=options.max_cost,
+            model=options.model,
         )
     except (ManifestError, SubmissionError, BrokerUnreachable) as exc:
         raise fail(str(exc)) from None
@@ -171,6 +198,7 @@ def run(
     rejects: RejectsOption = None,
     max_images: MaxImagesOption = None,
     max_cost: MaxCostOption = None,
+    model: ModelOption = None,
     concurrency: Annotated[int | None, typer.Option(help="Worker threads.")] = None,
 ) -> None:
     """Generate every image of MANIFEST and wait for the batch to finish: in this process, or,
@@ -180,7 +208,7 @@ def run(
     was started (bad input or settings, no broker), 3 when the batch paused, 4 when it was
     cancelled."""
     settings = command_settings(need_credentials=True)
-    options = _SubmitOptions(manifest, out, batch, strict, rejects, max_images, max_cost)
+    options = _SubmitOptions(manifest, out, batch, strict, rejects, max_images, max_cost, model)
     started = time.monotonic()
     table = open_table(settings)
     with job_sender(settings, concurrency) as sender:
@@ -203,6 +231,7 @@ def submit(
     rejects: RejectsOption = None,
     max_images: MaxImagesOption = None,
     max_cost: MaxCostOption = None,
+    model: ModelOption = None,
     watch: Annotated[
         bool, typer.Option("--watch", help="Then follow the batch live until it is final.")
     ] = False,
@@ -213,7 +242,7 @@ def submit(
     enqueued), 2 when nothing was recorded (bad input or settings, no broker); with --watch, as
     `run` does once the batch is final."""
     settings = command_settings(need_credentials=False, need_broker=True)
-    options = _SubmitOptions(manifest, out, batch, strict, rejects, max_images, max_cost)
+    options = _SubmitOptions(manifest, out, batch, strict, rejects, max_images, max_cost, model)
     table = open_table(settings)
     with job_sender(settings) as sender:
         submission = _submit(table, settings, options, sender)

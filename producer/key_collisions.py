@@ -5,7 +5,10 @@ Two keys that are different strings can still name the same thing in storage:
 * `Hero` and `hero` are one file on a case-insensitive file system (macOS, Windows, some S3
   gateways), so the second image would replace the first;
 * `x` stores `x.jpg` and `x.jpg/y` needs a folder `x.jpg`: one of the two jobs is paid for and
-  then fails as `storage: File exists`.
+  then fails as `storage: File exists`;
+* a job that may return several images (Seedream 4.5 with `max_images`) stores them as
+  `a/0.jpg`, `a/1.jpg`, ...: its key `a` claims the folder `a/`, so a key `a/0` (or `a/b/c`) would
+  overwrite one of its images or be overwritten by it.
 
 The results table only refuses keys that are equal, so these are found here, as rows stream by:
 the casefolded keys seen so far and the folders their paths open. Memory grows by one entry per
@@ -29,9 +32,12 @@ class KeyCollisions:
         self._folders: dict[str, tuple[str, int]] = {}
         #: `x` for every folder named like an image (`x.jpg`) -> that folder
         self._image_folders: dict[str, str] = {}
+        #: casefolded key of a job that may return several images -> that key, its line
+        self._claimed: dict[str, tuple[str, int]] = {}
 
-    def add(self, key: str, line: int) -> str | None:
+    def add(self, key: str, line: int, *, claims_folder: bool = False) -> str | None:
         """Record `key` (of row `line`), or say which earlier key it collides with and how.
+        `claims_folder`: the job may return several images, stored in the folder `key/`.
 
         A key equal to an earlier one is not a collision here: the results table reports it as a
         duplicate. A colliding key is not recorded, so it never hides a later collision.
@@ -53,6 +59,8 @@ class KeyCollisions:
                 f"image {key}.{extension} would be a folder of that key's path"
             )
         new_folders = self._new_folders(folded)
+        if (clash := self._claimed_folder(key, folded, new_folders, claims_folder)) is not None:
+            return clash
         for folder in new_folders:
             stem, _, extension = folder.rpartition(".")
             if extension in OUTPUT_EXTENSIONS and (first := self._keys.get(stem)) is not None:
@@ -62,11 +70,35 @@ class KeyCollisions:
                     f"key's image {other}.{extension} would be a folder of this key's path"
                 )
         self._keys[folded] = line if folded == key else (key, line)
+        if claims_folder:
+            self._claimed[folded] = (key, line)
         for folder in new_folders:
             self._folders[folder] = (key, line)
             stem, _, extension = folder.rpartition(".")
             if extension in OUTPUT_EXTENSIONS:
                 self._image_folders[stem] = folder
+        return None
+
+    def _claimed_folder(
+        self, key: str, folded: str, new_folders: list[str], claims_folder: bool
+    ) -> str | None:
+        """How `key` collides with a folder of several images: its own (`claims_folder`) holding
+        an earlier key's path, or an earlier key's holding its path."""
+        if claims_folder and (opened := self._folders.get(folded)) is not None:
+            other, other_line = opened
+            return (
+                f"{quoted(key)} collides with {quoted(other)} on line {other_line}: this key's "
+                f"job may return several images, stored in the folder {key}/ ({key}/0.jpg, ...), "
+                "and that key's path is in it: rename one"
+            )
+        for folder in new_folders:
+            if (claimed := self._claimed.get(folder)) is not None:
+                other, other_line = claimed
+                return (
+                    f"{quoted(key)} collides with {quoted(other)} on line {other_line}: that "
+                    f"key's job may return several images, stored in the folder {other}/ "
+                    f"({other}/0.jpg, ...), and this key's path is in it: rename one"
+                )
         return None
 
     def _new_folders(self, folded: str) -> list[str]:

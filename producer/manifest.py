@@ -1,9 +1,11 @@
 """Reading a manifest: every row becomes a valid `JobSpec` or a `RejectedRow` saying what is wrong.
 
 A row's fields are those of the batch's model (`jobs.models`; validated by it, never by rules
-copied here).
-An `image` that is a file path is read from the manifest's folder and sent inline
-(`producer.local_images`).
+copied here): the reader is given the model's adapter. A batch has one model, so a row may name
+it in a `model` column (never metadata), and a row naming another model is rejected.
+An input image (4.0's `image`, each of 4.5's `image_input`) that is a file path is read from the
+manifest's folder and sent inline (`producer.local_images`). A list field (`image_input`) given
+as text, as a CSV cell always is, is a JSON array or its items separated by spaces.
 `id` is the job's key in the batch (default: the row's line number, "17"); uniqueness is the
 results table's to check; keys that differ but would collide in storage (`Hero` and `hero`, `x`
 and `x.jpg/y`) are refused here (`producer.key_collisions`). Every other column or key is the
@@ -17,18 +19,20 @@ a bad key).
             print(row)  # jobs.csv:17: size: '5K' is not allowed: use one of 1K, 2K, 4K, custom
 """
 
+import json
 import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, get_args, get_origin
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from jobs.models import DEFAULT_MODEL, ModelInput, model_named
+from jobs.models import DEFAULT_MODEL, MODELS, ModelAdapter, ModelInput, model_named
 from jobs.quoting import QUOTED_CHARS, quoted
 from jobs.spec import JobSpec
 from producer.binary_files import refuse_binary
@@ -37,6 +41,7 @@ from producer.local_images import LocalImageError, is_local_path, local_image_as
 from producer.manifest_formats import (
     KEY_FIELD,
     MAX_ROW_BYTES,
+    MODEL_FIELD,
     CsvRecords,
     ManifestError,
     ManifestFormat,
@@ -49,6 +54,7 @@ from producer.manifest_formats import (
 __all__ = [
     "KEY_FIELD",
     "MAX_ROW_BYTES",
+    "MODEL_FIELD",
     "ManifestError",
     "ManifestFormat",
     "ManifestReader",
@@ -57,10 +63,6 @@ __all__ = [
     "read_manifest",
 ]
 
-#: the model rows are validated for
-_MODEL = model_named(DEFAULT_MODEL)
-#: the fields a row may give the call, in the order the model's input declares them
-_INPUT_FIELDS = tuple(_MODEL.input_type.model_fields)
 #: what stands for an input that failed validation while the rest of its row is checked
 _INPUT_REFUSED = ModelInput(prompt="(refused)")
 _RANGE_ERRORS = {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}
@@ -86,14 +88,22 @@ class RejectedRow:
 
 
 class ManifestReader:
-    """An open manifest: its `format`, its CSV `header` (None for JSONL), and its rows.
+    """An open manifest: its `format`, its CSV `header` (None for JSONL), and its rows, validated
+    for `model` (the batch's; default DEFAULT_MODEL's).
 
     Opening reads nothing but the CSV header; iterating streams the rows one at a time. Whole-file
     problems (missing, unknown extension, no usable header) raise ManifestError when it is made.
     """
 
-    def __init__(self, path: Path, *, max_row_bytes: int = MAX_ROW_BYTES) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        model: ModelAdapter | None = None,
+        max_row_bytes: int = MAX_ROW_BYTES,
+    ) -> None:
         self.path = path
+        self.model = model or model_named(DEFAULT_MODEL)
         self.max_row_bytes = max_row_bytes
         try:
             self._stream = path.open("rb")
@@ -106,7 +116,8 @@ class ManifestReader:
             refuse_binary(path, self._stream)
             self._csv: CsvRecords | None = None
             if self.format is ManifestFormat.csv:
-                self._csv = CsvRecords(path, self._stream, max_row_bytes)
+                fields = tuple(self.model.input_type.model_fields)
+                self._csv = CsvRecords(path, self._stream, max_row_bytes, fields)
         except BaseException:
             self._stream.close()
             raise
@@ -117,10 +128,16 @@ class ManifestReader:
         folder, path = self.path.parent, str(self.path)
         collisions = KeyCollisions()
         for row in rows:
-            job = _job_or_rejection(path, row, folder)
-            if isinstance(job, JobSpec) and (clash := collisions.add(job.key, job.line)):
+            job = _job_or_rejection(path, row, folder, self.model)
+            if isinstance(job, JobSpec) and (clash := self._collision(collisions, job)):
                 job = RejectedRow(path, row.line, (RowProblem(KEY_FIELD, clash),), row.raw)
             yield job
+
+    def _collision(self, collisions: KeyCollisions, job: JobSpec) -> str | None:
+        """How `job`'s key collides with an earlier one's in storage, if it does; a job that may
+        return several images stores them in a folder named after its key."""
+        several = self.model.most_images(job.input) > 1
+        return collisions.add(job.key, job.line, claims_folder=several)
 
     @property
     def size(self) -> int:
@@ -145,14 +162,15 @@ class ManifestReader:
 
 
 def read_manifest(
-    path: Path, *, max_row_bytes: int = MAX_ROW_BYTES
+    path: Path, *, model: ModelAdapter | None = None, max_row_bytes: int = MAX_ROW_BYTES
 ) -> Iterator[JobSpec | RejectedRow]:
-    """Every row of the manifest at `path`, in order, as a JobSpec or a RejectedRow.
+    """Every row of the manifest at `path`, in order, as a JobSpec or a RejectedRow (validated
+    for `model`, default DEFAULT_MODEL's).
 
     Streams: one row is in memory at a time. Whole-file problems raise ManifestError now, before
     the first row; the file is closed when the rows run out (or the iterator is closed).
     """
-    reader = ManifestReader(path, max_row_bytes=max_row_bytes)
+    reader = ManifestReader(path, model=model, max_row_bytes=max_row_bytes)
     return _rows_then_close(reader)
 
 
@@ -161,38 +179,121 @@ def _rows_then_close(reader: ManifestReader) -> Iterator[JobSpec | RejectedRow]:
         yield from reader
 
 
-def _job_or_rejection(path: str, row: SourceRow, folder: Path) -> JobSpec | RejectedRow:
+def _job_or_rejection(
+    path: str, row: SourceRow, folder: Path, model: ModelAdapter
+) -> JobSpec | RejectedRow:
     if row.problem is not None:
         return RejectedRow(path, row.line, (row.problem,), row.raw)
     key, problems = _key(row.fields.get(KEY_FIELD), row.line)
-    given: dict[str, Any] = {}
-    metadata: dict[str, Any] = {}
-    for name, value in row.fields.items():
-        if name in _INPUT_FIELDS:
-            given[name] = value
-        elif name != KEY_FIELD:
-            metadata[name] = value
-    image = given.get("image")
-    if isinstance(image, str) and is_local_path(image):
-        try:
-            given["image"] = local_image_as_data_uri(image, folder)
-        except LocalImageError as exc:
-            problems.append(RowProblem("image", str(exc)))
-            given["image"] = _REFUSED_IMAGE_STAND_IN
+    given, metadata = _input_and_metadata(row.fields, model, problems)
+    for name in model.input_type.image_fields:
+        if name in given:
+            given[name] = _inline_images(name, given[name], model, folder, problems)
     try:
-        job_input = _MODEL.parse_input(given)
+        job_input = model.parse_input(given)
     except ValidationError as exc:
-        problems += [_problem(error, ("input",)) for error in exc.errors(include_url=False)]
+        problems += [_problem(error, model, ("input",)) for error in exc.errors(include_url=False)]
         job_input = _INPUT_REFUSED
     try:
         job = JobSpec.model_validate(
             {"key": key, "line": row.line, "input": job_input, "metadata": metadata}
         )
     except ValidationError as exc:
-        problems += [_problem(error) for error in exc.errors(include_url=False)]
+        problems += [_problem(error, model) for error in exc.errors(include_url=False)]
     if problems:
         return RejectedRow(path, row.line, tuple(problems), row.raw)
     return job
+
+
+def _input_and_metadata(
+    fields: dict[str, Any], model: ModelAdapter, problems: list[RowProblem]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A row's fields split into the model's input and metadata; `id` and `model` are neither
+    (a `model` other than the batch's is a problem), nor is another model's field (a problem)."""
+    inputs = model.input_type.model_fields
+    given: dict[str, Any] = {}
+    metadata: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name in inputs:
+            given[name] = value
+        elif name == MODEL_FIELD:
+            problems += _other_model(value, model)
+        elif (owners := _foreign_fields(model).get(name)) is not None:
+            problems.append(RowProblem(name, owners))
+        elif name != KEY_FIELD:
+            metadata[name] = value
+    return given, metadata
+
+
+@cache
+def _foreign_fields(model: ModelAdapter) -> dict[str, str]:
+    """The input fields of other models only, each with why a row giving it is refused: kept as
+    metadata, what it asks for (4.5's max_images in a 4.0 batch) would silently not be done."""
+    owners: dict[str, list[str]] = {}
+    for other in MODELS.values():
+        for name in other.input_type.model_fields:
+            if name not in model.input_type.model_fields:
+                owners.setdefault(name, []).append(other.name)
+    return {
+        name: f"is a field of {', '.join(names)}, not of {model.name}, which this batch calls: "
+        "submit the rows as a batch of that model (--model)"
+        for name, names in owners.items()
+    }
+
+
+def _other_model(given: Any, model: ModelAdapter) -> list[RowProblem]:
+    """No problem when the row names the batch's model; else what to do with the row."""
+    if given is None or given == model.name:
+        return []
+    if not isinstance(given, str) or given not in MODELS:
+        supported = ", ".join(MODELS)
+        problem = f"{_shown(given)} is not a model this version supports: use one of {supported}"
+        return [RowProblem(MODEL_FIELD, problem)]
+    return [
+        RowProblem(
+            MODEL_FIELD,
+            f"this batch calls {model.name}; a batch has one model: submit rows for {given} as "
+            f"another batch with --model {given}",
+        )
+    ]
+
+
+def _inline_images(
+    name: str, value: Any, model: ModelAdapter, folder: Path, problems: list[RowProblem]
+) -> Any:
+    """An image field with every local file path in it read and made a data URI (a refused one
+    noted in `problems`); a list field given as text split into its items first."""
+    if isinstance(value, str) and _takes_a_list(model, name):
+        value = _split_list(value)
+    if isinstance(value, list):
+        return [_inline_image(name, item, folder, problems) for item in value]
+    return _inline_image(name, value, folder, problems)
+
+
+def _inline_image(name: str, value: Any, folder: Path, problems: list[RowProblem]) -> Any:
+    if not isinstance(value, str) or not is_local_path(value):
+        return value
+    try:
+        return local_image_as_data_uri(value, folder)
+    except LocalImageError as exc:
+        problems.append(RowProblem(name, str(exc)))
+        return _REFUSED_IMAGE_STAND_IN
+
+
+def _takes_a_list(model: ModelAdapter, name: str) -> bool:
+    annotation = model.input_type.model_fields[name].annotation
+    return any(get_origin(kind) is list for kind in (*get_args(annotation), annotation))
+
+
+def _split_list(text: str) -> Any:
+    """A list given as text: a JSON array (any other JSON is left for the model to refuse), or
+    items separated by whitespace (URIs hold none)."""
+    if text.lstrip().startswith("["):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text.split()
 
 
 def _key(given: Any, line: int) -> tuple[str, list[RowProblem]]:
@@ -207,16 +308,16 @@ def _key(given: Any, line: int) -> tuple[str, list[RowProblem]]:
     return str(line), [RowProblem(KEY_FIELD, problem)]
 
 
-def _problem(error: ErrorDetails, within: tuple[str, ...] = ()) -> RowProblem:
+def _problem(error: ErrorDetails, model: ModelAdapter, within: tuple[str, ...] = ()) -> RowProblem:
     """The problem pydantic reported, named by its column (`within`: where the validated object
     sits in the row, as the location pydantic gives is relative to it)."""
     if within:
         error = {**error, "loc": (*within, *error["loc"])}
-    name = _field_name(error)
-    return RowProblem(name, _describe(name, error))
+    name = _field_name(error, model)
+    return RowProblem(name, _describe(name, error, model))
 
 
-def _field_name(error: ErrorDetails) -> str:
+def _field_name(error: ErrorDetails, model: ModelAdapter) -> str:
     """The manifest column an error is about.
 
     A cross-field error of the input goes to the first field its message names that the row
@@ -233,14 +334,14 @@ def _field_name(error: ErrorDetails) -> str:
         given = error["input"] if isinstance(error["input"], dict) else {}
         named = sorted(
             (name not in given, m.start(), name)
-            for name in _INPUT_FIELDS
+            for name in model.input_type.model_fields
             if (m := re.search(rf"\b{name}\b", error["msg"]))
         )
         return named[0][2] if named else "input"
     return ".".join(str(part) for part in loc)
 
 
-def _describe(name: str, error: ErrorDetails) -> str:
+def _describe(name: str, error: ErrorDetails, model: ModelAdapter) -> str:
     """What was given and what is allowed, in words (pydantic's own for rules it words well)."""
     kind, message, given = error["type"], error["msg"], _shown(error["input"])
     if kind == "missing":
@@ -249,9 +350,9 @@ def _describe(name: str, error: ErrorDetails) -> str:
         members = re.findall(r"'([^']*)'", error.get("ctx", {}).get("expected", ""))
         return f"{given} is not allowed: use one of {', '.join(members)}"
     if kind in _RANGE_ERRORS:
-        return f"{given} is out of range: {_allowed_range(name) or message}"
+        return f"{given} is out of range: {_allowed_range(name, model) or message}"
     if kind in _INTEGER_ERRORS:
-        bounds = _allowed_range(name)
+        bounds = _allowed_range(name, model)
         return f"{given} is not a whole number" + (f": {bounds}" if bounds else "")
     if kind in {"bool_parsing", "bool_type"}:
         return f"{given} is not a yes/no value: use true or false (or yes/no, 1/0)"
@@ -264,9 +365,9 @@ def _describe(name: str, error: ErrorDetails) -> str:
     return f"{message[:1].lower()}{message[1:]} (got {given})"
 
 
-def _allowed_range(name: str) -> str | None:
+def _allowed_range(name: str, model: ModelAdapter) -> str | None:
     """`allowed 1024 to 4096`, read from the input field's own constraints."""
-    info = _MODEL.input_type.model_fields.get(name)
+    info = model.input_type.model_fields.get(name)
     if info is None:
         return None
     bounds = {

@@ -15,14 +15,13 @@ Rows are numbered by the physical line they start on (1-based), as an editor sho
 import csv
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from jobs.models.input_rules import MAX_INPUT_IMAGE_BYTES
-from jobs.models.seedream_4_0 import Seedream40Input
 from jobs.quoting import QUOTED_CHARS, quoted
 from jobs.spec import MAX_METADATA_VALUES
 
@@ -34,6 +33,9 @@ _SKIP_CHUNK = 64 * 1024
 _BOM = b"\xef\xbb\xbf"
 #: the column / key that names a job's key in the batch
 KEY_FIELD = "id"
+#: the column / key that names the model a row is for: never metadata, and it must be the
+#: batch's (a batch has one model)
+MODEL_FIELD = "model"
 #: The most `[`, `{` and `,` a JSONL row may hold outside its strings: a bracket and a comma for
 #: each metadata value, a comma for each field. A row with more cannot be valid, and is refused
 #: before it is decoded: 49 KB of `[],[],...` would be 16,000 Python lists (1 MB), 14 MB of them
@@ -42,9 +44,9 @@ MAX_ROW_STRUCTURE = 2 * MAX_METADATA_VALUES + 64
 #: a JSON string (escapes included; unrolled so that a 13 MB data URI is one fast run), or one
 #: of the characters that open a value or separate two
 _STRING_OR_STRUCTURE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{,]')
-#: The most columns a CSV manifest may have. A job has eight fields and an id; the rest is
-#: metadata, which is bounded by MAX_METADATA_BYTES anyway. A thousand is far beyond any sheet
-#: written by hand, and refuses at once a header of a million empty cells that every row would
+#: The most columns a CSV manifest may have. A job has under ten fields, an id and a model; the
+#: rest is metadata, which is bounded by MAX_METADATA_BYTES anyway. A thousand is far beyond any
+#: sheet written by hand, and refuses at once a header of a million empty cells that every row would
 #: otherwise be zipped against.
 MAX_COLUMNS = 1000
 
@@ -331,14 +333,16 @@ _CSV_ERRORS = {
 
 
 class CsvRecords:
-    """A CSV manifest's header (read when made) and its records after it.
+    """A CSV manifest's header (read when made) and its records after it; `fields` are the input
+    fields of the batch's model, which a header that lacks `prompt` is told of.
 
     Raises the csv module's (process-wide) cell size limit to the row limit, so that one cell may
     hold an inline image; the row limit still bounds every record.
     """
 
-    def __init__(self, path: Path, stream: BinaryIO, max_bytes: int) -> None:
+    def __init__(self, path: Path, stream: BinaryIO, max_bytes: int, fields: Sequence[str]) -> None:
         csv.field_size_limit(max(csv.field_size_limit(), max_bytes))
+        self._fields = fields
         self._max_bytes = max_bytes
         self._lines = _RecordLines(_lines(stream, max_bytes), max_bytes)
         self._reader = csv.reader(self._lines, strict=True)
@@ -370,7 +374,7 @@ class CsvRecords:
             seen.add(name)
         if "prompt" not in header:
             found = ", ".join(quoted(name) for name in named[:10])
-            columns = ", ".join([*Seedream40Input.model_fields, KEY_FIELD])
+            columns = ", ".join([*self._fields, KEY_FIELD, MODEL_FIELD])
             raise ManifestError(
                 path,
                 f"line {line}: the header row has no 'prompt' column (it has {found}); the "

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from jobs.models import ModelAdapter
 from jobs.spec import JobSpec
 from producer.manifest import KEY_FIELD, ManifestError, ManifestFormat, ManifestReader, RejectedRow
 from producer.manifest_formats import format_of
@@ -42,11 +43,14 @@ class RejectsWriter:
             csv.writer(self._file, lineterminator="\n").writerow(csv_header)
 
     @classmethod
-    def for_manifest(cls, manifest: Path, path: Path) -> "RejectsWriter":
-        """A writer for `manifest`'s rejected rows: its format, and its header when it is a CSV."""
+    def for_manifest(
+        cls, manifest: Path, path: Path, model: ModelAdapter | None = None
+    ) -> "RejectsWriter":
+        """A writer for `manifest`'s rejected rows: its format, and its header when it is a CSV
+        (read as the batch's `model` reads it)."""
         if path.exists() and manifest.exists() and path.samefile(manifest):
             raise ManifestError(path, "the rejects file must not be the manifest itself")
-        with ManifestReader(manifest) as reader:
+        with ManifestReader(manifest, model=model) as reader:
             return cls(path, reader.format, reader.header)
 
     def write(self, row: RejectedRow) -> None:

@@ -8,6 +8,7 @@
   output: s3://assets/spring
   batch: "spring-{date:%Y-%m-%d}"         # {date} is the fire time, in the timezone; {name}
   max_cost: 30                  # optional, like --max-cost; max_images like --max-images
+  model: bytedance/seedream-4.5 # optional, like --model (default SEEDREAM_MODEL)
 ```
 
 The whole file is validated when it is read: a bad one is refused with a message naming the

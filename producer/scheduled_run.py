@@ -94,6 +94,7 @@ def start_scheduled_batch(
                 enqueue=enqueue,
                 max_images=schedule.max_images,
                 max_cost=schedule.max_cost,
+                model=schedule.model,
                 schedule=schedule.name,
                 source=schedule.manifest,
             )

@@ -19,6 +19,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 from jobs.database import open_engine
+from jobs.models import ModelAdapter
 from jobs.results import ResultsTable
 from jobs.wording import counted
 from producer.loader import OnReject, load_manifest
@@ -38,17 +39,23 @@ class Screening:
 
 
 def screen_manifest(
-    manifest: Path, on_reject: OnReject, *, strict: bool, show_progress: bool = False
+    manifest: Path,
+    on_reject: OnReject,
+    *,
+    strict: bool,
+    show_progress: bool = False,
+    model: ModelAdapter | None = None,
 ) -> Screening:
-    """Refuse (ManifestError) a manifest with no valid row, or, with `strict`, any bad row."""
+    """Refuse (ManifestError) a manifest with no valid row, or, with `strict`, any bad row; rows
+    are validated for `model`, the batch's (default DEFAULT_MODEL's)."""
     if strict:
-        return _check_every_row(manifest, on_reject, show_progress)
-    return _find_a_valid_row(manifest, on_reject)
+        return _check_every_row(manifest, on_reject, show_progress, model)
+    return _find_a_valid_row(manifest, on_reject, model)
 
 
-def _find_a_valid_row(manifest: Path, on_reject: OnReject) -> Screening:
+def _find_a_valid_row(manifest: Path, on_reject: OnReject, model: ModelAdapter | None) -> Screening:
     reported = 0
-    with ManifestReader(manifest) as reader:
+    with ManifestReader(manifest, model=model) as reader:
         for row in reader:
             if not isinstance(row, RejectedRow):
                 return Screening(reported)
@@ -57,14 +64,16 @@ def _find_a_valid_row(manifest: Path, on_reject: OnReject) -> Screening:
     raise _no_valid_row(manifest, reported)
 
 
-def _check_every_row(manifest: Path, on_reject: OnReject, show_progress: bool) -> Screening:
+def _check_every_row(
+    manifest: Path, on_reject: OnReject, show_progress: bool, model: ModelAdapter | None
+) -> Screening:
     with TemporaryDirectory(prefix="seedream-strict-") as folder:
         scratch = ResultsTable(open_engine(f"sqlite:///{Path(folder) / 'check.db'}"))
         try:
             scratch.create_schema()
             batch = scratch.create_batch(_SCRATCH, str(manifest), folder, _SCRATCH)
             with (
-                ManifestReader(manifest) as reader,
+                ManifestReader(manifest, model=model) as reader,
                 LoadingProgress(reader, show_progress) as progress,
             ):
                 report = load_manifest(

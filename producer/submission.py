@@ -14,6 +14,7 @@ from pathlib import Path
 from config.settings import Settings
 from jobs.batch_names import new_batch_id, validate_name
 from jobs.database import open_engine
+from jobs.models import ModelAdapter, UnknownModel, model_named
 from jobs.recovery import Enqueue
 from jobs.results import Batch, ResultsTable
 from producer.loader import LoadReport, load_manifest
@@ -59,6 +60,7 @@ def submit_manifest(
     max_cost: float | None = None,
     schedule: str | None = None,
     source: str | None = None,
+    model: str | None = None,
     check_broker: Callable[[], None] = lambda: None,
 ) -> Submission:
     """Load `manifest` as a new batch, or resume the batch `batch_name` if it exists and was made
@@ -76,13 +78,19 @@ def submit_manifest(
     loads. A batch made by `schedule` is never resumed: if its name exists, BatchExists is
     raised (by the insert, so two processes making it at once make it once). `source` is what
     the batch records as its manifest when `manifest` is a local copy (of an s3:// one).
+
+    `model` is the batch's model (default SEEDREAM_MODEL): every row is validated for it, and the
+    batch records it and its price (`Settings.price_for`). A batch has one model, so resuming a
+    batch with another `model` raises SubmissionError.
     """
+    adapter = batch_model(model or settings.model)
     # opened first: a manifest that cannot be read leaves nothing behind
-    with ManifestReader(manifest) as reader:
+    with ManifestReader(manifest, model=adapter) as reader:
         digest = manifest_sha256(manifest)
         existing = _batch_to_resume(table, batch_name, schedule)
         if existing is not None:
             _refuse_another_manifest(existing, manifest, digest)
+            _refuse_another_model(existing, model)
             check_broker()
             with sent_after_recording(existing.id):
                 resumed = resume_batch(
@@ -94,17 +102,17 @@ def submit_manifest(
                     max_cost=max_cost,
                 )
             return Submission(table.get_batch(existing.id) or existing, None, resumed)
-        with _reject_sink(manifest, rejects) as on_reject:
+        with _reject_sink(manifest, rejects, adapter) as on_reject:
             screening = screen_manifest(
-                manifest, on_reject, strict=strict, show_progress=show_progress
+                manifest, on_reject, strict=strict, show_progress=show_progress, model=adapter
             )
             check_broker()
             batch = table.create_batch(
                 batch_name or new_batch_id(manifest),
                 source or str(manifest),
                 output,
-                settings.model,
-                price_per_image=settings.price_per_image,
+                adapter.name,
+                price_per_image=settings.price_for(adapter.name),
                 max_images=max_images,
                 max_cost=max_cost,
                 schedule=schedule,
@@ -137,6 +145,23 @@ def manifest_sha256(manifest: Path) -> str:
         return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
+def batch_model(name: str) -> ModelAdapter:
+    """The adapter of the model `name`, or SubmissionError listing the supported ones."""
+    try:
+        return model_named(name)
+    except UnknownModel as exc:
+        raise SubmissionError(str(exc)) from None
+
+
+def _refuse_another_model(batch: Batch, model: str | None) -> None:
+    if model is None or model == batch.model:
+        return
+    raise SubmissionError(
+        f"batch {batch.id!r} calls {batch.model}, not {model}; a batch has one model: submit "
+        "the rows for another model as another batch"
+    )
+
+
 def _batch_to_resume(table: ResultsTable, name: str | None, schedule: str | None) -> Batch | None:
     """The batch `name` if it exists and may be resumed (a schedule's never is)."""
     if name is None:
@@ -159,11 +184,13 @@ def _refuse_another_manifest(batch: Batch, manifest: Path, digest: str) -> None:
 
 
 @contextmanager
-def _reject_sink(manifest: Path, rejects: Path | None) -> Iterator["_RejectSink"]:
+def _reject_sink(
+    manifest: Path, rejects: Path | None, model: ModelAdapter
+) -> Iterator["_RejectSink"]:
     if rejects is None:
         yield _RejectSink(None)
         return
-    with RejectsWriter.for_manifest(manifest, rejects) as writer:
+    with RejectsWriter.for_manifest(manifest, rejects, model) as writer:
         yield _RejectSink(writer)
 
 

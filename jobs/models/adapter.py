@@ -14,7 +14,7 @@ adapter is small and a new model is one new module in `jobs.models` plus its tes
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -29,6 +29,11 @@ class ModelInput(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: the fields holding input images (an image URI, or a list of them): the producer reads a
+    #: local file named there and sends it inline, the emulator sizes `match_input_image` by the
+    #: first, and none of their data URIs is ever exported
+    image_fields: ClassVar[tuple[str, ...]] = ()
 
     prompt: str = Field(min_length=1)
 
@@ -47,6 +52,17 @@ class ModelInput(BaseModel):
             elif isinstance(value, list):
                 chars += sum(len(item) for item in value if isinstance(item, str))
         return chars
+
+    def input_images(self) -> list[str]:
+        """Every input image the call sends, in the order of `image_fields` and of each list."""
+        found: list[str] = []
+        for name in self.image_fields:
+            value = getattr(self, name)
+            if isinstance(value, str):
+                found.append(value)
+            elif isinstance(value, list):
+                found += cast(list[str], value)
+        return found
 
     def payload(self) -> dict[str, Any]:
         """The JSON object sent as `input`: only the fields that were given."""

@@ -24,6 +24,9 @@ MAX_INPUT_ASPECT = 3.0
 #: one cell) is refused at validation instead of being stored, sent and paid for.
 MAX_PROMPT_CHARS = 10_000
 
+#: an input image given inline (a data URI) is exported as this, never as its payload
+INLINE_IMAGE = "inline"
+
 #: applied with fullmatch, like every pattern that validates (`$` lets a trailing newline through)
 _DATA_URI = re.compile(r"data:image/(?P<subtype>jpeg|jpg|png);base64,(?P<payload>.*)", re.DOTALL)
 #: magic number -> the media type of a data URI carrying it
@@ -82,6 +85,13 @@ def check_image_uri(image: str) -> str:
     raise ValueError(
         f"must be an http(s) URL or a data:image/jpeg|png;base64 URI, got {quoted(image)}"
     )
+
+
+def exported_image(image: str | None) -> str | None:
+    """An input image as an export shows it: its URL, or INLINE_IMAGE for a data URI."""
+    if image is None or image.startswith(("http://", "https://")):
+        return image
+    return INLINE_IMAGE
 
 
 def decode_input_image(data_uri: str) -> Image.Image:

@@ -12,12 +12,11 @@ from typing import Any, Self
 from pydantic import Field, field_validator, model_validator
 
 from jobs.models.adapter import ModelAdapter, ModelInput
-from jobs.models.input_rules import AspectRatio, check_image_uri
+from jobs.models.input_rules import AspectRatio, check_image_uri, exported_image
+from jobs.models.output_sizes import default_ratio, tier_dimensions
 
 MIN_SIDE = 1024
 MAX_SIDE = 4096
-#: an input image given inline (a data URI) is exported as this, never as its payload
-INLINE_IMAGE = "inline"
 
 
 class Size(StrEnum):
@@ -29,17 +28,7 @@ class Size(StrEnum):
     custom = "custom"
 
 
-#: Seedream's own recommended 2K sizes; 1K halves them and 4K doubles them (long side capped)
-RECOMMENDED_2K_SIZES: dict[AspectRatio, tuple[int, int]] = {
-    AspectRatio.square: (2048, 2048),
-    AspectRatio.landscape_4_3: (2304, 1728),
-    AspectRatio.portrait_3_4: (1728, 2304),
-    AspectRatio.widescreen_16_9: (2560, 1440),
-    AspectRatio.tall_9_16: (1440, 2560),
-    AspectRatio.landscape_3_2: (2496, 1664),
-    AspectRatio.portrait_2_3: (1664, 2496),
-    AspectRatio.cinema_21_9: (3024, 1296),
-}
+#: each tier against Seedream's recommended 2K sizes (jobs.models.output_sizes), long side capped
 _TIER_SCALE = {Size.one_k: 0.5, Size.two_k: 1.0, Size.four_k: 2.0}
 #: what a call that names no size gets: the contract is silent, 2K is Seedream's own default
 DEFAULT_SIZE = Size.two_k
@@ -47,6 +36,8 @@ DEFAULT_SIZE = Size.two_k
 
 class Seedream40Input(ModelInput):
     """The `input` of one Seedream 4.0 call. Fields left out are not sent."""
+
+    image_fields = ("image",)
 
     size: Size | None = None
     aspect_ratio: AspectRatio | None = None
@@ -77,33 +68,16 @@ def output_dimensions(
 ) -> tuple[int, int]:
     """The width and height an image generated for `spec` has.
 
-    `custom` is exact. A tier scales Seedream's recommended 2K size for the aspect ratio, with the
-    long side capped at MAX_SIDE. `match_input_image` keeps the input's ratio at the tier's area;
-    `input_size` is the input image's size when known (a data URI), else the result is square.
+    `custom` is exact. A tier is `jobs.models.output_sizes`' size for the aspect ratio, the long
+    side capped at MAX_SIDE; `input_size` is the input image's size when known (a data URI).
     """
     if spec.size is Size.custom:
         assert spec.width is not None
         assert spec.height is not None
         return spec.width, spec.height
+    ratio = default_ratio(spec.aspect_ratio, spec.image is not None)
     scale = _TIER_SCALE[spec.size or DEFAULT_SIZE]
-    ratio = spec.aspect_ratio or (
-        AspectRatio.match_input_image if spec.image else AspectRatio.square
-    )
-    if ratio is AspectRatio.match_input_image:
-        base_w, base_h = _match_ratio(input_size or (1, 1))
-    else:
-        base_w, base_h = RECOMMENDED_2K_SIZES[ratio]
-    width, height = base_w * scale, base_h * scale
-    shrink = min(1.0, MAX_SIDE / max(width, height))
-    return round(width * shrink), round(height * shrink)
-
-
-def _match_ratio(input_size: tuple[int, int]) -> tuple[float, float]:
-    """A 2K-tier size (area 2048²) with the input image's aspect ratio."""
-    in_w, in_h = input_size
-    area = RECOMMENDED_2K_SIZES[AspectRatio.square][0] ** 2
-    height = (area * in_h / in_w) ** 0.5
-    return height * in_w / in_h, height
+    return tier_dimensions(scale, ratio, input_size, max_side=MAX_SIDE)
 
 
 class Seedream40(ModelAdapter):
@@ -118,19 +92,18 @@ class Seedream40(ModelAdapter):
         ("custom_width", int),
         ("custom_height", int),
         ("enhance_prompt", bool),
-        #: an input image's URL, or INLINE_IMAGE
+        #: an input image's URL, or INLINE_IMAGE (jobs.models.input_rules)
         ("input_image", str),
     )
 
     def export_row(self, spec: Mapping[str, Any]) -> dict[str, Any]:
-        image = spec.get("image")
         return {
             "size": spec.get("size"),
             "aspect_ratio": spec.get("aspect_ratio"),
             "custom_width": spec.get("width"),
             "custom_height": spec.get("height"),
             "enhance_prompt": spec.get("enhance_prompt"),
-            "input_image": image if image is None or image.startswith("http") else INLINE_IMAGE,
+            "input_image": exported_image(spec.get("image")),
         }
 
     def output_size(

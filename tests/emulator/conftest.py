@@ -117,7 +117,8 @@ def configure(api: httpx.Client) -> Configure:
 
 @pytest.fixture
 def call_model(api: httpx.Client) -> CallModel:
-    """POST one `ai/run` call: `call_model({"prompt": "a cat"}, gateway="g1")`."""
+    """POST one `ai/run` call: `call_model({"prompt": "a cat"}, gateway="g1")`; `extra_headers`
+    are sent too (`{"cf-aig-metadata": ...}`)."""
 
     def call(
         given: dict[str, Any] | None = None,
@@ -127,8 +128,10 @@ def call_model(api: httpx.Client) -> CallModel:
         gateway: str | None = None,
         model: str = DEFAULT_MODEL,
         body: bytes | None = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        headers.update(extra_headers or {})
         if gateway is not None:
             headers["cf-aig-gateway-id"] = gateway
         if body is None:

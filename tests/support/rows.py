@@ -3,9 +3,10 @@
 import json
 from pathlib import Path
 
+from jobs.models import ModelAdapter
 from jobs.models.seedream_4_0 import Seedream40Input
 from jobs.spec import JobSpec
-from producer.manifest import RejectedRow, read_manifest
+from producer.manifest import MAX_ROW_BYTES, RejectedRow, read_manifest
 
 
 def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
@@ -22,8 +23,11 @@ def jsonl(*rows: dict[str, object]) -> str:
     return "".join(json.dumps(row) + "\n" for row in rows)
 
 
-def rows(path: Path, **options: int) -> list[JobSpec | RejectedRow]:
-    return list(read_manifest(path, **options))
+def rows(
+    path: Path, *, max_row_bytes: int = MAX_ROW_BYTES, model: ModelAdapter | None = None
+) -> list[JobSpec | RejectedRow]:
+    """Every row of the manifest, read for `model` (default DEFAULT_MODEL's)."""
+    return list(read_manifest(path, model=model, max_row_bytes=max_row_bytes))
 
 
 def problems(row: JobSpec | RejectedRow) -> dict[str, str]:
@@ -32,14 +36,16 @@ def problems(row: JobSpec | RejectedRow) -> dict[str, str]:
     return {p.field: p.problem for p in row.problems}
 
 
-def only_job(path: Path) -> JobSpec:
-    (row,) = rows(path)
+def only_job(path: Path, model: ModelAdapter | None = None) -> JobSpec:
+    (row,) = rows(path, model=model)
     assert isinstance(row, JobSpec), str(row)
     return row
 
 
-def only_rejection(path: Path, **options: int) -> RejectedRow:
-    (row,) = rows(path, **options)
+def only_rejection(
+    path: Path, *, max_row_bytes: int = MAX_ROW_BYTES, model: ModelAdapter | None = None
+) -> RejectedRow:
+    (row,) = rows(path, max_row_bytes=max_row_bytes, model=model)
     assert isinstance(row, RejectedRow), row
     return row
 
