@@ -126,6 +126,11 @@ class Emulator:
     def stats(self) -> dict[str, Any]:
         return dict(httpx.get(f"{self.base_url}/__emulator/stats", timeout=10).json())
 
+    def calls(self) -> list[dict[str, Any]]:
+        """The emulator's record of its recent calls, oldest first (model, gateway, metadata,
+        log id, status, images)."""
+        return list(httpx.get(f"{self.base_url}/__emulator/calls", timeout=10).json())
+
     def configure(self, **config: object) -> None:
         httpx.post(f"{self.base_url}/__emulator/config", json=config, timeout=10).raise_for_status()
 
