@@ -176,9 +176,9 @@ attempts_table = Table(
     Column("request_id", String(100)),
 )
 
-#: Every image of a job whose model may return several for one call (jobs.models: `most_images`
-#: over 1), stored as `{batch}/{key}/{n}.{ext}`; the job's own row keeps the first one's facts
-#: too, so what reads one image per job reads such jobs unchanged.
+#: Every image of a job whose call returned several (stored as `{batch}/{key}/{n}.{ext}`); the
+#: job's own row keeps the first one's facts too, so what reads one image per job reads such jobs
+#: unchanged, and a job with one image has no rows here.
 job_images_table = Table(
     "job_images",
     metadata,
