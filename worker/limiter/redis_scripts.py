@@ -9,7 +9,11 @@ fractions surviving the trip.
 
 A gateway's state is one hash: `tat` (GCRA's theoretical arrival time of the next call),
 `factor` (the share of the configured rate in force), `factor_at` (when that factor was set; it
-recovers from then on), `cool_until`, `decreased_at` and `epoch` (bumped by each cool-down).
+recovers from then on), `cool_until`, `decreased_at`, `refused_at` (the last refusal that could
+lower the rate), `epoch` (bumped by each cool-down), and the gateway's health, which every
+worker reads to tell an over-rate 2009 from a bad token (`worker.gateway_health`):
+`succeeded_at` (the last success any worker wrote) and `refused_since` (the start of the current
+streak of refusals with no success between; 0 = none).
 """
 
 #: the time in microseconds: the caller's reading (ARGV[1]) if it gave one, else Redis' clock
@@ -67,7 +71,10 @@ return {best, math.floor(best_send - now), math.floor(best_send), best_epoch}
 )
 
 #: KEYS[1]: the gateway's state hash. ARGV: now_us, sent_at_us, cool_us, decrease, min_factor,
-#: recovery_per_us, ttl_ms. Extends the cool-down; lowers the rate once per slow-down (a 429 for
+#: recovery_per_us, ttl_ms, window_us, lowers (1 = a refusal about our rate, 0 = the provider's
+#: capacity, which never lowers it). Extends the cool-down. Lowers the rate only when a refusal
+#: repeats within one window: a call sent after the last refusal was noted was refused again, so
+#: the cool-down did not help and the limit is really lower; and once per slow-down (a refusal of
 #: a call sent before the last decrease says nothing about the new rate). Any change voids the
 #: reservations made so far (epoch + 1) and restarts the schedule after the cool-down.
 COOL_DOWN = (
@@ -76,21 +83,27 @@ COOL_DOWN = (
 local sent_at, cool = tonumber(ARGV[2]), tonumber(ARGV[3])
 local decrease, min_factor = tonumber(ARGV[4]), tonumber(ARGV[5])
 local recovery, ttl = tonumber(ARGV[6]), tonumber(ARGV[7])
+local window, lowers = tonumber(ARGV[8]), ARGV[9] == '1'
 local key = KEYS[1]
 local now = now_us()
 local state = redis.call('HMGET', key, 'tat', 'factor', 'factor_at', 'cool_until', 'epoch',
-                         'decreased_at')
+                         'decreased_at', 'refused_at')
 local cool_until = tonumber(state[4]) or 0
+local refused_at = tonumber(state[7]) or 0
 local changed = false
 if now + cool > cool_until then
   cool_until = now + cool
   changed = true
 end
-if sent_at > (tonumber(state[6]) or 0) then
-  local factor = math.max(min_factor, current_factor(state, now, recovery) * decrease)
-  redis.call('HSET', key, 'factor', tostring(factor), 'factor_at', cool_until,
-             'decreased_at', now)
-  changed = true
+if lowers and sent_at > refused_at then
+  local repeated = refused_at > 0 and now - refused_at <= window
+  if repeated and sent_at > (tonumber(state[6]) or 0) then
+    local factor = math.max(min_factor, current_factor(state, now, recovery) * decrease)
+    redis.call('HSET', key, 'factor', tostring(factor), 'factor_at', cool_until,
+               'decreased_at', now)
+    changed = true
+  end
+  redis.call('HSET', key, 'refused_at', now)
 end
 if changed then
   redis.call('HSET', key, 'cool_until', cool_until, 'tat', cool_until,
@@ -98,6 +111,35 @@ if changed then
 end
 redis.call('PEXPIRE', key, math.max(ttl, math.floor((cool_until - now) / 1000) + ttl))
 return changed and 1 or 0
+"""
+)
+
+#: KEYS[1]: the gateway's state hash. ARGV: now_us, ttl_ms. A call through it succeeded: the
+#: streak of refusals, if any, is over.
+NOTE_SUCCESS = (
+    _NOW_US
+    + """
+local now = now_us()
+redis.call('HSET', KEYS[1], 'succeeded_at', now, 'refused_since', 0)
+redis.call('PEXPIRE', KEYS[1], math.max(tonumber(ARGV[2]), redis.call('PTTL', KEYS[1])))
+return now
+"""
+)
+
+#: KEYS[1]: the gateway's state hash. ARGV: now_us, ttl_ms. A call through it was refused: starts
+#: the streak of refusals unless one is running; returns {now_us, succeeded_at, refused_since}.
+NOTE_REFUSAL = (
+    _NOW_US
+    + """
+local now = now_us()
+local state = redis.call('HMGET', KEYS[1], 'succeeded_at', 'refused_since')
+local since = tonumber(state[2]) or 0
+if since == 0 then
+  since = now
+  redis.call('HSET', KEYS[1], 'refused_since', since)
+end
+redis.call('PEXPIRE', KEYS[1], math.max(tonumber(ARGV[2]), redis.call('PTTL', KEYS[1])))
+return {now, tonumber(state[1]) or 0, since}
 """
 )
 
