@@ -15,9 +15,9 @@ from starlette.routing import Route
 from emulator.calls import check_credentials, generated_image, read_call
 from emulator.config import EmulatorConfig
 from emulator.control import control_routes
-from emulator.faults import FaultKind, fault_response
+from emulator.faults import FaultKind, fault_response, over_rate_answer
 from emulator.images import CDN_PREFIX, ImageRef
-from emulator.responses import capacity_exceeded, image_answer
+from emulator.responses import image_answer
 from emulator.state import EmulatorState
 
 GATEWAY_HEADER = "cf-aig-gateway-id"
@@ -69,7 +69,8 @@ async def _answer(request: Request, state: EmulatorState) -> _Outcome:
         return _Outcome(refused)
     retry_after = state.limiter.admit(request.headers.get(GATEWAY_HEADER) or DEFAULT_GATEWAY)
     if retry_after is not None:
-        return _Outcome(capacity_exceeded(retry_after), rate_limited=True)
+        answer = over_rate_answer(config.rate_limit_answer, retry_after)
+        return _Outcome(answer, rate_limited=True)
     spec = read_call(await request.body(), config)
     if isinstance(spec, Response):
         return _Outcome(spec)
