@@ -278,11 +278,10 @@ def test_a_longer_retry_after_extends_the_cool_down(open_backend: OpenBackend) -
 
 
 def refuse_again_after_cooling(limiter: LimiterBackend, clock: FakeClock, cool_s: float) -> None:
-    """A call sent after the last cool-down, refused in turn: the limit is really lower."""
+    """A call sent once the last cool-down is over, refused in its turn (with `cool_s` asked)."""
     refused = limiter.reserve()
     clock.advance(refused.wait_s)
     limiter.cool_down(refused.gateway, refused.send_at_us, cool_s)
-    clock.advance(cool_s)
 
 
 def gap_s(limiter: LimiterBackend) -> float:
@@ -304,11 +303,13 @@ def test_a_refusal_more_than_a_window_after_the_last_is_lone_again(
 ) -> None:
     limiter, clock, pacing = open_backend()
     refuse_again_after_cooling(limiter, clock, 0.5)
-    clock.advance(pacing.window_us / 1e6)
+    clock.advance(0.5 + pacing.window_us / 1e6)
 
     refuse_again_after_cooling(limiter, clock, 0.5)
 
-    assert gap_s(limiter) == pytest.approx(interval_s(pacing))
+    first, second = limiter.reserve(), limiter.reserve()
+    assert first.wait_s == pytest.approx(0.5)  # as brief a cool-down as the first
+    assert second.wait_s - first.wait_s == pytest.approx(interval_s(pacing))
 
 
 def test_refusals_of_calls_in_flight_when_the_first_was_noted_are_the_same_refusal(
@@ -349,11 +350,32 @@ def test_refusals_of_calls_sent_before_the_slow_down_do_not_slow_it_again(
     assert gap_s(limiter) == pytest.approx(2 * interval_s(pacing))
 
 
-def test_a_refusal_of_a_call_sent_at_the_lowered_rate_halves_it_again(
+def test_each_repeat_doubles_the_cool_down_up_to_a_window(open_backend: OpenBackend) -> None:
+    limiter, clock, _ = open_backend("100/10s")
+    cool_downs = []
+    for _ in range(6):
+        refuse_again_after_cooling(limiter, clock, 1.0)
+        cool_downs.append(round(limiter.reserve().wait_s, 2))
+
+    # capped at the window (10 s); a refusal a whole window after the last is lone again
+    assert cool_downs == [1.0, 2.0, 4.0, 8.0, 10.0, 1.0]
+
+
+def test_refusals_within_a_window_of_a_decrease_do_not_lower_it_again(
+    open_backend: OpenBackend,
+) -> None:
+    limiter, clock, pacing = open_backend("100/10s")
+    for _ in range(3):  # halved by the second; the third comes 2 s after it, in its window
+        refuse_again_after_cooling(limiter, clock, 1.0)
+
+    assert gap_s(limiter) == pytest.approx(2 * interval_s(pacing))
+
+
+def test_a_refusal_a_window_after_a_decrease_at_the_lowered_rate_halves_it_again(
     open_backend: OpenBackend,
 ) -> None:
     limiter, clock, pacing = open_backend()
-    for _ in range(3):
+    for _ in range(3):  # 0.5 s, then 1 s (doubled, a window): the third is a window later
         refuse_again_after_cooling(limiter, clock, 0.5)
 
     assert gap_s(limiter) == pytest.approx(4 * interval_s(pacing))
@@ -375,9 +397,9 @@ def test_repeated_refusals_without_retry_after_never_drop_the_rate_below_the_flo
 def test_the_rate_climbs_back_after_the_cool_down(open_backend: OpenBackend) -> None:
     limiter, clock, pacing = open_backend()
     refuse_again_after_cooling(limiter, clock, 0.5)
-    refuse_again_after_cooling(limiter, clock, 0.5)  # halved, and cooled down until now
+    refuse_again_after_cooling(limiter, clock, 0.5)  # halved, cooled down for 2 × 0.5 s
 
-    clock.advance(pacing.window_us / 1e6)  # one window after the cool-down ended
+    clock.advance(1.0 + pacing.window_us / 1e6)  # one window after the cool-down ended
 
     factor = 0.5 + RECOVERY_PER_WINDOW
     whole_us = math.floor(pacing.interval_us / factor)  # the schedule keeps whole microseconds
@@ -391,7 +413,8 @@ def test_the_rate_climbs_back_to_the_configured_one_and_no_further(
     for _ in range(10):  # down to the floor
         refuse_again_after_cooling(limiter, clock, 1.0)
 
-    clock.advance(10 * pacing.window_us / 1e6)  # 1/16 + 10 tenths would be more than all of it
+    # past the last cool-down (1 s), then ten windows: 1/16 + 10 tenths is more than all of it
+    clock.advance(1.0 + 10 * pacing.window_us / 1e6)
 
     assert gap_s(limiter) == pytest.approx(interval_s(pacing))
 

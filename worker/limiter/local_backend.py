@@ -26,6 +26,7 @@ class _GatewayState:
     cool_until: int = 0
     decreased_at: int = 0
     refused_at: int = 0
+    repeats: int = 0
     epoch: int = 0
     succeeded_at: int = 0
     refused_since: int = 0
@@ -90,20 +91,25 @@ class LocalBackend:
         with self._lock:
             now = self._now_us()
             state = self._states[gateway]
-            cool_until = now + round(seconds * MICROS)
-            changed = False
-            if cool_until > state.cool_until:
-                state.cool_until = cool_until
-                changed = True
+            window = self._pacing.window_us
+            cool = round(seconds * MICROS)
+            decreases = False
             if lowers and sent_at_us > state.refused_at:
-                repeated = state.refused_at > 0 and now - state.refused_at <= self._pacing.window_us
-                if repeated and sent_at_us > state.decreased_at:
-                    factor = state.current_factor(now, self._pacing.recovery_per_us)
-                    state.factor = max(MIN_RATE_FACTOR, factor * DECREASE_FACTOR)
-                    state.factor_at = state.cool_until
-                    state.decreased_at = now
-                    changed = True
+                repeated = state.refused_at > 0 and now - state.refused_at <= window
+                state.repeats = state.repeats + 1 if repeated else 0
+                settled = state.decreased_at == 0 or now - state.decreased_at >= window
+                decreases = repeated and settled and sent_at_us > state.decreased_at
                 state.refused_at = now
+                cool = min(cool * 2**state.repeats, max(cool, window))
+            changed = decreases
+            if now + cool > state.cool_until:
+                state.cool_until = now + cool
+                changed = True
+            if decreases:
+                factor = state.current_factor(now, self._pacing.recovery_per_us)
+                state.factor = max(MIN_RATE_FACTOR, factor * DECREASE_FACTOR)
+                state.factor_at = state.cool_until
+                state.decreased_at = now
             if changed:
                 state.tat = state.cool_until
                 state.epoch += 1
