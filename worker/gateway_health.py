@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Self
 
 from jobs.errors import AuthError, JobError, QuotaExceeded, RateLimited
 from jobs.redis_keys import DEFAULT_GATEWAY
@@ -58,7 +59,8 @@ class Thresholds:
     stuck_after_s: float
 
     @classmethod
-    def for_window(cls, window_s: float) -> "Thresholds":
+    def for_window(cls, window_s: float) -> Self:
+        """The spans for a limit of this window (SEEDREAM_RATE_LIMIT's; 60 s when unset)."""
         return cls(RECENT_SUCCESS_WINDOWS * window_s, STUCK_WINDOWS * window_s)
 
 
