@@ -5,6 +5,7 @@ accounts or models can share one Redis without sharing a limit.
 """
 
 import itertools
+import logging
 from collections.abc import Callable
 
 import redis
@@ -13,6 +14,8 @@ from jobs import redis_keys
 from worker.limiter import redis_scripts
 from worker.limiter.backend import GatewayRecord, Reservation
 from worker.limiter.pacing import DECREASE_FACTOR, MICROS, MIN_RATE_FACTOR, Pacing
+
+log = logging.getLogger(__name__)
 
 
 class RedisBackend:
@@ -87,9 +90,15 @@ class RedisBackend:
         )
 
     def note_success(self, gateway: str | None) -> None:
-        self._note_success(
-            keys=[self._key_of(gateway)], args=[self._now_us(), self._pacing.state_ttl_ms]
-        )
+        """Best effort: it is written after an image was paid for, so Redis going away here
+        must not lose that image; a missed note costs nothing, the next one comes a second
+        later."""
+        try:
+            self._note_success(
+                keys=[self._key_of(gateway)], args=[self._now_us(), self._pacing.state_ttl_ms]
+            )
+        except redis.RedisError as exc:
+            log.warning("could not note a success of gateway %s: %s", gateway, type(exc).__name__)
 
     def note_refusal(self, gateway: str | None) -> GatewayRecord:
         now_us, succeeded_at_us, refused_since_us = self._note_refusal(
