@@ -1,13 +1,16 @@
 """Limit use: how much of the provider's rate limit the fleet really uses, and never more.
 
     .venv/bin/python -m bench.limit_use [--jobs 1500] [--limit 600/60s] [--latency 3]
+        [--answer unauthorized]
 
 Starts the emulator enforcing `--limit` per gateway (with the given call latency), a private
 Redis and a throwaway PostgreSQL database, and runs the same batch through fleets of `worker`
 processes: configured with the emulator's limit (1 process, then 4), then configured at twice it
 (the limiter must find the real limit from the 429s). It samples the emulator's counters twice a
 second and prints a table: the steady rate (between 10 % and 90 % of the batch) over the limit,
-the most calls the emulator saw arrive in any window (refused ones included), and the 429s.
+the most calls the emulator saw arrive in any window (refused ones included), and the refusals.
+The emulator refuses over-rate calls as `--answer` says: by default AI Gateway's real 401/2009
+(`capacity`, 429/3040, is the provider's and never lowers the fleet's rate).
 """
 
 import argparse
@@ -150,6 +153,12 @@ def main() -> None:
     parser.add_argument("--limit", default="600/60s", help="the emulator's limit per gateway")
     parser.add_argument("--latency", type=float, default=3.0, help="seconds per API call")
     parser.add_argument("--jitter", type=float, default=0.5, help="uniform extra 0..jitter s")
+    parser.add_argument(
+        "--answer",
+        default="unauthorized",
+        choices=["unauthorized", "plain_429", "capacity"],
+        help="how the emulator refuses an over-rate call",
+    )
     args = parser.parse_args()
     limit = RateLimit.parse(args.limit)
     assert limit is not None, "the benchmark needs a limit to measure against"
@@ -166,7 +175,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         workdir = Path(tmp)
         emulator = stack.enter_context(running_emulator(workdir))
-        emulator.configure(latency_s=args.latency, jitter_s=args.jitter, rate_limit=str(limit))
+        emulator.configure(
+            latency_s=args.latency,
+            jitter_s=args.jitter,
+            rate_limit=str(limit),
+            rate_limit_answer=args.answer,
+        )
         for scenario in scenarios:
             with ExitStack() as per_run:
                 outcomes.append(
@@ -174,7 +188,7 @@ def main() -> None:
                 )
     print(
         f"\n{args.jobs} jobs, emulator limit {limit} per gateway, "
-        f"API latency {args.latency}+0..{args.jitter} s\n"
+        f"API latency {args.latency}+0..{args.jitter} s, over-rate answer {args.answer}\n"
     )
     print(HEADER)
     for outcome in outcomes:

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from emulator.calls import check_credentials, generated_images, read_call
 from emulator.config import EmulatorConfig
 from emulator.control import CONTROL_PREFIX, control_routes
-from emulator.faults import FaultKind, fault_response
+from emulator.faults import FaultKind, fault_response, over_rate_answer
 from emulator.gateway_headers import (
     INVALID_METADATA_CODE,
     LOG_ID_HEADER,
@@ -24,7 +24,7 @@ from emulator.gateway_headers import (
     read_gateway_headers,
 )
 from emulator.images import CDN_PREFIX, ImageRef
-from emulator.responses import capacity_exceeded, gateway_error, image_answer
+from emulator.responses import gateway_error, image_answer
 from emulator.state import EmulatorState
 from emulator.stats import CallRecord
 
@@ -88,7 +88,8 @@ async def _answer(request: Request, state: EmulatorState, headers: GatewayHeader
         return _Outcome(gateway_error(400, INVALID_METADATA_CODE, headers.problem))
     retry_after = state.limiter.admit(headers.gateway)
     if retry_after is not None:
-        return _Outcome(capacity_exceeded(retry_after), rate_limited=True)
+        answer = over_rate_answer(config.rate_limit_answer, retry_after)
+        return _Outcome(answer, rate_limited=True)
     model, call = read_call(await request.body(), config)
     if isinstance(call, Response):
         return _Outcome(call, model)

@@ -10,7 +10,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, field_validator
 
-from emulator.faults import FaultKind
+from emulator.faults import FaultKind, RateLimitAnswer
 from emulator.responses import ResponseForm
 from jobs.models import MODELS, model_named
 from jobs.rates import RateLimit
@@ -33,6 +33,8 @@ class EmulatorConfig(BaseModel):
     jitter_s: float = Field(default=0.0, ge=0)
     #: per gateway; None = no limit
     rate_limit: RateLimit | None = None
+    #: how that limit refuses a call: 429/3040 (default), or 401/2009 as a real AI Gateway does
+    rate_limit_answer: RateLimitAnswer = RateLimitAnswer.capacity
     #: probability of each fault kind per accepted call; together at most 1
     faults: dict[FaultKind, float] = Field(default_factory=dict)
     #: how long a `hang` fault stays silent before its 504

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from emulator.calls import describe_validation_error
+from emulator.faults import FaultKind
 from emulator.state import EmulatorState
 
 CONTROL_PREFIX = "/__emulator"
@@ -24,6 +25,7 @@ def control_routes() -> list[Route]:
         Route(f"{CONTROL_PREFIX}/reset", reset, methods=["POST"]),
         Route(f"{CONTROL_PREFIX}/config", show_config, methods=["GET"]),
         Route(f"{CONTROL_PREFIX}/config", change_config, methods=["POST"]),
+        Route(f"{CONTROL_PREFIX}/inject", inject, methods=["POST"]),
     ]
 
 
@@ -66,3 +68,23 @@ async def change_config(request: Request) -> JSONResponse:
         return JSONResponse({"error": describe_validation_error(exc)}, status_code=400)
     state.configure(config)
     return JSONResponse(config.public())
+
+
+async def inject(request: Request) -> JSONResponse:
+    """`{"kind": "gateway_429", "count": 1}`: the next `count` calls suffer that fault (a stray
+    refusal at a chosen moment, which a probability cannot place); 400 names a bad field."""
+    try:
+        body = json.loads(await request.body())
+        kind = FaultKind(body["kind"])
+        count = body.get("count", 1)
+    except (ValueError, KeyError, TypeError) as exc:
+        known = ", ".join(FaultKind)
+        return JSONResponse(
+            {"error": f'expected {{"kind": one of {known}, "count": n}} ({exc!r})'},
+            status_code=400,
+        )
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        return JSONResponse({"error": "count must be a whole number >= 1"}, status_code=400)
+    state = _state(request)
+    state.inject(kind, count)
+    return JSONResponse({"kind": kind.value, "pending": len(state.injected)})

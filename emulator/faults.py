@@ -23,6 +23,18 @@ MODERATION_MESSAGE = (
 )
 #: a JSON answer cut short, as a proxy dropping the connection mid-body leaves it
 MALFORMED_BODY = b'{"state": "Completed", "result": {"image": "https://'
+#: AI Gateway's answer to an over-rate call, exactly as it sends it: `error` a list, the code
+#: twice, a 401 that says "Unauthorized" though the token is fine
+OVER_RATE_BODY = {
+    "success": False,
+    "result": [],
+    "error": [{"code": 2009, "message": "Unauthorized"}],
+    "name": "AiGatewayError",
+    "httpCode": 401,
+    "internalCode": 2009,
+}
+#: a spent gateway's 429 (Cloudflare documents the status, not the wording; this is our guess)
+SPEND_LIMIT_MESSAGE = "Gateway spend limit exceeded: the budget for this window is used up."
 
 
 class FaultKind(StrEnum):
@@ -50,6 +62,23 @@ class FaultKind(StrEnum):
     non_image = "non_image"
     #: 500 v4 envelope whose `errors` is an object, not a list
     errors_object = "errors_object"
+    #: 401 / 2009, AI Gateway's answer to an over-rate call (OVER_RATE_BODY)
+    over_rate = "over_rate"
+    #: 429 whose message names a spend limit: the gateway's budget is used up
+    spend_limit = "spend_limit"
+    #: 429 with no code, no Retry-After: a gateway's rate limit as a proxy or gateway says it
+    gateway_429 = "gateway_429"
+
+
+class RateLimitAnswer(StrEnum):
+    """How the emulator's own rate limit refuses an over-rate call."""
+
+    #: 429 / 3040 with Retry-After (the emulator's default, as it always answered)
+    capacity = "capacity"
+    #: 401 / 2009, OVER_RATE_BODY: what a real AI Gateway answers
+    unauthorized = "unauthorized"
+    #: 429 with no code, with Retry-After
+    plain_429 = "plain_429"
 
 
 def draw_fault(rng: random.Random, probabilities: Mapping[FaultKind, float]) -> FaultKind | None:
@@ -105,6 +134,17 @@ _FAULT_ANSWERS: dict[FaultKind, Callable[[], Response]] = {
         MALFORMED_BODY, status_code=200, media_type="application/json"
     ),
     FaultKind.errors_object: _errors_object,
+    FaultKind.over_rate: lambda: JSONResponse(OVER_RATE_BODY, status_code=401),
+    FaultKind.spend_limit: lambda: JSONResponse(
+        {
+            "success": False,
+            "error": [{"message": SPEND_LIMIT_MESSAGE}],
+            "name": "AiGatewayError",
+            "httpCode": 429,
+        },
+        status_code=429,
+    ),
+    FaultKind.gateway_429: lambda: _plain_429(None),
 }
 
 
@@ -114,3 +154,22 @@ def fault_response(kind: FaultKind) -> Response:
     if answer is None:
         raise ValueError(f"{kind} is answered with an image, not an error")
     return answer()
+
+
+def over_rate_answer(answer: RateLimitAnswer, retry_after: int) -> Response:
+    """The emulator's own limit refusing a call, in the form `answer` names (the 401 carries no
+    Retry-After: a real gateway's does not say)."""
+    headers = {"Retry-After": str(retry_after)}
+    match answer:
+        case RateLimitAnswer.capacity:
+            return capacity_exceeded(retry_after)
+        case RateLimitAnswer.unauthorized:
+            return JSONResponse(OVER_RATE_BODY, status_code=401)
+        case RateLimitAnswer.plain_429:
+            return _plain_429(headers)
+
+
+def _plain_429(headers: dict[str, str] | None) -> Response:
+    return JSONResponse(
+        {"success": False, "error": "Too Many Requests"}, status_code=429, headers=headers
+    )

@@ -5,6 +5,7 @@ loop (only image drawing goes to threads, and it touches none of this), so no lo
 """
 
 import random
+from collections import deque
 from typing import Any
 
 from emulator.config import EmulatorConfig
@@ -21,6 +22,8 @@ class EmulatorState:
         self.stats = Stats()
         self.limiter = SlidingWindowLimiter(config.rate_limit)
         self.rng = random.Random(config.seed)
+        #: faults the next calls suffer, in order (`POST /__emulator/inject`)
+        self.injected: deque[FaultKind] = deque()
 
     def configure(self, config: EmulatorConfig) -> None:
         """Switch to `config`. The draws restart from its seed; a changed limit starts empty."""
@@ -33,6 +36,7 @@ class EmulatorState:
         """Zero the counters, empty the rate windows and restart the draws from the seed."""
         self.stats.reset()
         self.limiter.clear()
+        self.injected.clear()
         self.rng.seed(self.config.seed)
 
     def latency(self) -> float:
@@ -40,8 +44,14 @@ class EmulatorState:
         jitter = self.rng.uniform(0.0, self.config.jitter_s) if self.config.jitter_s else 0.0
         return self.config.latency_s + jitter
 
+    def inject(self, kind: FaultKind, count: int) -> None:
+        """The next `count` calls suffer `kind`, whatever the probabilities say."""
+        self.injected.extend([kind] * count)
+
     def draw_fault(self) -> FaultKind | None:
-        """The fault the next accepted call suffers, if any."""
+        """The fault the next accepted call suffers, if any: an injected one first."""
+        if self.injected:
+            return self.injected.popleft()
         return draw_fault(self.rng, self.config.faults)
 
     def snapshot(self) -> dict[str, Any]:

@@ -10,8 +10,10 @@ JobError
 └── FinalError          recorded and not retried
     ├── InvalidInput        invalid_input   400 / 5006 / 3003 / 5004, unknown model, 413
     ├── ContentPolicy       content_policy  prompt or image refused by moderation
-    ├── AuthError           auth            401 / 403, bad token, blocked account      (pauses)
-    ├── QuotaExceeded       quota           daily allocation or spend limit, 402       (pauses)
+    ├── AuthError           auth            401 / 403 / 3023, bad token, 2009s with no
+    │                                       success for minutes                        (pauses)
+    ├── QuotaExceeded       quota           daily allocation or spend limit, 402, a
+    │                                       gateway refusing everything for long       (pauses)
     ├── BadImage            bad_image       the provider's bytes are not an image we accept
     └── ProgramError        internal        a bug in the worker: another attempt would repeat it
 
@@ -57,11 +59,21 @@ class JobError(Exception):
     #: True when the same request may well succeed later
     retryable: ClassVar[bool]
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        provider_code: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         #: seconds the provider asked us to wait (`Retry-After`), when it said so
         self.retry_after = retry_after
+        #: the provider's numeric error code that decided the class (2009, 3040, ...), if any:
+        #: the limiter tells a capacity 429 (3040) from a rate 429, and an over-rate 2009 from a
+        #: bad token, by it
+        self.provider_code = provider_code
 
 
 class TransientError(JobError):

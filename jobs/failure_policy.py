@@ -50,12 +50,9 @@ class Decision:
     state: JobState
     #: seconds until the job is due again; None unless it is retried
     retry_in: float | None = None
-
-    @property
-    def counts_attempt(self) -> bool:
-        """False when the attempt says nothing about the job (a pause): it is not counted
-        against the job's attempt limit."""
-        return self.verdict is not Verdict.pause
+    #: False when the attempt says nothing about the job (a pause, a rate limit): it is not
+    #: counted against the job's attempt limit
+    counts_attempt: bool = True
 
     @property
     def pauses_batch(self) -> bool:
@@ -66,6 +63,10 @@ def decide_failure(failed: FailedAttempt, *, max_attempts: int, retry_in: float)
     """The rule, in order:
 
     * `auth` or `quota`: pause the batch; the job waits for `resume`, its attempt not counted.
+    * `rate_limited`: retried, its attempt not counted. A refusal of our rate says nothing about
+      the job, and counting it let a spent gateway burn every job's attempts and fail the
+      batch; a gateway that refuses everything for minutes pauses the batch instead
+      (`worker.gateway_health`), which is the backstop against retrying for ever.
     * a retryable error with attempts left: the job waits `retry_in` seconds, as `generated`
       when its image is paid for (so only the upload is redone), unless its batch was cancelled
       and it has no image yet: then it is cancelled.
@@ -73,7 +74,11 @@ def decide_failure(failed: FailedAttempt, *, max_attempts: int, retry_in: float)
     """
     waiting = JobState.generated if failed.paid else JobState.queued
     if failed.error_class.pauses_batch:
-        return Decision(Verdict.pause, waiting)
+        return Decision(Verdict.pause, waiting, counts_attempt=False)
+    if failed.error_class is ErrorClass.rate_limited and failed.retryable:
+        if failed.batch_cancelled and not failed.paid:
+            return Decision(Verdict.cancel, JobState.cancelled)
+        return Decision(Verdict.retry, waiting, retry_in, counts_attempt=False)
     if failed.retryable and failed.counted_attempts < max_attempts:
         if failed.batch_cancelled and not failed.paid:
             return Decision(Verdict.cancel, JobState.cancelled)

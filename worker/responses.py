@@ -8,25 +8,41 @@ Failures come in four shapes and all are read into (code, message) pairs:
 
     {"success": false, "errors": [{"code": 3040, "message": "..."}]}    errors may be one object
     {"state": "Failed", "error": {"code": "provider_unavailable", "message": "..."}}
-    {"name": "AiGatewayError", "internalCode": 2009, "message": "..."}
+    {"name": "AiGatewayError", "internalCode": 2009, "message": "..."}  error may be a list
     {"error": {"code": "internal_error", "message": "4006: ..."}}       the code leads the message
 
+AI Gateway refuses an over-rate call with exactly `{"success": false, "result": [], "error":
+[{"code": 2009, "message": "Unauthorized"}], "name": "AiGatewayError", "httpCode": 401,
+"internalCode": 2009}`: `error` as a list, the code twice (read once). `httpCode` repeats the
+status; the status on the wire wins when both are failures (a proxy between us and Cloudflare
+that turned a 429 into a 502 has the later word, and a wrapped 5xx is retried either way), and
+`httpCode` stands in for it only when the wire says 2xx but the body failed, where it is the only
+failure status there is.
+
 A numeric code decides first, whatever the status (a 200 can carry 4006); moderation wording turns
-what would be invalid input (or a failed 200) into a refusal; otherwise the status decides:
+what would be invalid input (or a failed 200) into a refusal; spend-limit wording turns a 429 into
+a quota (a spend limit lifts when its window resets, never by retrying); otherwise the status
+decides:
 
     code or status                      class            raised           retried
     3036, 4006                          quota            QuotaExceeded    no, pause the batch
-    2009, 3023                          auth             AuthError        no, stop the fleet
-    3040                                rate_limited     RateLimited      yes, fleet-wide back-off
+    2009                                auth (*)         AuthError        no, pause the batch
+    3023                                auth             AuthError        no, pause the batch
+    3040                                rate_limited     RateLimited      yes, brief cool-down
     3007, 3008                          timeout          ProviderTimeout  yes
     5006 3003 5004 5007 3042 3006       invalid_input    InvalidInput     no
     moderation wording                  content_policy   ContentPolicy    no
+    429 with spend-limit/budget wording quota            QuotaExceeded    no, pause the batch
     429                                 rate_limited     RateLimited      yes, fleet-wide back-off
     402                                 quota            QuotaExceeded    no
     408                                 timeout          ProviderTimeout  yes
     401, 403                            auth             AuthError        no
     other 4xx (400, 404, 413, ...)      invalid_input    InvalidInput     no
     5xx, failed or malformed 2xx, 3xx   server_error     ServerError      yes
+
+(*) AI Gateway answers an over-rate call with 2009 too. This module cannot tell the two apart; it
+raises AuthError carrying `provider_code` 2009, and `worker.gateway_health` decides with the
+fleet's record of the gateway: a 2009 while calls recently succeeded is a rate limit.
 
 `Retry-After` (seconds or an HTTP-date) rides on whatever is raised, so the caller can honour it.
 """
@@ -68,7 +84,7 @@ _BY_CODE: dict[int, type[JobError]] = {
     code: error
     for codes, error in (
         ((3036, 4006), QuotaExceeded),
-        ((2009, 3023), AuthError),
+        ((2009, 3023), AuthError),  # 2009: see worker.gateway_health
         ((3040,), RateLimited),
         ((3007, 3008), ProviderTimeout),
         ((5006, 3003, 5004, 5007, 3042, 3006), InvalidInput),
@@ -84,6 +100,9 @@ _BY_STATUS: dict[int, type[JobError]] = {
 }
 #: "4006: you have used up your daily free allocation" carries its code in the message
 _LEADING_CODE = re.compile(r"^\s*(\d{4,5})\s*:")
+#: what a spend limit's 429 says (Cloudflare documents the 429, not its wording): a budget that
+#: lifts when its window resets, so retrying only burns attempts
+_SPEND_LIMIT = re.compile(r"spend[\s_-]*limit|budget", re.IGNORECASE)
 _MODERATION = re.compile(
     r"moderat|flagged|sensitive|content[\s_-]*policy|safety|nsfw|unsafe|inappropriate",
     re.IGNORECASE,
@@ -151,8 +170,7 @@ def parse_response(
         if not problems:
             message = f"HTTP {status}: malformed response: {_snippet(body)}"
             raise ServerError(message, retry_after=retry_after)
-    error = _classify(status, problems)
-    raise error(_describe(status, problems, body), retry_after=retry_after)
+    raise _failure(status, doc, problems, body, retry_after)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -212,22 +230,27 @@ def _image(value: str) -> ProviderImage:
 
 
 def _problems(doc: dict[str, Any]) -> list[_Problem]:
-    """Every error the body reports, from whichever of the four shapes it uses."""
-    errors = doc.get("errors")
-    entries = list(errors) if isinstance(errors, list) else [errors]
-    entries.append(doc.get("error"))
+    """Every error the body reports, from whichever of the four shapes it uses (`errors` and
+    `error` each a list, one object or a string); a code the body repeats with no message of its
+    own (AiGatewayError's `internalCode` beside `error: [{"code": 2009, ...}]`) is read once."""
+    entries = [*_entries(doc.get("errors")), *_entries(doc.get("error"))]
     if "internalCode" in doc or "message" in doc:
         entries.append(doc)
-    problems = []
+    problems: list[_Problem] = []
     for entry in entries:
         if isinstance(entry, str) and entry.strip():
             problems.append(_Problem(None, entry))
         elif isinstance(entry, dict):
             code = entry.get("code", entry.get("internalCode"))
-            message = entry.get("message") or ""
-            if code is not None or message:
-                problems.append(_Problem(code, str(message)))
+            message = str(entry.get("message") or "")
+            repeated = not message and any(str(p.code) == str(code) for p in problems)
+            if (code is not None or message) and not repeated:
+                problems.append(_Problem(code, message))
     return problems
+
+
+def _entries(value: object) -> list[object]:
+    return list(value) if isinstance(value, list) else [value]
 
 
 def _numeric_codes(problems: list[_Problem]) -> set[int]:
@@ -243,17 +266,44 @@ def _numeric_codes(problems: list[_Problem]) -> set[int]:
     return codes
 
 
-def _classify(status: int, problems: list[_Problem]) -> type[JobError]:
+def _failure(
+    status: int,
+    doc: dict[str, Any] | None,
+    problems: list[_Problem],
+    body: bytes,
+    retry_after: float | None,
+) -> JobError:
+    """The JobError for a failed answer, carrying the provider's deciding code."""
+    status = _failure_status(status, doc)
+    error, code = _classify(status, problems)
+    return error(_describe(status, problems, body), retry_after=retry_after, provider_code=code)
+
+
+def _failure_status(status: int, doc: dict[str, Any] | None) -> int:
+    """The status a failure is judged by: the wire's, unless it says 2xx and the body's
+    `httpCode` names a failure (see the module's docstring for why the wire wins otherwise)."""
+    reported = doc.get("httpCode") if doc is not None else None
+    if 200 <= status < 300 and isinstance(reported, int) and 400 <= reported < 600:
+        return reported
+    return status
+
+
+def _classify(status: int, problems: list[_Problem]) -> tuple[type[JobError], int | None]:
+    """The class the table gives, and the code that decided it (or the first code there is)."""
     codes = _numeric_codes(problems)
-    by_code = next((error for code, error in _BY_CODE.items() if code in codes), None)
+    deciding = next((code for code in _BY_CODE if code in codes), None)
+    code = deciding if deciding is not None else min(codes, default=None)
+    by_code = _BY_CODE.get(deciding) if deciding is not None else None
     if by_code is not None and by_code is not InvalidInput:
-        return by_code
+        return by_code, code
     if by_code is None:
         by_code = _BY_STATUS.get(status) or (InvalidInput if 400 <= status < 500 else ServerError)
+    if by_code is RateLimited and any(_SPEND_LIMIT.search(p.message) for p in problems):
+        return QuotaExceeded, code
     refusable = by_code is InvalidInput or 200 <= status < 300
     if refusable and any(_MODERATION.search(problem.message) for problem in problems):
-        return ContentPolicy
-    return by_code
+        return ContentPolicy, code
+    return by_code, code
 
 
 def _describe(status: int, problems: list[_Problem], body: bytes) -> str:

@@ -7,6 +7,7 @@ from typing import Any, cast
 import httpx
 import pytest
 
+from emulator.faults import OVER_RATE_BODY
 from tests.emulator.conftest import CallModel, Configure, Stats
 
 
@@ -40,6 +41,9 @@ def _v4_code(body: dict[str, Any]) -> int:
         ("failed_200", 200, lambda b: b["state"] == "Failed" and b["error"]["message"]),
         ("content_policy", 400, lambda b: "content moderation" in b["error"]["message"]),
         ("errors_object", 500, lambda b: b["success"] is False and isinstance(b["errors"], dict)),
+        ("over_rate", 401, lambda b: b == OVER_RATE_BODY),
+        ("spend_limit", 429, lambda b: "spend limit" in b["error"][0]["message"]),
+        ("gateway_429", 429, lambda b: b == {"success": False, "error": "Too Many Requests"}),
     ],
 )
 def test_a_fault_answers_in_its_status_and_shape_and_is_not_billed(

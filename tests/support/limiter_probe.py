@@ -2,7 +2,7 @@
 
     python -m tests.support.limiter_probe pace THREADS SECONDS OUT   # permits as fast as allowed
     python -m tests.support.limiter_probe hold SLOTS                 # hold slots until killed
-    python -m tests.support.limiter_probe refuse RETRY_AFTER         # one call, answered with a 429
+    python -m tests.support.limiter_probe refuse RETRY_AFTER [TIMES] # calls in turn, each a 429
 
 The limiter is built from the environment by `open_limiter`, exactly as a worker builds it, so the
 tests exercise the real settings, the real Redis scripts and one process per "worker".
@@ -55,9 +55,11 @@ def hold(limiter: Limiter, slots: int) -> None:
     time.sleep(3600)
 
 
-def refuse(limiter: Limiter, retry_after: float) -> None:
-    with limiter.permit() as permit:
-        limiter.rate_limited(permit, retry_after)
+def refuse(limiter: Limiter, retry_after: float, times: int) -> None:
+    """`times` calls, each sent after the last one's cool-down and refused in its turn."""
+    for _ in range(times):
+        with limiter.permit() as permit:
+            limiter.rate_limited(permit, retry_after)
     print("refused", flush=True)
 
 
@@ -69,7 +71,7 @@ def main(argv: list[str]) -> None:
     elif command == "hold":
         hold(limiter, int(args[0]))
     elif command == "refuse":
-        refuse(limiter, float(args[0]))
+        refuse(limiter, float(args[0]), int(args[1]) if len(args) > 1 else 1)
     else:
         raise SystemExit(f"unknown command {command!r}")
 

@@ -137,6 +137,12 @@ class Emulator:
     def reset(self) -> None:
         httpx.post(f"{self.base_url}/__emulator/reset", timeout=10).raise_for_status()
 
+    def inject(self, kind: str, count: int = 1) -> None:
+        """The next `count` calls answer with the fault `kind`."""
+        httpx.post(
+            f"{self.base_url}/__emulator/inject", json={"kind": kind, "count": count}, timeout=10
+        ).raise_for_status()
+
     def env(self) -> dict[str, str]:
         """The settings a client needs to talk to this emulator as if it were Cloudflare.
 

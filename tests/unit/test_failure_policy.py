@@ -13,9 +13,9 @@ from jobs.states import JobState
 MAX_ATTEMPTS = 5
 RETRY_IN = 8.0
 
-#: the worker reports errors of these classes as retryable (lost connections among `internal`)
+#: the worker reports errors of these classes as retryable (lost connections among `internal`);
+#: `rate_limited` is retryable too but never counted (its own rows below)
 RETRYABLE = [
-    ErrorClass.rate_limited,
     ErrorClass.server_error,
     ErrorClass.timeout,
     ErrorClass.storage,
@@ -35,8 +35,10 @@ RETRY_QUEUED = Decision(Verdict.retry, JobState.queued, RETRY_IN)
 RETRY_GENERATED = Decision(Verdict.retry, JobState.generated, RETRY_IN)
 FAILED = Decision(Verdict.fail, JobState.failed)
 CANCELLED = Decision(Verdict.cancel, JobState.cancelled)
-PAUSED_QUEUED = Decision(Verdict.pause, JobState.queued)
-PAUSED_GENERATED = Decision(Verdict.pause, JobState.generated)
+PAUSED_QUEUED = Decision(Verdict.pause, JobState.queued, counts_attempt=False)
+PAUSED_GENERATED = Decision(Verdict.pause, JobState.generated, counts_attempt=False)
+FREE_RETRY_QUEUED = Decision(Verdict.retry, JobState.queued, RETRY_IN, counts_attempt=False)
+FREE_RETRY_GENERATED = Decision(Verdict.retry, JobState.generated, RETRY_IN, counts_attempt=False)
 
 
 def failure(
@@ -72,6 +74,12 @@ CASES = [
     *[(failure(c, False), PAUSED_QUEUED) for c in PAUSING],
     *[(failure(c, False, MAX_ATTEMPTS), PAUSED_QUEUED) for c in PAUSING],
     *[(failure(c, False, paid=True), PAUSED_GENERATED) for c in PAUSING],
+    # a refusal of our rate says nothing about the job: retried, not counted, even at the limit
+    (failure(ErrorClass.rate_limited, True), FREE_RETRY_QUEUED),
+    (failure(ErrorClass.rate_limited, True, MAX_ATTEMPTS), FREE_RETRY_QUEUED),
+    (failure(ErrorClass.rate_limited, True, MAX_ATTEMPTS + 3), FREE_RETRY_QUEUED),
+    (failure(ErrorClass.rate_limited, True, MAX_ATTEMPTS, paid=True), FREE_RETRY_GENERATED),
+    (failure(ErrorClass.rate_limited, True, cancelled=True), CANCELLED),
     # a cancelled batch: a job with no image stops; a paid-for one is still stored
     (failure(ErrorClass.server_error, True, cancelled=True), CANCELLED),
     (failure(ErrorClass.worker_lost, True, cancelled=True), CANCELLED),
@@ -113,9 +121,10 @@ def test_a_failed_attempt_leads_to_what_the_table_says(
         (FAILED, True, False),
         (CANCELLED, True, False),
         (PAUSED_QUEUED, False, True),
+        (FREE_RETRY_QUEUED, False, False),
     ],
 )
-def test_only_a_pause_leaves_the_attempt_uncounted(
+def test_only_a_pause_or_a_rate_limit_leaves_the_attempt_uncounted(
     decision: Decision, counted: bool, pauses: bool
 ) -> None:
     assert (decision.counts_attempt, decision.pauses_batch) == (counted, pauses)

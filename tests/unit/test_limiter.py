@@ -12,7 +12,7 @@ from tests.support.generations import SEEDREAM_40, from_url
 from worker.cloudflare import CallMetadata, Generation
 from worker.limited_client import LimitedClient
 from worker.limiter import ModelLimiters
-from worker.limiter.backend import Reservation
+from worker.limiter.backend import GatewayRecord, Reservation
 from worker.limiter.limiter import Limiter
 from worker.limiter.pacing import DEFAULT_COOL_DOWN_S
 
@@ -27,6 +27,13 @@ class ScriptedBackend:
     free_slots: int = 1
     released: list[str] = field(default_factory=list)
     waits_for_slot: int = 0
+    #: whether each cool-down may lower the rate
+    lowers: list[bool] = field(default_factory=list)
+    #: what `note_refusal` answers: a healthy fleet (a success a second before the refusal)
+    record: GatewayRecord = field(
+        default_factory=lambda: GatewayRecord(10_000_000, 9_000_000, 10_000_000)
+    )
+    successes: list[str | None] = field(default_factory=list)
 
     def reserve(self) -> Reservation:
         return self.reservations.pop(0)
@@ -34,8 +41,17 @@ class ScriptedBackend:
     def epoch(self, gateway: str | None) -> int:
         return self.epochs.pop(0)
 
-    def cool_down(self, gateway: str | None, sent_at_us: int, seconds: float) -> None:
+    def cool_down(
+        self, gateway: str | None, sent_at_us: int, seconds: float, *, lowers: bool = True
+    ) -> None:
         self.cool_downs.append((gateway, sent_at_us, seconds))
+        self.lowers.append(lowers)
+
+    def note_success(self, gateway: str | None) -> None:
+        self.successes.append(gateway)
+
+    def note_refusal(self, gateway: str | None) -> GatewayRecord:
+        return self.record
 
     def take_slot(self, holder: str) -> bool:
         if self.free_slots:

@@ -222,7 +222,7 @@ def test_a_gateway_cooling_down_is_passed_over_while_the_others_keep_their_pace(
 # cool-down
 
 
-def test_a_429_pauses_the_gateway_for_its_retry_after_and_halves_its_rate(
+def test_a_lone_refusal_pauses_the_gateway_for_its_retry_after_and_keeps_its_rate(
     open_backend: OpenBackend,
 ) -> None:
     limiter, _, pacing = open_backend()
@@ -232,7 +232,7 @@ def test_a_429_pauses_the_gateway_for_its_retry_after_and_halves_its_rate(
     after = [limiter.reserve() for _ in range(2)]
 
     assert after[0].wait_s == pytest.approx(2.0)
-    assert after[1].wait_s - after[0].wait_s == pytest.approx(2 * interval_s(pacing))
+    assert after[1].wait_s - after[0].wait_s == pytest.approx(interval_s(pacing))
     assert after[0].epoch == refused.epoch + 1
 
 
@@ -274,10 +274,45 @@ def test_a_longer_retry_after_extends_the_cool_down(open_backend: OpenBackend) -
     assert limiter.reserve().wait_s == pytest.approx(10.0)
 
 
-# halving
+# halving: only when refusals repeat within a window
 
 
-def test_refusals_of_calls_sent_before_the_slow_down_do_not_slow_it_again(
+def refuse_again_after_cooling(limiter: LimiterBackend, clock: FakeClock, cool_s: float) -> None:
+    """A call sent once the last cool-down is over, refused in its turn (with `cool_s` asked)."""
+    refused = limiter.reserve()
+    clock.advance(refused.wait_s)
+    limiter.cool_down(refused.gateway, refused.send_at_us, cool_s)
+
+
+def gap_s(limiter: LimiterBackend) -> float:
+    first, second = limiter.reserve(), limiter.reserve()
+    return second.wait_s - first.wait_s
+
+
+def test_a_refusal_repeated_within_a_window_halves_the_rate(open_backend: OpenBackend) -> None:
+    limiter, clock, pacing = open_backend()
+    refuse_again_after_cooling(limiter, clock, 0.5)
+
+    refuse_again_after_cooling(limiter, clock, 0.5)
+
+    assert gap_s(limiter) == pytest.approx(2 * interval_s(pacing))
+
+
+def test_a_refusal_more_than_a_window_after_the_last_is_lone_again(
+    open_backend: OpenBackend,
+) -> None:
+    limiter, clock, pacing = open_backend()
+    refuse_again_after_cooling(limiter, clock, 0.5)
+    clock.advance(0.5 + pacing.window_us / 1e6)
+
+    refuse_again_after_cooling(limiter, clock, 0.5)
+
+    first, second = limiter.reserve(), limiter.reserve()
+    assert first.wait_s == pytest.approx(0.5)  # as brief a cool-down as the first
+    assert second.wait_s - first.wait_s == pytest.approx(interval_s(pacing))
+
+
+def test_refusals_of_calls_in_flight_when_the_first_was_noted_are_the_same_refusal(
     open_backend: OpenBackend,
 ) -> None:
     limiter, clock, pacing = open_backend()
@@ -286,39 +321,74 @@ def test_refusals_of_calls_sent_before_the_slow_down_do_not_slow_it_again(
 
     for refused in in_flight:
         limiter.cool_down(refused.gateway, refused.send_at_us, 1.0)
-    first, second = limiter.reserve(), limiter.reserve()
 
-    assert second.wait_s - first.wait_s == pytest.approx(2 * interval_s(pacing))
+    assert gap_s(limiter) == pytest.approx(interval_s(pacing))
 
 
-def test_a_refusal_of_a_call_sent_at_the_lowered_rate_halves_it_again(
+def test_capacity_refusals_never_lower_the_rate(open_backend: OpenBackend) -> None:
+    limiter, clock, pacing = open_backend()
+    for _ in range(3):
+        refused = limiter.reserve()
+        clock.advance(refused.wait_s)
+        limiter.cool_down(refused.gateway, refused.send_at_us, 0.5, lowers=False)
+        clock.advance(0.5)
+
+    assert gap_s(limiter) == pytest.approx(interval_s(pacing))
+
+
+def test_refusals_of_calls_sent_before_the_slow_down_do_not_slow_it_again(
     open_backend: OpenBackend,
 ) -> None:
     limiter, clock, pacing = open_backend()
-    refused = limiter.reserve()
-    limiter.cool_down(refused.gateway, refused.send_at_us, 1.0)
-    clock.advance(1.0)
-    sent_after = limiter.reserve()
+    refuse_again_after_cooling(limiter, clock, 0.5)
+    in_flight = [limiter.reserve() for _ in range(3)]
+    clock.advance(in_flight[-1].wait_s)  # all three have gone
 
-    limiter.cool_down(sent_after.gateway, sent_after.send_at_us, 1.0)
-    first, second = limiter.reserve(), limiter.reserve()
+    for refused in in_flight:  # the first halves; the others were sent before it did
+        limiter.cool_down(refused.gateway, refused.send_at_us, 0.5)
 
-    assert second.wait_s - first.wait_s == pytest.approx(4 * interval_s(pacing))
+    assert gap_s(limiter) == pytest.approx(2 * interval_s(pacing))
 
 
-def test_a_refusal_without_retry_after_still_cools_down_and_it_never_drops_below_the_floor(
+def test_each_repeat_doubles_the_cool_down_up_to_a_window(open_backend: OpenBackend) -> None:
+    limiter, clock, _ = open_backend("100/10s")
+    cool_downs = []
+    for _ in range(6):
+        refuse_again_after_cooling(limiter, clock, 1.0)
+        cool_downs.append(round(limiter.reserve().wait_s, 2))
+
+    # capped at the window (10 s); a refusal a whole window after the last is lone again
+    assert cool_downs == [1.0, 2.0, 4.0, 8.0, 10.0, 1.0]
+
+
+def test_refusals_within_a_window_of_a_decrease_do_not_lower_it_again(
+    open_backend: OpenBackend,
+) -> None:
+    limiter, clock, pacing = open_backend("100/10s")
+    for _ in range(3):  # halved by the second; the third comes 2 s after it, in its window
+        refuse_again_after_cooling(limiter, clock, 1.0)
+
+    assert gap_s(limiter) == pytest.approx(2 * interval_s(pacing))
+
+
+def test_a_refusal_a_window_after_a_decrease_at_the_lowered_rate_halves_it_again(
+    open_backend: OpenBackend,
+) -> None:
+    limiter, clock, pacing = open_backend()
+    for _ in range(3):  # 0.5 s, then 1 s (doubled, a window): the third is a window later
+        refuse_again_after_cooling(limiter, clock, 0.5)
+
+    assert gap_s(limiter) == pytest.approx(4 * interval_s(pacing))
+
+
+def test_repeated_refusals_without_retry_after_never_drop_the_rate_below_the_floor(
     open_backend: OpenBackend,
 ) -> None:
     limiter, clock, pacing = open_backend()
     for _ in range(10):
-        refused = limiter.reserve()
-        clock.advance(refused.wait_s)
-        limiter.cool_down(refused.gateway, refused.send_at_us, DEFAULT_COOL_DOWN_S)
-        clock.advance(DEFAULT_COOL_DOWN_S)
+        refuse_again_after_cooling(limiter, clock, DEFAULT_COOL_DOWN_S)
 
-    first, second = limiter.reserve(), limiter.reserve()
-
-    assert second.wait_s - first.wait_s == pytest.approx(interval_s(pacing) / MIN_RATE_FACTOR)
+    assert gap_s(limiter) == pytest.approx(interval_s(pacing) / MIN_RATE_FACTOR)
 
 
 # recovery
@@ -326,15 +396,14 @@ def test_a_refusal_without_retry_after_still_cools_down_and_it_never_drops_below
 
 def test_the_rate_climbs_back_after_the_cool_down(open_backend: OpenBackend) -> None:
     limiter, clock, pacing = open_backend()
-    refused = limiter.reserve()
-    limiter.cool_down(refused.gateway, refused.send_at_us, 1.0)
+    refuse_again_after_cooling(limiter, clock, 0.5)
+    refuse_again_after_cooling(limiter, clock, 0.5)  # halved, cooled down for 2 × 0.5 s
 
     clock.advance(1.0 + pacing.window_us / 1e6)  # one window after the cool-down ended
-    first, second = limiter.reserve(), limiter.reserve()
 
     factor = 0.5 + RECOVERY_PER_WINDOW
     whole_us = math.floor(pacing.interval_us / factor)  # the schedule keeps whole microseconds
-    assert second.wait_s - first.wait_s == pytest.approx(whole_us / 1e6)
+    assert gap_s(limiter) == pytest.approx(whole_us / 1e6)
 
 
 def test_the_rate_climbs_back_to_the_configured_one_and_no_further(
@@ -342,15 +411,52 @@ def test_the_rate_climbs_back_to_the_configured_one_and_no_further(
 ) -> None:
     limiter, clock, pacing = open_backend()
     for _ in range(10):  # down to the floor
-        refused = limiter.reserve()
-        clock.advance(refused.wait_s)
-        limiter.cool_down(refused.gateway, refused.send_at_us, 1.0)
-        clock.advance(1.0)
+        refuse_again_after_cooling(limiter, clock, 1.0)
 
-    clock.advance(10 * pacing.window_us / 1e6)  # 1/16 + 10 tenths would be more than all of it
-    first, second = limiter.reserve(), limiter.reserve()
+    # past the last cool-down (1 s), then ten windows: 1/16 + 10 tenths is more than all of it
+    clock.advance(1.0 + 10 * pacing.window_us / 1e6)
 
-    assert second.wait_s - first.wait_s == pytest.approx(interval_s(pacing))
+    assert gap_s(limiter) == pytest.approx(interval_s(pacing))
+
+
+# fleet health: each gateway's last success and refusal streak, shared by every worker
+
+
+def test_a_refusal_starts_a_streak_that_later_refusals_extend(open_backend: OpenBackend) -> None:
+    limiter, clock, _ = open_backend()
+    start = clock()
+    first = limiter.note_refusal(None)
+    clock.advance(7.0)
+
+    later = limiter.note_refusal(None)
+
+    assert first.refused_since_us == later.refused_since_us == round(start * 1e6)
+    assert later.now_us == round((start + 7.0) * 1e6)
+    assert later.succeeded_at_us == 0
+
+
+def test_a_success_any_worker_notes_ends_the_streak_for_every_worker(
+    open_backend: OpenBackend,
+) -> None:
+    one, clock, _ = open_backend()
+    other, _, _ = open_backend()
+    one.note_refusal(None)
+    clock.advance(3.0)
+
+    other.note_success(None)
+    clock.advance(2.0)
+    seen = one.note_refusal(None)
+
+    assert seen.succeeded_at_us == seen.now_us - 2_000_000
+    assert seen.refused_since_us == seen.now_us  # a new streak, begun by this refusal
+
+
+def test_each_gateway_keeps_its_own_record(open_backend: OpenBackend) -> None:
+    limiter, _, _ = open_backend(gateways=("g1", "g2"))
+    limiter.note_success("g1")
+
+    assert limiter.note_refusal("g2").succeeded_at_us == 0
+    assert limiter.note_refusal("g1").succeeded_at_us > 0
 
 
 # slots

@@ -76,3 +76,20 @@ def test_without_a_clock_the_scripts_go_by_redis_own(fresh_redis: str) -> None:
 
     assert 0 <= booked.send_at_us - (seconds * 1_000_000 + micros) < 1_000_000
     assert booked.wait_s == 0
+
+
+def test_a_success_noted_while_redis_is_gone_is_skipped_not_raised() -> None:
+    """It comes after an image was paid for: raising would lose that image."""
+    client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    backend = RedisBackend(
+        client,
+        namespace="test:gone",
+        gateways=(None,),
+        pacing=Pacing.for_limit(RateLimit.parse("10/1s")),
+        max_in_flight=None,
+        lease_s=30.0,
+    )
+    try:
+        backend.note_success(None)
+    finally:
+        client.close()

@@ -375,3 +375,80 @@ def test_retry_after_values(value: str | None, seconds: float | None) -> None:
     now = datetime(2015, 10, 21, 7, 28, tzinfo=UTC)
 
     assert parse_retry_after(value, now=now) == seconds
+
+
+# what AI Gateway really sends: `error` as a list, httpCode, spend limits, the deciding code
+
+#: AI Gateway's exact answer to an over-rate call
+OVER_RATE = {
+    "success": False,
+    "result": [],
+    "error": [{"code": 2009, "message": "Unauthorized"}],
+    "name": "AiGatewayError",
+    "httpCode": 401,
+    "internalCode": 2009,
+}
+
+
+def test_the_over_rate_answer_reads_error_as_a_list_and_its_code_once() -> None:
+    error = failure(401, OVER_RATE)
+
+    assert isinstance(error, AuthError)
+    assert error.provider_code == 2009
+    assert error.message == "HTTP 401 code 2009: Unauthorized"
+
+
+@pytest.mark.parametrize(
+    ("doc", "code"),
+    [
+        ({"error": [{"code": 3040, "message": "full"}, {"code": 5006, "message": "bad"}]}, 3040),
+        ({"error": ["a plain message"]}, None),
+        ({"errors": {"code": 3040, "message": "full"}}, 3040),
+        ({"errors": [{"code": "3040", "message": "full"}]}, 3040),
+        ({"error": {"code": "internal_error", "message": "4006: used up"}}, 4006),
+        ({"name": "AiGatewayError", "internalCode": 2009, "message": "Unauthorized"}, 2009),
+    ],
+)
+def test_every_shape_of_error_yields_its_deciding_code(doc: dict[str, Any], code: int) -> None:
+    assert failure(429, doc).provider_code == code
+
+
+def test_a_status_the_body_does_not_code_carries_no_provider_code() -> None:
+    assert failure(503, {"error": "down"}).provider_code is None
+
+
+def test_httpcode_stands_in_for_a_2xx_that_says_it_failed() -> None:
+    error = failure(200, {"success": False, "httpCode": 429, "error": [{"message": "slow down"}]})
+
+    assert isinstance(error, RateLimited)
+    assert error.message.startswith("HTTP 429")
+
+
+def test_the_wire_status_wins_over_a_disagreeing_httpcode() -> None:
+    error = failure(502, {"success": False, "httpCode": 429, "error": [{"message": "proxied"}]})
+
+    assert isinstance(error, ServerError)
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["Gateway spend limit exceeded", "spend_limit reached", "Your budget for this window is spent"],
+)
+def test_a_429_naming_a_spend_limit_is_quota(message: str) -> None:
+    error = failure(429, {"success": False, "error": [{"message": message}]})
+
+    assert isinstance(error, QuotaExceeded)
+
+
+def test_a_plain_429_without_a_code_is_rate_limited() -> None:
+    error = failure(429, {"success": False, "error": "Too Many Requests"})
+
+    assert isinstance(error, RateLimited)
+    assert error.provider_code is None
+
+
+def test_a_capacity_429_carries_3040() -> None:
+    error = failure(429, envelope(3040, "Capacity temporarily exceeded"))
+
+    assert isinstance(error, RateLimited)
+    assert error.provider_code == 3040

@@ -10,7 +10,7 @@ from jobs.redis_keys import limiter_namespace
 from worker.limiter.backend import LimiterBackend
 from worker.limiter.limiter import Limiter, Permit
 from worker.limiter.local_backend import LocalBackend
-from worker.limiter.pacing import Pacing
+from worker.limiter.pacing import MICROS, Pacing
 from worker.limiter.redis_backend import RedisBackend
 
 __all__ = ["Limiter", "ModelLimiters", "Permit", "open_limiter"]
@@ -61,4 +61,5 @@ def open_limiter(settings: Settings, scope: str) -> Limiter:
         backend,
         capped=settings.max_in_flight is not None,
         lease_s=settings.in_flight_lease_seconds,
+        window_s=pacing.window_us / MICROS,
     )

@@ -24,6 +24,19 @@ class Reservation:
     epoch: int
 
 
+@dataclass(frozen=True)
+class GatewayRecord:
+    """What the fleet knows of a gateway's health when one of its calls is refused (µs, on the
+    backend's clock): `worker.gateway_health` judges the refusal by it."""
+
+    now_us: int
+    #: the last success any worker noted; 0 = none while the state lived
+    succeeded_at_us: int
+    #: when the current streak of refusals with no success between began (this refusal's time
+    #: when it starts one)
+    refused_since_us: int
+
+
 class LimiterBackend(Protocol):
     """The shared state: each gateway's schedule and cool-down, and the in-flight slots."""
 
@@ -35,9 +48,20 @@ class LimiterBackend(Protocol):
         """The gateway's cool-down count now (compared with a reservation's after a wait)."""
         ...
 
-    def cool_down(self, gateway: str | None, sent_at_us: int, seconds: float) -> None:
+    def cool_down(
+        self, gateway: str | None, sent_at_us: int, seconds: float, *, lowers: bool = True
+    ) -> None:
         """The provider refused a call sent at `sent_at_us`: pause the gateway for `seconds`,
-        and lower its rate if that call was sent at the current rate."""
+        and lower its rate if refusals repeat within one window (and `lowers`: a capacity
+        refusal is the provider's, not about our rate) and that call went at the current rate."""
+        ...
+
+    def note_success(self, gateway: str | None) -> None:
+        """A call through the gateway succeeded: record when, and end any refusal streak."""
+        ...
+
+    def note_refusal(self, gateway: str | None) -> GatewayRecord:
+        """A call through the gateway was refused: start a refusal streak unless one runs."""
         ...
 
     def take_slot(self, holder: str) -> bool:

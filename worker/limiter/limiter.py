@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from worker.identity import lease_owner
-from worker.limiter.backend import LimiterBackend
-from worker.limiter.pacing import DEFAULT_COOL_DOWN_S
+from worker.limiter.backend import GatewayRecord, LimiterBackend
+from worker.limiter.pacing import DEFAULT_COOL_DOWN_S, UNLIMITED_WINDOW_S
 from worker.periodic import PeriodicThread
 
 #: the longest a thread waits for a released slot's wake-up before it looks again (a slot whose
@@ -45,9 +45,13 @@ class Limiter:
         *,
         capped: bool,
         lease_s: float,
+        window_s: float = UNLIMITED_WINDOW_S,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """`window_s` is the limit's window: what `worker.gateway_health` measures a gateway's
+        silence and refusal streaks in."""
         self._backend = backend
+        self.window_s = window_s
         self._capped = capped
         self._sleep = sleep
         self._held: set[str] = set()
@@ -66,10 +70,21 @@ class Limiter:
             if holder is not None:
                 self._release_slot(holder)
 
-    def rate_limited(self, permit: Permit, retry_after: float | None) -> None:
-        """The provider refused `permit`'s call with a 429: cool the gateway down, fleet-wide."""
+    def rate_limited(
+        self, permit: Permit, retry_after: float | None, *, lowers: bool = True
+    ) -> None:
+        """The provider refused `permit`'s call with a 429: cool the gateway down, fleet-wide,
+        and lower its rate if refusals repeat (`lowers` False: never, the provider is full)."""
         seconds = retry_after if retry_after is not None else DEFAULT_COOL_DOWN_S
-        self._backend.cool_down(permit.gateway, permit.sent_at_us, seconds)
+        self._backend.cool_down(permit.gateway, permit.sent_at_us, seconds, lowers=lowers)
+
+    def note_success(self, gateway: str | None) -> None:
+        """A call through `gateway` succeeded (fleet-wide record; callers throttle it)."""
+        self._backend.note_success(gateway)
+
+    def note_refusal(self, gateway: str | None) -> GatewayRecord:
+        """A call through `gateway` was refused: the fleet's record of it, streak included."""
+        return self._backend.note_refusal(gateway)
 
     def held_slots(self) -> list[str]:
         """The slots this process holds now (renewed so they do not expire under live calls)."""

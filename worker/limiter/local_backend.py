@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from worker.limiter.backend import Reservation
+from worker.limiter.backend import GatewayRecord, Reservation
 from worker.limiter.pacing import DECREASE_FACTOR, MICROS, MIN_RATE_FACTOR, Pacing
 
 
@@ -25,7 +25,11 @@ class _GatewayState:
     factor_at: int = 0
     cool_until: int = 0
     decreased_at: int = 0
+    refused_at: int = 0
+    repeats: int = 0
     epoch: int = 0
+    succeeded_at: int = 0
+    refused_since: int = 0
 
     def current_factor(self, now: int, recovery_per_us: float) -> float:
         if now > self.factor_at:
@@ -81,24 +85,48 @@ class LocalBackend:
         with self._lock:
             return self._states[gateway].epoch
 
-    def cool_down(self, gateway: str | None, sent_at_us: int, seconds: float) -> None:
+    def cool_down(
+        self, gateway: str | None, sent_at_us: int, seconds: float, *, lowers: bool = True
+    ) -> None:
         with self._lock:
             now = self._now_us()
             state = self._states[gateway]
-            cool_until = now + round(seconds * MICROS)
-            changed = False
-            if cool_until > state.cool_until:
-                state.cool_until = cool_until
+            window = self._pacing.window_us
+            cool = round(seconds * MICROS)
+            decreases = False
+            if lowers and sent_at_us > state.refused_at:
+                repeated = state.refused_at > 0 and now - state.refused_at <= window
+                state.repeats = state.repeats + 1 if repeated else 0
+                settled = state.decreased_at == 0 or now - state.decreased_at >= window
+                decreases = repeated and settled and sent_at_us > state.decreased_at
+                state.refused_at = now
+                cool = min(cool * 2**state.repeats, max(cool, window))
+            changed = decreases
+            if now + cool > state.cool_until:
+                state.cool_until = now + cool
                 changed = True
-            if sent_at_us > state.decreased_at:
+            if decreases:
                 factor = state.current_factor(now, self._pacing.recovery_per_us)
                 state.factor = max(MIN_RATE_FACTOR, factor * DECREASE_FACTOR)
                 state.factor_at = state.cool_until
                 state.decreased_at = now
-                changed = True
             if changed:
                 state.tat = state.cool_until
                 state.epoch += 1
+
+    def note_success(self, gateway: str | None) -> None:
+        with self._lock:
+            state = self._states[gateway]
+            state.succeeded_at = self._now_us()
+            state.refused_since = 0
+
+    def note_refusal(self, gateway: str | None) -> GatewayRecord:
+        with self._lock:
+            now = self._now_us()
+            state = self._states[gateway]
+            if state.refused_since == 0:
+                state.refused_since = now
+            return GatewayRecord(now, state.succeeded_at, state.refused_since)
 
     def take_slot(self, holder: str) -> bool:
         with self._lock:

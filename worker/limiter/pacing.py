@@ -18,14 +18,18 @@ from jobs.rates import RateLimit
 SAFETY_MARGIN_FRACTION = 0.01
 #: the least margin, for short windows where 1 % would be a few milliseconds
 MIN_SAFETY_MARGIN_S = 0.1
-#: a 429 multiplies the gateway's rate by this (the fleet backs off hard, as TCP does)...
+#: a refusal that repeats within one window multiplies the gateway's rate by this, at most once a
+#: window (the fleet backs off hard, as TCP does); a lone refusal (timing jitter put one call too
+#: many in a window) only cools the gateway down and leaves the rate alone...
 DECREASE_FACTOR = 0.5
 #: ...but never below this share of the configured rate
 MIN_RATE_FACTOR = 1 / 16
 #: after a cool-down the rate climbs back by this share of the configured rate per window
 RECOVERY_PER_WINDOW = 0.1
-#: how long the fleet cools down after a 429 that carried no Retry-After
-DEFAULT_COOL_DOWN_S = 5.0
+#: how long the fleet cools down after a 429 that carried no Retry-After: a sliding window frees a
+#: slot one interval after it filled (0.3 s at Cloudflare's 200/60s), so a second is enough for a
+#: lone refusal; each repeat doubles it (up to a window), and lowering the rate does the rest
+DEFAULT_COOL_DOWN_S = 1.0
 
 #: the window recovery is measured over when no limit is set (Cloudflare's)
 UNLIMITED_WINDOW_S = 60.0

@@ -5,14 +5,17 @@ accounts or models can share one Redis without sharing a limit.
 """
 
 import itertools
+import logging
 from collections.abc import Callable
 
 import redis
 
 from jobs import redis_keys
 from worker.limiter import redis_scripts
-from worker.limiter.backend import Reservation
+from worker.limiter.backend import GatewayRecord, Reservation
 from worker.limiter.pacing import DECREASE_FACTOR, MICROS, MIN_RATE_FACTOR, Pacing
+
+log = logging.getLogger(__name__)
 
 
 class RedisBackend:
@@ -42,6 +45,8 @@ class RedisBackend:
         self._first_gateway = itertools.cycle(range(len(gateways))).__next__
         self._reserve = client.register_script(redis_scripts.RESERVE)
         self._cool_down = client.register_script(redis_scripts.COOL_DOWN)
+        self._note_success = client.register_script(redis_scripts.NOTE_SUCCESS)
+        self._note_refusal = client.register_script(redis_scripts.NOTE_REFUSAL)
         self._take = client.register_script(redis_scripts.TAKE_SLOT)
         self._release = client.register_script(redis_scripts.RELEASE_SLOT)
         self._renew = client.register_script(redis_scripts.RENEW_SLOTS)
@@ -65,7 +70,9 @@ class RedisBackend:
     def epoch(self, gateway: str | None) -> int:
         return int(self._redis.hget(self._key_of(gateway), "epoch") or 0)
 
-    def cool_down(self, gateway: str | None, sent_at_us: int, seconds: float) -> None:
+    def cool_down(
+        self, gateway: str | None, sent_at_us: int, seconds: float, *, lowers: bool = True
+    ) -> None:
         pacing = self._pacing
         self._cool_down(
             keys=[self._key_of(gateway)],
@@ -77,8 +84,27 @@ class RedisBackend:
                 MIN_RATE_FACTOR,
                 pacing.recovery_per_us,
                 pacing.state_ttl_ms,
+                pacing.window_us,
+                1 if lowers else 0,
             ],
         )
+
+    def note_success(self, gateway: str | None) -> None:
+        """Best effort: it is written after an image was paid for, so Redis going away here
+        must not lose that image; a missed note costs nothing, the next one comes a second
+        later."""
+        try:
+            self._note_success(
+                keys=[self._key_of(gateway)], args=[self._now_us(), self._pacing.state_ttl_ms]
+            )
+        except redis.RedisError as exc:
+            log.warning("could not note a success of gateway %s: %s", gateway, type(exc).__name__)
+
+    def note_refusal(self, gateway: str | None) -> GatewayRecord:
+        now_us, succeeded_at_us, refused_since_us = self._note_refusal(
+            keys=[self._key_of(gateway)], args=[self._now_us(), self._pacing.state_ttl_ms]
+        )
+        return GatewayRecord(int(now_us), int(succeeded_at_us), int(refused_since_us))
 
     def take_slot(self, holder: str) -> bool:
         return bool(

@@ -9,7 +9,12 @@ fractions surviving the trip.
 
 A gateway's state is one hash: `tat` (GCRA's theoretical arrival time of the next call),
 `factor` (the share of the configured rate in force), `factor_at` (when that factor was set; it
-recovers from then on), `cool_until`, `decreased_at` and `epoch` (bumped by each cool-down).
+recovers from then on), `cool_until`, `decreased_at`, `refused_at` (the last refusal that could
+lower the rate), `repeats` (how many refusals in a row repeated it), `epoch` (bumped by each
+cool-down), and the gateway's health, which every worker reads to tell an over-rate 2009 from a
+bad token (`worker.gateway_health`):
+`succeeded_at` (the last success any worker wrote) and `refused_since` (the start of the current
+streak of refusals with no success between; 0 = none).
 """
 
 #: the time in microseconds: the caller's reading (ARGV[1]) if it gave one, else Redis' clock
@@ -67,30 +72,47 @@ return {best, math.floor(best_send - now), math.floor(best_send), best_epoch}
 )
 
 #: KEYS[1]: the gateway's state hash. ARGV: now_us, sent_at_us, cool_us, decrease, min_factor,
-#: recovery_per_us, ttl_ms. Extends the cool-down; lowers the rate once per slow-down (a 429 for
-#: a call sent before the last decrease says nothing about the new rate). Any change voids the
-#: reservations made so far (epoch + 1) and restarts the schedule after the cool-down.
+#: recovery_per_us, ttl_ms, window_us, lowers (1 = a refusal about our rate, 0 = the provider's
+#: capacity, which never lowers it). A refusal *repeats* when its call was sent after the last
+#: refusal was noted (so the cool-down did not help) and within one window of it; refusals of
+#: calls already in flight are that same refusal. A lone refusal only cools the gateway down for
+#: `cool_us`. Each repeat doubles the cool-down (up to a window: a full sliding window drains
+#: in one) and lowers the rate, at most once per window: the window after a decrease still
+#: holds calls sent at the old rate, so its refusals say nothing about the new one. Any change
+#: voids the reservations made so far (epoch + 1) and restarts the schedule after the cool-down.
 COOL_DOWN = (
     _CURRENT_FACTOR
     + """
 local sent_at, cool = tonumber(ARGV[2]), tonumber(ARGV[3])
 local decrease, min_factor = tonumber(ARGV[4]), tonumber(ARGV[5])
 local recovery, ttl = tonumber(ARGV[6]), tonumber(ARGV[7])
+local window, lowers = tonumber(ARGV[8]), ARGV[9] == '1'
 local key = KEYS[1]
 local now = now_us()
 local state = redis.call('HMGET', key, 'tat', 'factor', 'factor_at', 'cool_until', 'epoch',
-                         'decreased_at')
+                         'decreased_at', 'refused_at', 'repeats')
 local cool_until = tonumber(state[4]) or 0
-local changed = false
+local refused_at = tonumber(state[7]) or 0
+local repeats = tonumber(state[8]) or 0
+local decreased_at = tonumber(state[6]) or 0
+local decreases = false
+if lowers and sent_at > refused_at then
+  local repeated = refused_at > 0 and now - refused_at <= window
+  repeats = repeated and repeats + 1 or 0
+  local settled = decreased_at == 0 or now - decreased_at >= window
+  decreases = repeated and settled and sent_at > decreased_at
+  redis.call('HSET', key, 'refused_at', now, 'repeats', repeats)
+  cool = math.min(cool * 2 ^ repeats, math.max(cool, window))
+end
+local changed = decreases
 if now + cool > cool_until then
   cool_until = now + cool
   changed = true
 end
-if sent_at > (tonumber(state[6]) or 0) then
+if decreases then
   local factor = math.max(min_factor, current_factor(state, now, recovery) * decrease)
   redis.call('HSET', key, 'factor', tostring(factor), 'factor_at', cool_until,
              'decreased_at', now)
-  changed = true
 end
 if changed then
   redis.call('HSET', key, 'cool_until', cool_until, 'tat', cool_until,
@@ -98,6 +120,35 @@ if changed then
 end
 redis.call('PEXPIRE', key, math.max(ttl, math.floor((cool_until - now) / 1000) + ttl))
 return changed and 1 or 0
+"""
+)
+
+#: KEYS[1]: the gateway's state hash. ARGV: now_us, ttl_ms. A call through it succeeded: the
+#: streak of refusals, if any, is over.
+NOTE_SUCCESS = (
+    _NOW_US
+    + """
+local now = now_us()
+redis.call('HSET', KEYS[1], 'succeeded_at', now, 'refused_since', 0)
+redis.call('PEXPIRE', KEYS[1], math.max(tonumber(ARGV[2]), redis.call('PTTL', KEYS[1])))
+return now
+"""
+)
+
+#: KEYS[1]: the gateway's state hash. ARGV: now_us, ttl_ms. A call through it was refused: starts
+#: the streak of refusals unless one is running; returns {now_us, succeeded_at, refused_since}.
+NOTE_REFUSAL = (
+    _NOW_US
+    + """
+local now = now_us()
+local state = redis.call('HMGET', KEYS[1], 'succeeded_at', 'refused_since')
+local since = tonumber(state[2]) or 0
+if since == 0 then
+  since = now
+  redis.call('HSET', KEYS[1], 'refused_since', since)
+end
+redis.call('PEXPIRE', KEYS[1], math.max(tonumber(ARGV[2]), redis.call('PTTL', KEYS[1])))
+return {now, tonumber(state[1]) or 0, since}
 """
 )
 
