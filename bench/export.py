@@ -30,6 +30,7 @@ from sqlalchemy import case, literal, update
 from bench.process_stats import run_measured
 from bench.submission import database_url, manifest_row
 from jobs.database import open_engine, utcnow
+from jobs.models import model_named
 from jobs.results import ResultsTable
 from jobs.schema import jobs_table
 from jobs.spec import JobSpec
@@ -38,6 +39,8 @@ from tests.support.processes import CLI, clean_env
 #: job fields of a manifest row; the rest is metadata
 _JOB_FIELDS = {"prompt", "size", "aspect_ratio", "width", "height", "enhance_prompt", "image"}
 _CHUNK = 5000
+#: the model whose columns the batch's rows have
+MODEL = "bytedance/seedream-4.0"
 TABLE_FORMATS = ["jsonl", "csv", "parquet"]
 IMAGE_FORMATS = ["imagefolder", "webdataset"]
 
@@ -47,7 +50,8 @@ def fill_table(url: str, batch: str, rows: int, images: Path) -> None:
     they are needed) stored under the folder `images`."""
     table = ResultsTable(open_engine(url))
     table.create_schema()
-    table.create_batch(batch, "bench.jsonl", str(images), "bytedance/seedream-4.0")
+    model = model_named(MODEL)
+    table.create_batch(batch, "bench.jsonl", str(images), model.name)
     for start in range(0, rows, _CHUNK):
         specs = []
         for n in range(start, min(start + _CHUNK, rows)):
@@ -56,7 +60,7 @@ def fill_table(url: str, batch: str, rows: int, images: Path) -> None:
                 JobSpec(
                     key=str(row.pop("id")),
                     line=n + 1,
-                    input={k: v for k, v in row.items() if k in _JOB_FIELDS},
+                    input=model.parse_input({k: v for k, v in row.items() if k in _JOB_FIELDS}),
                     metadata={k: v for k, v in row.items() if k not in _JOB_FIELDS},
                 )
             )
