@@ -14,6 +14,7 @@ waiting to be stored, or an input image's base64 payload (the model's adapter sh
 import json
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cache
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -61,6 +62,7 @@ TRAILING_COLUMNS = (*RESULT_COLUMNS, *CALL_COLUMNS)
 JOB_COLUMNS = ("key", "state", "output_uri", "spec", "metadata", *RESULT_COLUMNS, "log_id")
 
 
+@cache  # asked for every row: an adapter's columns are fixed
 def model_columns(model: ModelAdapter) -> tuple[str, ...]:
     """The names of the model's input columns, in the order the adapter declares them."""
     return tuple(name for name, _ in model.export_columns)
