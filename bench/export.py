@@ -12,6 +12,10 @@ with the batch: compare `--rows 10000` with `--rows 1000000`.
 The image formats (`--format imagefolder --format webdataset`) need the images: with one of them,
 every succeeded job gets a real JPEG file (`--image-kb`, about 100 KB, one file shared on disk
 by hard links, so a big batch costs inodes, not gigabytes) in a local output folder.
+
+`--images-per-job N` gives each succeeded job N images, each a row in `job_images` as a worker
+records a model's answer of several (stored as `{key}/{n}.jpg`): the export then writes N rows
+(or samples) per succeeded job; rows/s still counts jobs.
 """
 
 import argparse
@@ -25,29 +29,33 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
-from sqlalchemy import case, literal, update
+from sqlalchemy import Insert, case, insert, literal, select, union_all, update
 
 from bench.process_stats import run_measured
 from bench.submission import database_url, manifest_row
 from jobs.database import open_engine, utcnow
+from jobs.models import model_named
 from jobs.results import ResultsTable
-from jobs.schema import jobs_table
+from jobs.schema import job_images_table, jobs_table
 from jobs.spec import JobSpec
 from tests.support.processes import CLI, clean_env
 
 #: job fields of a manifest row; the rest is metadata
 _JOB_FIELDS = {"prompt", "size", "aspect_ratio", "width", "height", "enhance_prompt", "image"}
 _CHUNK = 5000
+#: the model whose columns the batch's rows have
+MODEL = "bytedance/seedream-4.0"
 TABLE_FORMATS = ["jsonl", "csv", "parquet"]
 IMAGE_FORMATS = ["imagefolder", "webdataset"]
 
 
-def fill_table(url: str, batch: str, rows: int, images: Path) -> None:
+def fill_table(url: str, batch: str, rows: int, images: Path, images_per_job: int) -> None:
     """One batch of `rows` finished jobs, as workers would have left them, their images (when
-    they are needed) stored under the folder `images`."""
+    they are needed) stored under the folder `images`, `images_per_job` each."""
     table = ResultsTable(open_engine(url))
     table.create_schema()
-    table.create_batch(batch, "bench.jsonl", str(images), "bytedance/seedream-4.0")
+    model = model_named(MODEL)
+    table.create_batch(batch, "bench.jsonl", str(images), model.name)
     for start in range(0, rows, _CHUNK):
         specs = []
         for n in range(start, min(start + _CHUNK, rows)):
@@ -56,16 +64,17 @@ def fill_table(url: str, batch: str, rows: int, images: Path) -> None:
                 JobSpec(
                     key=str(row.pop("id")),
                     line=n + 1,
-                    input={k: v for k, v in row.items() if k in _JOB_FIELDS},
+                    input=model.parse_input({k: v for k, v in row.items() if k in _JOB_FIELDS}),
                     metadata={k: v for k, v in row.items() if k not in _JOB_FIELDS},
                 )
             )
         table.add_jobs(batch, specs)
     failed = jobs_table.c.id % 20 == 0
+    first = ".jpg" if images_per_job == 1 else "/0.jpg"
     finished = {
         "state": case((failed, "failed"), else_="succeeded"),
         "output_uri": case(
-            (failed, None), else_=literal(f"{images}/{batch}/") + jobs_table.c.key + literal(".jpg")
+            (failed, None), else_=literal(f"{images}/{batch}/") + jobs_table.c.key + literal(first)
         ),
         "bytes": case((failed, None), else_=412_345),
         "sha256": case((failed, None), else_="0" * 64),
@@ -74,19 +83,43 @@ def fill_table(url: str, batch: str, rows: int, images: Path) -> None:
         "error_class": case((failed, "content_policy"), else_=None),
         "error_message": case((failed, "flagged by the content moderation system"), else_=None),
         "attempts": 1,
-        "cost": 0.03,
+        "cost": 0.03 * images_per_job,
+        "log_id": literal("01JAIGLOG") + jobs_table.c.key,
         "finished_at": utcnow(),
     }
     with table.engine.begin() as conn:
         conn.execute(update(jobs_table).where(jobs_table.c.batch_id == batch).values(**finished))
+        if images_per_job > 1:
+            for n in range(images_per_job):
+                conn.execute(add_images(batch, n, images))
     table.engine.dispose()
+
+
+def add_images(batch: str, n: int, images: Path) -> Insert:
+    """The `n`th image of every succeeded job, in `job_images`, in one INSERT ... SELECT."""
+    uri = literal(f"{images}/{batch}/") + jobs_table.c.key + literal(f"/{n}.jpg")
+    succeeded = select(
+        jobs_table.c.id, literal(n), uri, jobs_table.c.bytes, jobs_table.c.sha256,
+        jobs_table.c.width, jobs_table.c.height,
+    ).where(jobs_table.c.batch_id == batch, jobs_table.c.state == "succeeded")  # fmt: skip
+    columns = ["job_id", "n", "output_uri", "bytes", "sha256", "width", "height"]
+    return insert(job_images_table).from_select(columns, succeeded)
 
 
 def store_images(url: str, batch: str, image_kb: int) -> None:
-    """A JPEG of about `image_kb` at every succeeded job's output_uri: one file, hard-linked."""
-    table = ResultsTable(open_engine(url))
-    uris = [row["output_uri"] for row in table.job_rows(batch) if row["state"] == "succeeded"]
-    table.engine.dispose()
+    """A JPEG of about `image_kb` at every stored image's URI: one file, hard-linked."""
+    engine = open_engine(url)
+    stored = union_all(
+        select(jobs_table.c.output_uri).where(
+            jobs_table.c.batch_id == batch, jobs_table.c.output_uri.is_not(None)
+        ),
+        select(job_images_table.c.output_uri)
+        .join(jobs_table, jobs_table.c.id == job_images_table.c.job_id)
+        .where(jobs_table.c.batch_id == batch),
+    )
+    with engine.connect() as conn:
+        uris = sorted(set(conn.execute(stored).scalars()))
+    engine.dispose()
     original = Path(uris[0])
     original.parent.mkdir(parents=True, exist_ok=True)
     original.write_bytes(noise_jpeg(image_kb))
@@ -177,6 +210,9 @@ def main() -> None:
         help="default: the three table formats",
     )
     parser.add_argument("--image-kb", type=int, default=100, help="size of each image")
+    parser.add_argument(
+        "--images-per-job", type=int, default=1, help="images of each succeeded job"
+    )
     args = parser.parse_args()
     formats = args.format or TABLE_FORMATS
     results = []
@@ -185,7 +221,8 @@ def main() -> None:
         for kind in args.database or ["sqlite"]:
             with database_url(kind, workdir) as url:
                 started = time.monotonic()
-                fill_table(url, "bench", args.rows, workdir / f"images-{kind}")
+                images = workdir / f"images-{kind}"
+                fill_table(url, "bench", args.rows, images, args.images_per_job)
                 if set(formats) & set(IMAGE_FORMATS):
                     store_images(url, "bench", args.image_kb)
                 print(f"{kind}: {args.rows:,} jobs recorded in {time.monotonic() - started:.1f} s",

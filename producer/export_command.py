@@ -1,9 +1,10 @@
 """`seedream-batch export BATCH --format FORMAT --to DEST`: a batch's results for a training
 pipeline, in a local folder or under an S3 prefix.
 
-jsonl, csv and parquet write one file with a row per job (every state): DEST is that file when it
-ends in the format's extension, else a folder (or s3:// prefix) that gets `<batch>.<format>`.
-imagefolder and webdataset write the succeeded images into DEST, a folder or s3:// prefix.
+jsonl, csv and parquet write one file with a row per image (every state: a job without an image
+is one row): DEST is that file when it ends in the format's extension, else a folder (or s3://
+prefix) that gets `<batch>.<format>`. imagefolder and webdataset write the succeeded images into
+DEST, a folder or s3:// prefix.
 """
 
 import time
@@ -11,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from jobs.models import UnknownModel
 from jobs.wording import counted
 from producer.cli_support import command_settings, existing_batch, existing_table, fail
 from producer.exports.formats import DEFAULT_SHARD_SIZE, ExportFormat
@@ -39,7 +41,7 @@ def export(
     started = time.monotonic()
     try:
         result = run_export(BatchRows(table.engine, found.id), format, to, shard_size)
-    except ExportError as exc:
+    except (ExportError, UnknownModel) as exc:  # UnknownModel: made by a version with more models
         raise fail(str(exc)) from None
     typer.echo(summary_line(result, time.monotonic() - started))
 

@@ -1,5 +1,5 @@
-"""CSV: one line per job, every state, one `meta_<name>` column per metadata name; safe to open
-in a spreadsheet.
+"""CSV: one line per image (or job without one), every state, the model's input columns, one
+`meta_<name>` column per metadata name; safe to open in a spreadsheet.
 
 A cell a spreadsheet would run as a formula (OWASP "CSV injection": one starting with `=`, `+`,
 `-`, `@`, a tab or a carriage return) is written with a leading `'`, which makes it text.
@@ -13,7 +13,7 @@ from typing import Any
 from producer.exports.destination import Destination
 from producer.exports.reading import BatchRows
 from producer.exports.result import ExportResult
-from producer.exports.rows import LEADING_COLUMNS, METADATA_PREFIX, TRAILING_COLUMNS, flat_row
+from producer.exports.rows import flat_columns, flat_row
 
 #: what a spreadsheet reads as the start of a formula (or hides one behind)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -21,11 +21,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def export_csv(rows: BatchRows, destination: Destination, name: str) -> ExportResult:
     columns = rows.metadata_columns()
-    header = [
-        *LEADING_COLUMNS,
-        *(METADATA_PREFIX + meta for meta in columns.names),
-        *TRAILING_COLUMNS,
-    ]
+    header = flat_columns(rows.model, columns)
     count = 0
     with destination.new_file(name, "text/csv") as out:
         text = io.TextIOWrapper(out, encoding="utf-8", newline="")

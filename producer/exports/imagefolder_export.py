@@ -1,15 +1,15 @@
-"""A Hugging Face image folder: every stored image under its job key, and `metadata.jsonl` with
-one line per image (`file_name`, then the flat row), so that
+"""A Hugging Face image folder: every stored image under its job key as storage names it
+(`{key}.jpg`; `{key}/{n}.jpg` for each image of a model that may answer with several), and
+`metadata.jsonl` with one line per image (`file_name`, then the flat row), so that
 `datasets.load_dataset("imagefolder", data_dir=DEST)` gives one row per image with its prompt,
-parameters and metadata columns."""
+parameters, metadata columns and `image_index`."""
 
 import mimetypes
-from pathlib import PurePosixPath
 
 from producer.exports.destination import Destination, ImageSource
 from producer.exports.reading import BatchRows
 from producer.exports.result import ExportResult
-from producer.exports.rows import flat_row, json_line
+from producer.exports.rows import flat_row, image_file_name, json_line
 
 #: the file `datasets` reads an image folder's columns from
 METADATA_FILE = "metadata.jsonl"
@@ -28,7 +28,7 @@ def export_imagefolder(
     images = image_bytes = missing = 0
     with destination.new_file(METADATA_FILE, "application/x-ndjson") as listing:
         for row in rows.rows(succeeded_only=True):
-            file_name = row["key"] + PurePosixPath(row["output_uri"]).suffix
+            file_name = image_file_name(row)
             if not destination.copy_image(
                 file_name, row["output_uri"], source, image_type(file_name)
             ):

@@ -1,4 +1,5 @@
-"""JSONL: one object per job, every state, in manifest order; metadata nested as `metadata`."""
+"""JSONL: one object per image (or job without one), every state, in manifest order; metadata
+nested as `metadata`."""
 
 from producer.exports.destination import Destination
 from producer.exports.reading import BatchRows

@@ -3,7 +3,7 @@
 WebDataset groups a tar's files into samples by the name before the first dot, and needs a
 sample's files next to each other. A job key may hold dots and slashes, so the sample key is the
 image's position in the export, zero-padded (`000000042`); the json (the JSONL row) keeps the job's
-real key.
+real key, and its `image_index` tells a job's images apart.
 """
 
 import io

@@ -25,9 +25,18 @@ from webdataset.tariterators import (  # type: ignore[import-untyped]  # no hint
 )
 
 from jobs.database import open_engine
+from jobs.models.seedream_4_0 import Seedream40Input
 from jobs.results import ResultsTable
+from jobs.spec import JobSpec
 from producer.exports.csv_export import FORMULA_STARTS
 from tests.support.commands import cli
+from tests.support.export_batches import (
+    StoredFacts,
+    record_failed,
+    record_succeeded,
+    stored_images,
+)
+from tests.support.images import image_bytes
 from tests.support.services import Emulator
 
 pytestmark = pytest.mark.integration
@@ -200,7 +209,7 @@ def load_image_folder(folder: Path) -> dict[str, list[Any]]:
         "import datasets, json, sys\n"
         "d = datasets.load_dataset('imagefolder', data_dir=sys.argv[1], split='train')\n"
         "columns = {'keys': 'key', 'prompts': 'prompt', 'captions': 'meta_caption',\n"
-        "  'labels': 'meta_label'}\n"
+        "  'labels': 'meta_label', 'indexes': 'image_index'}\n"
         "found = {name: list(d[column]) for name, column in columns.items()}\n"
         "print(json.dumps({**found, 'sizes': [i.size for i in d['image']]}))\n"
     )
@@ -315,3 +324,151 @@ def test_an_unknown_batch_is_one_line_and_exit_code_2(
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0
     assert "no batch named 'nope'" in done.stderr
+
+
+#: a Seedream 4.0 export's columns before this batch's metadata (`meta_*`), and after it
+SEEDREAM_4_0_LEADING = [
+    "key", "state", "output_uri", "prompt", "size", "aspect_ratio", "custom_width",
+    "custom_height", "enhance_prompt", "input_image",
+]  # fmt: skip
+TRAILING = [
+    "bytes", "width", "height", "sha256", "attempts", "cost", "error_class", "error_message",
+    "finished_at", "model", "log_id", "image_index",
+]  # fmt: skip
+METADATA = ["meta_caption", "meta_label", "meta_note"]
+
+
+def test_a_seedream_4_0_batch_keeps_its_columns_then_model_log_id_and_image_index(
+    local_batch: FinishedBatch,
+) -> None:
+    b = local_batch
+
+    lines = read_jsonl(export(b.name, "jsonl", "exports", b.env, b.cwd))
+    table = pq.read_table(export(b.name, "parquet", "exports", b.env, b.cwd))
+    with export(b.name, "csv", "exports", b.env, b.cwd).open(newline="", encoding="utf-8") as f:
+        header = next(csv.reader(f))
+
+    assert header == [*SEEDREAM_4_0_LEADING, *METADATA, *TRAILING]
+    assert table.schema.names == header
+    assert list(lines[0]) == [*SEEDREAM_4_0_LEADING, "metadata", *TRAILING]
+    for line, row in zip(lines, table.to_pylist(), strict=True):
+        assert line["model"] == row["model"] == "bytedance/seedream-4.0"
+        assert line["log_id"] == row["log_id"]
+        stored = line["state"] == "succeeded"
+        assert line["image_index"] == row["image_index"] == (0 if stored else None)
+
+
+@dataclass
+class SeveralImagesBatch:
+    """A Seedream 4.0 batch made directly in the table, whose jobs' images are in a folder: `one`
+    (one image), `trio` (three, in `job_images`), `refused` (failed), `alone` (one image, stored as
+    a model that may answer with several stores it)."""
+
+    name: str
+    env: dict[str, str]
+    cwd: Path
+    images: dict[str, list[StoredFacts]]
+
+
+@pytest.fixture
+def several_images(
+    tmp_path: Path, database_url: str, child_env: dict[str, str]
+) -> SeveralImagesBatch:
+    name = f"several-{secrets.token_hex(3)}"
+    prefix = f"{tmp_path / 'out'}/{name}"
+    table = ResultsTable(open_engine(database_url))
+    table.create_schema()
+    table.create_batch(name, "m.jsonl", str(tmp_path / "out"), "bytedance/seedream-4.0")
+    keys = ["one", "trio", "refused", "alone"]
+    table.add_jobs(
+        name,
+        [
+            JobSpec(
+                key=key,
+                line=n + 1,
+                input=Seedream40Input(prompt=f"a mug, {key}", size="1K"),
+                metadata={"caption": f"caption {key}", "label": n},
+            )
+            for n, key in enumerate(keys)
+        ],
+    )
+    images = {
+        "one": stored_images(prefix, "one", 1, several=False),
+        "trio": stored_images(prefix, "trio", 3, several=True),
+        "alone": stored_images(prefix, "alone", 1, several=True),
+    }
+    for key, stored in images.items():
+        record_succeeded(table.engine, name, key, stored, cost=0.03 * (len(stored) + 1),
+                         log_id=f"log-{key}")  # fmt: skip
+        for image in stored:
+            Path(image.output_uri).parent.mkdir(parents=True, exist_ok=True)
+            Path(image.output_uri).write_bytes(image_bytes(size=(image.width, image.height)))
+    record_failed(table.engine, name, "refused")
+    table.engine.dispose()
+    return SeveralImagesBatch(
+        name, {**child_env, "SEEDREAM_DATABASE_URL": database_url}, tmp_path, images
+    )
+
+
+#: (key, image_index) of each row of the batch above, in order
+SEVERAL_ROWS = [("one", 0), ("trio", 0), ("trio", 1), ("trio", 2), ("refused", None),
+                ("alone", 0)]  # fmt: skip
+#: ... and the file an image folder has for each image
+SEVERAL_FILES = ["one.jpg", "trio/0.jpg", "trio/1.jpg", "trio/2.jpg", "alone/0.jpg"]
+
+
+def test_a_job_of_several_images_is_a_row_each_in_every_table_format(
+    several_images: SeveralImagesBatch,
+) -> None:
+    b = several_images
+
+    lines = read_jsonl(export(b.name, "jsonl", "exports", b.env, b.cwd))
+    table = pq.read_table(export(b.name, "parquet", "exports", b.env, b.cwd)).to_pylist()
+    with export(b.name, "csv", "exports", b.env, b.cwd).open(newline="", encoding="utf-8") as f:
+        header, *cells = list(csv.reader(f))
+    from_csv = [dict(zip(header, row, strict=True)) for row in cells]
+
+    for rows in (lines, table):
+        assert [(row["key"], row["image_index"]) for row in rows] == SEVERAL_ROWS
+        assert [row["cost"] for row in rows] == [0.06, 0.12, None, None, None, 0.06]
+        assert [row["log_id"] for row in rows] == [
+            "log-one", "log-trio", "log-trio", "log-trio", None, "log-alone",
+        ]  # fmt: skip
+        stored = [row for row in rows if row["output_uri"] is not None]
+        facts = [image for key in ("one", "trio", "alone") for image in b.images[key]]
+        assert [row["output_uri"] for row in stored] == [image.output_uri for image in facts]
+        assert [(row["width"], row["bytes"]) for row in stored] == [
+            (image.width, image.bytes) for image in facts
+        ]
+        assert {row["size"] for row in rows} == {"1K"}
+    assert [(row["key"], row["image_index"]) for row in from_csv] == [
+        (key, "" if index is None else str(index)) for key, index in SEVERAL_ROWS
+    ]
+    assert [row["cost"] for row in from_csv] == ["0.06", "0.12", "", "", "", "0.06"]
+    assert sum(row["cost"] or 0 for row in table) == pytest.approx(0.24)  # what the batch cost
+
+
+def test_a_job_of_several_images_is_a_file_each_in_an_image_folder_and_a_sample_each_in_shards(
+    several_images: SeveralImagesBatch,
+) -> None:
+    b = several_images
+    widths = [image.width for key in ("one", "trio", "alone") for image in b.images[key]]
+    stored_rows = [row for row in SEVERAL_ROWS if row[1] is not None]
+
+    folder = export(b.name, "imagefolder", "hf", b.env, b.cwd)
+    shards = sorted(export(b.name, "webdataset", "wds", b.env, b.cwd).glob("shard-*.tar"))
+
+    listed = read_jsonl(folder / "metadata.jsonl")
+    assert [line["file_name"] for line in listed] == SEVERAL_FILES
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*.jpg")) == sorted(
+        SEVERAL_FILES
+    )
+    loaded = load_image_folder(folder)
+    assert list(zip(loaded["keys"], loaded["indexes"], strict=True)) == stored_rows
+    assert [size[0] for size in loaded["sizes"]] == widths
+    samples = read_webdataset(shards)
+    records = [json.loads(sample["json"]) for sample in samples]
+    assert [(record["key"], record["image_index"]) for record in records] == stored_rows
+    for sample, width in zip(samples, widths, strict=True):
+        with Image.open(io.BytesIO(sample["jpg"])) as picture:
+            assert picture.size == (width, 30)

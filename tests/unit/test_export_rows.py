@@ -4,19 +4,23 @@ from datetime import datetime
 
 import pytest
 
+from jobs.models import model_named
+from jobs.models.seedream_4_0 import INLINE_IMAGE
 from producer.exports.metadata_columns import (
     MAX_METADATA_COLUMNS,
     MetadataColumns,
     TooManyMetadataColumns,
     ValueKind,
 )
-from producer.exports.rows import INLINE_IMAGE, export_row, flat_row, json_line
+from producer.exports.rows import export_row, flat_row, json_line
 
+SEEDREAM_4_0 = model_named("bytedance/seedream-4.0")
 PNG_URI = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGAA"
 
 
 def job(**overrides: object) -> dict[str, object]:
-    """A job as the export reads it from the table (JOB_COLUMNS), plus what it must leave out."""
+    """A job of one image as the export reads it from the table (JOB_COLUMNS and `image_n`),
+    plus what it must leave out."""
     base: dict[str, object] = {
         "key": "spring/sku.1/hero",
         "state": "succeeded",
@@ -32,6 +36,8 @@ def job(**overrides: object) -> dict[str, object]:
         "error_class": None,
         "error_message": None,
         "finished_at": datetime(2026, 1, 2, 3, 4, 5),
+        "log_id": "01JLOG",
+        "image_n": None,
         "provider_url": "https://cdn.example/img.jpg?signature=secret",
         "inline_image": b"\xff\xd8\xff",
     }
@@ -39,7 +45,7 @@ def job(**overrides: object) -> dict[str, object]:
 
 
 def test_a_row_carries_the_call_and_the_result_but_never_the_provider_url_or_inline_bytes() -> None:
-    row = export_row(job())
+    row = export_row(job(), SEEDREAM_4_0)
 
     assert row["prompt"] == "a mug"
     assert (row["size"], row["custom_width"], row["custom_height"]) == ("custom", 1024, 2048)
@@ -52,9 +58,11 @@ def test_a_row_carries_the_call_and_the_result_but_never_the_provider_url_or_inl
 
 
 def test_an_inline_input_image_is_a_marker_and_a_url_is_kept() -> None:
-    inline = export_row(job(spec={"prompt": "edit", "image": PNG_URI}))
-    linked = export_row(job(spec={"prompt": "edit", "image": "https://img.example/a.png"}))
-    plain = export_row(job(spec={"prompt": "draw"}))
+    inline = export_row(job(spec={"prompt": "edit", "image": PNG_URI}), SEEDREAM_4_0)
+    linked = export_row(
+        job(spec={"prompt": "edit", "image": "https://img.example/a.png"}), SEEDREAM_4_0
+    )
+    plain = export_row(job(spec={"prompt": "draw"}), SEEDREAM_4_0)
 
     assert inline["input_image"] == INLINE_IMAGE
     assert "base64" not in json_line(inline)
@@ -73,7 +81,8 @@ def test_a_failed_job_keeps_its_error_and_has_no_image() -> None:
             error_class="content_policy",
             error_message="flagged",
             finished_at=None,
-        )
+        ),
+        SEEDREAM_4_0,
     )
     assert (row["state"], row["error_class"], row["error_message"]) == (
         "failed",
@@ -86,7 +95,9 @@ def test_a_failed_job_keeps_its_error_and_has_no_image() -> None:
 
 def test_flat_rows_spread_metadata_into_prefixed_columns_between_the_call_and_the_result() -> None:
     columns = MetadataColumns.of([{"caption": "x", "width": 5}, {"tags": ["a", "b"]}])
-    flat = flat_row(export_row(job(metadata={"width": 7, "tags": ["a", "b"]})), columns)
+    flat = flat_row(
+        export_row(job(metadata={"width": 7, "tags": ["a", "b"]}), SEEDREAM_4_0), columns
+    )
 
     names = list(flat)
     assert names.index("input_image") < names.index("meta_caption") < names.index("bytes")
