@@ -5,7 +5,7 @@ from datetime import datetime
 import pytest
 
 from jobs.models import model_named
-from jobs.models.seedream_4_0 import INLINE_IMAGE
+from jobs.models.input_rules import INLINE_IMAGE
 from producer.exports.metadata_columns import (
     MAX_METADATA_COLUMNS,
     MetadataColumns,
