@@ -77,6 +77,9 @@ class FlakyStorage(Storage):
     def list(self, prefix: str = "") -> Iterator[str]:
         raise NotImplementedError("the pipeline never lists a storage")
 
+    def delete(self, key: str) -> None:
+        raise NotImplementedError("the pipeline never deletes a stored object")
+
 
 @pytest.fixture
 def table(tmp_path: Path) -> ResultsTable:

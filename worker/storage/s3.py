@@ -110,6 +110,11 @@ class S3Storage(Storage):
                 for item in page.get("Contents", []):
                     yield item["Key"].removeprefix(own)
 
+    def delete(self, key: str) -> None:
+        """S3 answers a key that is not there with success too."""
+        with _as_storage_errors(self.uri(key)):
+            self.client.delete_object(Bucket=self.bucket, Key=self.object_key(key))
+
     def copy_to(self, key: str, target: Storage, target_key: str, content_type: str) -> bool:
         """On the same endpoint the server copies the object (CopyObject), with its own type and
         metadata (its job id and prompt hash): a million images do not travel through the
