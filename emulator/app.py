@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from emulator.account import account_routes
 from emulator.calls import check_credentials, generated_image, read_call
 from emulator.config import EmulatorConfig
 from emulator.control import control_routes
@@ -40,6 +41,7 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
         routes=[
             Route("/client/v4/accounts/{account_id}/ai/run", run_model, methods=["POST"]),
             Route(CDN_PREFIX + "/{size}/{name}", serve_image, methods=["GET"]),
+            *account_routes(),
             *control_routes(),
         ]
     )
