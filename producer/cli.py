@@ -1,5 +1,5 @@
 """The `seedream-batch` command: run, submit, status, worker, emulator (resume, retry and cancel
-are `producer.batch_commands`).
+are `producer.batch_commands`, doctor is `producer.doctor`).
 
 Commands are thin: they read the settings, call the producer or the worker, and turn known
 failures (a missing setting, a bad manifest, a broker that does not answer) into one clear line
@@ -27,12 +27,14 @@ from producer.cli_support import (
     job_sender,
     serve_scheduled_fires,
 )
+from producer.doctor import doctor
 from producer.emulator_command import EMULATOR_SETTINGS, emulator
 from producer.exit_codes import ExitCode, batch_exit_code
 from producer.export_command import export
 from producer.fleet_watch import celery_ping, watching_the_fleet
 from producer.manifest import ManifestError
 from producer.option_errors import OptionErrorsGroup
+from producer.preflight.checks import preflight_problems
 from producer.progress import wait_for_batch
 from producer.schedule_commands import beat, schedules
 from producer.status_command import status
@@ -74,6 +76,14 @@ MaxImagesOption = Annotated[
     int | None,
     typer.Option("--max-images", min=0, help="Pay for at most this many images, fleet-wide."),
 ]
+PreflightOption = Annotated[
+    bool,
+    typer.Option(
+        "--preflight/--no-preflight",
+        help="First verify the token with Cloudflare and write a probe object to the output "
+        "(nothing is recorded if either fails).",
+    ),
+]
 MaxCostOption = Annotated[
     float | None,
     typer.Option(
@@ -93,6 +103,15 @@ class _SubmitOptions:
     rejects: Path | None
     max_images: int | None
     max_cost: float | None
+    preflight: bool
+
+
+def _preflight(settings: Settings, output: str) -> None:
+    """Stop, one line per problem, when the token or the output would fail the batch."""
+    problems = preflight_problems(settings, output)
+    if problems:
+        exits = [fail(problem) for problem in problems]
+        raise exits[-1]
 
 
 def _submit(
@@ -100,15 +119,22 @@ def _submit(
 ) -> Submission:
     started = time.monotonic()
     manifest = options.manifest
+    output = options.out or settings.output
+
+    def check_before_recording() -> None:
+        sender.check()
+        if options.preflight:
+            _preflight(settings, output)
+
     try:
         submission = submit_manifest(
             table,
             settings,
             manifest,
-            output=options.out or settings.output,
+            output=output,
             batch_name=options.batch,
             enqueue=sender.enqueue,
-            check_broker=sender.check,
+            check_broker=check_before_recording,
             strict=options.strict,
             rejects=options.rejects,
             show_progress=err.is_terminal,
@@ -172,6 +198,7 @@ def run(
     max_images: MaxImagesOption = None,
     max_cost: MaxCostOption = None,
     concurrency: Annotated[int | None, typer.Option(help="Worker threads.")] = None,
+    preflight: PreflightOption = True,
 ) -> None:
     """Generate every image of MANIFEST and wait for the batch to finish: in this process, or,
     with SEEDREAM_BROKER_URL set, on the fleet's workers.
@@ -180,7 +207,7 @@ def run(
     was started (bad input or settings, no broker), 3 when the batch paused, 4 when it was
     cancelled."""
     settings = command_settings(need_credentials=True)
-    options = _SubmitOptions(manifest, out, batch, strict, rejects, max_images, max_cost)
+    options = _SubmitOptions(manifest, out, batch, strict, rejects, max_images, max_cost, preflight)
     started = time.monotonic()
     table = open_table(settings)
     with job_sender(settings, concurrency) as sender:
@@ -206,6 +233,7 @@ def submit(
     watch: Annotated[
         bool, typer.Option("--watch", help="Then follow the batch live until it is final.")
     ] = False,
+    preflight: PreflightOption = True,
 ) -> None:
     """Validate MANIFEST, record its jobs and enqueue them for `worker` processes.
 
@@ -213,7 +241,7 @@ def submit(
     enqueued), 2 when nothing was recorded (bad input or settings, no broker); with --watch, as
     `run` does once the batch is final."""
     settings = command_settings(need_credentials=False, need_broker=True)
-    options = _SubmitOptions(manifest, out, batch, strict, rejects, max_images, max_cost)
+    options = _SubmitOptions(manifest, out, batch, strict, rejects, max_images, max_cost, preflight)
     table = open_table(settings)
     with job_sender(settings) as sender:
         submission = _submit(table, settings, options, sender)
@@ -257,3 +285,4 @@ app.command("cancel")(cancel)
 app.command("export")(export)
 app.command("beat")(beat)
 app.command("schedules")(schedules)
+app.command("doctor")(doctor)

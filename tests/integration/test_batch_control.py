@@ -197,7 +197,9 @@ def test_embedded_run_pauses_on_a_bad_token_and_resume_finishes(
     write_manifest(tmp_path / "jobs.jsonl", good=10)
     wrong = {**emulator.env(), "CLOUDFLARE_API_TOKEN": "wrong-token"}
 
-    first = run_cli(["run", "jobs.jsonl", "--out", "out", "--batch", "p"], tmp_path, wrong)
+    # past the preflight, which would refuse the token before recording: a token refused mid-run
+    args = ["run", "jobs.jsonl", "--out", "out", "--batch", "p", "--no-preflight"]
+    first = run_cli(args, tmp_path, wrong)
     assert first.returncode == 3, first.stderr
     assert "PAUSED: auth: " in first.stdout
     assert "seedream-batch resume p" in first.stdout
