@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import quote
 
 import httpx
 
@@ -89,8 +90,10 @@ class CloudflareAccount:
 
     def get_gateway(self, gateway_id: str) -> ApiAnswer:
         """`GET /accounts/{id}/ai-gateway/gateways/{gateway_id}`: 404 when there is none."""
-        quoted = httpx.URL(f"/{gateway_id}").raw_path.decode()  # percent-encoded, no traversal
-        return self._get(f"/accounts/{self.account_id}/ai-gateway/gateways{quoted}")
+        # every character but letters, digits, - and _ percent-encoded, dots too: an id stays one
+        # segment of the path (`..` would climb out of it)
+        quoted = quote(gateway_id, safe="").replace(".", "%2E")
+        return self._get(f"/accounts/{self.account_id}/ai-gateway/gateways/{quoted}")
 
     def _get(self, path: str) -> ApiAnswer:
         headers = {"Authorization": f"Bearer {self._token}", **IDENTITY}

@@ -8,21 +8,14 @@ after a million paid images. The probe deletes what it wrote: it leaves nothing 
 import io
 import secrets
 
-from botocore.exceptions import ClientError, NoCredentialsError
-
 from jobs.errors import StorageError
 from worker.storage.base import Storage
+from worker.storage.s3 import failure_advice
 
 #: the probe's name: hidden in a folder listing, and unique, so two probes at once never meet
 PROBE_PREFIX = ".seedream-probe-"
 #: what the probe writes: a few bytes prove writing, reading and deleting as well as an image
 PROBE_BODY = b"seedream-batch output probe: safe to delete\n"
-
-#: S3's codes for a bucket that is not there, and for credentials that may not do what was asked
-_NO_BUCKET = frozenset({"NoSuchBucket"})
-_DENIED = frozenset(
-    {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled", "403"}
-)
 
 
 class ProbeFailed(RuntimeError):
@@ -51,19 +44,12 @@ def probe_storage(storage: Storage, location: str) -> None:
 
 
 def _advice(exc: BaseException) -> str:
-    """What to do about `exc`: S3's code (a StorageError's cause) or the file system's error."""
+    """What to do about `exc`: S3's say (worker.storage.s3, the one module that speaks boto3),
+    or the file system's."""
     cause = exc.__cause__ if isinstance(exc, StorageError) else exc
-    if isinstance(cause, ClientError):
-        code = str(cause.response.get("Error", {}).get("Code", ""))
-        if code in _NO_BUCKET:
-            return "the bucket does not exist: create it, or name another (--out, SEEDREAM_OUTPUT)"
-        if code in _DENIED:
-            return (
-                "these credentials may not write there: check AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) and the bucket's policy"
-            )
-    if isinstance(cause, NoCredentialsError):
-        return "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)"
+    s3_advice = failure_advice(cause)
+    if s3_advice is not None:
+        return s3_advice
     if isinstance(cause, PermissionError):
         return "no permission: name a folder you may write in, or change its permissions"
     return "check --out or SEEDREAM_OUTPUT, and that the storage answers"
