@@ -16,7 +16,8 @@ from jobs.schema_version import (
     version_metadata,
 )
 from producer.preflight.lines import Outcome
-from producer.preflight.service_checks import output_line, output_problem, table_line
+from producer.preflight.service_checks import broker_line, output_line, output_problem, table_line
+from tests.support.processes import free_port
 from worker.storage import LocalFolderStorage
 from worker.storage.probe import PROBE_PREFIX
 
@@ -123,3 +124,21 @@ def test_deleting_an_object_that_is_not_there_is_no_error(tmp_path: Path) -> Non
     storage.delete(f"{PROBE_PREFIX}gone")
 
     assert list(storage.list()) == []
+
+
+def test_no_broker_is_fine_for_run_and_the_line_says_what_needs_one() -> None:
+    line = broker_line(None)
+
+    assert line.outcome is Outcome.ok
+    assert line.text.startswith("none set: `run` works in one process; `submit`, `worker`")
+
+
+def test_a_broker_where_nothing_listens_is_one_red_line_without_its_password() -> None:
+    port = free_port()
+
+    line = broker_line(f"redis://:hunter2@127.0.0.1:{port}/0")
+
+    assert line.render() == (
+        f"✗ broker: cannot reach the broker at redis://127.0.0.1:{port}: connection refused: "
+        "start it, or correct SEEDREAM_BROKER_URL"
+    )
