@@ -34,7 +34,6 @@ from producer.export_command import export
 from producer.fleet_watch import celery_ping, watching_the_fleet
 from producer.manifest import ManifestError
 from producer.option_errors import OptionErrorsGroup
-from producer.preflight.checks import preflight_problems
 from producer.progress import wait_for_batch
 from producer.schedule_commands import beat, schedules
 from producer.status_command import status
@@ -108,6 +107,10 @@ class _SubmitOptions:
 
 def _preflight(settings: Settings, output: str) -> None:
     """Stop, one line per problem, when the token or the output would fail the batch."""
+    # imported here: the checks bring boto3 and the HTTP client, which no other command of the
+    # CLI needs at start-up (`status`, polled by scripts, starts without them)
+    from producer.preflight.checks import preflight_problems
+
     problems = preflight_problems(settings, output)
     if problems:
         exits = [fail(problem) for problem in problems]

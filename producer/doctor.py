@@ -15,7 +15,6 @@ import typer
 from jobs.wording import counted
 from producer.cli_support import command_settings
 from producer.exit_codes import ExitCode
-from producer.preflight.checks import doctor_lines, manifest_jobs
 from producer.preflight.estimate import RunPlan, plan_lines
 from producer.preflight.lines import CheckLine
 
@@ -38,6 +37,9 @@ def doctor(
     then say what the settings mean for the run (rate, time, spend), without generating an image.
 
     Exits 0 when nothing needs fixing, 2 when a check failed (each failure is a `✗` line)."""
+    # imported here, as every command's own work is: the checks bring boto3 and the HTTP client
+    from producer.preflight.checks import doctor_lines, manifest_jobs
+
     settings = command_settings(need_credentials=False)
     shown: list[CheckLine] = []
 
