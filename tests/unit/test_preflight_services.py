@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from config.settings import Settings
 from jobs.results import ResultsTable
 from jobs.schema_version import (
     SCHEMA_VERSION,
@@ -15,6 +16,7 @@ from jobs.schema_version import (
     schema_version_table,
     version_metadata,
 )
+from producer.preflight.checks import preflight_problems
 from producer.preflight.lines import Outcome
 from producer.preflight.service_checks import broker_line, output_line, output_problem, table_line
 from tests.support.processes import free_port
@@ -142,3 +144,15 @@ def test_a_broker_where_nothing_listens_is_one_red_line_without_its_password() -
         f"✗ broker: cannot reach the broker at redis://127.0.0.1:{port}: connection refused: "
         "start it, or correct SEEDREAM_BROKER_URL"
     )
+
+
+def test_a_submitter_without_a_token_leaves_it_to_the_workers_and_only_probes_the_output(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(api_token=None, account_id=None)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+
+    assert preflight_problems(settings, str(tmp_path / "out")) == []
+    [problem] = preflight_problems(settings, str(blocked))
+    assert problem.startswith(f"output {blocked}: cannot write a probe object")
