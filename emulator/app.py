@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from emulator.account import account_routes
 from emulator.calls import check_credentials, generated_images, read_call
 from emulator.config import EmulatorConfig
 from emulator.control import CONTROL_PREFIX, control_routes
@@ -49,6 +50,7 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
             Route("/client/v4/accounts/{account_id}/ai/run", run_model, methods=["POST"]),
             Route(CDN_PREFIX + "/{model}/{size}/{name}", serve_image, methods=["GET"]),
             Route(f"{CONTROL_PREFIX}/calls", recent_calls, methods=["GET"]),
+            *account_routes(),
             *control_routes(),
         ]
     )

@@ -66,6 +66,10 @@ def emulator_command(
     seed: Annotated[
         int | None, typer.Option(help="Seed for fault and jitter draws (repeatable runs).")
     ] = None,
+    gateways: Annotated[
+        str,
+        typer.Option(help="The account's AI Gateways, e.g. a,b (any: every id asked for exists)."),
+    ] = "any",
 ) -> None:
     """Run a local Cloudflare Workers AI emulator for the Seedream models."""
     try:
@@ -82,6 +86,7 @@ def emulator_command(
                 "hang_s": hang,
                 "response_form": response_form,
                 "seed": seed,
+                "gateways": gateways,
             }
         )
     except ValidationError as exc:

@@ -42,11 +42,26 @@ class EmulatorConfig(BaseModel):
     response_form: ResponseForm = ResponseForm.url
     #: seeds the fault and jitter draws; None = different every run
     seed: int | None = None
+    #: the AI Gateways the account has (the account API lists and shows them); None = any gateway
+    #: asked for exists, as the calls themselves accept any
+    gateways: tuple[str, ...] | None = None
+    #: whether the token may read AI Gateway (False plays a token without that permission)
+    gateway_read: bool = True
 
     @field_validator("rate_limit", mode="before")
     @classmethod
     def _parse_rate_limit(cls, value: Any) -> Any:
         return RateLimit.parse(value) if isinstance(value, str) else value
+
+    @field_validator("gateways", mode="before")
+    @classmethod
+    def _parse_gateways(cls, value: Any) -> Any:
+        """`"a,b"` → ("a", "b"); `"any"` → None (every gateway exists)."""
+        if not isinstance(value, str):
+            return value
+        if value.strip().lower() == "any":
+            return None
+        return tuple(part.strip() for part in value.split(",") if part.strip())
 
     @field_serializer("rate_limit")
     def _rate_limit_text(self, rate_limit: RateLimit | None) -> str | None:

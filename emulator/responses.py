@@ -51,6 +51,13 @@ def v4_error(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def v4_success(result: Any, *, messages: list[dict[str, Any]] | None = None) -> JSONResponse:
+    """Cloudflare's REST envelope around a result: `{"success": true, "result": ..., ...}`."""
+    return JSONResponse(
+        {"success": True, "errors": [], "messages": messages or [], "result": result}
+    )
+
+
 def capacity_exceeded(retry_after: int | None = None) -> JSONResponse:
     """429 / 3040, with `Retry-After` when the emulator knows when a slot frees."""
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None

@@ -21,6 +21,7 @@ from jobs.notices import BatchNotices
 from jobs.records import Batch, BatchProgress, Claim, Duplicate, StoredImage, as_utc
 from jobs.recovery import JobRecovery
 from jobs.schema import batches_table, jobs_table, metadata
+from jobs.schema_version import record_schema_version
 from jobs.spec import JobSpec
 from jobs.states import JobState
 
@@ -52,6 +53,7 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices):
             try:
                 metadata.create_all(self.engine)
                 add_missing_columns(self.engine, metadata)
+                record_schema_version(self.engine)
                 return
             except DBAPIError:
                 # another process created a table between our check and our CREATE (workers and

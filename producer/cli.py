@@ -1,5 +1,5 @@
 """The `seedream-batch` command: run, submit, status, worker, emulator (resume, retry and cancel
-are `producer.batch_commands`).
+are `producer.batch_commands`, doctor is `producer.doctor`).
 
 Commands are thin: they read the settings, call the producer or the worker, and turn known
 failures (a missing setting, a bad manifest, a broker that does not answer) into one clear line
@@ -15,19 +15,20 @@ import typer
 
 from config.settings import Settings
 from jobs.batch_summary import BatchSummary
-from jobs.models import MODELS, UnknownModel, model_named
 from jobs.redis_keys import JOB_QUEUE
 from jobs.results import Batch, ResultsTable
 from jobs.wording import counted
 from producer.batch_commands import cancel, resume, retry
 from producer.cli_support import (
     JobSender,
+    ModelOption,
     command_settings,
     err,
     fail,
     job_sender,
     serve_scheduled_fires,
 )
+from producer.doctor import doctor
 from producer.emulator_command import EMULATOR_SETTINGS, emulator
 from producer.exit_codes import ExitCode, batch_exit_code
 from producer.export_command import export
@@ -75,6 +76,14 @@ MaxImagesOption = Annotated[
     int | None,
     typer.Option("--max-images", min=0, help="Pay for at most this many images, fleet-wide."),
 ]
+PreflightOption = Annotated[
+    bool,
+    typer.Option(
+        "--preflight/--no-preflight",
+        help="First verify the token with Cloudflare and write a probe object to the output "
+        "(nothing is recorded if either fails).",
+    ),
+]
 MaxCostOption = Annotated[
     float | None,
     typer.Option(
@@ -82,27 +91,6 @@ MaxCostOption = Annotated[
         min=0,
         help="Spend at most this many USD at the model's price (SEEDREAM_PRICES); an estimate "
         "of provider spend, not of the invoice.",
-    ),
-]
-
-
-def _known_model(name: str | None) -> str | None:
-    """The --model given, if this version supports it; a usage error listing those it does."""
-    if name is not None:
-        try:
-            model_named(name)
-        except UnknownModel as exc:
-            raise typer.BadParameter(str(exc)) from None
-    return name
-
-
-ModelOption = Annotated[
-    str | None,
-    typer.Option(
-        "--model",
-        callback=_known_model,
-        help=f"The batch's model, one of {', '.join(MODELS)} (default SEEDREAM_MODEL); a batch "
-        "has one model.",
     ),
 ]
 
@@ -119,6 +107,19 @@ class _SubmitOptions:
     max_images: int | None
     max_cost: float | None
     model: str | None
+    preflight: bool
+
+
+def _preflight(settings: Settings, output: str) -> None:
+    """Stop, one line per problem, when the token or the output would fail the batch."""
+    # imported here: the checks bring boto3 and the HTTP client, which no other command of the
+    # CLI needs at start-up (`status`, polled by scripts, starts without them)
+    from producer.preflight.checks import preflight_problems
+
+    problems = preflight_problems(settings, output)
+    if problems:
+        exits = [fail(problem) for problem in problems]
+        raise exits[-1]
 
 
 def _submit(
@@ -126,15 +127,22 @@ def _submit(
 ) -> Submission:
     started = time.monotonic()
     manifest = options.manifest
+    output = options.out or settings.output
+
+    def check_before_recording() -> None:
+        sender.check()
+        if options.preflight:
+            _preflight(settings, output)
+
     try:
         submission = submit_manifest(
             table,
             settings,
             manifest,
-            output=options.out or settings.output,
+            output=output,
             batch_name=options.batch,
             enqueue=sender.enqueue,
-            check_broker=sender.check,
+            check_broker=check_before_recording,
             strict=options.strict,
             rejects=options.rejects,
             show_progress=err.is_terminal,
@@ -200,6 +208,7 @@ def run(
     max_cost: MaxCostOption = None,
     model: ModelOption = None,
     concurrency: Annotated[int | None, typer.Option(help="Worker threads.")] = None,
+    preflight: PreflightOption = True,
 ) -> None:
     """Generate every image of MANIFEST and wait for the batch to finish: in this process, or,
     with SEEDREAM_BROKER_URL set, on the fleet's workers.
@@ -208,7 +217,9 @@ def run(
     was started (bad input or settings, no broker), 3 when the batch paused, 4 when it was
     cancelled."""
     settings = command_settings(need_credentials=True)
-    options = _SubmitOptions(manifest, out, batch, strict, rejects, max_images, max_cost, model)
+    options = _SubmitOptions(
+        manifest, out, batch, strict, rejects, max_images, max_cost, model, preflight
+    )
     started = time.monotonic()
     table = open_table(settings)
     with job_sender(settings, concurrency) as sender:
@@ -235,6 +246,7 @@ def submit(
     watch: Annotated[
         bool, typer.Option("--watch", help="Then follow the batch live until it is final.")
     ] = False,
+    preflight: PreflightOption = True,
 ) -> None:
     """Validate MANIFEST, record its jobs and enqueue them for `worker` processes.
 
@@ -242,7 +254,9 @@ def submit(
     enqueued), 2 when nothing was recorded (bad input or settings, no broker); with --watch, as
     `run` does once the batch is final."""
     settings = command_settings(need_credentials=False, need_broker=True)
-    options = _SubmitOptions(manifest, out, batch, strict, rejects, max_images, max_cost, model)
+    options = _SubmitOptions(
+        manifest, out, batch, strict, rejects, max_images, max_cost, model, preflight
+    )
     table = open_table(settings)
     with job_sender(settings) as sender:
         submission = _submit(table, settings, options, sender)
@@ -286,3 +300,4 @@ app.command("cancel")(cancel)
 app.command("export")(export)
 app.command("beat")(beat)
 app.command("schedules")(schedules)
+app.command("doctor")(doctor)

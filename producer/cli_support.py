@@ -4,6 +4,7 @@ finding a batch, and getting its jobs to workers (the fleet's queue, or threads 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -11,6 +12,7 @@ from rich.markup import escape
 
 from config.settings import Settings, SettingsError, get_settings
 from jobs.database import NoResultsTable, open_existing_engine
+from jobs.models import MODELS, UnknownModel, model_named
 from jobs.recovery import Enqueue
 from jobs.results import Batch, ResultsTable
 from jobs.wording import clauses
@@ -124,3 +126,24 @@ def serve_scheduled_fires() -> None:
 
 def _nothing_to_reach() -> None:
     """The in-process broker is always there."""
+
+
+def _known_model(name: str | None) -> str | None:
+    """The --model given, if this version supports it; a usage error listing those it does."""
+    if name is not None:
+        try:
+            model_named(name)
+        except UnknownModel as exc:
+            raise typer.BadParameter(str(exc)) from None
+    return name
+
+
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        callback=_known_model,
+        help=f"The batch's model, one of {', '.join(MODELS)} (default SEEDREAM_MODEL); a batch "
+        "has one model.",
+    ),
+]

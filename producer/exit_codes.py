@@ -4,7 +4,7 @@
 |---|---|
 | 0 | everything asked for is done (every job succeeded; a read-only command answered) |
 | 1 | the batch finished but not wholly: some jobs failed, or some manifest rows were rejected |
-| 2 | usage, configuration or input error; nothing was started |
+| 2 | usage, configuration or input error; nothing was started (`doctor`: a check failed) |
 | 3 | the batch is paused (auth, quota, budget, or by hand); `resume` carries on |
 | 4 | the batch was cancelled |
 

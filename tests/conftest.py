@@ -115,9 +115,16 @@ def emulator_server(logs: Path) -> Iterator[Emulator]:
 
 @pytest.fixture
 def emulator(emulator_server: Emulator) -> Emulator:
-    """The session's emulator with counters zeroed and no latency, faults or limit."""
+    """The session's emulator with counters zeroed and no latency, faults or limit; every
+    gateway exists, and its token may read them."""
     emulator_server.configure(
-        latency_s=0.0, jitter_s=0.0, rate_limit=None, faults={}, response_form="url"
+        latency_s=0.0,
+        jitter_s=0.0,
+        rate_limit=None,
+        faults={},
+        response_form="url",
+        gateways=None,
+        gateway_read=True,
     )
     emulator_server.reset()
     return emulator_server

@@ -104,9 +104,12 @@ def everything_said(fleet: Fleet, batch: str, database_url: str) -> dict[str, st
     return said
 
 
-def run_failing_batch(fleet: Fleet, logs: Path, database_url: str) -> tuple[str, dict[str, str]]:
+def run_failing_batch(
+    fleet: Fleet, logs: Path, database_url: str, *, preflight: bool = True
+) -> tuple[str, dict[str, str]]:
     """Submit a manifest with bad rows to two workers (one logging at DEBUG, one at INFO), wait
-    until it settles, and gather everything the run said."""
+    until it settles, and gather everything the run said. Without `preflight`, submit records
+    the batch whatever the token and the output: the workers are the ones meant to fail."""
     write_manifest(fleet.cwd / "jobs.jsonl", good=GOOD_ROWS, bad=BAD_ROWS)
     batch = f"secrets-{secrets.token_hex(3)}"
     workers = [
@@ -116,8 +119,9 @@ def run_failing_batch(fleet: Fleet, logs: Path, database_url: str) -> tuple[str,
     fleet.logs.extend(worker.log for worker in workers)
     try:
         submitted = fleet.cli(
-            "submit", "jobs.jsonl", "--batch", batch, "--rejects", "rejects.jsonl"
-        )
+            "submit", "jobs.jsonl", "--batch", batch, "--rejects", "rejects.jsonl",
+            *([] if preflight else ["--no-preflight"]),
+        )  # fmt: skip
         (logs / "submit.log").write_text(submitted)
         fleet.logs.append(logs / "submit.log")
         _wait_until_settled(database_url, batch)
@@ -258,7 +262,7 @@ def test_no_secret_leaks_when_s3_refuses_the_credentials(
             AWS_ACCESS_KEY_ID="AKIA" + secrets.token_hex(8).upper(),
             SEEDREAM_OUTPUT="s3://locked/runs",
         )
-        batch, said = run_failing_batch(fleet, tmp_path, postgres_url)
+        batch, said = run_failing_batch(fleet, tmp_path, postgres_url, preflight=False)
 
     assert recorded_classes(postgres_url, batch) == {"storage"}
     assert_nowhere(said, secrets_of(fleet))
@@ -270,7 +274,7 @@ def test_no_secret_leaks_when_cloudflare_refuses_the_token(
     right = fleet.env["CLOUDFLARE_API_TOKEN"]
     fleet.env["CLOUDFLARE_API_TOKEN"] = "wrong-token-" + secrets.token_urlsafe(32)
 
-    batch, said = run_failing_batch(fleet, tmp_path, postgres_url)
+    batch, said = run_failing_batch(fleet, tmp_path, postgres_url, preflight=False)
 
     assert recorded_classes(postgres_url, batch) == {"auth"}
     assert emulator.stats()["billed"] == 0

@@ -65,6 +65,9 @@ class FlakyStorage(Storage):
     def list(self, prefix: str = "") -> Iterator[str]:
         raise NotImplementedError("the pipeline never lists a storage")
 
+    def delete(self, key: str) -> None:
+        raise NotImplementedError("the pipeline never deletes a stored object")
+
 
 def one_job(table: ResultsTable) -> int:
     [job_id], _ = table.add_jobs(

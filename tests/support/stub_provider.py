@@ -1,5 +1,8 @@
 """A stand-in for Cloudflare on 127.0.0.1 whose answer a test writes: to make the provider say
-what the emulator never does (echo a secret in an error, hand out a signed image URL)."""
+what the emulator never does (echo a secret in an error, hand out a signed image URL).
+
+It verifies any token (`GET .../tokens/verify`), as `run` and `submit` ask before recording a
+batch: what a test writes is the answer to the calls."""
 
 import json
 from collections.abc import Callable
@@ -10,6 +13,9 @@ from tests.support.local_server import LocalServer
 
 #: the status and JSON body of the answer to every call
 Answer = tuple[int, dict[str, Any]]
+#: the answer to a token verification: any token is valid and active
+VERIFIED: Answer = (200, {"success": True, "errors": [], "result": {"status": "active"}})
+NOT_FOUND: Answer = (404, {"success": False, "errors": [{"code": 7003, "message": "No route"}]})
 
 
 class StubProvider(LocalServer):
@@ -26,7 +32,12 @@ class StubProvider(LocalServer):
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                status, body = answer()
+                self._send(*answer())
+
+            def do_GET(self) -> None:
+                self._send(*(VERIFIED if self.path.endswith("/tokens/verify") else NOT_FOUND))
+
+            def _send(self, status: int, body: dict[str, Any]) -> None:
                 raw = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -1,7 +1,8 @@
 """The storage interface every backend implements, and the one rule for naming objects.
 
 Workers only `put`; export also writes files of unknown size (`create`), reads stored images
-(`open`), copies them to another storage (`copy_to`) and checks a destination is empty (`list`).
+(`open`), copies them to another storage (`copy_to`) and checks a destination is empty (`list`);
+`doctor` and the preflight of `run` and `submit` remove the probe object they wrote (`delete`).
 Everything that differs between backends lives behind these methods, so export never asks which
 backend it holds, and a new backend is one module plus its scheme in worker.storage.backends.
 """
@@ -50,6 +51,13 @@ class Storage(ABC):
         """The keys under the folder `prefix` (all of them when empty), lazily, in no set order.
 
         Lazy, because a bucket may hold millions: whoever needs only the first stops there.
+        """
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove the object at `key`; an object that is not there is no error.
+
+        Only the output probe deletes, and only what it wrote itself: no image is ever deleted.
         """
 
     @contextmanager

@@ -57,6 +57,13 @@ class LocalFolderStorage(Storage):
                 if not (name.startswith(_PART_PREFIX) and name.endswith(_PART_SUFFIX)):
                     yield (relative / name).as_posix()
 
+    def delete(self, key: str) -> None:
+        target = self._path(key)
+        try:
+            target.unlink(missing_ok=True)
+        except OSError as exc:
+            raise StorageError(f"could not delete {target}: {exc.strerror or exc}") from exc
+
     def _path(self, key: str) -> Path:
         """`key` under the folder; a key that would leave it is refused."""
         target = (self.root / key).resolve()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from jobs.errors import StorageError
 from worker.spool import ImageFile
@@ -27,6 +27,11 @@ BOTO_RETRIES: "_RetryDict" = {"max_attempts": 5, "mode": "adaptive"}
 
 #: the error codes S3 answers for an object that is not there
 _MISSING = ("NoSuchKey", "404")
+#: S3's codes for a bucket that is not there, and for credentials that may not do what was asked
+_NO_BUCKET = frozenset({"NoSuchBucket"})
+_DENIED = frozenset(
+    {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled", "403"}
+)
 
 
 def s3_client(max_connections: int = DEFAULT_POOL_CONNECTIONS) -> Any:
@@ -110,6 +115,11 @@ class S3Storage(Storage):
                 for item in page.get("Contents", []):
                     yield item["Key"].removeprefix(own)
 
+    def delete(self, key: str) -> None:
+        """S3 answers a key that is not there with success too."""
+        with _as_storage_errors(self.uri(key)):
+            self.client.delete_object(Bucket=self.bucket, Key=self.object_key(key))
+
     def copy_to(self, key: str, target: Storage, target_key: str, content_type: str) -> bool:
         """On the same endpoint the server copies the object (CopyObject), with its own type and
         metadata (its job id and prompt hash): a million images do not travel through the
@@ -139,6 +149,23 @@ class S3Storage(Storage):
 
     def object_key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
+
+
+def failure_advice(cause: BaseException | None) -> str | None:
+    """What a user does about an S3 failure (the cause of a StorageError): a bucket to create,
+    credentials to check; None when it is not S3's, or S3 said nothing a user can act on."""
+    if isinstance(cause, NoCredentialsError):
+        return "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)"
+    if not isinstance(cause, ClientError):
+        return None
+    if _error_code(cause) in _NO_BUCKET:
+        return "the bucket does not exist: create it, or name another (--out, SEEDREAM_OUTPUT)"
+    if _error_code(cause) in _DENIED:
+        return (
+            "these credentials may not write there: check AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) and the bucket's policy"
+        )
+    return None
 
 
 def _error_code(exc: ClientError) -> str:
