@@ -18,8 +18,7 @@ pipeline records it as `generated`.
 
 import json
 from collections.abc import Mapping
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
@@ -29,6 +28,7 @@ from jobs.models import ModelAdapter, ModelInput
 from jobs.redaction import describe_error
 from worker.bounded_body import IDENTITY, UnreadableBody, read_bounded
 from worker.guarded_network import deadline, guarded_client
+from worker.owned_pool import OwnsItsPool
 from worker.responses import Generation, ProviderImage, parse_response
 
 __all__ = ["CallMetadata", "CloudflareClient", "Generation", "ProviderImage"]
@@ -57,7 +57,7 @@ DEFAULT_CONNECTIONS = 20
 CallMetadata = Mapping[str, str | int | bool]
 
 
-class CloudflareClient:
+class CloudflareClient(OwnsItsPool):
     """Calls a model for one job; raises a JobError subclass for every failure."""
 
     def __init__(self, settings: Settings, http: httpx.Client | None = None) -> None:
@@ -145,22 +145,6 @@ class CloudflareClient:
             if response.is_success:
                 raise BadImage(f"Cloudflare's answer {exc}") from None
             return f"(the body {exc})".encode()
-
-    def close(self) -> None:
-        """Close the connection pool if this client made it (a pool passed in is the caller's)."""
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _redacted(self, body: bytes) -> bytes:
         """The body with the token masked, should the answer echo the request back.

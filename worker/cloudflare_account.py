@@ -11,8 +11,7 @@ what an answer means for the user is the preflight's to say (`producer.preflight
 
 import json
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -22,6 +21,7 @@ from jobs.errors import ProviderTimeout
 from jobs.redaction import describe_error
 from worker.bounded_body import IDENTITY, UnreadableBody, read_bounded
 from worker.guarded_network import deadline, guarded_client
+from worker.owned_pool import OwnsItsPool
 
 #: each of these calls answers in well under a second; 15 s leaves room for a slow link, and a
 #: preflight never waits the minutes a generation may take (SEEDREAM_API_TIMEOUT_SECONDS)
@@ -61,7 +61,7 @@ class ApiAnswer:
         return f"{said}: {self.message}" if self.message else said
 
 
-class CloudflareAccount:
+class CloudflareAccount(OwnsItsPool):
     """Read-only calls on the account of the settings, with their token."""
 
     def __init__(self, settings: Settings, http: httpx.Client | None = None) -> None:
@@ -117,22 +117,6 @@ class CloudflareAccount:
 
     def _masked(self, text: str) -> str:
         return text.replace(self._token, "[token]")
-
-    def close(self) -> None:
-        """Close the connection pool if this client made it (a pool passed in is the caller's)."""
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def parse_envelope(status: int, text: str) -> ApiAnswer:
