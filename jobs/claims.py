@@ -102,7 +102,7 @@ class JobClaims:
             batch = Batch.from_row(row._mapping)
             if batch.started_at is None:
                 conn.execute(MARK_STARTED, {STARTED_BATCH.key: batch.id, NOW.key: now})
-        return _claim_of(row, batch, attempt=row.attempts, budgeted=0)
+        return _claim_of(row, batch, _spec_of(row, batch), attempt=row.attempts, budgeted=0)
 
     def _claim_checked(
         self, job_id: int, owner: str, now: datetime, lease_until: datetime
@@ -151,9 +151,10 @@ class JobClaims:
                     return None
                 if batch.started_at is None:
                     conn.execute(MARK_STARTED, {STARTED_BATCH.key: batch.id, NOW.key: now})
-                budgeted = 0
+                budgeted, spec = 0, None
                 if not paid and batch.image_cap is not None:
-                    budgeted = model_named(batch.model).most_images(_spec_of(row, batch))
+                    spec = _spec_of(row, batch)
+                    budgeted = model_named(batch.model).most_images(spec)
                     if not _take_from_budget(conn, batch, budgeted):
                         raise _BudgetSpent
                 number = row.attempts + 1
@@ -165,7 +166,8 @@ class JobClaims:
         except _BudgetSpent:
             self._pause_for_budget(batch)
             return None
-        return _claim_of(row, batch, attempt=number, budgeted=budgeted)
+        spec = spec or _spec_of(row, batch)
+        return _claim_of(row, batch, spec, attempt=number, budgeted=budgeted)
 
     def record_generated(
         self,
@@ -328,13 +330,16 @@ class JobClaims:
             )
 
 
-def _claim_of(row: Row[Any], batch: Batch, *, attempt: int, budgeted: int) -> Claim:
-    """The Claim a claim's row (CLAIMED_JOB_COLUMNS and its batch's) makes."""
+def _claim_of(
+    row: Row[Any], batch: Batch, spec: ModelInput, *, attempt: int, budgeted: int
+) -> Claim:
+    """The Claim a claim's row (CLAIMED_JOB_COLUMNS and its batch's) makes, with its input as
+    `_spec_of` read it (once: a data URI's image is opened to validate it)."""
     return Claim(
         job_id=row.job_id,
         batch=batch,
         key=row.key,
-        spec=_spec_of(row, batch),
+        spec=spec,
         provider_urls=tuple(row.provider_url.splitlines()) if row.provider_url else (),
         inline_image=row.inline_image,
         attempt=attempt,
