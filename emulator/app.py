@@ -19,7 +19,6 @@ from emulator.control import CONTROL_PREFIX, control_routes
 from emulator.faults import FaultKind, fault_response, over_rate_answer
 from emulator.gateway_headers import (
     INVALID_METADATA_CODE,
-    LOG_ID_HEADER,
     GatewayHeaders,
     answer_ids,
     read_gateway_headers,
@@ -28,6 +27,7 @@ from emulator.images import CDN_PREFIX, ImageRef
 from emulator.responses import gateway_error, image_answer
 from emulator.state import EmulatorState
 from emulator.stats import CallRecord
+from jobs.gateway_headers import LOG_ID_HEADER
 
 
 @dataclass(frozen=True)

@@ -15,15 +15,17 @@ from typing import Any
 
 from starlette.datastructures import Headers
 
-GATEWAY_HEADER = "cf-aig-gateway-id"
-METADATA_HEADER = "cf-aig-metadata"
-SKIP_CACHE_HEADER = "cf-aig-skip-cache"
-MAX_ATTEMPTS_HEADER = "cf-aig-max-attempts"
-LOG_ID_HEADER = "cf-aig-log-id"
-REQUEST_ID_HEADER = "cf-aig-request-id"
-DEFAULT_GATEWAY = "default"
-#: Cloudflare's limit on custom metadata entries per request
-MAX_METADATA_ENTRIES = 5
+from jobs.gateway_headers import (
+    DEFAULT_GATEWAY,
+    GATEWAY_HEADER,
+    LOG_ID_HEADER,
+    MAX_ATTEMPTS_HEADER,
+    MAX_METADATA_ENTRIES,
+    METADATA_HEADER,
+    REQUEST_ID_HEADER,
+    SKIP_CACHE_HEADER,
+)
+
 #: the `internalCode` of the emulator's refusal of a bad `cf-aig-metadata` (Cloudflare names none)
 INVALID_METADATA_CODE = 2020
 

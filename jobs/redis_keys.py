@@ -8,6 +8,8 @@ product writes too is the job queue, which `worker.publish` fills with LPUSH.
 Lua scripts get these keys as KEYS[], never spell them.
 """
 
+from jobs.gateway_headers import DEFAULT_GATEWAY
+
 #: what every key of the product starts with
 PREFIX = "seedream"
 
@@ -15,9 +17,6 @@ PREFIX = "seedream"
 #: pushes a chunk at a time (LPUSH). Celery's queue name (config.celery_config) is this key, kept
 #: as it was so a fleet that upgrades finds the messages already queued
 JOB_QUEUE = PREFIX
-
-#: the gateway name of calls made without an AI Gateway (Cloudflare's default route)
-DEFAULT_GATEWAY = "default"
 
 
 def limiter_namespace(account: str | None, scope: str) -> str:

@@ -24,6 +24,13 @@ import httpx
 
 from config.settings import Settings
 from jobs.errors import BadImage, ProviderTimeout
+from jobs.gateway_headers import (
+    GATEWAY_HEADER,
+    MAX_ATTEMPTS_HEADER,
+    MAX_METADATA_ENTRIES,
+    METADATA_HEADER,
+    SKIP_CACHE_HEADER,
+)
 from jobs.models import ModelAdapter, ModelInput
 from jobs.redaction import describe_error
 from worker.bounded_body import IDENTITY, UnreadableBody, read_bounded
@@ -33,12 +40,8 @@ from worker.responses import Generation, ProviderImage, parse_response
 
 __all__ = ["CallMetadata", "CloudflareClient", "Generation", "ProviderImage"]
 
-GATEWAY_HEADER = "cf-aig-gateway-id"
-METADATA_HEADER = "cf-aig-metadata"
-#: AI Gateway keeps at most this many metadata entries per call
-MAX_METADATA_ENTRIES = 5
 #: sent with every call (see the module's docstring for why)
-CALL_HEADERS = {"cf-aig-skip-cache": "true", "cf-aig-max-attempts": "1"}
+CALL_HEADERS = {SKIP_CACHE_HEADER: "true", MAX_ATTEMPTS_HEADER: "1"}
 #: room in an answer beyond its image: the JSON envelope and the messages around it
 ENVELOPE_BYTES = 64 * 1024
 

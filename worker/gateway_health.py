@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Self
 
 from jobs.errors import AuthError, JobError, QuotaExceeded, RateLimited
-from jobs.redis_keys import DEFAULT_GATEWAY
+from jobs.gateway_headers import DEFAULT_GATEWAY
 from worker.limiter import Limiter, Permit
 from worker.limiter.backend import GatewayRecord
 from worker.limiter.pacing import MICROS

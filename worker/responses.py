@@ -66,13 +66,10 @@ from jobs.errors import (
     RateLimited,
     ServerError,
 )
+from jobs.gateway_headers import LOG_ID_HEADER, REQUEST_ID_HEADER
 from jobs.models import ModelAdapter
 from worker.images import decode_inline_image
 
-#: AI Gateway's ids for a call, on every answer it passes: the log entry (what billing disputes
-#: are settled with) and the request
-LOG_ID_HEADER = "cf-aig-log-id"
-REQUEST_ID_HEADER = "cf-aig-request-id"
 #: the longest error message recorded on a job; enough for any provider message
 MAX_MESSAGE_CHARS = 500
 #: how much of an unreadable body a message quotes

@@ -7,6 +7,7 @@ read through AI Gateway, the permission the calls go through; a token without AI
 cannot show them, and the line says the check could not be made rather than guess.
 """
 
+from jobs.gateway_headers import DEFAULT_GATEWAY
 from producer.preflight.lines import CheckLine, failed, ok, warning
 from worker.cloudflare_account import ApiAnswer, CloudflareAccount
 
@@ -16,8 +17,6 @@ _REFUSED = frozenset({401, 403})
 #: valid or is not authorized to access this service", 7003 "Could not route to ... perhaps your
 #: object identifier is invalid?"
 _ACCOUNT_CODES = frozenset({7403, 7003})
-#: the gateway Cloudflare makes on an account's first call through it
-DEFAULT_GATEWAY = "default"
 TOKEN_ADVICE = (
     "create an API token with the Workers AI and AI Gateway permissions "
     "(AI Gateway Read lets doctor check the gateways) and export it as CLOUDFLARE_API_TOKEN"
