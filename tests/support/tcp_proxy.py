@@ -86,8 +86,12 @@ class TcpProxy:
         Stopping the loop first would leave them pending in a closed loop: the garbage collector
         then destroys them, and asyncio logs each as an error in whatever test runs at the time.
         """
-        others = asyncio.all_tasks() - {asyncio.current_task()}
-        await asyncio.gather(*others, return_exceptions=True)
+        # a connection accepted just before `down` closed the listener gets its task on a later
+        # turn of the loop: let the loop turn, and wait again until no task is left
+        await asyncio.sleep(0)
+        while others := asyncio.all_tasks() - {asyncio.current_task()}:
+            await asyncio.gather(*others, return_exceptions=True)
+            await asyncio.sleep(0)
 
     async def _serve(self, client_in: asyncio.StreamReader, client: asyncio.StreamWriter) -> None:
         self.accepted += 1
