@@ -5,7 +5,7 @@
 A throwaway PostgreSQL database holds one paused batch of `--size` queued jobs
 (bench/paused_batch.py) and nothing else; the queue is taken as empty, so each turn runs all the
 table work a reaper turn does (worker/reaper.py): `recover_expired_leases`, `make_unclaimed_due`
-and `enqueue_due` (up to a turn's limit, into a counter: nothing should be sent). Two cases:
+and a dispatcher turn (into a list: nothing should be sent). Two cases:
 the paused batch's jobs waiting without a due time (their messages sent before the pause), and
 the same jobs all carrying a due time (a resume cut short, then a pause). Prints, per case and
 step, milliseconds per turn (median, min–max over `--turns` turns). Needs PostgreSQL on
@@ -20,8 +20,8 @@ from collections.abc import Callable
 from bench.paused_batch import make_all_due, make_paused_batch, settle
 from jobs.database import open_engine
 from jobs.results import ResultsTable
+from tests.support.dispatching import dispatched
 from tests.support.services import POSTGRES_ADMIN_URL, temporary_postgres_database
-from worker.reaper import MAX_SENT_PER_TURN
 
 BATCH = "bench-paused"
 #: the reaper's defaults: SEEDREAM_LEASE_SECONDS and SEEDREAM_MAX_ATTEMPTS
@@ -31,11 +31,10 @@ MAX_ATTEMPTS = 5
 
 def turn_steps(table: ResultsTable) -> dict[str, Callable[[], int]]:
     """Each step of a turn's table work, returning how many jobs it touched."""
-    sent: list[int] = []
     return {
         "recover_expired_leases": lambda: len(table.recover_expired_leases(MAX_ATTEMPTS)),
         "make_unclaimed_due": lambda: table.make_unclaimed_due(LEASE_S),
-        "enqueue_due": lambda: table.enqueue_due(sent.extend, limit=MAX_SENT_PER_TURN),
+        "dispatcher turn": lambda: len(dispatched(table, window=1000)),
     }
 
 

@@ -5,6 +5,7 @@ carry the `SEEDREAM_` prefix. `config/.env.example` documents each one.
 """
 
 import json
+import math
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -38,6 +39,8 @@ DEFAULT_LEASE_S = 60.0
 #: how often each worker looks for due retries and expired leases (one at a time, fleet-wide)
 DEFAULT_REAPER_INTERVAL_S = 5.0
 #: the first retry waits about this long, each further one twice as long, up to the maximum
+#: how often the dispatcher tops the broker's window up when nothing wakes it sooner
+DEFAULT_DISPATCH_INTERVAL_S = 0.25
 DEFAULT_RETRY_BASE_S = 2.0
 DEFAULT_RETRY_MAX_S = 300.0
 #: Cloudflare's limit for partner models under Unified Billing, per gateway
@@ -143,6 +146,11 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=5, ge=1)
     lease_seconds: float = Field(default=DEFAULT_LEASE_S, gt=0)
     reaper_interval_seconds: float = Field(default=DEFAULT_REAPER_INTERVAL_S, gt=0)
+    #: how often the dispatcher sends due jobs from the table (submit and resume wake it sooner)
+    dispatch_interval_seconds: float = Field(default=DEFAULT_DISPATCH_INTERVAL_S, gt=0)
+    #: the messages the broker holds beyond those running; unset = twice the fleet's free
+    #: threads, at least the calls the rate limit allows in two intervals (worker.dispatcher)
+    dispatch_window: int | None = Field(default=None, ge=1)
     retry_base_seconds: float = Field(default=DEFAULT_RETRY_BASE_S, ge=0)
     retry_max_seconds: float = Field(default=DEFAULT_RETRY_MAX_S, ge=0)
     #: USD per image of SEEDREAM_MODEL (the setting's meaning before there were several models);
@@ -301,6 +309,14 @@ class Settings(BaseSettings):
                 f"{self.rate_limit.count} calls SEEDREAM_RATE_LIMIT allows in a window"
             )
         return self
+
+    def fleet_calls_per_second(self) -> float:
+        """The calls per second the fleet's rate limit allows over all its gateways (infinite
+        without a limit)."""
+        if self.rate_limit is None:
+            return math.inf
+        gateways = max(len(self.gateway_ids), 1)
+        return gateways * self.rate_limit.count / self.rate_limit.window_s
 
     @property
     def embedded(self) -> bool:

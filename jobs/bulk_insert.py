@@ -29,9 +29,10 @@ _CREATE_STAGING = (
 )
 _COPY_STAGING = f"COPY {_STAGING} (key, line, spec, metadata) FROM STDIN"
 _INSERT_STAGED = (
-    "INSERT INTO jobs (batch_id, key, line, spec, metadata, state, attempts, created_at, "
-    "updated_at) "
-    "SELECT %(batch)s, key, line, spec::json, metadata::json, %(state)s, 0, %(now)s, %(now)s "
+    "INSERT INTO jobs (batch_id, key, line, spec, metadata, state, attempts, due_at, "
+    "created_at, updated_at) "
+    "SELECT %(batch)s, key, line, spec::json, metadata::json, %(state)s, 0, %(now)s, %(now)s, "
+    "%(now)s "
     f"FROM {_STAGING} ORDER BY line "
     "ON CONFLICT (batch_id, key) DO NOTHING RETURNING id, key"
 )
@@ -40,7 +41,8 @@ _INSERT_STAGED = (
 def insert_new_jobs(
     conn: Connection, batch_id: str, specs: Sequence[JobSpec], now: datetime
 ) -> dict[str, int]:
-    """Insert `specs` as queued jobs of the batch; returns the id of each key inserted."""
+    """Insert `specs` as queued jobs of the batch, due at `now` (the dispatcher sends them in
+    their batch's turn); returns the id of each key inserted."""
     dialect = conn.dialect.name
     if dialect == "postgresql":
         return _copy_into_postgresql(conn, batch_id, specs, now)
@@ -77,6 +79,7 @@ def _insert_into_sqlite(
             "metadata": spec.metadata,
             "state": JobState.queued.value,
             "attempts": 0,
+            "due_at": now,
             "created_at": now,
             "updated_at": now,
         }

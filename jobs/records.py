@@ -9,6 +9,23 @@ from jobs.models import ModelAdapter, ModelInput, model_named
 from jobs.spec import JobSpec
 from jobs.states import TERMINAL_STATES, BatchState, JobState
 
+#: the weight of a batch nobody gave one: every such batch gets an equal share
+DEFAULT_WEIGHT = 1.0
+
+
+@dataclass(frozen=True)
+class Share:
+    """How a batch shares the fleet with the other batches that run (jobs.fair_share)."""
+
+    #: its calls are in proportion to its weight while others have jobs due too
+    weight: float = DEFAULT_WEIGHT
+    #: the most of its jobs sent or running at once; None: no cap beyond the fleet's
+    max_in_flight: int | None = None
+
+
+#: what a batch gets unless it says otherwise
+EQUAL_SHARE = Share()
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -35,6 +52,8 @@ class Batch:
     notified: str | None = None
     #: SHA-256 of the manifest it was made from (None: recorded before it was kept)
     manifest_sha256: str | None = None
+    #: how it shares the fleet with the other batches that run
+    share: Share = EQUAL_SHARE
 
     @property
     def image_cap(self) -> int | None:
@@ -68,6 +87,7 @@ class Batch:
             schedule=row["schedule"],
             notified=row["notified"],
             manifest_sha256=row["manifest_sha256"],
+            share=Share(float(row["weight"]), row["max_in_flight"]),
         )
 
 

@@ -1,49 +1,38 @@
 """Finding in the table what the queue does not hold, and the user's commands that change a batch.
 
-The queue is only a transport (docs/design.md): a job waiting for a retry has no message
-until it is due, a job whose worker died has a message nobody will finish, and Redis may lose
-everything. All of it is found here, from the table:
+The queue is only a transport (docs/design.md): the table is the queue of record, and the
+dispatcher sends what is due (jobs.dispatch). What the broker loses is found here:
 
 * `recover_expired_leases`: jobs whose holder stopped renewing its lease (killed, crashed): the
   attempt is closed as `worker_lost` and the job waits again, due at once (or fails, if that was
   its last attempt).
-* `enqueue_due`: every job whose due time has come gets its message, then loses its due time
-  (the jobs a resume made due move their batch's cursor instead, see `jobs.due_jobs`). The
-  message goes first: a crash in between costs a duplicate message (harmless: the claim
-  refuses it), never a lost job.
 * `make_unclaimed_due`: once the queue has drained, a job still waiting long after its message
   was sent has lost that message (a killed worker had taken it: Redis would only give it back
   after its hour-long visibility timeout, or never, if the worker died between taking it and
   recording it as unacknowledged). It is made due, and sent again.
-* `resume`, `retry`, `cancel`: make jobs due again, reopen failed ones, stop queued ones.
+* `pause`, `resume`, `retry`, `cancel`: stop a batch's dispatch, make its jobs due again, reopen
+  failed ones, stop queued ones.
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, case, func, or_, select, update
 
 from jobs.database import utcnow
-from jobs.due_jobs import (
-    WAITING,
-    Cursor,
-    due_chunk,
-    mark_sent,
-    resends_done,
-    running_batches,
-    sending_batches,
-)
+from jobs.due_jobs import WAITING, unsent
 from jobs.errors import ErrorClass
 from jobs.failure_policy import FailedAttempt, decide_failure
+from jobs.records import Share
 from jobs.redaction import redact
 from jobs.schema import attempts_table, batches_table, jobs_table
 from jobs.states import BatchState, JobState
 
-Enqueue = Callable[[Sequence[int]], None]
-
-#: jobs made due, or enqueued, per statement
+#: jobs read per statement
 CHUNK = 5000
+#: why a batch paused by a person waits (`seedream-batch pause`)
+PAUSED_BY_USER = "paused by `seedream-batch pause`; `seedream-batch resume` carries on"
 #: a batch that runs again is no longer paused, and its next pause or completion is news again
 _RUNS_AGAIN = {"paused_reason": None, "notified": None}
 
@@ -92,69 +81,49 @@ class JobRecovery:
                         recovered.append(state)
         return recovered
 
-    def enqueue_due(
-        self, enqueue: Enqueue, *, batch_id: str | None = None, limit: int | None = None
-    ) -> int:
-        """Send a message for every job that is due (of `batch_id`, or of every batch), up to
-        `limit`; returns how many were sent. A job is due when its due time has passed, it is
-        not leased, and its batch runs (or its image is paid for and only needs storing).
-
-        Chunks are read by keyset, and only from batches that run (`jobs.due_jobs` says why),
-        so sending a million jobs reads each once and a paused batch is not read at all."""
-        now = utcnow()
-        with self.engine.connect() as conn:
-            sending = sending_batches(conn, now, batch_id)
-        sent = 0
-        after: Cursor | None = None
-        while limit is None or sent < limit:
-            size = CHUNK if limit is None else min(CHUNK, limit - sent)
-            with self.engine.connect() as conn:
-                due = due_chunk(conn, now, sending, batch_id=batch_id, after=after, size=size)
-            if due is None:
-                with self.engine.begin() as conn:
-                    resends_done(conn, sending)
-                break
-            enqueue(due.ids)
-            with self.engine.begin() as conn:
-                mark_sent(conn, due, now)
-            sent += len(due.ids)
-            after = due.last
-        return sent
-
     def make_unclaimed_due(self, older_than_s: float) -> int:
         """Make due every waiting job whose message was sent over `older_than_s` ago and that
         no worker has claimed since; call it only when the queue is empty, so that such a job's
         message can only be lost or held by a worker (a copy then costs a refused claim).
         Returns how many.
 
-        Only the batches that run are read (through `ix_jobs_batch_state`), and the paid-for
-        jobs of the others (through `ix_jobs_waiting`): a paused batch's queued jobs cost a turn
-        nothing, however many they are."""
+        Such jobs are read through the partial `ix_jobs_batch_unsent` (as many rows as the
+        dispatcher's window), of the batches that run, and the paid-for ones of any batch: a
+        paused batch's are made due by its `resume`."""
         now = utcnow()
         sent_before = now - timedelta(seconds=older_than_s)
-        unclaimed = and_(
-            jobs_table.c.state.in_(WAITING),
-            jobs_table.c.due_at.is_(None),
-            jobs_table.c.lease_owner.is_(None),
-            func.coalesce(jobs_table.c.sent_at, jobs_table.c.created_at) < sent_before,
-        )
-        made_due = 0
+        running = select(batches_table.c.id).where(batches_table.c.state == BatchState.active.value)
         with self.engine.begin() as conn:
-            # a resume sent its batch's jobs at once, without a write to each
-            running = running_batches(conn, resumed_before=sent_before)
-            if running:
-                made_due += conn.execute(
+            return int(
+                conn.execute(
                     update(jobs_table)
-                    .where(jobs_table.c.batch_id.in_(running), unclaimed)
+                    .where(
+                        unsent,
+                        func.coalesce(jobs_table.c.sent_at, jobs_table.c.created_at) < sent_before,
+                        or_(
+                            jobs_table.c.batch_id.in_(running.scalar_subquery()),
+                            jobs_table.c.state == JobState.generated.value,
+                        ),
+                    )
                     .values(due_at=now)
                 ).rowcount
-            # a running batch's paid-for jobs were made due just above: they are not counted twice
-            made_due += conn.execute(
-                update(jobs_table)
-                .where(jobs_table.c.state == JobState.generated.value, unclaimed)
-                .values(due_at=now)
-            ).rowcount
-        return made_due
+            )
+
+    def pause(self, batch_id: str, reason: str = PAUSED_BY_USER) -> bool:
+        """Stop dispatching the batch's jobs: running ones finish, paid-for ones are still
+        stored, and the rest wait in the table until `resume`. Returns False when the batch is
+        not running (already paused, or cancelled: a cancelled batch stays cancelled)."""
+        with self.engine.begin() as conn:
+            return bool(
+                conn.execute(
+                    update(batches_table)
+                    .where(
+                        batches_table.c.id == batch_id,
+                        batches_table.c.state == BatchState.active.value,
+                    )
+                    .values(state=BatchState.paused.value, paused_reason=reason)
+                ).rowcount
+            )
 
     def resume(
         self,
@@ -162,30 +131,38 @@ class JobRecovery:
         *,
         max_images: int | None = None,
         max_cost: float | None = None,
+        share: Share | None = None,
     ) -> int:
-        """Make the batch run again (with a new budget, when given) and every job of it that
-        waits without a due time due now; returns how many jobs are due. That is one write, to
-        the batch's row, whatever its size (`jobs.due_jobs`).
+        """Make the batch run again (with a new budget or share, when given); returns how many
+        of its jobs wait to run. Its jobs waiting in the table are dispatched in its turn;
+        those sent and not claimed (refused while it was paused, or lost with the queue) are
+        made due again (a window's worth at most: `ix_jobs_batch_unsent`).
 
-        A job with a due time still ahead keeps it; the reaper enqueues it then. A job under a
-        live lease is running and is left alone.
+        A job with a due time still ahead keeps it. A job under a live lease is running and is
+        left alone.
         """
         values: dict[str, Any] = {"state": BatchState.active.value, **_RUNS_AGAIN}
         if max_images is not None:
             values["max_images"] = max_images
         if max_cost is not None:
             values["max_cost"] = max_cost
+        if share is not None:
+            values |= {"weight": share.weight, "max_in_flight": share.max_in_flight}
         now = utcnow()
-        values |= {"resumed_at": now, "resend_after": 0}
         waiting = select(func.count()).where(
             jobs_table.c.batch_id == batch_id,
             jobs_table.c.state.in_(WAITING),
             jobs_table.c.lease_owner.is_(None),
-            or_(jobs_table.c.due_at.is_(None), jobs_table.c.due_at < now),
         )
         with self.engine.begin() as conn:
             conn.execute(
                 update(batches_table).where(batches_table.c.id == batch_id).values(**values)
+            )
+            # a message lost with the queue is sent again; one still on it costs a refused claim
+            conn.execute(
+                update(jobs_table)
+                .where(jobs_table.c.batch_id == batch_id, unsent)
+                .values(due_at=now)
             )
             return int(conn.execute(waiting).scalar_one())
 
@@ -254,6 +231,16 @@ class JobRecovery:
                 )
             )
         return result.rowcount
+
+    def jobs_of_batch(self, batch_id: str, job_ids: list[int]) -> set[int]:
+        """Those of `job_ids` that are jobs of the batch."""
+        if not job_ids:
+            return set()
+        query = select(jobs_table.c.id).where(
+            jobs_table.c.batch_id == batch_id, jobs_table.c.id.in_(job_ids)
+        )
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
 
     def keys_in_state(self, batch_id: str, keys: Iterable[str]) -> dict[str, JobState]:
         """The state of each of `keys` that the batch has (a key it lacks is left out)."""

@@ -47,3 +47,21 @@ def reaper_turn(account: str | None) -> str:
     """The reaper's turn: a key set if absent, with a time to live of most of an interval, by
     the one worker of the account's fleet that reaps now (worker.reaper)."""
     return f"{PREFIX}:reaper:{account}:turn"
+
+
+def dispatcher_turn(account: str | None) -> str:
+    """The dispatcher's turn: the token of the one worker of the account's fleet that sends
+    jobs from the table to the queue, with a time to live it renews (worker.fleet_coordination)."""
+    return f"{PREFIX}:dispatcher:{account}:turn"
+
+
+def dispatcher_wake(account: str | None) -> str:
+    """A list of at most one entry that `submit`, `resume` and `retry` push to, so the
+    dispatcher sends their jobs at once rather than at its next interval."""
+    return f"{PREFIX}:dispatcher:{account}:wake"
+
+
+def fleet_threads(account: str | None) -> str:
+    """A sorted set of the account's live worker processes and their threads, each scored by
+    when it expires: what the dispatcher sizes its window by."""
+    return f"{PREFIX}:fleet:{account}:threads"

@@ -18,14 +18,23 @@ from jobs.claims import JobClaims
 from jobs.database import utcnow
 from jobs.migrate import add_missing_columns
 from jobs.notices import BatchNotices
-from jobs.records import Batch, BatchProgress, Claim, Duplicate, StoredImage, as_utc
+from jobs.records import (
+    EQUAL_SHARE,
+    Batch,
+    BatchProgress,
+    Claim,
+    Duplicate,
+    Share,
+    StoredImage,
+    as_utc,
+)
 from jobs.recovery import JobRecovery
 from jobs.schema import batches_table, jobs_table, metadata
 from jobs.schema_version import record_schema_version
 from jobs.spec import JobSpec
 from jobs.states import JobState
 
-__all__ = ["Batch", "BatchExists", "Claim", "Duplicate", "ResultsTable", "StoredImage"]
+__all__ = ["Batch", "BatchExists", "Claim", "Duplicate", "ResultsTable", "Share", "StoredImage"]
 
 #: how many times making the schema is tried when other processes are making it at once
 _SCHEMA_TRIES = 5
@@ -76,6 +85,7 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices):
         max_cost: float | None = None,
         schedule: str | None = None,
         manifest_sha256: str | None = None,
+        share: Share = EQUAL_SHARE,
     ) -> Batch:
         """Record a new batch; raises BatchExists if the name is taken, atomically (the insert
         conflicts), so two processes making the same batch at once make it once."""
@@ -90,6 +100,7 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices):
             max_cost=max_cost,
             schedule=schedule,
             manifest_sha256=manifest_sha256,
+            share=share,
         )
         try:
             with self.engine.begin() as conn:
@@ -108,6 +119,8 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices):
                         budget_used=0,
                         schedule=schedule,
                         manifest_sha256=manifest_sha256,
+                        weight=share.weight,
+                        max_in_flight=share.max_in_flight,
                     )
                 )
         except IntegrityError:

@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from jobs.batch_names import MAX_NAME_CHARS, validate_name
 from jobs.models import model_named
 from jobs.quoting import quoted
+from jobs.records import DEFAULT_WEIGHT, Share
 
 #: the placeholders a `batch` template may use, by name alone (no attribute or index access)
 _PLACEHOLDERS = frozenset({"date", "name"})
@@ -43,7 +44,16 @@ class Schedule(BaseModel):
     #: worker's SEEDREAM_MODEL
     model: str | None = None
     max_cost: float | None = Field(default=None, ge=0)
+    #: its batches' share of the fleet against the other batches that run (jobs.fair_share)
+    weight: float = Field(default=DEFAULT_WEIGHT, gt=0)
+    #: the most of its batches' jobs sent or running at once; unset = no cap
+    max_in_flight: int | None = Field(default=None, ge=1)
     timezone: str = "UTC"
+
+    @property
+    def share(self) -> Share:
+        """How its batches share the fleet."""
+        return Share(self.weight, self.max_in_flight)
 
     @field_validator("timezone")
     @classmethod

@@ -27,7 +27,7 @@ metadata = MetaData()
 
 #: BIGINT on PostgreSQL (a million-job batch a day adds up), INTEGER on SQLite (rowid alias)
 _Id = BigInteger().with_variant(Integer(), "sqlite")
-#: a job waiting for a worker with no due time and no lease (jobs.due_jobs.unsent says the same)
+#: a job whose message is sent and not yet claimed (jobs.due_jobs.unsent says the same)
 _UNSENT = "due_at IS NULL AND lease_owner IS NULL AND state IN ('queued', 'generated')"
 
 batches_table = Table(
@@ -60,12 +60,12 @@ batches_table = Table(
     #: the last webhook event claimed for it (`batch.completed`, `batch.paused`); null: none yet,
     #: or the batch ran again since (resume, retry)
     Column("notified", String(40)),
-    #: when `resume` last ran: the messages of the jobs it sent count as sent then
-    Column("resumed_at", DateTime(timezone=True)),
-    #: the jobs that waited without a due time when `resume` ran are due from then on, one write
-    #: here rather than one to each of a million rows: this is the last id of them sent
-    #: (jobs.due_jobs moves it on); null once all are sent
-    Column("resend_after", _Id),
+    #: its share of the fleet against the other active batches' (jobs.fair_share): a batch of
+    #: weight 2 gets twice the calls of one of weight 1 while both have jobs waiting
+    Column("weight", Float, nullable=False, server_default="1"),
+    #: the most of its jobs sent or running at once (null: no cap), so one batch's slow calls
+    #: cannot hold every worker thread
+    Column("max_in_flight", Integer),
 )
 
 jobs_table = Table(
@@ -85,9 +85,10 @@ jobs_table = Table(
     Column("lease_expires_at", DateTime(timezone=True)),
     Column("error_class", String(40)),
     Column("error_message", Text),
-    #: waiting for a retry until then; no message is on the queue until the reaper sends it
+    #: waiting to be sent from then on: the dispatcher sends it when it is due and its batch's
+    #: turn comes (worker.dispatcher); null once its message is sent, while it runs, and once final
     Column("due_at", DateTime(timezone=True)),
-    #: when the reaper last sent its message (null: sent when the job was made, at created_at)
+    #: when the dispatcher last sent its message
     Column("sent_at", DateTime(timezone=True)),
     #: attempts that do not count against the limit: those before a `retry`, and those a batch
     #: pause cut short
@@ -116,15 +117,8 @@ jobs_table = Table(
     Column("finished_at", DateTime(timezone=True)),
     UniqueConstraint("batch_id", "key", name="uq_jobs_batch_key"),
     Index("ix_jobs_batch_state", "batch_id", "state"),
-    # what the reaper looks for; partial, so the millions of rows with neither cost nothing
-    Index(
-        "ix_jobs_due",
-        "due_at",
-        postgresql_where=text("due_at IS NOT NULL"),
-        sqlite_where=text("due_at IS NOT NULL"),
-    ),
-    # the due jobs of one batch in the order they are sent, so that each chunk starts where the
-    # last ended (jobs.due_jobs); partial, like ix_jobs_due
+    # the queue of record: the due jobs of one batch in the order they are sent (jobs.due_jobs);
+    # partial, so the finished jobs of a million-job batch cost a dispatcher turn nothing
     Index(
         "ix_jobs_batch_due",
         "batch_id",
@@ -133,7 +127,8 @@ jobs_table = Table(
         postgresql_where=text("due_at IS NOT NULL"),
         sqlite_where=text("due_at IS NOT NULL"),
     ),
-    # the jobs of a batch waiting without a due time, in id order: what `resume` sends again
+    # the jobs of a batch whose message is out and unclaimed: the dispatcher's window, and what
+    # `resume` makes due again (messages a worker refused while the batch was paused)
     Index(
         "ix_jobs_batch_unsent",
         "batch_id",

@@ -1,9 +1,11 @@
-"""`seedream-batch resume | retry | cancel BATCH`: the commands that act on a batch already made.
+"""`seedream-batch pause | resume | retry | cancel BATCH`: the commands that act on a batch made.
 
-With a broker configured they change the table and enqueue for the fleet, then return (exit 0);
-a broker that does not answer is one line and exit 2, with the table unchanged. Embedded (no
-broker), `resume` and `retry` run the jobs in this process and wait, and exit as `run` does
-(`producer.exit_codes`). `cancel` exits 0 once the batch is cancelled.
+They change the table, the queue of record: the fleet's dispatcher sends what they make due, in
+the batch's turn. With a broker configured `resume` and `retry` wake the fleet's dispatcher and
+return (exit 0); a broker that does not answer is one line and exit 2, with the table unchanged.
+Embedded (no broker), they run the jobs in this process and wait, and exit as `run` does
+(`producer.exit_codes`). `pause` and `cancel` stop the batch's dispatch and take its messages
+off the queue, and exit 0.
 """
 
 from collections.abc import Iterator
@@ -15,7 +17,7 @@ import typer
 from config.settings import Settings
 from jobs.errors import ErrorClass
 from jobs.results import ResultsTable
-from jobs.states import JobState
+from jobs.states import BatchState, JobState
 from jobs.wording import counted
 from producer.cli_support import (
     JobSender,
@@ -29,9 +31,9 @@ from producer.cli_support import (
 from producer.exit_codes import batch_exit_code
 from producer.progress import wait_for_batch
 from producer.rerun import resume_batch, retry_batch
-from producer.submission import SubmissionError, sent_after_recording
 from worker.broker import BrokerUnreachable
 from worker.notify import notify_batch
+from worker.queue_purge import drop_batch_messages
 
 BatchArg = Annotated[str, typer.Argument(help="The batch's name (`seedream-batch status` lists).")]
 
@@ -47,23 +49,24 @@ def resume(
 ) -> None:
     """Carry on with BATCH after a crash, a lost queue, or a pause once its cause is fixed.
 
-    Re-enqueues every job that is not final and not running (a pause: auth, quota, budget).
-    With a broker, exits 0 once they are enqueued; without one, runs them here and exits as
-    `run` does. Exits 2 for an unknown batch or a broker that does not answer."""
+    Every job that is not final and not running is sent again in the batch's turn (a pause:
+    by hand, auth, quota, budget). With a broker, exits 0 once the batch runs; without one,
+    runs its jobs here and exits as `run` does. Exits 2 for an unknown batch or a broker that
+    does not answer."""
     settings = _settings()
     table = existing_table(settings)
     found = existing_batch(table, batch)
-    with job_sender(settings) as sender, _broker_for(sender, batch):
-        sent = resume_batch(
+    with job_sender(settings) as sender, _broker_for(sender):
+        waiting = resume_batch(
             table,
             found,
-            sender.enqueue,
+            sender.wake,
             max_attempts=settings.max_attempts,
             max_images=max_images,
             max_cost=max_cost,
         )
         err.print(
-            f"batch {batch}: resumed, {counted(sent, 'job')} enqueued",
+            f"batch {batch}: resumed, {counted(waiting, 'job')} to run",
             highlight=False,
             markup=False,
         )
@@ -83,13 +86,13 @@ def retry(
     """Re-run the failed jobs of BATCH (or those of --class, or KEYS) with fresh attempts.
 
     A job whose image was paid for is only stored again, never generated again (unless the
-    image was bad). With a broker, exits 0 once they are enqueued; without one, runs them here
-    and exits as `run` does. Exits 2 for an unknown batch or a broker that does not answer."""
+    image was bad). With a broker, exits 0 once they are due; without one, runs them here and
+    exits as `run` does. Exits 2 for an unknown batch or a broker that does not answer."""
     settings = _settings()
     table = existing_table(settings)
     found = existing_batch(table, batch)
-    with job_sender(settings) as sender, _broker_for(sender, batch):
-        report = retry_batch(table, found, sender.enqueue, classes=classes or (), keys=keys or ())
+    with job_sender(settings) as sender, _broker_for(sender):
+        report = retry_batch(table, found, sender.wake, classes=classes or (), keys=keys or ())
         for key in report.unknown:
             err.print(f"{batch}: no job with key {key!r}", highlight=False, markup=False)
         for key, state in report.not_failed.items():
@@ -106,14 +109,39 @@ def retry(
         _wait_if_embedded(settings, table, batch)
 
 
+def pause(batch: BatchArg) -> None:
+    """Stop sending BATCH's jobs to workers: running ones finish, images already paid for are
+    still stored, the rest wait in the table until `seedream-batch resume BATCH`.
+
+    Exits 0 once the batch is paused (or was already), 2 for an unknown or cancelled batch."""
+    settings = command_settings(need_credentials=False)
+    table = existing_table(settings)
+    found = existing_batch(table, batch)
+    if found.state is BatchState.cancelled:
+        raise fail(f"batch {batch} is cancelled; a cancelled batch cannot be paused")
+    if not table.pause(batch):
+        err.print(f"batch {batch}: already paused", highlight=False, markup=False)
+        return
+    dropped = drop_batch_messages(settings, table, batch)
+    err.print(
+        f"batch {batch}: paused ({counted(dropped, 'message')} taken off the queue); running "
+        f"jobs finish; `seedream-batch resume {batch}` carries on",
+        highlight=False,
+        markup=False,
+    )
+
+
 def cancel(batch: BatchArg) -> None:
-    """Stop BATCH: its queued jobs are cancelled; running ones finish.
+    """Stop BATCH: its queued jobs are cancelled and its messages taken off the queue; running
+    ones finish.
 
     Images already paid for are still stored. Nothing half-written is left. Exits 0 once the
     batch is cancelled (a `run` waiting for it exits 4), 2 for an unknown batch."""
-    table = existing_table(command_settings(need_credentials=False))
+    settings = command_settings(need_credentials=False)
+    table = existing_table(settings)
     existing_batch(table, batch)
     cancelled = table.cancel(batch)
+    drop_batch_messages(settings, table, batch)
     counts = table.counts(batch)
     finishing = counts[JobState.running] + counts[JobState.generated]
     err.print(
@@ -125,15 +153,14 @@ def cancel(batch: BatchArg) -> None:
 
 
 @contextmanager
-def _broker_for(sender: JobSender, batch: str) -> Iterator[None]:
-    """Check the broker before the block changes the table; if it goes away during the block,
-    say that `resume` sends what is left (the table is changed first, see producer.rerun)."""
+def _broker_for(sender: JobSender) -> Iterator[None]:
+    """Check the broker before the block changes the table: a fleet that cannot be reached is
+    one line and exit 2, with nothing changed."""
     try:
         sender.check()
-        with sent_after_recording(batch):
-            yield
-    except (BrokerUnreachable, SubmissionError) as exc:
+    except BrokerUnreachable as exc:
         raise fail(str(exc)) from None
+    yield
 
 
 def _settings() -> Settings:

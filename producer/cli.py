@@ -15,13 +15,16 @@ import typer
 
 from config.settings import Settings
 from jobs.batch_summary import BatchSummary
+from jobs.records import DEFAULT_WEIGHT, Share
 from jobs.redis_keys import JOB_QUEUE
 from jobs.results import Batch, ResultsTable
 from jobs.wording import counted
-from producer.batch_commands import cancel, resume, retry
+from producer.batch_commands import cancel, pause, resume, retry
 from producer.cli_support import (
     JobSender,
+    MaxInFlightOption,
     ModelOption,
+    WeightOption,
     command_settings,
     err,
     fail,
@@ -108,6 +111,7 @@ class _SubmitOptions:
     max_cost: float | None
     model: str | None
     preflight: bool
+    share: Share
 
 
 def _preflight(settings: Settings, output: str) -> None:
@@ -141,7 +145,7 @@ def _submit(
             manifest,
             output=output,
             batch_name=options.batch,
-            enqueue=sender.enqueue,
+            wake=sender.wake,
             check_broker=check_before_recording,
             strict=options.strict,
             rejects=options.rejects,
@@ -149,13 +153,14 @@ def _submit(
             max_images=options.max_images,
             max_cost=options.max_cost,
             model=options.model,
+            share=options.share,
         )
     except (ManifestError, SubmissionError, BrokerUnreachable) as exc:
         raise fail(str(exc)) from None
     report = submission.report
     if report is None:
         resumed = counted(submission.resumed_jobs, "job")
-        err.print(f"resuming batch {submission.batch.id}: {resumed} re-enqueued")
+        err.print(f"resuming batch {submission.batch.id}: {resumed} to run")
     elif report.refused:
         bad = counted(report.rejected, "bad row")
         raise fail(f"{manifest}: {bad}; --strict refused the whole manifest")
@@ -179,7 +184,7 @@ def _wait(settings: Settings, table: ResultsTable, batch: Batch, *, lines: bool)
 
     location = broker_location(settings.broker_url)
     err.print(
-        f"batch {batch.id}: jobs enqueued for the fleet on {location}, waiting for workers",
+        f"batch {batch.id}: jobs queued for the fleet on {location}, waiting for workers",
         highlight=False,
         markup=False,
     )
@@ -209,6 +214,8 @@ def run(
     model: ModelOption = None,
     concurrency: Annotated[int | None, typer.Option(help="Worker threads.")] = None,
     preflight: PreflightOption = True,
+    weight: WeightOption = DEFAULT_WEIGHT,
+    max_in_flight: MaxInFlightOption = None,
 ) -> None:
     """Generate every image of MANIFEST and wait for the batch to finish: in this process, or,
     with SEEDREAM_BROKER_URL set, on the fleet's workers.
@@ -218,7 +225,16 @@ def run(
     cancelled."""
     settings = command_settings(need_credentials=True)
     options = _SubmitOptions(
-        manifest, out, batch, strict, rejects, max_images, max_cost, model, preflight
+        manifest,
+        out,
+        batch,
+        strict,
+        rejects,
+        max_images,
+        max_cost,
+        model,
+        preflight,
+        Share(weight, max_in_flight),
     )
     started = time.monotonic()
     table = open_table(settings)
@@ -247,15 +263,27 @@ def submit(
         bool, typer.Option("--watch", help="Then follow the batch live until it is final.")
     ] = False,
     preflight: PreflightOption = True,
+    weight: WeightOption = DEFAULT_WEIGHT,
+    max_in_flight: MaxInFlightOption = None,
 ) -> None:
-    """Validate MANIFEST, record its jobs and enqueue them for `worker` processes.
+    """Validate MANIFEST and record its jobs for `worker` processes, whose dispatcher sends
+    them in the batch's turn.
 
-    Exits 0 when every row was enqueued, 1 when some rows were rejected (the others are
-    enqueued), 2 when nothing was recorded (bad input or settings, no broker); with --watch, as
+    Exits 0 when every row was recorded, 1 when some rows were rejected (the others are
+    recorded), 2 when nothing was recorded (bad input or settings, no broker); with --watch, as
     `run` does once the batch is final."""
     settings = command_settings(need_credentials=False, need_broker=True)
     options = _SubmitOptions(
-        manifest, out, batch, strict, rejects, max_images, max_cost, model, preflight
+        manifest,
+        out,
+        batch,
+        strict,
+        rejects,
+        max_images,
+        max_cost,
+        model,
+        preflight,
+        Share(weight, max_in_flight),
     )
     table = open_table(settings)
     with job_sender(settings) as sender:
@@ -294,6 +322,7 @@ def worker(
 
 # the commands defined in their own modules, after run, submit and worker in `--help`
 app.command("status")(status)
+app.command("pause")(pause)
 app.command("resume")(resume)
 app.command("retry")(retry)
 app.command("cancel")(cancel)

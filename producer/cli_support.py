@@ -12,8 +12,8 @@ from rich.markup import escape
 
 from config.settings import Settings, SettingsError, get_settings
 from jobs.database import NoResultsTable, open_existing_engine
+from jobs.dispatch import Wake
 from jobs.models import MODELS, UnknownModel, model_named
-from jobs.recovery import Enqueue
 from jobs.results import Batch, ResultsTable
 from jobs.wording import clauses
 from producer.exit_codes import ExitCode
@@ -85,9 +85,10 @@ def existing_batch(table: ResultsTable, name: str) -> Batch:
 
 @dataclass(frozen=True)
 class JobSender:
-    """Where a command's jobs go, and the check to make before recording anything for them."""
+    """Who sends a command's jobs, and the check to make before recording anything for them."""
 
-    enqueue: Enqueue
+    #: tells the dispatcher that sends the fleet's (or this process's) jobs that there are more
+    wake: Wake
     #: raises worker.broker.BrokerUnreachable when the fleet's broker does not answer (with
     #: worker threads right here, there is nothing to reach)
     check: Callable[[], None]
@@ -95,23 +96,21 @@ class JobSender:
 
 @contextmanager
 def job_sender(settings: Settings, concurrency: int | None = None) -> Iterator[JobSender]:
-    """Where jobs go: the fleet's queue when a broker is configured; otherwise worker threads
-    in this process, which run until the block ends (wait for the batch inside it)."""
+    """Who runs the jobs: the fleet, whose dispatcher sends them from the table, when a broker
+    is configured; otherwise worker threads and a dispatcher in this process, which run until
+    the block ends (wait for the batch inside it)."""
     from worker.app import app as celery_app
     from worker.broker import check_broker
     from worker.embedded import EmbeddedWorker
-    from worker.publish import job_enqueuer
+    from worker.fleet_coordination import dispatcher_waker
 
+    wake = dispatcher_waker(settings)
     if not settings.embedded:
-        with job_enqueuer(celery_app) as enqueue:
-            yield JobSender(enqueue, lambda: check_broker(celery_app))
+        yield JobSender(wake, lambda: check_broker(celery_app))
         return
     serve_scheduled_fires()
-    with (
-        EmbeddedWorker(celery_app, concurrency or settings.concurrency),
-        job_enqueuer(celery_app) as enqueue,
-    ):
-        yield JobSender(enqueue, _nothing_to_reach)
+    with EmbeddedWorker(celery_app, concurrency or settings.concurrency):
+        yield JobSender(wake, _nothing_to_reach)
 
 
 def serve_scheduled_fires() -> None:
@@ -145,5 +144,31 @@ ModelOption = Annotated[
         callback=_known_model,
         help=f"The batch's model, one of {', '.join(MODELS)} (default SEEDREAM_MODEL); a batch "
         "has one model.",
+    ),
+]
+
+def _positive_weight(weight: float | None) -> float | None:
+    """A weight of 0 would never be served: a usage error saying what is allowed."""
+    if weight is not None and not weight > 0:
+        raise typer.BadParameter(f"{weight:g} is not a weight: give a number above 0, e.g. 2")
+    return weight
+
+
+WeightOption = Annotated[
+    float,
+    typer.Option(
+        "--weight",
+        callback=_positive_weight,
+        help="The batch's share of the fleet against the other batches that run: weight 2 gets "
+        "twice the calls of weight 1 while both have jobs waiting.",
+    ),
+]
+MaxInFlightOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-in-flight",
+        min=1,
+        help="The most of the batch's jobs sent to workers or running at once (default: no "
+        "cap), so its slow calls cannot hold every worker thread.",
     ),
 ]

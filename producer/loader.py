@@ -1,10 +1,11 @@
-"""Turning a manifest into a batch: validate every row, record the good ones, enqueue them.
+"""Turning a manifest into a batch: validate every row, record the good ones as due jobs.
 
-Rows stream through in chunks. While this thread reads and validates the next chunk, a second
-thread records the last one (one transaction) and enqueues its new jobs (one round trip): the
-database and Redis do their part of the work on the other core, and the GIL is released while
-they do. At most CHUNKS_AHEAD chunks wait to be stored, so memory is flat whatever the size of the
-manifest, and the first images start while the rest is still loading.
+The table is the queue (jobs.dispatch): recording a job is all it takes for the dispatcher to
+send it in its batch's turn, and each recorded chunk wakes the dispatcher. Rows stream through in
+chunks. While this thread reads and validates the next chunk, a second thread records the last
+one (one transaction): the database does its part of the work on the other core, and the GIL is
+released while it does. At most CHUNKS_AHEAD chunks wait to be stored, so memory is flat
+whatever the size of the manifest, and the first images start while the rest is still loading.
 
 A chunk ends at CHUNK_ROWS rows or once what its rows hold in memory passes CHUNK_BYTES
 (`_weight`: its text, inline images, a price per metadata value), whichever comes first, so a
@@ -21,14 +22,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from jobs.dispatch import Wake
 from jobs.quoting import quoted
-from jobs.recovery import Enqueue
 from jobs.results import Batch, Duplicate, ResultsTable
 from jobs.spec import JobSpec, metadata_shape
 from producer.manifest import ManifestReader, RejectedRow, RowProblem
 from producer.rejects import spec_as_row_text
 
-#: rows per INSERT and per round of enqueueing: past a few thousand, a bigger chunk saves nothing
+#: rows per INSERT: past a few thousand, a bigger chunk saves nothing
 CHUNK_ROWS = 5000
 #: A chunk also ends once its rows weigh this much (`_weight`, about their bytes in memory). With
 #: CHUNKS_AHEAD + 2 chunks alive at once (read, waiting, storing) this bounds loading memory to
@@ -40,6 +41,16 @@ _ROW_BYTES = 1024
 _VALUE_BYTES = 72
 #: chunks read and validated ahead of the one being stored
 CHUNKS_AHEAD = 2
+
+#: why a batch loaded with --strict waits while it loads
+STRICT_LOADING = "loading with --strict: its jobs run once every row is known to be valid"
+
+
+def strict_batch_loading(table: ResultsTable, batch: Batch) -> None:
+    """Hold a batch loaded with --strict until its last row is read: none of its jobs may run
+    before the manifest is known to be valid (load_manifest then resumes or cancels it)."""
+    table.pause(batch.id, STRICT_LOADING)
+
 
 OnReject = Callable[[RejectedRow], None]
 
@@ -62,7 +73,7 @@ class LoadReport:
     batch: Batch
     loaded: int = 0
     rejected: int = 0
-    #: --strict and some rows were bad: nothing was enqueued and the loaded jobs are cancelled
+    #: --strict and some rows were bad: nothing ran and the loaded jobs are cancelled
     refused: bool = False
 
 
@@ -70,16 +81,18 @@ def load_manifest(
     table: ResultsTable,
     batch: Batch,
     reader: ManifestReader,
-    enqueue: Enqueue,
+    wake: Wake,
     on_reject: OnReject,
     *,
     strict: bool = False,
     progress: LoadProgress | None = None,
 ) -> LoadReport:
-    """Record every valid row `reader` yields as a queued job of `batch` and enqueue it.
+    """Record every valid row `reader` yields as a queued job of `batch`, waking the
+    dispatcher (`wake`) as each chunk is recorded.
 
     Every bad row (invalid field, duplicate key) goes to `on_reject`. With `strict`, one bad row
-    refuses the manifest: the rows are recorded, but cancelled, and nothing is enqueued.
+    refuses the manifest: the rows are recorded, but cancelled, and nothing runs (the caller
+    pauses the batch while it loads: `strict_batch_loading`).
     """
     report = LoadReport(batch)
     shown = progress or _NoProgress()
@@ -89,10 +102,10 @@ def load_manifest(
         on_reject(row)
 
     def store(chunk: _Chunk) -> tuple[list[int], list[Duplicate]]:
-        """On the storing thread: record the chunk, enqueue its new jobs."""
+        """On the storing thread: record the chunk, and have its jobs sent."""
         ids, duplicates = table.add_jobs(batch.id, chunk.jobs)
         if not strict:
-            enqueue(ids)
+            wake()
         return ids, duplicates
 
     def stored(chunk: _Chunk, outcome: "Future[tuple[list[int], list[Duplicate]]]") -> None:
@@ -113,26 +126,27 @@ def load_manifest(
         while pending:
             stored(*pending.popleft())
     finally:
-        # after a failure, chunks not yet stored are dropped: `resume` enqueues what was stored
+        # after a failure, chunks not yet stored are dropped: what was stored runs
         storing.shutdown(wait=True, cancel_futures=True)
     table.add_rejected(batch.id, report.rejected)
     if strict:
-        _settle_strict(table, report, enqueue, shown)
+        _settle_strict(table, report, wake, shown)
     return report
 
 
 def _settle_strict(
-    table: ResultsTable, report: LoadReport, enqueue: Enqueue, shown: LoadProgress
+    table: ResultsTable, report: LoadReport, wake: Wake, shown: LoadProgress
 ) -> None:
-    """A strict load recorded its rows without enqueueing them: refuse the batch if any row was
-    bad, else enqueue them all now."""
+    """A strict load recorded its rows in a paused batch: refuse the batch if any row was bad,
+    else let it run now."""
     batch_id = report.batch.id
     if report.rejected:
         table.cancel(batch_id)
         report.refused = True
     else:
         table.resume(batch_id)
-        shown.advance(enqueued=table.enqueue_due(enqueue, batch_id=batch_id))
+        wake()
+        shown.advance(enqueued=report.loaded)
 
 
 @dataclass

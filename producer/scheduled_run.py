@@ -21,7 +21,7 @@ from tempfile import TemporaryDirectory
 
 from config.settings import Settings
 from jobs.batch_summary import Shown, shown_state
-from jobs.recovery import Enqueue
+from jobs.dispatch import Wake
 from jobs.results import BatchExists, ResultsTable
 from jobs.schedules import Schedule
 from producer.location_roots import OutsideRoots, require_under_roots
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 class FireOutcome(StrEnum):
     """What a fire did."""
 
-    #: the batch was made and its jobs enqueued
+    #: the batch was made and its jobs queued
     started = "started"
     #: the batch of this fire exists already (another beat, a re-delivered message)
     exists = "exists"
@@ -60,9 +60,9 @@ def start_scheduled_batch(
     settings: Settings,
     schedule: Schedule,
     fired_at: datetime,
-    enqueue: Enqueue,
+    wake: Wake,
 ) -> Fire:
-    """Make and enqueue the batch of `schedule`'s fire at `fired_at`, unless its manifest or output
+    """Make the batch of `schedule`'s fire at `fired_at`, unless its manifest or output
     is outside the roots, its batch exists, or the schedule's previous batch still runs."""
     name = schedule.batch_name(fired_at)
     output = schedule.output or settings.output
@@ -91,9 +91,10 @@ def start_scheduled_batch(
                 manifest,
                 output=output,
                 batch_name=name,
-                enqueue=enqueue,
+                wake=wake,
                 max_images=schedule.max_images,
                 max_cost=schedule.max_cost,
+                share=schedule.share,
                 model=schedule.model,
                 schedule=schedule.name,
                 source=schedule.manifest,

@@ -13,7 +13,6 @@ The rows rejected while screening are reported then (stderr, the rejects file); 
 follows does not report them again (see `Screening.reported`).
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -77,7 +76,7 @@ def _check_every_row(
                 LoadingProgress(reader, show_progress) as progress,
             ):
                 report = load_manifest(
-                    scratch, batch, reader, _send_nowhere, on_reject, progress=progress
+                    scratch, batch, reader, _wake_nobody, on_reject, progress=progress
                 )
         finally:
             scratch.engine.dispose()
@@ -99,5 +98,5 @@ def _no_valid_row(manifest: Path, rejected: int) -> ManifestError:
     return ManifestError(manifest, "has no rows: nothing was recorded")
 
 
-def _send_nowhere(job_ids: Sequence[int]) -> None:
+def _wake_nobody() -> None:
     """The scratch table's jobs are only checked, never run."""

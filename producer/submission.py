@@ -14,16 +14,16 @@ from pathlib import Path
 from config.settings import Settings
 from jobs.batch_names import new_batch_id, validate_name
 from jobs.database import open_engine
+from jobs.dispatch import Wake
 from jobs.models import ModelAdapter, UnknownModel, model_named
-from jobs.recovery import Enqueue
+from jobs.records import EQUAL_SHARE, Share
 from jobs.results import Batch, ResultsTable
-from producer.loader import LoadReport, load_manifest
+from producer.loader import LoadReport, load_manifest, strict_batch_loading
 from producer.manifest import ManifestReader, RejectedRow
 from producer.progress import LoadingProgress
 from producer.rejects import RejectsWriter
 from producer.rerun import resume_batch
 from producer.screening import screen_manifest
-from worker.broker import BrokerUnreachable
 
 
 class SubmissionError(RuntimeError):
@@ -52,7 +52,7 @@ def submit_manifest(
     *,
     output: str,
     batch_name: str | None,
-    enqueue: Enqueue,
+    wake: Wake,
     strict: bool = False,
     rejects: Path | None = None,
     show_progress: bool = False,
@@ -61,18 +61,20 @@ def submit_manifest(
     schedule: str | None = None,
     source: str | None = None,
     model: str | None = None,
+    share: Share | None = None,
     check_broker: Callable[[], None] = lambda: None,
 ) -> Submission:
     """Load `manifest` as a new batch, or resume the batch `batch_name` if it exists and was made
     from the same manifest (the same bytes; a batch recorded before manifests were hashed is
     resumed whatever the manifest). A batch of that name made from another manifest raises
-    SubmissionError, as does a broker lost while the jobs are sent (the batch is then recorded).
+    SubmissionError.
 
     A manifest that cannot be read, has no valid row, or (with `strict`) has a bad row raises
     ManifestError and records nothing. `check_broker` is called once the manifest is accepted,
     before anything is recorded, and raises BrokerUnreachable when the jobs could not be sent.
 
-    Resuming re-enqueues every job that is not final and not under a live lease (see
+    Its jobs are recorded as due, and `wake` tells the dispatcher to send them. Resuming makes
+    every job that is not final and not under a live lease run again (see
     `producer.rerun.resume_batch`). `max_images` and `max_cost` set the batch's budget
     (a resumed batch takes the new values). `show_progress` shows a live bar while the manifest
     loads. A batch made by `schedule` is never resumed: if its name exists, BatchExists is
@@ -81,7 +83,8 @@ def submit_manifest(
 
     `model` is the batch's model (default SEEDREAM_MODEL): every row is validated for it, and the
     batch records it and its price (`Settings.price_for`). A batch has one model, so resuming a
-    batch with another `model` raises SubmissionError.
+    batch with another `model` raises SubmissionError. `share` is its weight and cap on jobs in
+    flight (default: an equal share; a resumed batch takes the new one, when given).
     """
     adapter = batch_model(model or settings.model)
     # opened first: a manifest that cannot be read leaves nothing behind
@@ -92,15 +95,15 @@ def submit_manifest(
             _refuse_another_manifest(existing, manifest, digest)
             _refuse_another_model(existing, model)
             check_broker()
-            with sent_after_recording(existing.id):
-                resumed = resume_batch(
-                    table,
-                    existing,
-                    enqueue,
-                    max_attempts=settings.max_attempts,
-                    max_images=max_images,
-                    max_cost=max_cost,
-                )
+            resumed = resume_batch(
+                table,
+                existing,
+                wake,
+                max_attempts=settings.max_attempts,
+                max_images=max_images,
+                max_cost=max_cost,
+                share=share,
+            )
             return Submission(table.get_batch(existing.id) or existing, None, resumed)
         with _reject_sink(manifest, rejects, adapter) as on_reject:
             screening = screen_manifest(
@@ -117,26 +120,16 @@ def submit_manifest(
                 max_cost=max_cost,
                 schedule=schedule,
                 manifest_sha256=digest,
+                share=share or EQUAL_SHARE,
             )
+            if strict:
+                strict_batch_loading(table, batch)
             on_reject.skip(screening.reported)
-            with sent_after_recording(batch.id), LoadingProgress(reader, show_progress) as shown:
+            with LoadingProgress(reader, show_progress) as shown:
                 report = load_manifest(
-                    table, batch, reader, enqueue, on_reject, strict=strict, progress=shown
+                    table, batch, reader, wake, on_reject, strict=strict, progress=shown
                 )
     return Submission(table.get_batch(batch.id) or batch, report)
-
-
-@contextmanager
-def sent_after_recording(batch_id: str) -> Iterator[None]:
-    """For a block that sends the jobs of a batch it recorded: a broker lost meanwhile raises
-    SubmissionError saying the batch is recorded and that `resume` sends its jobs."""
-    try:
-        yield
-    except BrokerUnreachable as exc:
-        raise SubmissionError(
-            f"{exc}; batch {batch_id} is recorded: `seedream-batch resume {batch_id}` sends its "
-            "jobs once the broker answers"
-        ) from None
 
 
 def manifest_sha256(manifest: Path) -> str:

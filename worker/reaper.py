@@ -1,4 +1,4 @@
-"""The reaper: what the queue does not hold, found in the table and sent, on one worker at a time.
+"""The reaper: what the queue lost, found in the table and made due, on one worker at a time.
 
 Every SEEDREAM_REAPER_INTERVAL_SECONDS each worker process tries to take the fleet's turn; the
 one that gets it (a Redis key with a time to live, so a dead holder's turn passes on):
@@ -8,36 +8,29 @@ one that gets it (a Redis key with a time to live, so a dead holder's turn passe
 2. when the queue is empty, makes due the jobs still waiting a lease after their message was
    sent: a killed worker took those messages and Redis would hold them for an hour, or lost
    them (see jobs.recovery.make_unclaimed_due);
-3. sends a message for every job that is due;
-4. claims the webhook events of batches that completed or paused, and hands them to the
+3. claims the webhook events of batches that completed or paused, and hands them to the
    notifier's sending threads (worker.notify), when webhooks are on.
 
-A job's retry delay therefore lives in the table, never in a message a worker holds or a broker
-may re-deliver early, and a job a killed worker held or had taken is running again within about
-a lease and an interval (for taken ones: of the queue draining).
+The dispatcher (worker.dispatcher) sends what is due, a retry's due time included: a retry delay
+lives in the table, never in a message a worker holds or a broker may re-deliver early, and a
+job a killed worker held or had taken is running again within about a lease and an interval (for
+taken ones: of the queue draining).
 """
 
 import logging
 import secrets
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
 import redis
 
 from jobs.errors import ErrorClass
-from jobs.recovery import Enqueue
 from jobs.results import ResultsTable
 from worker.metrics import METRICS, WorkerMetrics
 from worker.notify import BatchNotifier
 from worker.periodic import PeriodicThread
 
 log = logging.getLogger(__name__)
-
-#: the most messages one turn sends; the rest wait for the next turn (a turn must end before its
-#: time to live, or a second reaper would send the same jobs)
-MAX_SENT_PER_TURN = 20_000
 
 
 class FleetTurn(Protocol):
@@ -99,19 +92,16 @@ class Turn:
     recovered: int
     #: jobs whose message a killed worker had taken, made due again
     unclaimed: int
-    #: messages sent for due jobs
-    sent: int
     #: webhook events claimed (and being sent)
     notified: int = 0
 
 
 class Reaper:
-    """One turn at a time: recover jobs of dead workers, then send the due ones."""
+    """One turn at a time: recover the jobs of dead workers and lost messages."""
 
     def __init__(
         self,
         table: ResultsTable,
-        enqueuer: Callable[[], AbstractContextManager[Enqueue]],
         turn: FleetTurn,
         queue: QueueProbe,
         *,
@@ -122,7 +112,6 @@ class Reaper:
         metrics: WorkerMetrics = METRICS,
     ) -> None:
         self._table = table
-        self._enqueuer = enqueuer
         self._turn = turn
         self._queue = queue
         self._max_attempts = max_attempts
@@ -143,11 +132,9 @@ class Reaper:
         # a worker holds the messages it took (up to its thread count) for about a job's length:
         # a lease later they are presumed lost, and a copy costs at most a refused claim
         unclaimed = self._table.make_unclaimed_due(self._lease_s) if self._queue.is_empty() else 0
-        with self._enqueuer() as enqueue:
-            sent = self._table.enqueue_due(enqueue, limit=MAX_SENT_PER_TURN)
         notified = self._notifier.notify_due() if self._notifier is not None else 0
-        turn = Turn(len(recovered), unclaimed, sent, notified)
-        if recovered or unclaimed or sent or notified:
+        turn = Turn(len(recovered), unclaimed, notified)
+        if recovered or unclaimed or notified:
             log.info("reaper: %s", turn)
         return turn
 

@@ -5,7 +5,7 @@ fired, whatever the workers' own copy of the schedule file says. Since anyone wh
 the broker can write such a message, its manifest and output are accepted only under the
 workers' SEEDREAM_MANIFEST_ROOTS and SEEDREAM_OUTPUT_ROOTS (checked by the starter).
 
-Making the batch is the producer's work (reading a manifest, recording and enqueueing its jobs),
+Making the batch is the producer's work (reading a manifest, recording its jobs),
 and imports run one way, `producer/` onto `worker/`: so the task runs whatever BatchStarter the
 process that starts the worker installed. The CLI's `worker` command (and embedded mode) installs
 `producer.scheduled_run.start_scheduled_batch`; a worker started without one fails the fire with
@@ -16,11 +16,11 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from config.settings import Settings, get_settings
-from jobs.recovery import Enqueue
+from jobs.dispatch import Wake
 from jobs.results import ResultsTable
 from jobs.schedules import Schedule
 from worker.app import app
-from worker.publish import job_enqueuer
+from worker.fleet_coordination import dispatcher_waker
 from worker.task_names import START_SCHEDULED_BATCH
 from worker.tasks import get_pipeline
 
@@ -35,7 +35,7 @@ class FireDone(Protocol):
 
 
 class BatchStarter(Protocol):
-    """Makes and enqueues the batch of one fire of a schedule."""
+    """Makes the batch of one fire of a schedule."""
 
     def __call__(
         self,
@@ -43,7 +43,7 @@ class BatchStarter(Protocol):
         settings: Settings,
         schedule: Schedule,
         fired_at: datetime,
-        enqueue: Enqueue,
+        wake: Wake,
         /,
     ) -> FireDone: ...
 
@@ -69,12 +69,12 @@ def start_scheduled(schedule: dict[str, Any], fired_at: str) -> str:
             "no batch starter installed: start workers with `seedream-batch worker`, which "
             "installs the one that makes scheduled batches"
         )
-    with job_enqueuer(app) as enqueue:
-        fire = _starter(
-            get_pipeline().table,
-            get_settings(),
-            Schedule.model_validate(schedule),
-            datetime.fromisoformat(fired_at),
-            enqueue,
-        )
+    settings = get_settings()
+    fire = _starter(
+        get_pipeline().table,
+        settings,
+        Schedule.model_validate(schedule),
+        datetime.fromisoformat(fired_at),
+        dispatcher_waker(settings),
+    )
     return str(fire.outcome)

@@ -2,9 +2,10 @@
 
 The task is a thin shell around JobPipeline, which holds the logic. The message carries only the
 job id; everything else is read from the results table, so a message delivered twice, late, or
-after a resume is harmless. A worker process also runs the reaper (worker.reaper), started when
-the worker is ready and stopped when it shuts down, and, when SEEDREAM_METRICS_PORT is set, serves
-its Prometheus metrics (worker.metrics) from then on.
+after a resume is harmless. A worker process also runs the dispatcher (worker.dispatcher) and the
+reaper (worker.reaper), each acting in its fleet-wide turn, started when the worker is ready and
+stopped when it shuts down, and, when SEEDREAM_METRICS_PORT is set, serves its Prometheus
+metrics (worker.metrics) from then on.
 """
 
 import logging
@@ -16,14 +17,27 @@ import redis
 import sqlalchemy.exc
 from celery.signals import worker_ready, worker_shutdown
 
-from config.settings import REDIS_SCHEMES, get_settings
+from config.settings import REDIS_SCHEMES, Settings, get_settings
 from jobs.database import open_engine
-from jobs.redis_keys import JOB_QUEUE, reaper_turn
+from jobs.redis_keys import JOB_QUEUE, dispatcher_turn, dispatcher_wake, fleet_threads, reaper_turn
 from jobs.results import ResultsTable
 from worker.address_policy import AddressPolicy, system_resolver
 from worker.app import app
 from worker.cloudflare import CloudflareClient
+from worker.dispatcher import Dispatcher, WindowSize
+from worker.fleet_coordination import (
+    LOCAL_WAKEUP,
+    AlwaysHeld,
+    FleetThreads,
+    HeldTurn,
+    LocalThreads,
+    RedisFleetThreads,
+    RedisHeldTurn,
+    RedisWakeup,
+    Wakeup,
+)
 from worker.guarded_network import guarded_client
+from worker.identity import process_identity
 from worker.limited_client import LimitedClient
 from worker.limiter import ModelLimiters
 from worker.metrics import serve_metrics
@@ -44,6 +58,8 @@ from worker.task_names import PROCESS_JOB
 
 #: connections for image downloads, whatever the thread count
 MAX_FETCH_CONNECTIONS = 64
+#: the dispatcher's turn outlives a holder that stopped renewing it by this long at least
+TURN_TTL_S = 5.0
 #: how long a worker thread waits before re-sending a job whose table it could not reach
 TABLE_OUTAGE_PAUSE_S = 5.0
 
@@ -51,6 +67,7 @@ log = logging.getLogger(__name__)
 
 _pipeline: JobPipeline | None = None
 _reaper: Reaper | None = None
+_dispatcher: Dispatcher | None = None
 _lock = threading.Lock()
 
 
@@ -120,7 +137,6 @@ def start_reaper(**_: Any) -> None:
         if _reaper is None:
             _reaper = Reaper(
                 table,
-                lambda: job_enqueuer(app),
                 turn,
                 queue,
                 max_attempts=settings.max_attempts,
@@ -129,6 +145,59 @@ def start_reaper(**_: Any) -> None:
                 notifier=open_notifier(settings, table),
             )
     _reaper.start()
+
+
+@worker_ready.connect
+def start_dispatcher(sender: Any = None, **_: Any) -> None:
+    """Each worker process dispatches in its turn, from the moment it consumes jobs."""
+    global _dispatcher
+    settings = get_settings()
+    threads = _threads_of(sender, settings)
+    table = get_pipeline().table
+    with _lock:
+        if _dispatcher is None:
+            _dispatcher = _open_dispatcher(settings, table, threads)
+    _dispatcher.start()
+
+
+def _open_dispatcher(settings: Settings, table: ResultsTable, threads: int) -> Dispatcher:
+    """The dispatcher of this process: coordinated through the fleet's Redis, or alone in it."""
+    interval = settings.dispatch_interval_seconds
+    limiter_url = settings.fleet_limiter_url()
+    turn: HeldTurn
+    fleet: FleetThreads
+    wakeup: Wakeup
+    if limiter_url is None:
+        turn, fleet, wakeup = AlwaysHeld(), LocalThreads(threads), LOCAL_WAKEUP
+    else:
+        client = redis.Redis.from_url(limiter_url)
+        ttl = max(TURN_TTL_S, 4 * interval)
+        turn = RedisHeldTurn(client, dispatcher_turn(settings.account_id), process_identity(), ttl)
+        fleet = RedisFleetThreads(
+            client, fleet_threads(settings.account_id), process_identity(), threads, ttl
+        )
+        wakeup = RedisWakeup(client, dispatcher_wake(settings.account_id))
+    window = WindowSize(
+        fleet,
+        fixed=settings.dispatch_window,
+        calls_per_s=settings.fleet_calls_per_second(),
+        interval_s=interval,
+    )
+    return Dispatcher(
+        table,
+        lambda: job_enqueuer(app),
+        turn,
+        fleet,
+        wakeup,
+        window,
+        interval_s=interval,
+    )
+
+
+def _threads_of(consumer: Any, settings: Settings) -> int:
+    """The worker threads of this process: its pool's, or SEEDREAM_CONCURRENCY."""
+    pool = getattr(getattr(consumer, "controller", None), "concurrency", None)
+    return int(pool) if isinstance(pool, int) and pool > 0 else settings.concurrency
 
 
 @worker_ready.connect
@@ -144,3 +213,9 @@ def start_metrics_server(**_: Any) -> None:
 def stop_reaper(**_: Any) -> None:
     if _reaper is not None:
         _reaper.stop()
+
+
+@worker_shutdown.connect
+def stop_dispatcher(**_: Any) -> None:
+    if _dispatcher is not None:
+        _dispatcher.stop()

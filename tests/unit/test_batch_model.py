@@ -4,7 +4,6 @@ its model's price."""
 
 import base64
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -161,12 +160,8 @@ def test_a_multi_image_jobs_key_claims_its_folder(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- the batch's model and price
 
 
-class Sent:
-    def __init__(self) -> None:
-        self.job_ids: list[int] = []
-
-    def __call__(self, job_ids: Sequence[int]) -> None:
-        self.job_ids.extend(job_ids)
+def _no_dispatcher() -> None:
+    """Nothing is woken: these tests only read what was recorded."""
 
 
 def _manifest(tmp_path: Path) -> Path:
@@ -182,7 +177,7 @@ def test_a_batch_records_its_model_and_that_models_price(
 
     submission = submit_manifest(
         table, settings, _manifest(tmp_path), output="./out", batch_name="b",
-        enqueue=Sent(), model="bytedance/seedream-4.5",
+        wake=_no_dispatcher, model="bytedance/seedream-4.5",
     )  # fmt: skip
 
     assert (submission.batch.model, submission.batch.price_per_image) == (
@@ -196,7 +191,7 @@ def test_without_model_a_batch_calls_seedream_model_at_its_estimate(
 ) -> None:
     settings = Settings(_env_file=None, model="bytedance/seedream-4.5")
     submission = submit_manifest(
-        table, settings, _manifest(tmp_path), output="./out", batch_name="b", enqueue=Sent()
+        table, settings, _manifest(tmp_path), output="./out", batch_name="b", wake=_no_dispatcher
     )
     assert (submission.batch.model, submission.batch.price_per_image) == (
         "bytedance/seedream-4.5",
@@ -207,10 +202,10 @@ def test_without_model_a_batch_calls_seedream_model_at_its_estimate(
 def test_a_batch_is_not_resumed_with_another_model(table: ResultsTable, tmp_path: Path) -> None:
     manifest = _manifest(tmp_path)
     settings = Settings(_env_file=None)
-    submit_manifest(table, settings, manifest, output="./o", batch_name="b", enqueue=Sent())
+    submit_manifest(table, settings, manifest, output="./o", batch_name="b", wake=_no_dispatcher)
     with pytest.raises(SubmissionError, match=r"calls bytedance/seedream-4\.0, not bytedance/"):
         submit_manifest(
-            table, settings, manifest, output="./o", batch_name="b", enqueue=Sent(),
+            table, settings, manifest, output="./o", batch_name="b", wake=_no_dispatcher,
             model="bytedance/seedream-4.5",
         )  # fmt: skip
 

@@ -1,9 +1,8 @@
-"""Loading a manifest into a batch: chunks recorded and enqueued, bad rows reported, --strict."""
+"""Loading a manifest into a batch: chunks recorded as due jobs, the dispatcher woken, bad rows
+reported, --strict."""
 
-import itertools
 import json
 import tracemalloc
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from jobs.states import JobState
 from producer import loader
 from producer.loader import LoadReport, load_manifest
 from producer.manifest import ManifestReader, RejectedRow
+from tests.support.dispatching import dispatched
 
 
 @pytest.fixture
@@ -30,31 +30,53 @@ def manifest(tmp_path: Path, rows: list[dict[str, object]]) -> Path:
     return path
 
 
+class Chunks:
+    """A LoadProgress that keeps how many jobs each recorded chunk queued."""
+
+    def __init__(self) -> None:
+        self.queued: list[int] = []
+
+    def advance(self, *, read: int = 0, rejected: int = 0, enqueued: int = 0) -> None:
+        if enqueued:
+            self.queued.append(enqueued)
+
+
 def load(
-    table: ResultsTable, path: Path, *, strict: bool = False
-) -> tuple[LoadReport, list[Sequence[int]], list[RejectedRow]]:
+    table: ResultsTable, path: Path, *, strict: bool = False, wakes: list[None] | None = None
+) -> tuple[LoadReport, list[int], list[RejectedRow]]:
+    """Load `path` as batch `b`; returns the report, the jobs queued per chunk, the bad rows."""
     batch = table.create_batch("b", str(path), "./out", "m")
-    enqueued: list[Sequence[int]] = []
+    chunks = Chunks()
     rejected: list[RejectedRow] = []
+    woken = wakes if wakes is not None else []
     with ManifestReader(path) as reader:
         report = load_manifest(
-            table, batch, reader, enqueued.append, rejected.append, strict=strict
+            table,
+            batch,
+            reader,
+            lambda: woken.append(None),
+            rejected.append,
+            strict=strict,
+            progress=chunks,
         )
-    return report, enqueued, rejected
+    return report, chunks.queued, rejected
 
 
-def test_good_rows_are_enqueued_in_chunks_as_they_are_recorded(
+def test_good_rows_are_queued_in_chunks_each_waking_the_dispatcher(
     table: ResultsTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(loader, "CHUNK_ROWS", 4)
     path = manifest(tmp_path, [{"prompt": f"p{n}"} for n in range(10)])
+    wakes: list[None] = []
 
-    report, enqueued, rejected = load(table, path)
+    report, queued, rejected = load(table, path, wakes=wakes)
 
-    assert [len(chunk) for chunk in enqueued] == [4, 4, 2]
+    assert queued == [4, 4, 2]
+    assert len(wakes) == 3
     assert report.loaded == 10
     assert not rejected
     assert table.counts("b")[JobState.queued] == 10
+    assert len(dispatched(table)) == 10  # due at once
 
 
 def test_a_duplicate_key_is_rejected_with_both_lines_and_the_first_row_goes_on(
@@ -62,10 +84,10 @@ def test_a_duplicate_key_is_rejected_with_both_lines_and_the_first_row_goes_on(
 ) -> None:
     path = manifest(tmp_path, [{"id": "a", "prompt": "one"}, {"id": "a", "prompt": "two"}])
 
-    report, enqueued, rejected = load(table, path)
+    report, queued, rejected = load(table, path)
 
     assert report.loaded == 1
-    assert sum(map(len, enqueued)) == 1
+    assert sum(queued) == 1
     [row] = rejected
     assert row.line == 2
     assert str(row).startswith(f"{path}:2: id: duplicate key 'a': line 1 has it already")
@@ -75,28 +97,32 @@ def test_a_duplicate_key_is_rejected_with_both_lines_and_the_first_row_goes_on(
     assert batch.rejected == 1
 
 
-def test_strict_refuses_a_manifest_with_a_bad_row_and_enqueues_nothing(
+def test_strict_refuses_a_manifest_with_a_bad_row_and_runs_nothing(
     table: ResultsTable, tmp_path: Path
 ) -> None:
     path = manifest(tmp_path, [{"prompt": "fine"}, {"prompt": "bad", "size": "9K"}])
 
-    report, enqueued, rejected = load(table, path, strict=True)
+    report, queued, rejected = load(table, path, strict=True)
 
     assert report.refused
     assert len(rejected) == 1
-    assert enqueued == []
+    assert queued == []
     assert table.counts("b")[JobState.cancelled] == 1
+    assert dispatched(table) == []
 
 
-def test_strict_enqueues_everything_when_every_row_is_good(
+def test_strict_runs_everything_once_every_row_is_known_to_be_good(
     table: ResultsTable, tmp_path: Path
 ) -> None:
     path = manifest(tmp_path, [{"prompt": "one"}, {"prompt": "two"}])
+    wakes: list[None] = []
 
-    report, enqueued, _ = load(table, path, strict=True)
+    report, queued, _ = load(table, path, strict=True, wakes=wakes)
 
     assert not report.refused
-    assert sorted(itertools.chain.from_iterable(enqueued)) == [1, 2]
+    assert queued == [2]
+    assert wakes == [None]  # once, at the end
+    assert sorted(dispatched(table)) == [1, 2]
 
 
 class Tally:
@@ -122,9 +148,7 @@ def test_progress_is_told_every_row_read_rejected_and_enqueued(
     tally = Tally()
 
     with ManifestReader(path) as reader:
-        report = load_manifest(
-            table, batch, reader, lambda ids: None, lambda row: None, progress=tally
-        )
+        report = load_manifest(table, batch, reader, lambda: None, lambda row: None, progress=tally)
 
     assert (tally.read, tally.rejected, tally.enqueued) == (10, 2, 8)
     assert (report.loaded, report.rejected) == (8, 2)
@@ -137,9 +161,9 @@ def test_a_chunk_ends_early_when_its_inline_images_are_large(
     image = "https://example.com/" + "x" * 40_000 + ".png"
     path = manifest(tmp_path, [{"prompt": f"p{n}", "image": image} for n in range(5)])
 
-    _, enqueued, _ = load(table, path)
+    _, queued, _ = load(table, path)
 
-    assert [len(chunk) for chunk in enqueued] == [3, 2]
+    assert queued == [3, 2]
 
 
 def test_a_chunk_ends_early_when_its_metadata_holds_many_values(
@@ -151,10 +175,10 @@ def test_a_chunk_ends_early_when_its_metadata_holds_many_values(
     ]
     path = manifest(tmp_path, rows)
 
-    _, enqueued, _ = load(table, path)
+    _, queued, _ = load(table, path)
 
     # 500 empty lists are 1.5 KB of JSON but ~36 KB of Python objects
-    assert [len(chunk) for chunk in enqueued] == [3, 2]
+    assert queued == [3, 2]
 
 
 def _loading_peak(table: ResultsTable, path: Path, batch_id: str) -> int:
@@ -163,7 +187,7 @@ def _loading_peak(table: ResultsTable, path: Path, batch_id: str) -> int:
     tracemalloc.start()
     try:
         with ManifestReader(path) as reader:
-            load_manifest(table, batch, reader, lambda ids: None, lambda row: None)
+            load_manifest(table, batch, reader, lambda: None, lambda row: None)
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -200,14 +224,14 @@ def test_rejected_rows_are_reported_in_line_order_duplicates_included(
     assert [row.line for row in rejected] == [2, 3, 5, 6]
 
 
-def test_a_failure_to_enqueue_stops_the_load_and_is_raised(
+def test_a_failure_while_recording_stops_the_load_and_is_raised(
     table: ResultsTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(loader, "CHUNK_ROWS", 2)
     path = manifest(tmp_path, [{"prompt": f"p{n}"} for n in range(20)])
     batch = table.create_batch("b", str(path), "./out", "m")
 
-    def broker_down(ids: object) -> None:
+    def broker_down() -> None:
         raise ConnectionError("redis is gone")
 
     with ManifestReader(path) as reader, pytest.raises(ConnectionError, match="redis is gone"):

@@ -1,14 +1,10 @@
 """The worker's metrics: each recording call moves the one series it names, in a fresh registry;
 the reaper counts what a worker that died could not."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
 from prometheus_client import CollectorRegistry
 
 from jobs.errors import ErrorClass
-from jobs.recovery import Enqueue
 from jobs.results import ResultsTable
 from jobs.states import JobState
 from tests.support.tables import loaded
@@ -95,13 +91,8 @@ def test_the_reaper_counts_the_attempts_and_jobs_dead_workers_lost(
     assert table.claim(last_id, "dead", lease_seconds=-1) is not None
     assert table.claim(again_id, "dead", lease_seconds=-1) is not None
 
-    @contextmanager
-    def enqueuer() -> Iterator[Enqueue]:
-        yield lambda _ids: None
-
     reaper = Reaper(
         table,
-        enqueuer,
         AlwaysMyTurn(),
         InProcessQueue(),
         max_attempts=2,

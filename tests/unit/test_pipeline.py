@@ -23,6 +23,7 @@ from jobs.models import ModelAdapter, ModelInput
 from jobs.results import ResultsTable
 from jobs.schema import jobs_table
 from jobs.states import JobState
+from tests.support.dispatching import dispatched
 from tests.support.generations import from_bytes, from_url
 from tests.support.images import image_bytes
 from tests.support.pipelines import JPEG, FakeClient, FlakyStorage, one_job, pipeline
@@ -205,8 +206,7 @@ def run_until_settled(table: ResultsTable, run: Callable[[int], Outcome], job_id
     while due:
         for each in due:
             run(each)
-        due = []
-        table.enqueue_due(due.extend)
+        due = dispatched(table)
 
 
 @pytest.mark.parametrize(

@@ -12,15 +12,10 @@ from jobs.errors import AuthError, BadImage, QuotaExceeded, ServerError, Storage
 from jobs.results import ResultsTable
 from jobs.schema import metadata
 from jobs.states import BatchState, JobState
+from tests.support.dispatching import dispatched
 from tests.support.tables import ONE_IMAGE, loaded, stored
 
 URL = "https://provider.example/img_0.jpeg"
-
-
-def sent_due(table: ResultsTable, batch_id: str | None = None) -> list[int]:
-    sent: list[int] = []
-    table.enqueue_due(sent.extend, batch_id=batch_id)
-    return sent
 
 
 def attempt_rows(table: ResultsTable) -> list[tuple[int, str | None]]:
@@ -44,8 +39,8 @@ def test_a_dead_workers_job_is_put_back_due_and_sent_once(table: ResultsTable) -
     assert dead is not None
 
     assert table.recover_expired_leases(max_attempts=5) == [JobState.queued]
-    assert sent_due(table) == [job_id]
-    assert sent_due(table) == []  # sent once: its due time is cleared
+    assert dispatched(table) == [job_id]
+    assert dispatched(table) == []  # sent once: its due time is cleared
 
     row = job(table, "a")
     assert (row["state"], row["error_class"], row["lease_owner"]) == (
@@ -132,11 +127,11 @@ def test_auth_and_quota_pause_the_batch_and_cost_the_job_nothing(
     assert batch.paused_reason == f"{error.error_class}: {error.message}; {resume}"
     assert state is JobState.queued  # not failed, though it was its only attempt
     assert table.claim(second, "w", 60) is None  # nothing new starts while paused
-    assert sent_due(table) == [paid]  # but a paid-for image is still stored
+    assert dispatched(table) == [paid]  # but a paid-for image is still stored
 
     # resume re-sends every waiting job: after a lost queue, the paid one's message is gone too
     assert table.resume("b") == 3
-    assert sorted(sent_due(table)) == sorted([first, second, paid])
+    assert sorted(dispatched(table)) == sorted([first, second, paid])
     assert table.claim(first, "w", 60) is not None
 
 
@@ -209,7 +204,7 @@ def test_retry_reopens_failed_jobs_by_class_or_key_and_never_pays_twice(
     assert table.retry("b", classes=[ServerError.error_class], keys=["server"]) == 1
     assert table.retry("b", keys=["stored", "bad"]) == 2
 
-    assert sorted(sent_due(table)) == [server, stored_late, bad]
+    assert sorted(dispatched(table)) == [server, stored_late, bad]
     assert job(table, "stored")["state"] == "generated"  # its image is paid for: upload only
     assert job(table, "bad")["state"] == "queued"
     assert job(table, "bad")["provider_url"] is None
@@ -239,7 +234,7 @@ def test_cancel_stops_waiting_jobs_and_lets_running_and_paid_ones_finish(
     # the running one fails transiently: it is cancelled, not retried; the paid one is stored
     table.record_failure(running_claim, "w", ServerError("503"), 5, retry_in=0)
     table.record_failure(paid_claim, "w", StorageError("down"), 5, retry_in=0)
-    assert sent_due(table) == [paid]
+    assert dispatched(table) == [paid]
     counts = table.counts("b")
     assert (counts[JobState.cancelled], counts[JobState.generated]) == (3, 1)
     assert job(table, "queued")["finished_at"] is not None
@@ -280,6 +275,7 @@ def test_jobs_left_unclaimed_after_their_message_was_sent_are_made_due(
     taken, running, waiting = loaded(table, "taken", "running", "waiting")
     loaded(table, "paused", batch="other")
     table.cancel("other")
+    dispatched(table)  # every message is out
     assert table.claim(running, "w", 60) is not None
     claim = table.claim(waiting, "w", 60)
     assert claim is not None
@@ -287,4 +283,4 @@ def test_jobs_left_unclaimed_after_their_message_was_sent_are_made_due(
 
     assert table.make_unclaimed_due(older_than_s=60) == 0  # sent too recently to tell
     assert table.make_unclaimed_due(older_than_s=0) == 1
-    assert sent_due(table) == [taken]
+    assert dispatched(table) == [taken]

@@ -12,13 +12,16 @@ def _keys_of(account: str) -> set[str]:
         redis_keys.limiter_in_flight(namespace),
         redis_keys.limiter_in_flight_released(namespace),
         redis_keys.reaper_turn(account),
+        redis_keys.dispatcher_turn(account),
+        redis_keys.dispatcher_wake(account),
+        redis_keys.fleet_threads(account),
     }
 
 
 def test_the_keys_of_two_accounts_never_collide() -> None:
     first, second = _keys_of("account-a"), _keys_of("account-b")
 
-    assert len(first) == len(second) == 5
+    assert len(first) == len(second) == 8
     assert not first & second
 
 

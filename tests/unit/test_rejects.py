@@ -201,7 +201,7 @@ def test_the_rejects_file_keeps_the_manifests_line_order_duplicates_included(
         ManifestReader(manifest) as reader,
         RejectsWriter.for_manifest(manifest, tmp_path / "rejects.jsonl") as writer,
     ):
-        load_manifest(table, batch, reader, lambda ids: None, writer.write)
+        load_manifest(table, batch, reader, lambda: None, writer.write)
 
     written = (tmp_path / "rejects.jsonl").read_text().splitlines()
     assert [json.loads(line)["prompt"] for line in written] == [

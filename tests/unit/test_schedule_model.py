@@ -58,7 +58,7 @@ def test_a_fire_makes_a_batch_of_its_schedules_model_at_that_models_price(
     )
     fired_at = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
-    fire = start_scheduled_batch(table, settings, schedule, fired_at, lambda ids: None)
+    fire = start_scheduled_batch(table, settings, schedule, fired_at, lambda: None)
 
     batch = table.get_batch(fire.batch)
     assert fire.outcome is FireOutcome.started

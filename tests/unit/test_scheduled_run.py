@@ -3,7 +3,6 @@ time, made once however often the fire arrives, skipped while the last run still
 refused when it names a manifest or an output outside the workers' roots."""
 
 import threading
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from config.settings import Settings
 from jobs.results import BatchExists, ResultsTable
 from jobs.schedules import Schedule
 from producer.scheduled_run import FireOutcome, start_scheduled_batch
+from tests.support.dispatching import dispatched
 from tests.support.manifests import write_manifest
 from tests.support.tables import MODEL, stored
 
@@ -20,15 +20,16 @@ FIRE = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
 
 class Sent:
-    """The enqueue function: keeps every job id it was given."""
+    """The dispatcher, woken by a fire: it sends every job due at once, and keeps their ids."""
 
-    def __init__(self) -> None:
+    def __init__(self, table: ResultsTable) -> None:
+        self.table = table
         self.job_ids: list[int] = []
         self._lock = threading.Lock()
 
-    def __call__(self, job_ids: Sequence[int]) -> None:
+    def __call__(self) -> None:
         with self._lock:
-            self.job_ids.extend(job_ids)
+            self.job_ids.extend(dispatched(self.table))
 
 
 @pytest.fixture
@@ -66,7 +67,7 @@ def _finish_all(table: ResultsTable, batch: str) -> None:
 def test_a_fire_makes_the_batch_named_after_its_time_and_records_the_schedule(
     table: ResultsTable, schedule: Schedule, settings: Settings
 ) -> None:
-    sent = Sent()
+    sent = Sent(table)
 
     assert _fire(table, schedule, FIRE, sent, settings) is FireOutcome.started
 
@@ -82,7 +83,7 @@ def test_a_fire_makes_the_batch_named_after_its_time_and_records_the_schedule(
 def test_the_same_fire_twice_makes_one_batch_and_enqueues_its_jobs_once(
     table: ResultsTable, schedule: Schedule, settings: Settings
 ) -> None:
-    sent = Sent()
+    sent = Sent(table)
 
     first = _fire(table, schedule, FIRE, sent, settings)
     again = _fire(table, schedule, FIRE, sent, settings)
@@ -94,7 +95,7 @@ def test_the_same_fire_twice_makes_one_batch_and_enqueues_its_jobs_once(
 def test_two_processes_firing_at_once_make_one_batch(
     table: ResultsTable, schedule: Schedule, settings: Settings
 ) -> None:
-    sent, outcomes = Sent(), []
+    sent, outcomes = Sent(table), []
     start = threading.Barrier(2)
 
     def fire() -> None:
@@ -124,7 +125,7 @@ def test_the_name_is_taken_by_the_insert_so_a_late_second_maker_is_refused(
 def test_a_fire_while_the_previous_batch_still_runs_is_skipped_and_logged(
     table: ResultsTable, schedule: Schedule, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    sent = Sent()
+    sent = Sent(table)
     _fire(table, schedule, FIRE, sent, settings)
 
     skipped = _fire(table, schedule, FIRE + timedelta(days=1), sent, settings)
@@ -152,7 +153,7 @@ def test_a_fire_naming_a_place_outside_the_roots_is_refused_and_records_nothing(
     write_manifest(elsewhere / "jobs.jsonl", good=3)
     place = str(elsewhere / "jobs.jsonl") if field == "manifest" else str(elsewhere / "out")
     forged = schedule.model_copy(update={field: place})
-    sent = Sent()
+    sent = Sent(table)
 
     outcome = _fire(table, forged, FIRE, sent, settings)
 
@@ -174,7 +175,7 @@ def test_a_manifest_reached_through_dot_dot_from_inside_a_root_is_refused(
     roots = settings.model_copy(update={"manifest_roots": (str(tmp_path / "inside"),)})
     escaping = schedule.model_copy(update={"manifest": str(tmp_path / "inside/../jobs.jsonl")})
 
-    assert _fire(table, escaping, FIRE, Sent(), roots) is FireOutcome.refused
+    assert _fire(table, escaping, FIRE, Sent(table), roots) is FireOutcome.refused
     assert table.get_batch("daily-2026-06-01") is None
 
 
@@ -185,7 +186,7 @@ def test_a_fire_with_no_output_writes_to_the_workers_own_output(
     workers = Settings(_env_file=None, manifest_roots=(str(tmp_path),), output=str(tmp_path / "o"))
     plain = schedule.model_copy(update={"output": None})
 
-    assert _fire(table, plain, FIRE, Sent(), workers) is FireOutcome.started
+    assert _fire(table, plain, FIRE, Sent(table), workers) is FireOutcome.started
     batch = table.get_batch("daily-2026-06-01")
     assert batch is not None
     assert batch.output == str(tmp_path / "o")
@@ -200,7 +201,7 @@ def test_a_manifest_with_no_valid_row_is_one_logged_line_and_records_nothing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     Path(schedule.manifest).write_text(content)
-    sent = Sent()
+    sent = Sent(table)
 
     assert _fire(table, schedule, FIRE, sent, settings) is FireOutcome.bad_manifest
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from config.settings import Settings
-from jobs.recovery import Enqueue
+from jobs.dispatch import Wake
 from jobs.results import ResultsTable
 from jobs.schedules import Schedule
 from worker import scheduled
@@ -38,7 +38,7 @@ def test_a_fire_runs_the_installed_starter_with_the_schedule_and_fire_time() -> 
     fires: list[tuple[Any, Schedule, datetime]] = []
 
     def starter(
-        table: ResultsTable, settings: Settings, schedule: Schedule, at: datetime, _: Enqueue
+        table: ResultsTable, settings: Settings, schedule: Schedule, at: datetime, _: Wake
     ) -> Done:
         fires.append((table, schedule, at))
         return Done("started")

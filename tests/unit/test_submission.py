@@ -3,33 +3,34 @@ a manifest that makes no batch or that --strict refuses, a batch name is resumed
 own manifest, and a broker lost half-way leaves a batch that `resume` sends."""
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from config.settings import Settings
 from jobs.results import ResultsTable
+from jobs.states import BatchState
 from producer.manifest import ManifestError
 from producer.submission import Submission, SubmissionError, submit_manifest
+from tests.support.dispatching import dispatched
 from tests.support.manifests import write_manifest
 from worker.broker import BrokerUnreachable
 
 
-class Sent:
-    """The enqueue function: keeps every job id it was given."""
+class Wakes:
+    """The dispatcher's wake-up call: counts the calls."""
 
     def __init__(self) -> None:
-        self.job_ids: list[int] = []
+        self.count = 0
 
-    def __call__(self, job_ids: Sequence[int]) -> None:
-        self.job_ids.extend(job_ids)
+    def __call__(self) -> None:
+        self.count += 1
 
 
 def submit(
     table: ResultsTable, manifest: Path, batch: str | None = "b", **options: object
 ) -> Submission:
-    options.setdefault("enqueue", Sent())
+    options.setdefault("wake", Wakes())
     return submit_manifest(
         table,
         Settings(),
@@ -87,17 +88,19 @@ def test_a_batch_name_taken_by_another_manifest_is_refused_naming_the_batch_and_
     first = write_manifest(tmp_path / "first.jsonl", good=2).path
     other = write_manifest(tmp_path / "other.jsonl", good=3).path
     submit(table, first, "spring")
-    sent = Sent()
+    dispatched(table)
+    wakes = Wakes()
 
     with pytest.raises(SubmissionError) as caught:
-        submit(table, other, "spring", enqueue=sent)
+        submit(table, other, "spring", wake=wakes)
 
     message = str(caught.value)
     assert f"batch 'spring' was made from another manifest ({first})" in message
     assert str(other) in message
     assert "seedream-batch resume spring" in message
     assert len(table.job_rows("spring")) == 2
-    assert sent.job_ids == []
+    assert wakes.count == 0
+    assert dispatched(table) == []
 
 
 def test_the_same_manifest_under_its_batch_name_resumes_the_batch(
@@ -125,20 +128,15 @@ def test_a_batch_recorded_before_manifests_were_hashed_resumes_with_any_manifest
     assert again.batch.id == "old"
 
 
-def test_a_broker_lost_while_jobs_are_sent_says_the_batch_is_recorded_and_resume_sends_it(
+def test_a_submitted_batch_s_jobs_are_due_in_the_table_and_the_dispatcher_is_woken(
     table: ResultsTable, tmp_path: Path
 ) -> None:
-    def lost(job_ids: Sequence[int]) -> None:
-        raise BrokerUnreachable("redis://127.0.0.1:1", "connection refused")
+    wakes = Wakes()
 
-    with pytest.raises(SubmissionError) as caught:
-        submit(table, write_manifest(tmp_path / "m.jsonl", good=3).path, "b", enqueue=lost)
+    submit(table, write_manifest(tmp_path / "m.jsonl", good=3).path, "b", wake=wakes)
 
-    assert str(caught.value) == (
-        "cannot reach the broker at redis://127.0.0.1:1: connection refused; batch b is "
-        "recorded: `seedream-batch resume b` sends its jobs once the broker answers"
-    )
-    assert len(table.job_rows("b")) == 3
+    assert wakes.count == 1  # one chunk
+    assert len(dispatched(table)) == 3  # a dispatcher that missed the wake-up finds them too
 
 
 def test_a_broker_that_does_not_answer_before_recording_leaves_nothing(
@@ -162,16 +160,16 @@ def test_a_manifest_strict_refuses_records_nothing_and_writes_its_rejects(
 ) -> None:
     rows: list[dict[str, object]] = [{"id": f"k{n}", "prompt": f"picture {n}"} for n in range(1, 4)]
     manifest = jsonl(tmp_path / "m.jsonl", *rows, bad_row)
-    sent = Sent()
+    wakes = Wakes()
 
     with pytest.raises(ManifestError) as caught:
-        submit(table, manifest, "spring", strict=True, rejects=tmp_path / "bad.jsonl", enqueue=sent)
+        submit(table, manifest, "spring", strict=True, rejects=tmp_path / "bad.jsonl", wake=wakes)
 
     assert "1 bad row; --strict refused the whole manifest: nothing was recorded" in str(
         caught.value
     )
     assert table.recent_batches() == []
-    assert sent.job_ids == []
+    assert wakes.count == 0
     assert len((tmp_path / "bad.jsonl").read_text().splitlines()) == 1
 
 
@@ -182,10 +180,11 @@ def test_the_fixed_manifest_runs_under_the_name_strict_refused(
     with pytest.raises(ManifestError):
         submit(table, manifest, "spring", strict=True)
     jsonl(manifest, {"prompt": "fine"}, {"prompt": "fixed", "size": "2K"})
-    sent = Sent()
-
-    fixed = submit(table, manifest, "spring", strict=True, enqueue=sent)
+    fixed = submit(table, manifest, "spring", strict=True)
 
     assert fixed.report is not None
     assert fixed.report.loaded == 2
-    assert len(sent.job_ids) == 2
+    assert len(dispatched(table)) == 2
+    batch = table.get_batch("spring")
+    assert batch is not None
+    assert batch.state is BatchState.active  # held while it loaded, then let run
