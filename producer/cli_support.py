@@ -147,6 +147,7 @@ ModelOption = Annotated[
     ),
 ]
 
+
 def _positive_weight(weight: float | None) -> float | None:
     """A weight of 0 would never be served: a usage error saying what is allowed."""
     if weight is not None and not weight > 0:
