@@ -69,7 +69,9 @@ def prune(
     ] = False,
     batch: Annotated[
         str | None,
-        typer.Option("--batch", help="Only this batch (refused if it is not finished)."),
+        typer.Option(
+            "--batch", metavar="NAME", help="Only this batch (refused if it is not finished)."
+        ),
     ] = None,
 ) -> None:
     """Remove the rows (jobs, attempts, images' rows) of finished batches older than --older-than.

@@ -12,13 +12,11 @@ import pytest
 from sqlalchemy import event, func, select
 
 from jobs.database import utcnow
-from jobs.errors import ContentPolicy
 from jobs.prune import PrunedBatch, prunable_batches, prune, unfinished_jobs
-from jobs.records import StoredImage, StoredOutput
 from jobs.results import ResultsTable
 from jobs.schema import attempts_table, batches_table, job_images_table, jobs_table
 from tests.support.pg_reads import rows_read
-from tests.support.tables import ONE_IMAGE, loaded
+from tests.support.tables import ONE_IMAGE, finished, loaded
 
 #: a cutoff every batch made in a test is older than, and one every such batch is newer than
 LATER = utcnow() + timedelta(days=1)
@@ -31,29 +29,6 @@ def row_counts(table: ResultsTable) -> dict[str, int]:
         return {
             t.name: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in _TABLES
         }
-
-
-def two_images(folder: str, key: str) -> StoredOutput:
-    return StoredOutput(
-        tuple(StoredImage(f"{folder}/{key}/{n}.jpg", 10, "0" * 64, 64, 64) for n in range(2)),
-        fetch_ms=1,
-        store_ms=1,
-    )
-
-
-def finished(
-    table: ResultsTable, *keys: str, batch: str = "b", folder: str = "./out", failed: int = 1
-) -> None:
-    """A batch whose every job succeeded with two images (an attempt and two `job_images` rows
-    each), but the last `failed`, which failed (an attempt each, no image)."""
-    ids = loaded(table, *keys, batch=batch)
-    for n, (job_id, key) in enumerate(zip(ids, keys, strict=True)):
-        claim = table.claim(job_id, "w", 60)
-        assert claim is not None
-        if n < len(ids) - failed:
-            table.record_succeeded(claim, "w", two_images(folder, key))
-        else:
-            table.record_failure(claim, "w", ContentPolicy("flagged"), 5, retry_in=0)
 
 
 @contextmanager
