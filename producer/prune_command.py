@@ -7,14 +7,17 @@ command says so. Exits 0 once the batches are pruned (or, with --dry-run, listed
 """
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
 from jobs.database import utcnow
-from jobs.prune import PrunedBatch, prunable_batches, prune_batch, unfinished_jobs
+from jobs.prune import PrunedBatch, prunable_batches, unfinished_jobs
+from jobs.prune import prune as prune_old_batches
 from jobs.wording import counted
 from producer.cli_support import command_settings, err, existing_batch, existing_table, fail
 
@@ -89,25 +92,36 @@ def prune(
                 "or generated): not pruned; wait for it, or `seedream-batch cancel` it first"
             )
     cutoff = older_than.cutoff(utcnow())
-    found = prunable_batches(table.engine, cutoff, batch_id=batch)
-    if batch is not None and not found:
-        _say(f"batch {batch}: it changed within the last {older_than.text}; kept")
     if dry_run:
-        for old in found:
-            _say(
-                f"would prune batch {old.name}: {counted(old.jobs, 'job')}, "
-                f"last active {old.last_activity:%Y-%m-%d %H:%M} UTC"
-            )
-        jobs = counted(sum(old.jobs for old in found), "job")
-        _say(f"dry run: {counted(len(found), 'batch', 'batches')} ({jobs}) would be pruned")
+        _list_prunable(table.engine, cutoff, batch, older_than)
         return
-    pruned = [prune_batch(table.engine, old.name, cutoff) for old in found]
+    pruned = prune_old_batches(table.engine, cutoff, batch_id=batch)
+    _say_if_kept(batch, pruned, older_than)
     for done in pruned:
         _say(_pruned_line(done))
     jobs = counted(sum(done.jobs for done in pruned), "job")
     attempts = counted(sum(done.attempts for done in pruned), "attempt")
     batches = counted(sum(done.complete for done in pruned), "batch", "batches")
     _say(f"pruned {batches}: {jobs}, {attempts}; the images in storage are kept")
+
+
+def _list_prunable(engine: Engine, cutoff: datetime, batch: str | None, older_than: Age) -> None:
+    """--dry-run: what would be pruned, one line a batch, and a total; nothing is deleted."""
+    found = prunable_batches(engine, cutoff, batch_id=batch)
+    _say_if_kept(batch, found, older_than)
+    for old in found:
+        _say(
+            f"would prune batch {old.name}: {counted(old.jobs, 'job')}, "
+            f"last active {old.last_activity:%Y-%m-%d %H:%M} UTC"
+        )
+    jobs = counted(sum(old.jobs for old in found), "job")
+    _say(f"dry run: {counted(len(found), 'batch', 'batches')} ({jobs}) would be pruned")
+
+
+def _say_if_kept(batch: str | None, found: Sequence[object], older_than: Age) -> None:
+    """The --batch asked for is finished (checked before) but not old enough: say so."""
+    if batch is not None and not found:
+        _say(f"batch {batch}: it changed within the last {older_than.text}; kept")
 
 
 def _pruned_line(done: PrunedBatch) -> str:
