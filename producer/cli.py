@@ -39,6 +39,7 @@ from producer.fleet_watch import celery_ping, watching_the_fleet
 from producer.manifest import ManifestError
 from producer.option_errors import OptionErrorsGroup
 from producer.progress import wait_for_batch
+from producer.prune_command import prune
 from producer.schedule_commands import beat, schedules
 from producer.status_command import status
 from producer.submission import Submission, SubmissionError, open_table, submit_manifest
@@ -330,3 +331,4 @@ app.command("export")(export)
 app.command("beat")(beat)
 app.command("schedules")(schedules)
 app.command("doctor")(doctor)
+app.command("prune")(prune)

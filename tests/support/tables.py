@@ -1,5 +1,6 @@
 """Batches and jobs made for the results-table tests."""
 
+from jobs.errors import ContentPolicy
 from jobs.models.seedream_4_0 import Seedream40Input
 from jobs.records import PaidCall, StoredImage, StoredOutput
 from jobs.results import ResultsTable
@@ -30,3 +31,27 @@ ONE_IMAGE = PaidCall(images=1)
 def stored(uri: str = "file:///x.jpg") -> StoredOutput:
     """One image stored at `uri`."""
     return StoredOutput((StoredImage(uri, 10, "0" * 64, 1024, 1024),), fetch_ms=1, store_ms=1)
+
+
+def two_images(folder: str, key: str) -> StoredOutput:
+    """Two images of the job `key`, stored as `{folder}/{key}/{n}.jpg`."""
+    return StoredOutput(
+        tuple(StoredImage(f"{folder}/{key}/{n}.jpg", 10, "0" * 64, 64, 64) for n in range(2)),
+        fetch_ms=1,
+        store_ms=1,
+    )
+
+
+def finished(
+    table: ResultsTable, *keys: str, batch: str = "b", folder: str = "./out", failed: int = 1
+) -> None:
+    """A batch whose every job succeeded with two images (an attempt and two `job_images` rows
+    each), but the last `failed`, which failed (an attempt each, no image)."""
+    ids = loaded(table, *keys, batch=batch)
+    for n, (job_id, key) in enumerate(zip(ids, keys, strict=True)):
+        claim = table.claim(job_id, "w", 60)
+        assert claim is not None
+        if n < len(ids) - failed:
+            table.record_succeeded(claim, "w", two_images(folder, key))
+        else:
+            table.record_failure(claim, "w", ContentPolicy("flagged"), 5, retry_in=0)
