@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 import sqlalchemy
 
-from jobs.redis_keys import JOB_QUEUE
+from jobs.database import open_engine
+from jobs.results import ResultsTable
 from tests.integration.test_embedded_run import run_cli
 from tests.support.commands import cli, submit, wait_for_final
 from tests.support.databases import connected
+from tests.support.dispatching import dispatched
 from tests.support.manifests import write_manifest
 from tests.support.processes import CLI, Service, wait_until
 from tests.support.services import Emulator
@@ -114,7 +115,7 @@ def test_a_bad_token_pauses_the_batch_and_resume_finishes_it_once_fixed(fleet: F
     wrong.stop()
 
     fleet.start_worker()  # the right token
-    assert "40 jobs enqueued" in fleet.command("resume", batch)
+    assert "40 jobs to run" in fleet.command("resume", batch)
     summary = wait_for_final(batch, fleet.env, fleet.cwd)
 
     assert summary["counts"]["succeeded"] == 40
@@ -186,9 +187,11 @@ def test_a_killed_workers_job_is_finished_by_another_within_a_lease(fleet: Fleet
 
 def test_a_message_a_dead_worker_took_is_sent_again_once_the_queue_drains(fleet: Fleet) -> None:
     batch = fleet.submit(3)
-    queue = redis.Redis.from_url(fleet.env["SEEDREAM_BROKER_URL"])
-    # what a worker SIGKILLed between taking a message and recording it leaves behind
-    assert queue.rpop(JOB_QUEUE) is not None
+    # what a worker SIGKILLed between taking a message and recording it leaves behind: a job the
+    # dispatcher sent, whose message is gone
+    table = ResultsTable(open_engine(fleet.env["SEEDREAM_DATABASE_URL"]))
+    assert len(dispatched(table, window=1)) == 1
+    table.engine.dispose()
     taken_at = time.monotonic()
 
     fleet.start_worker()
@@ -253,6 +256,6 @@ def test_submit_watch_enqueues_then_follows_the_batch_to_its_end(fleet: Fleet) -
     assert submitted.returncode == 0, submitted.stderr
     assert submitted.stdout.strip() == "watched"
     assert "batch watched: 8 jobs (succeeded 8)" in submitted.stderr
-    assert "batch watched: jobs enqueued for the fleet on redis://127.0.0.1:" in submitted.stderr
+    assert "batch watched: jobs queued for the fleet on redis://127.0.0.1:" in submitted.stderr
     assert "no worker has answered" not in submitted.stderr
     assert len(fleet.objects()) == 8

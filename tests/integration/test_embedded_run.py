@@ -62,7 +62,7 @@ def test_running_a_finished_batch_again_calls_nothing(tmp_path: Path, emulator: 
     )
 
     assert second.returncode == 0, second.stderr
-    assert "0 jobs re-enqueued" in second.stderr
+    assert "0 jobs to run" in second.stderr
     assert emulator.stats()["billed"] == 12
 
 

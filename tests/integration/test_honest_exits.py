@@ -230,7 +230,7 @@ def test_run_on_a_fleet_with_no_worker_says_it_waits_and_warns_within_seconds(
         lines = Lines(process)
         try:
             waiting = lines.wait_for(
-                f"jobs enqueued for the fleet on redis://127.0.0.1:{port}, waiting for workers", 60
+                f"jobs queued for the fleet on redis://127.0.0.1:{port}, waiting for workers", 60
             )
             warned = lines.wait_for("warning: no worker has answered", 30)
             assert warned - waiting <= NO_WORKER_WARNING_BOUND_S
