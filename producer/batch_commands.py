@@ -21,12 +21,15 @@ from jobs.states import BatchState, JobState
 from jobs.wording import counted
 from producer.cli_support import (
     JobSender,
+    MaxInFlightOption,
+    WeightOption,
     command_settings,
     err,
     existing_batch,
     existing_table,
     fail,
     job_sender,
+    share_option,
 )
 from producer.exit_codes import batch_exit_code
 from producer.progress import wait_for_batch
@@ -46,6 +49,8 @@ def resume(
     max_cost: Annotated[
         float | None, typer.Option("--max-cost", min=0, help="A new budget in USD.")
     ] = None,
+    weight: WeightOption = None,
+    max_in_flight: MaxInFlightOption = None,
 ) -> None:
     """Carry on with BATCH after a crash, a lost queue, or a pause once its cause is fixed.
 
@@ -64,6 +69,7 @@ def resume(
             max_attempts=settings.max_attempts,
             max_images=max_images,
             max_cost=max_cost,
+            share=share_option(weight, max_in_flight),
         )
         err.print(
             f"batch {batch}: resumed, {counted(waiting, 'job')} to run",

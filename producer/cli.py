@@ -15,7 +15,7 @@ import typer
 
 from config.settings import Settings
 from jobs.batch_summary import BatchSummary
-from jobs.records import DEFAULT_WEIGHT, Share
+from jobs.records import Share
 from jobs.redis_keys import JOB_QUEUE
 from jobs.results import Batch, ResultsTable
 from jobs.wording import counted
@@ -30,6 +30,7 @@ from producer.cli_support import (
     fail,
     job_sender,
     serve_scheduled_fires,
+    share_option,
 )
 from producer.doctor import doctor
 from producer.emulator_command import EMULATOR_SETTINGS, emulator
@@ -112,7 +113,7 @@ class _SubmitOptions:
     max_cost: float | None
     model: str | None
     preflight: bool
-    share: Share
+    share: Share | None
 
 
 def _preflight(settings: Settings, output: str) -> None:
@@ -215,7 +216,7 @@ def run(
     model: ModelOption = None,
     concurrency: Annotated[int | None, typer.Option(help="Worker threads.")] = None,
     preflight: PreflightOption = True,
-    weight: WeightOption = DEFAULT_WEIGHT,
+    weight: WeightOption = None,
     max_in_flight: MaxInFlightOption = None,
 ) -> None:
     """Generate every image of MANIFEST and wait for the batch to finish: in this process, or,
@@ -235,7 +236,7 @@ def run(
         max_cost,
         model,
         preflight,
-        Share(weight, max_in_flight),
+        share_option(weight, max_in_flight),
     )
     started = time.monotonic()
     table = open_table(settings)
@@ -264,7 +265,7 @@ def submit(
         bool, typer.Option("--watch", help="Then follow the batch live until it is final.")
     ] = False,
     preflight: PreflightOption = True,
-    weight: WeightOption = DEFAULT_WEIGHT,
+    weight: WeightOption = None,
     max_in_flight: MaxInFlightOption = None,
 ) -> None:
     """Validate MANIFEST and record its jobs for `worker` processes, whose dispatcher sends
@@ -284,7 +285,7 @@ def submit(
         max_cost,
         model,
         preflight,
-        Share(weight, max_in_flight),
+        share_option(weight, max_in_flight),
     )
     table = open_table(settings)
     with job_sender(settings) as sender:

@@ -14,6 +14,7 @@ from config.settings import Settings, SettingsError, get_settings
 from jobs.database import NoResultsTable, open_existing_engine
 from jobs.dispatch import Wake
 from jobs.models import MODELS, UnknownModel, model_named
+from jobs.records import DEFAULT_WEIGHT, Share
 from jobs.results import Batch, ResultsTable
 from jobs.wording import clauses
 from producer.exit_codes import ExitCode
@@ -156,12 +157,12 @@ def _positive_weight(weight: float | None) -> float | None:
 
 
 WeightOption = Annotated[
-    float,
+    float | None,
     typer.Option(
         "--weight",
         callback=_positive_weight,
         help="The batch's share of the fleet against the other batches that run: weight 2 gets "
-        "twice the calls of weight 1 while both have jobs waiting.",
+        "twice the calls of weight 1 while both have jobs waiting (default 1).",
     ),
 ]
 MaxInFlightOption = Annotated[
@@ -173,3 +174,11 @@ MaxInFlightOption = Annotated[
         "cap), so its slow calls cannot hold every worker thread.",
     ),
 ]
+
+
+def share_option(weight: float | None, max_in_flight: int | None) -> Share | None:
+    """The share --weight and --max-in-flight ask for; None when neither was given (a new batch
+    then gets an equal share, a resumed one keeps its own)."""
+    if weight is None and max_in_flight is None:
+        return None
+    return Share(DEFAULT_WEIGHT if weight is None else weight, max_in_flight)

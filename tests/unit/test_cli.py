@@ -96,3 +96,40 @@ def test_a_batch_name_that_storage_could_not_hold_is_refused_before_anything_is_
     assert "batch name" in result.stderr
     assert "is not allowed" in result.stderr
     assert cli_table.recent_batches() == []
+
+
+@pytest.mark.parametrize("weight", ["0", "-1"])
+def test_a_weight_that_would_never_be_served_is_refused_saying_what_is_allowed(
+    cli_table: ResultsTable, tmp_path: Path, weight: str
+) -> None:
+    result = runner.invoke(app, ["run", str(tmp_path / "m.jsonl"), "--weight", weight])
+
+    assert result.exit_code == 2
+    assert "is not a weight: give a number above 0" in result.stderr
+    assert cli_table.recent_batches() == []
+
+
+def test_pause_stops_a_batch_and_says_how_to_carry_on(cli_table: ResultsTable) -> None:
+    cli_table.create_batch("spring", "m.jsonl", "./out", "bytedance/seedream-4.0")
+
+    paused = runner.invoke(app, ["pause", "spring"])
+    again = runner.invoke(app, ["pause", "spring"])
+
+    assert paused.exit_code == 0
+    assert "batch spring: paused (0 messages taken off the queue)" in paused.stderr
+    assert "`seedream-batch resume spring` carries on" in paused.stderr
+    assert "batch spring: already paused" in again.stderr
+    batch = cli_table.get_batch("spring")
+    assert batch is not None
+    assert batch.paused_reason is not None
+    assert "seedream-batch pause" in batch.paused_reason
+
+
+def test_a_cancelled_batch_cannot_be_paused(cli_table: ResultsTable) -> None:
+    cli_table.create_batch("spring", "m.jsonl", "./out", "bytedance/seedream-4.0")
+    cli_table.cancel("spring")
+
+    result = runner.invoke(app, ["pause", "spring"])
+
+    assert result.exit_code == 2
+    assert "cancelled batch cannot be paused" in result.stderr
