@@ -227,17 +227,9 @@ def run(
     cancelled."""
     settings = command_settings(need_credentials=True)
     options = _SubmitOptions(
-        manifest,
-        out,
-        batch,
-        strict,
-        rejects,
-        max_images,
-        max_cost,
-        model,
-        preflight,
+        manifest, out, batch, strict, rejects, max_images, max_cost, model, preflight,
         share_option(weight, max_in_flight),
-    )
+    )  # fmt: skip
     started = time.monotonic()
     table = open_table(settings)
     with job_sender(settings, concurrency) as sender:
@@ -276,17 +268,9 @@ def submit(
     `run` does once the batch is final."""
     settings = command_settings(need_credentials=False, need_broker=True)
     options = _SubmitOptions(
-        manifest,
-        out,
-        batch,
-        strict,
-        rejects,
-        max_images,
-        max_cost,
-        model,
-        preflight,
+        manifest, out, batch, strict, rejects, max_images, max_cost, model, preflight,
         share_option(weight, max_in_flight),
-    )
+    )  # fmt: skip
     table = open_table(settings)
     with job_sender(settings) as sender:
         submission = _submit(table, settings, options, sender)
