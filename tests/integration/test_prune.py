@@ -9,23 +9,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from jobs.database import open_engine, utcnow
+from jobs.database import utcnow
 from jobs.results import ResultsTable
-from jobs.schema import batches_table, jobs_table, metadata
+from jobs.schema import batches_table, jobs_table
 from tests.support.commands import cli
-from tests.support.tables import finished, loaded
+from tests.support.tables import finished, fresh_table, loaded
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def pg_table(postgres_url: str) -> Iterator[ResultsTable]:
-    table = ResultsTable(open_engine(postgres_url))
-    metadata.drop_all(table.engine)
-    table.create_schema()
-    yield table
-    metadata.drop_all(table.engine)
-    table.engine.dispose()
+    with fresh_table(postgres_url) as table:
+        yield table
 
 
 def made_days_ago(table: ResultsTable, batch: str, days: int) -> None:

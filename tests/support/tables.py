@@ -1,9 +1,14 @@
 """Batches and jobs made for the results-table tests."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from jobs.database import open_engine
 from jobs.errors import ContentPolicy
 from jobs.models.seedream_4_0 import Seedream40Input
 from jobs.records import PaidCall, StoredImage, StoredOutput
 from jobs.results import ResultsTable
+from jobs.schema import metadata
 from jobs.spec import JobSpec
 
 MODEL = "bytedance/seedream-4.0"
@@ -55,3 +60,17 @@ def finished(
             table.record_succeeded(claim, "w", two_images(folder, key))
         else:
             table.record_failure(claim, "w", ContentPolicy("flagged"), 5, retry_in=0)
+
+
+@contextmanager
+def fresh_table(url: str) -> Iterator[ResultsTable]:
+    """The results table at `url` with no rows (its tables dropped and made again), dropped
+    again after the block, so that tests sharing one database see none of each other's rows."""
+    table = ResultsTable(open_engine(url))
+    metadata.drop_all(table.engine)
+    table.create_schema()
+    try:
+        yield table
+    finally:
+        metadata.drop_all(table.engine)
+        table.engine.dispose()

@@ -9,7 +9,7 @@ import pytest
 from config.settings import get_settings
 from jobs.database import open_engine
 from jobs.results import ResultsTable
-from jobs.schema import metadata
+from tests.support.tables import fresh_table
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -18,12 +18,8 @@ def table(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ResultsTab
         url = f"sqlite:///{tmp_path / 'results.db'}"
     else:
         url = request.getfixturevalue("postgres_url")
-    results = ResultsTable(open_engine(url))
-    metadata.drop_all(results.engine)
-    results.create_schema()
-    yield results
-    metadata.drop_all(results.engine)
-    results.engine.dispose()
+    with fresh_table(url) as results:
+        yield results
 
 
 @pytest.fixture
