@@ -18,7 +18,8 @@ SHUTDOWN_TIMEOUT_S = 60.0
 
 class _ReadyWorkController(WorkController):
     """A WorkController that says when its consumer is up (Celery's own test worker does this),
-    and sends `worker_ready` as a `celery worker` does, so the reaper starts here too."""
+    and sends `worker_ready` as a `celery worker` does, so the dispatcher and the reaper start here
+    too."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.ready = threading.Event()
