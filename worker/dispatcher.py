@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 #: the window never shrinks below this many messages, however busy the fleet's threads
 MIN_WINDOW = 8
+#: after a failed turn (Redis or the table unreachable), the next try waits at least this long,
+#: so an outage is a warning every few seconds rather than four a second
+FAILED_TURN_PAUSE_S = 2.0
 
 
 class WindowSize:
@@ -107,6 +110,7 @@ class Dispatcher:
                 self.dispatch()
                 self._wakeup.wait(self._interval_s)
             except Exception:  # one failed turn must not end the loop: the next may work
-                log.warning("dispatcher turn failed; trying again in %.1f s", self._interval_s,
+                pause = max(self._interval_s, FAILED_TURN_PAUSE_S)
+                log.warning("dispatcher turn failed; trying again in %.1f s", pause,
                             exc_info=True)  # fmt: skip
-                self._stopping.wait(self._interval_s)
+                self._stopping.wait(pause)
