@@ -10,12 +10,15 @@ import json
 import signal
 import time
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import redis
 import sqlalchemy
 
+from jobs.redis_keys import dispatcher_turn
 from tests.support.commands import cli, submit, wait_for_final
 from tests.support.databases import connected
 from tests.support.manifests import TestManifest, write_manifest
@@ -52,12 +55,37 @@ class ChaosFleet:
         self.workers[index].stop(signal.SIGKILL)
         self.workers[index] = self._worker()
 
+    def kill(self, index: int) -> None:
+        """SIGKILL worker `index` for good: the fleet goes on with one process fewer."""
+        self.workers.pop(index).stop(signal.SIGKILL)
+
+    def dispatcher_holder(self) -> str | None:
+        """Who holds the fleet's dispatcher turn now (`host:pid`), read from its Redis key."""
+        client = redis.Redis.from_url(self.env["SEEDREAM_BROKER_URL"])
+        try:
+            key = dispatcher_turn(self.env["CLOUDFLARE_ACCOUNT_ID"])
+            holder = cast(bytes | None, client.get(key))
+        finally:
+            client.close()
+        return None if holder is None else holder.decode()
+
+    def worker_holding(self, holder: str) -> int:
+        """The index of the worker whose process holds the turn `holder` names (`host:pid`)."""
+        pid = int(holder.split(":")[1])
+        for index, worker in enumerate(self.workers):
+            if worker.process.pid == pid:  # `seedream-batch worker` runs Celery in its process
+                return index
+        raise AssertionError(f"the turn is held by {holder}, which is no worker of the fleet")
+
     def stop(self) -> None:
         for worker in self.workers:
             worker.stop()
 
-    def submit(self, manifest: TestManifest, bucket: str) -> str:
-        batch, _ = submit(manifest.path.name, f"s3://{bucket}/runs", self.env, self.cwd)
+    def submit(self, manifest: TestManifest, bucket: str, *options: str) -> str:
+        """Submit the manifest as a new batch (with `submit`'s `options`); returns its name."""
+        batch, _ = submit(
+            manifest.path.name, f"s3://{bucket}/runs", self.env, self.cwd, options=options
+        )
         return batch
 
     def command(self, *args: str, out: bool = False) -> str:
@@ -119,14 +147,23 @@ class Outcome:
         )
 
 
-def check_invariants(result: Outcome, manifest: TestManifest) -> None:
-    """What must hold whatever happened: every job final and none lost; exactly one object per
-    succeeded job and none for any other; no image paid for twice, bar calls a kill cut off."""
+def check_batch(result: Outcome, manifest: TestManifest) -> None:
+    """What must hold for each batch whatever happened: every job final and none lost; exactly
+    one object per succeeded job and none for any other (the bill is `check_bill`'s)."""
     assert result.jobs == len(manifest.expected_sizes), "a job of the manifest is missing"
     assert result.states["queued"] + result.states["running"] + result.states["generated"] == 0
     assert sorted(result.object_keys) == sorted(result.succeeded_keys)
-    assert result.billed <= result.jobs + result.lost
-    assert result.recorded_paid <= result.billed <= result.recorded_paid + result.lost
+
+
+def check_bill(results: Sequence[Outcome]) -> None:
+    """No image paid for twice, bar calls a kill cut off, over all the batches the emulator
+    billed (its bill is one for the whole run, however many batches shared it)."""
+    billed = max(result.billed for result in results)
+    jobs = sum(result.jobs for result in results)
+    lost = sum(result.lost for result in results)
+    recorded_paid = sum(result.recorded_paid for result in results)
+    assert billed <= jobs + lost
+    assert recorded_paid <= billed <= recorded_paid + lost
 
 
 @dataclass
@@ -148,6 +185,21 @@ class ChaosRun:
         self.emulator.configure(**emulator_config)
         self.fleet.start(workers)
         return self.fleet.submit(self.manifest, self.bucket)
+
+    def table_counts(self, batch: str) -> Counter[str]:
+        """The batch's jobs per state, and under `due` those waiting in the table for the
+        dispatcher (a due time, no message sent): read from the table, as it is now."""
+        with connected(self.database_url) as conn:
+            rows = conn.execute(
+                sqlalchemy.text(
+                    "SELECT state, count(*), count(due_at) FROM jobs WHERE batch_id = :b "
+                    "GROUP BY state"
+                ),
+                {"b": batch},
+            ).all()
+        counts = Counter({row[0]: int(row[1]) for row in rows})
+        counts["due"] = sum(int(row[2]) for row in rows)
+        return counts
 
     def outcome(self, scenario: str, batch: str) -> Outcome:
         """How the batch ended, from the table, the bucket and the emulator's bill."""
@@ -194,11 +246,22 @@ class ChaosRun:
         )
 
     def checked(self, scenario: str, batch: str) -> Outcome:
-        """The outcome, printed (pytest -s shows it), kept for the README, and checked."""
-        result = self.outcome(scenario, batch)
-        print(result.line())
-        with self.results_file.open("a") as out:
-            out.write(result.line() + "\n")
+        """The outcome of the batch `start` submitted, printed (pytest -s shows it), kept for
+        the README, and checked."""
         assert self.manifest is not None
-        check_invariants(result, self.manifest)
-        return result
+        return self.checked_batches(scenario, {batch: self.manifest})[0]
+
+    def checked_batches(
+        self, scenario: str, manifests: Mapping[str, TestManifest]
+    ) -> list[Outcome]:
+        """The outcomes of batches that ran together (batch -> its manifest), printed, kept, and
+        checked: each batch on its own, and the emulator's bill against all of them."""
+        results = [self.outcome(scenario, batch) for batch in manifests]
+        with self.results_file.open("a") as out:
+            for result in results:
+                print(result.line())
+                out.write(result.line() + "\n")
+        for result, manifest in zip(results, manifests.values(), strict=True):
+            check_batch(result, manifest)
+        check_bill(results)
+        return results

@@ -4,6 +4,7 @@ import json
 import secrets
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,17 @@ def wait_for_final(
 
 
 def submit(
-    manifest: str, out: str, env: dict[str, str], cwd: Path, exit_code: int = 0
+    manifest: str,
+    out: str,
+    env: dict[str, str],
+    cwd: Path,
+    exit_code: int = 0,
+    options: Sequence[str] = (),
 ) -> tuple[str, str]:
     """Submit under a new batch name; returns the name and what submit printed on stderr.
-    `exit_code` is the one submit must exit with (1 when some rows are rejected)."""
+    `exit_code` is the one submit must exit with (1 when some rows are rejected); `options` are
+    more of submit's options (`--weight 3`)."""
     batch = f"b-{secrets.token_hex(3)}"
-    submitted = cli(["submit", manifest, "--out", out, "--batch", batch], env, cwd)
+    submitted = cli(["submit", manifest, "--out", out, "--batch", batch, *options], env, cwd)
     assert submitted.returncode == exit_code, submitted.stderr
     return batch, submitted.stderr
