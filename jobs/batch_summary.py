@@ -11,12 +11,17 @@ The pace is one figure: images succeeded over the last PACE_WINDOW of the batch'
 now while it runs, up to its last finished job once it does not), so a night spent paused or
 waiting for workers does not drag it down. The ETA is what is left at the pace jobs finished
 over that window, shown only while the batch runs and some job finished within it.
+
+Beside it, the batch's share of the fleet right now (jobs.fleet_shares) and the time left if
+that share of the provider's limit held. `likely_eta` says which of the two `status` lists.
 """
 
+import math
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from jobs.fleet_shares import FleetShare, FleetShares
 from jobs.records import BatchProgress
 from jobs.results import Batch, ResultsTable
 from jobs.states import TERMINAL_STATES, BatchState, JobState
@@ -74,10 +79,31 @@ class BatchSummary:
     pace_window_s: int = int(PACE_WINDOW.total_seconds())
     #: seconds left at the recent pace, while the batch runs and jobs finish
     eta_s: float | None = None
+    #: how it shares the fleet: its weight, its cap on jobs sent or running and those out now
+    weight: float = 1.0
+    max_in_flight: int | None = None
+    in_flight: int = 0
+    #: its part of the fleet right now (0 while paused, or with no work due or out)
+    fleet_share: float = 0.0
+    #: the calls per second that part of the provider's limit allows (None: no limit)
+    share_calls_per_s: float | None = None
+    #: seconds left if it kept that many calls per second
+    share_eta_s: float | None = None
 
     @classmethod
-    def of(cls, table: ResultsTable, batch: Batch, *, with_errors: bool = True) -> "BatchSummary":
+    def of(
+        cls,
+        table: ResultsTable,
+        batch: Batch,
+        *,
+        with_errors: bool = True,
+        shares: FleetShares | None = None,
+    ) -> "BatchSummary":
+        """The batch's summary; `shares` read once for many batches (else read here, with no
+        provider limit known: no ETA from the share)."""
         now = datetime.now(UTC)
+        if shares is None:
+            shares = FleetShares.read(table.engine, now, math.inf)
         progress = table.progress(batch.id, since=now - PACE_WINDOW)
         shown = shown_state(batch, progress)
         if shown is not Shown.running and progress.last_finished_at is not None:
@@ -85,6 +111,8 @@ class BatchSummary:
             progress = table.progress(batch.id, since=progress.last_finished_at - PACE_WINDOW)
         pace = Pace.of(batch, progress, shown, now)
         errors = table.error_summary(batch.id) if with_errors else []
+        share = shares.of(batch) if shown is Shown.running else FleetShare(0.0, None)
+        share_eta = share.eta_s(progress.total - progress.finished)
         return cls(
             batch=batch.id,
             output=batch.output,
@@ -99,8 +127,36 @@ class BatchSummary:
             created_at=_iso(batch.created_at),
             started_at=_iso(batch.started_at),
             images_per_s=None if pace.images_per_s is None else round(pace.images_per_s, 3),
-            eta_s=None if pace.eta_s is None else round(pace.eta_s, 1),
+            eta_s=_rounded(pace.eta_s),
+            weight=batch.share.weight,
+            max_in_flight=batch.share.max_in_flight,
+            in_flight=shares.in_flight.get(batch.id, 0),
+            fleet_share=round(share.fraction, 4),
+            share_calls_per_s=_rounded(share.calls_per_s, 3),
+            share_eta_s=_rounded(share_eta),
         )
+
+    @property
+    def likely_eta_s(self) -> float | None:
+        """The time left `status` lists: the later of the two estimates, as each errs early for
+        its own reason. The pace lags: a batch whose share just shrank (a heavier batch joined)
+        keeps its old pace for minutes. The share assumes the fleet runs at the provider's limit
+        and every call succeeds: too few threads, slow calls, retries or a cap on jobs in
+        flight hold a batch below it, which only the pace shows. Either alone, when the other
+        is unknown (no job finished lately; no limit set)."""
+        known = [eta for eta in (self.eta_s, self.share_eta_s) if eta is not None]
+        return max(known) if known else None
+
+    @property
+    def share_label(self) -> str:
+        """Its share as a listing shows it: `75%`, `25% cap 2`, `paused`, or `-` when it is not
+        running."""
+        if self.state == Shown.paused.value:
+            return "paused"
+        if self.state != Shown.running.value:
+            return "-"
+        cap = "" if self.max_in_flight is None else f" cap {self.max_in_flight}"
+        return f"{self.fleet_share:.0%}{cap}"
 
     @property
     def total(self) -> int:
@@ -129,8 +185,26 @@ class BatchSummary:
             pace = f"{self.images_per_s:.2f} {PACE_LABEL}"
             left = "" if self.eta_s is None else f", about {duration(self.eta_s)} left"
             lines.append(pace + left)
+        if self.state in (Shown.running.value, Shown.paused.value):
+            lines.append(self._share_line())
         lines += [f"  {e['class']}: {e['count']} (e.g. {e['example']})" for e in self.errors]
         return "\n".join(lines)
+
+    def _share_line(self) -> str:
+        """`share: weight 3, 75% of the fleet now (7.50 calls/s), about 2m 10s left at that
+        share; at most 2 in flight (2 out)`."""
+        line = f"share: weight {self.weight:g}, "
+        if self.state == Shown.paused.value:
+            line += "none while paused"
+        else:
+            line += f"{self.fleet_share:.0%} of the fleet now"
+            if self.share_calls_per_s is not None:
+                line += f" ({self.share_calls_per_s:.2f} calls/s)"
+            if self.share_eta_s is not None:
+                line += f", about {duration(self.share_eta_s)} left at that share"
+        if self.max_in_flight is not None:
+            line += f"; at most {self.max_in_flight} in flight ({self.in_flight} out)"
+        return line
 
 
 @dataclass(frozen=True)
@@ -170,6 +244,10 @@ def duration(seconds: float | None) -> str:
     if hours:
         return f"{hours}h {minutes:02d}m"
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def _rounded(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -1,16 +1,19 @@
 """`seedream-batch status [BATCH] [--watch] [--json]`: how the batches stand.
 
 With no batch, a table of the recent ones; with one, its counts, error classes (with an example
-message each), pace and where its images are; `--watch` follows it live until it is final.
+message each), pace, share of the fleet and where its images are; `--watch` follows it live
+until it is final. The fleet's shares are read once for all the batches shown.
 """
 
 import json
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from jobs.batch_summary import PACE_SHORT_LABEL, BatchSummary, duration
+from jobs.fleet_shares import FleetShares
 from producer.cli_support import (
     command_settings,
     err,
@@ -33,10 +36,14 @@ def status(
         bool, typer.Option("--watch", help="Follow the batch live until it is final.")
     ] = False,
 ) -> None:
-    """Show a batch's counts by state, its errors, pace and where its images are."""
-    table = existing_table(command_settings(need_credentials=False))
+    """Show a batch's counts by state, its errors, pace, share of the fleet and where its images
+    are."""
+    settings = command_settings(need_credentials=False)
+    table = existing_table(settings)
+    shares = FleetShares.read(table.engine, datetime.now(UTC), settings.fleet_calls_per_second())
     if batch is None:
-        summaries = [BatchSummary.of(table, b) for b in table.recent_batches(RECENT_BATCHES)]
+        recent = table.recent_batches(RECENT_BATCHES)
+        summaries = [BatchSummary.of(table, b, shares=shares) for b in recent]
         if as_json:
             typer.echo(json.dumps([s.as_json() for s in summaries], indent=2))
         else:
@@ -46,14 +53,14 @@ def status(
     if watch:
         summary = wait_for_batch(table, found, show_progress=err.is_terminal, lines=True)
     else:
-        summary = BatchSummary.of(table, found)
+        summary = BatchSummary.of(table, found, shares=shares)
     typer.echo(json.dumps(summary.as_json(), indent=2) if as_json else summary.render())
 
 
 def _listing(summaries: list[BatchSummary]) -> Table:
     listing = Table(
         "batch", "state", "created", "jobs", "succeeded", "failed", "unfinished", "spend",
-        PACE_SHORT_LABEL, "ETA",
+        "weight", "share", PACE_SHORT_LABEL, "ETA",
     )  # fmt: skip
     for s in summaries:
         listing.add_row(
@@ -65,7 +72,9 @@ def _listing(summaries: list[BatchSummary]) -> Table:
             str(s.counts["failed"]),
             str(s.total - s.finished),
             f"${s.spend_usd:.2f}",
+            f"{s.weight:g}",
+            s.share_label,
             "-" if s.images_per_s is None else f"{s.images_per_s:.2f}",
-            duration(s.eta_s),
+            duration(s.likely_eta_s),
         )
     return listing

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import sqlalchemy
@@ -22,6 +22,7 @@ from tests.support.dispatching import dispatched
 from tests.support.manifests import write_manifest
 from tests.support.processes import CLI, Service, wait_until
 from tests.support.services import Emulator
+from worker.queue_purge import job_of
 
 pytestmark = pytest.mark.integration
 
@@ -81,6 +82,19 @@ class Fleet:
         with connected(self.env["SEEDREAM_DATABASE_URL"]) as conn:
             query = "SELECT count(*) FROM jobs WHERE batch_id = :b AND state = 'running'"
             return int(conn.execute(sqlalchemy.text(query), {"b": batch}).scalar_one())
+
+    def ids(self, batch: str, state: str | None = None) -> set[int]:
+        """The ids of the batch's jobs (in `state`, if given), read in the table."""
+        query = "SELECT id FROM jobs WHERE batch_id = :b" + (" AND state = :s" if state else "")
+        with connected(self.env["SEEDREAM_DATABASE_URL"]) as conn:
+            return set(conn.execute(sqlalchemy.text(query), {"b": batch, "s": state}).scalars())
+
+    def queued_messages(self, batch: str) -> int:
+        """The batch's job messages in the broker's Redis list, where workers take them from."""
+        queue = redis.Redis.from_url(self.env["SEEDREAM_BROKER_URL"])
+        ours = self.ids(batch)
+        messages = cast(list[bytes], queue.lrange(JOB_QUEUE, 0, -1))
+        return sum(1 for job in map(job_of, messages) if job is not None and job in ours)
 
     def objects(self) -> list[str]:
         return [o["Key"] for o in self.s3.list_objects_v2(Bucket=self.bucket).get("Contents", [])]
@@ -259,3 +273,77 @@ def test_submit_watch_enqueues_then_follows_the_batch_to_its_end(fleet: Fleet) -
     assert "batch watched: jobs queued for the fleet on redis://127.0.0.1:" in submitted.stderr
     assert "no worker has answered" not in submitted.stderr
     assert len(fleet.objects()) == 8
+
+
+def test_pause_stops_new_jobs_lets_running_ones_finish_and_resume_completes(
+    fleet: Fleet,
+) -> None:
+    # 4 threads at 0.6 s a call: 30 jobs take 4.5 s, time enough to pause on the way
+    fleet.emulator.configure(latency_s=0.6)
+    fleet.start_worker(SEEDREAM_CONCURRENCY="4")
+    batch = fleet.submit(30)
+    wait_until(lambda: len(fleet.ids(batch, "running")) >= 2, 30, "jobs under way")
+    running_at_pause = fleet.ids(batch, "running")
+
+    assert "paused" in fleet.command("pause", batch)
+    # settled: what was running has finished, and no message of the batch waits on Redis
+    wait_until(lambda: not fleet.ids(batch, "running"), 15, "the running jobs finishing")
+    wait_until(lambda: fleet.queued_messages(batch) == 0, 5, "no message of the batch queued")
+    wait_until(lambda: running_at_pause <= fleet.ids(batch, "succeeded"), 10, "stored")
+    settled = fleet.emulator.stats()["billed"]
+    time.sleep(1.5)  # two calls' time, the worker still taking messages
+
+    held = fleet.wait_for(batch, lambda s: s["state"] == "paused")
+    assert fleet.emulator.stats()["billed"] == settled
+    assert not held["counts"]["running"]
+    assert held["counts"]["queued"] >= 8
+    assert held["fleet_share"] == 0
+    assert "none while paused" in fleet.command("status", batch)
+
+    fleet.command("resume", batch)
+    summary = wait_for_final(batch, fleet.env, fleet.cwd)
+
+    assert summary["counts"]["succeeded"] == 30
+    assert fleet.emulator.stats()["billed"] == 30
+    assert len(fleet.objects()) == 30
+
+
+def test_cancel_leaves_no_message_of_the_batch_on_redis(fleet: Fleet) -> None:
+    # one slow thread and a window of 10: most of the window waits on the Redis list
+    fleet.emulator.configure(latency_s=2.0)
+    fleet.start_worker(SEEDREAM_CONCURRENCY="1", SEEDREAM_DISPATCH_WINDOW="10")
+    batch = fleet.submit(30)
+    wait_until(lambda: fleet.queued_messages(batch) >= 3, 30, "messages of the batch queued")
+
+    fleet.command("cancel", batch)
+
+    assert fleet.queued_messages(batch) == 0
+    summary = wait_for_final(batch, fleet.env, fleet.cwd)
+    assert summary["state"] == "cancelled"
+    assert summary["counts"]["cancelled"] >= 20
+    assert fleet.queued_messages(batch) == 0
+
+
+def test_a_batch_capped_at_2_in_flight_never_has_more_out_and_its_weight_is_kept(
+    fleet: Fleet,
+) -> None:
+    fleet.emulator.configure(latency_s=0.4)
+    fleet.start_worker(SEEDREAM_CONCURRENCY="8")
+    batch = fleet.submit(16, "--max-in-flight", "2", "--weight", "3")
+    # sent and unclaimed, or under a lease: what the cap counts (jobs.due_jobs.outstanding)
+    out = (
+        "SELECT count(*) FROM jobs WHERE batch_id = :b AND (lease_expires_at IS NOT NULL"
+        " OR (due_at IS NULL AND lease_owner IS NULL AND state IN ('queued', 'generated')))"
+    )
+    samples: list[int] = []
+    with connected(fleet.env["SEEDREAM_DATABASE_URL"]) as conn:
+        while len(fleet.ids(batch, "succeeded")) < 16 and len(samples) < 5000:
+            samples.append(int(conn.execute(sqlalchemy.text(out), {"b": batch}).scalar_one()))
+            conn.commit()
+            time.sleep(0.02)
+
+    assert max(samples) == 2  # reached, never passed
+    assert fleet.emulator.stats()["max_in_flight"] <= 2
+    summary = wait_for_final(batch, fleet.env, fleet.cwd)
+    assert summary["counts"]["succeeded"] == 16
+    assert (summary["weight"], summary["max_in_flight"]) == (3, 2)

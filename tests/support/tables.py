@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from jobs.database import open_engine
 from jobs.errors import ContentPolicy
 from jobs.models.seedream_4_0 import Seedream40Input
-from jobs.records import PaidCall, StoredImage, StoredOutput
+from jobs.records import EQUAL_SHARE, PaidCall, Share, StoredImage, StoredOutput
 from jobs.results import ResultsTable
 from jobs.schema import metadata
 from jobs.spec import JobSpec
@@ -21,9 +21,15 @@ def specs(*keys: str) -> list[JobSpec]:
     ]
 
 
-def loaded(table: ResultsTable, *keys: str, batch: str = "b", **budget: float) -> list[int]:
+def loaded(
+    table: ResultsTable,
+    *keys: str,
+    batch: str = "b",
+    share: Share = EQUAL_SHARE,
+    **budget: float,
+) -> list[int]:
     """A new batch `batch` holding one queued job per key; returns their ids in order."""
-    table.create_batch(batch, "m.jsonl", "./out", MODEL, **budget)  # type: ignore[arg-type]
+    table.create_batch(batch, "m.jsonl", "./out", MODEL, share=share, **budget)  # type: ignore[arg-type]
     ids, duplicates = table.add_jobs(batch, specs(*keys))
     assert not duplicates
     return ids

@@ -8,9 +8,11 @@ from typer.testing import CliRunner
 
 from config.settings import get_settings
 from jobs.models.seedream_4_0 import Seedream40Input
+from jobs.records import Share
 from jobs.results import ResultsTable
 from jobs.spec import JobSpec
 from producer.cli import app
+from tests.support.tables import loaded
 
 runner = CliRunner()
 
@@ -38,6 +40,28 @@ def test_status_with_no_batch_lists_recent_batches(cli_table: ResultsTable) -> N
     listing = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
 
     assert [entry["batch"] for entry in listing] == ["second", "first"]
+
+
+def test_status_shows_each_batch_its_weight_share_of_the_fleet_and_eta_at_that_share(
+    cli_table: ResultsTable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEEDREAM_RATE_LIMIT", "60/60s")  # 1 call/s over the one gateway
+    for gateways in ("CLOUDFLARE_GATEWAY_IDS", "CLOUDFLARE_GATEWAY_ID"):
+        monkeypatch.delenv(gateways, raising=False)
+    loaded(cli_table, "a", batch="light", share=Share(weight=1))
+    loaded(cli_table, *[f"k{n}" for n in range(6)], batch="heavy", share=Share(weight=3))
+
+    heavy = json.loads(runner.invoke(app, ["status", "heavy", "--json"]).stdout)
+    listing = runner.invoke(app, ["status"], terminal_width=200).stdout
+    shown = runner.invoke(app, ["status", "heavy"]).stdout
+
+    assert (heavy["weight"], heavy["fleet_share"], heavy["share_calls_per_s"]) == (3, 0.75, 0.75)
+    assert heavy["share_eta_s"] == 8.0  # 6 jobs at 0.75 calls/s
+    assert "75% of the fleet now (0.75 calls/s), about 8s left at that share" in shown
+    assert "share" in listing
+    row = next(line for line in listing.splitlines() if "heavy" in line)
+    assert "75%" in row
+    assert "8s" in row
 
 
 def test_status_of_an_unknown_batch_says_how_to_list_them(cli_table: ResultsTable) -> None:
