@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+import redis
 import sqlalchemy
 
 from jobs.database import open_engine
+from jobs.redis_keys import JOB_QUEUE
 from jobs.results import ResultsTable
 from tests.integration.test_embedded_run import run_cli
 from tests.support.commands import cli, submit, wait_for_final
