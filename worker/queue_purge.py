@@ -3,10 +3,14 @@
 The queue holds only the dispatcher's short window (worker.dispatcher), so reading it whole is
 cheap. A message is matched to its batch through the table, by the job id it carries; a message
 a worker already took is refused by its claim (the batch no longer runs) and acknowledged.
+
+A dispatcher turn that read the batch's jobs just before it was stopped may push their messages
+just after the first pass, so the queue is read a second time a dispatch interval later.
 """
 
 import base64
 import json
+import time
 from typing import cast
 
 import redis
@@ -24,6 +28,12 @@ def drop_batch_messages(settings: Settings, table: ResultsTable, batch_id: str) 
     if url is None or not url.startswith(REDIS_SCHEMES):
         return 0
     client = redis.Redis.from_url(url)
+    dropped = _drop_once(client, table, batch_id)
+    time.sleep(settings.dispatch_interval_seconds)
+    return dropped + _drop_once(client, table, batch_id)
+
+
+def _drop_once(client: redis.Redis, table: ResultsTable, batch_id: str) -> int:
     messages = cast(list[bytes], client.lrange(JOB_QUEUE, 0, -1))
     by_job: dict[int, list[bytes]] = {}
     for message in messages:
