@@ -79,6 +79,8 @@ class Row:
         return [max(ms - spent, 0.0) for ms, spent in zip(self.ms, self.overhead, strict=True)]
 
     def grows_with(self) -> str:
+        if self.name == START_UP:
+            return "(reference: in every command's time)"
         if len(self.ms) < 2:
             return "–"
         net = self.net()

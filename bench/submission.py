@@ -3,10 +3,11 @@
     .venv/bin/python -m bench.submission [--rows 1000000] [--database postgresql --database sqlite]
 
 Writes a JSONL manifest of unique, varied, valid rows to a temporary folder, starts a private
-Redis and a throwaway PostgreSQL database (or a SQLite file), runs `submit` as a user would and
-prints, beside each target: rows/s, the submit process's peak RSS, and whether the table holds
-exactly one due job per row. `submit` only records the jobs and wakes the fleet's dispatcher, which
-sends them a window at a time (bench/dispatch_rate.py): the queue stays empty here. Needs
+Redis, moto's S3 server (the output, which `submit` checks it can write to) and a throwaway
+PostgreSQL database (or a SQLite file), runs `submit` as a user would and prints, beside each
+target: rows/s, the submit process's peak RSS, and whether the table holds exactly one due job
+per row. `submit` only records the jobs and wakes the fleet's dispatcher, which sends them a
+window at a time (bench/dispatch_rate.py): the queue stays empty here. Needs
 PostgreSQL on 127.0.0.1:5432 (scripts/setup.sh --test).
 """
 
@@ -23,12 +24,18 @@ from pathlib import Path
 import redis
 from sqlalchemy import func, select
 
+from bench.harness import BUCKET, S3_ENV, s3_client
 from bench.process_stats import run_measured
 from jobs.database import open_engine
 from jobs.redis_keys import JOB_QUEUE
 from jobs.schema import jobs_table
 from tests.support.processes import CLI, clean_env
-from tests.support.services import POSTGRES_ADMIN_URL, running_redis, temporary_postgres_database
+from tests.support.services import (
+    POSTGRES_ADMIN_URL,
+    running_redis,
+    running_s3,
+    temporary_postgres_database,
+)
 
 TARGET_ROWS_PER_S = 30_000
 TARGET_PEAK_RSS_MB = 300
@@ -114,13 +121,18 @@ class Measured:
 
 
 def submit_once(
-    database: str, database_url: str, redis_url: str, manifest: Path, rows: int, workdir: Path
+    database: str,
+    database_url: str,
+    services: dict[str, str],
+    manifest: Path,
+    rows: int,
+    workdir: Path,
 ) -> Measured:
-    broker = redis.Redis.from_url(redis_url)
+    broker = redis.Redis.from_url(services["SEEDREAM_BROKER_URL"])
     broker.flushall()
-    env = clean_env(SEEDREAM_BROKER_URL=redis_url, SEEDREAM_DATABASE_URL=database_url)
+    env = clean_env(**services, SEEDREAM_DATABASE_URL=database_url)
     log = workdir / f"submit-{database}.log"
-    argv = [CLI, "submit", str(manifest), "--out", "s3://bench/out", "--batch", "bench"]
+    argv = [CLI, "submit", str(manifest), "--out", f"s3://{BUCKET}/out", "--batch", "bench"]
     with log.open("wb") as out:
         cost = run_measured(argv, env, workdir, out)
     if cost.exit_code != 0:
@@ -193,10 +205,13 @@ def main() -> None:
         print(f"manifest: {args.rows:,} rows, {size_mb:.0f} MB, written in "
               f"{time.monotonic() - started:.1f} s", file=sys.stderr)  # fmt: skip
         results = []
-        with running_redis(workdir) as redis_url:
+        with running_redis(workdir) as redis_url, running_s3(workdir) as s3_url:
+            # submit checks it can write to the output before it records anything
+            s3_client(s3_url).create_bucket(Bucket=BUCKET)
+            services = {**S3_ENV, "AWS_ENDPOINT_URL": s3_url, "SEEDREAM_BROKER_URL": redis_url}
             for kind in databases:
                 with database_url(kind, workdir) as url:
-                    results.append(submit_once(kind, url, redis_url, manifest, args.rows, workdir))
+                    results.append(submit_once(kind, url, services, manifest, args.rows, workdir))
     print(f"\n`seedream-batch submit`, {args.rows:,}-row JSONL manifest, no worker running\n")
     print(report(results))
 
