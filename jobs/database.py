@@ -39,7 +39,10 @@ def open_engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, **_POOL)
+    # the table's reads are short and planned for their indexes; PostgreSQL's JIT compiles a
+    # plan once its estimated cost is high, which spent 1.1-1.6 s of a 2 s count over a
+    # million-job batch compiling it (bench/growth.py)
+    return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c jit=off"}, **_POOL)
 
 
 class NoResultsTable(RuntimeError):

@@ -20,7 +20,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Connection, and_, any_, bindparam, case, exists, func, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    and_,
+    any_,
+    bindparam,
+    case,
+    exists,
+    func,
+    select,
+)
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -90,6 +101,32 @@ def outstanding(conn: Connection) -> Outstanding:
     )
 
 
+def unclaimed_ids(conn: Connection, *conditions: ColumnElement[bool], size: int) -> list[int]:
+    """Up to `size` jobs sent and not claimed (and meeting `conditions`), read in the order of
+    `ix_jobs_batch_unsent`. The order is what makes the index the plan: PostgreSQL estimates the
+    unsent rows as a fraction of the table (its columns' statistics are independent), and for
+    an UPDATE over that predicate alone it scanned all ten million rows of a table holding a
+    thousand such jobs."""
+    query = (
+        select(jobs_table.c.id)
+        .where(unsent, *conditions)
+        .order_by(jobs_table.c.batch_id, jobs_table.c.id)
+        .limit(size)
+    )
+    return list(conn.execute(query).scalars())
+
+
+def make_due(conn: Connection, ids: Sequence[int], now: datetime) -> int:
+    """Make these unclaimed jobs due at `now` (those still unclaimed); returns how many."""
+    if not ids:
+        return 0
+    return int(
+        conn.execute(
+            sql_update(jobs_table).where(_ids(conn, ids), unsent).values(due_at=now)
+        ).rowcount
+    )
+
+
 def active_unclaimed(conn: Connection, counts: Outstanding) -> int:
     """Messages out and unclaimed that a worker will run: those of batches that run. A paused
     batch's (its workers refuse them, and `resume` makes them due again) do not fill the window."""
@@ -147,15 +184,18 @@ def mark_sent(conn: Connection, ids: Sequence[int], now: datetime) -> None:
     if not ids:
         return
     sent_now = jobs_table.c.due_at <= now
-    if conn.dialect.name == "postgresql":
-        chosen = jobs_table.c.id == any_(bindparam("ids", list(ids), type_=ARRAY(BigInteger)))
-    else:
-        chosen = jobs_table.c.id.in_(list(ids))
     conn.execute(
         sql_update(jobs_table)
-        .where(chosen)
+        .where(_ids(conn, ids))
         .values(
             due_at=case((sent_now, None), else_=jobs_table.c.due_at),
             sent_at=case((sent_now, now), else_=jobs_table.c.sent_at),
         )
     )
+
+
+def _ids(conn: Connection, ids: Sequence[int]) -> ColumnElement[bool]:
+    """`id` is one of `ids`: on PostgreSQL one array parameter, whatever their number."""
+    if conn.dialect.name == "postgresql":
+        return jobs_table.c.id == any_(bindparam("ids", list(ids), type_=ARRAY(BigInteger)))
+    return jobs_table.c.id.in_(list(ids))

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, case, func, or_, select, update
 
 from jobs.database import utcnow
-from jobs.due_jobs import WAITING, unsent
+from jobs.due_jobs import WAITING, make_due, unclaimed_ids
 from jobs.errors import ErrorClass
 from jobs.failure_policy import FailedAttempt, decide_failure
 from jobs.records import Share
@@ -93,21 +93,15 @@ class JobRecovery:
         now = utcnow()
         sent_before = now - timedelta(seconds=older_than_s)
         running = select(batches_table.c.id).where(batches_table.c.state == BatchState.active.value)
+        lost = (
+            func.coalesce(jobs_table.c.sent_at, jobs_table.c.created_at) < sent_before,
+            or_(
+                jobs_table.c.batch_id.in_(running.scalar_subquery()),
+                jobs_table.c.state == JobState.generated.value,
+            ),
+        )
         with self.engine.begin() as conn:
-            return int(
-                conn.execute(
-                    update(jobs_table)
-                    .where(
-                        unsent,
-                        func.coalesce(jobs_table.c.sent_at, jobs_table.c.created_at) < sent_before,
-                        or_(
-                            jobs_table.c.batch_id.in_(running.scalar_subquery()),
-                            jobs_table.c.state == JobState.generated.value,
-                        ),
-                    )
-                    .values(due_at=now)
-                ).rowcount
-            )
+            return make_due(conn, unclaimed_ids(conn, *lost, size=CHUNK), now)
 
     def pause(self, batch_id: str, reason: str = PAUSED_BY_USER) -> bool:
         """Stop dispatching the batch's jobs: running ones finish, paid-for ones are still
@@ -159,11 +153,9 @@ class JobRecovery:
                 update(batches_table).where(batches_table.c.id == batch_id).values(**values)
             )
             # a message lost with the queue is sent again; one still on it costs a refused claim
-            conn.execute(
-                update(jobs_table)
-                .where(jobs_table.c.batch_id == batch_id, unsent)
-                .values(due_at=now)
-            )
+            of_batch = jobs_table.c.batch_id == batch_id
+            while make_due(conn, unclaimed_ids(conn, of_batch, size=CHUNK), now):
+                pass
             return int(conn.execute(waiting).scalar_one())
 
     def retry(
