@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from jobs.fleet_shares import FleetShare, FleetShares
+from jobs.kept_summaries import Errors
 from jobs.records import BatchProgress
 from jobs.results import Batch, ResultsTable
 from jobs.states import TERMINAL_STATES, BatchState, JobState
@@ -104,13 +105,10 @@ class BatchSummary:
         now = datetime.now(UTC)
         if shares is None:
             shares = FleetShares.read(table.engine, now, math.inf)
-        progress = table.progress(batch.id, since=now - PACE_WINDOW)
+        progress, errors = table.kept_summary(batch.id) or _counted(table, batch, now, with_errors)
         shown = shown_state(batch, progress)
-        if shown is not Shown.running and progress.last_finished_at is not None:
-            # its pace is that of its last minutes of work, not of the time since
-            progress = table.progress(batch.id, since=progress.last_finished_at - PACE_WINDOW)
         pace = Pace.of(batch, progress, shown, now)
-        errors = table.error_summary(batch.id) if with_errors else []
+        errors = errors if with_errors else []
         share = shares.of(batch) if shown is Shown.running else FleetShare(0.0, None)
         share_eta = share.eta_s(progress.total - progress.finished)
         return cls(
@@ -244,6 +242,22 @@ def duration(seconds: float | None) -> str:
     if hours:
         return f"{hours}h {minutes:02d}m"
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def _counted(
+    table: ResultsTable, batch: Batch, now: datetime, with_errors: bool
+) -> tuple[BatchProgress, Errors]:
+    """The batch's figures counted from its jobs (its errors too, when asked for), kept on its
+    row once none of them is unfinished (jobs.kept_summaries), errors included."""
+    progress = table.progress(batch.id, since=now - PACE_WINDOW)
+    if shown_state(batch, progress) is not Shown.running and progress.last_finished_at is not None:
+        # its pace is that of its last minutes of work, not of the time since
+        progress = table.progress(batch.id, since=progress.last_finished_at - PACE_WINDOW)
+    final = progress.total > 0 and progress.finished == progress.total
+    errors = table.error_summary(batch.id) if with_errors or final else []
+    if final:
+        table.keep_summary(batch.id, progress, errors)
+    return progress, errors
 
 
 def _rounded(value: float | None, digits: int = 1) -> float | None:

@@ -34,7 +34,8 @@ CHUNK = 5000
 #: why a batch paused by a person waits (`seedream-batch pause`)
 PAUSED_BY_USER = "paused by `seedream-batch pause`; `seedream-batch resume` carries on"
 #: a batch that runs again is no longer paused, and its next pause or completion is news again
-_RUNS_AGAIN = {"paused_reason": None, "notified": None}
+#: (its kept figures go too: jobs.kept_summaries)
+_RUNS_AGAIN = {"paused_reason": None, "notified": None, "final_summary": None}
 
 
 class JobRecovery:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from jobs.bulk_insert import insert_new_jobs
 from jobs.claims import JobClaims
 from jobs.database import utcnow
+from jobs.kept_summaries import KeptSummaries
 from jobs.migrate import add_missing_columns
 from jobs.notices import BatchNotices
 from jobs.records import (
@@ -44,7 +45,7 @@ class BatchExists(RuntimeError):
     """A batch of that name is already in the table (its name is the primary key)."""
 
 
-class ResultsTable(JobClaims, JobRecovery, BatchNotices):
+class ResultsTable(JobClaims, JobRecovery, BatchNotices, KeptSummaries):
     """Reads and writes batches, jobs and attempts; knows nothing of Celery or HTTP.
 
     A worker's writes (claim, record each step) are `jobs.claims`'; finding what the queue lost

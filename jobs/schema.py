@@ -66,6 +66,9 @@ batches_table = Table(
     #: the most of its jobs sent or running at once (null: no cap), so one batch's slow calls
     #: cannot hold every worker thread
     Column("max_in_flight", Integer),
+    #: its counts, spend, pace and errors once no job of it is unfinished, so `status` does not
+    #: count a finished million-job batch again (jobs.kept_summaries); cleared by retry, resume
+    Column("final_summary", JSON),
 )
 
 jobs_table = Table(
