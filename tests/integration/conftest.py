@@ -5,14 +5,20 @@ from pathlib import Path
 import pytest
 
 from tests.support.services import Emulator
+from tests.support.tables import emptied_table
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The fleet's results table: PostgreSQL, or one SQLite file shared by the processes."""
+    """The fleet's results table: PostgreSQL, or one SQLite file shared by the processes; empty
+    either way. The PostgreSQL database lives as long as the session, so its tables are made
+    anew: a batch another test left with jobs due would otherwise be run by this test's
+    workers, whose dispatcher sends whatever the table holds."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'fleet.db'}"
-    return str(request.getfixturevalue("postgres_url"))
+    url = str(request.getfixturevalue("postgres_url"))
+    emptied_table(url).engine.dispose()
+    return url
 
 
 @pytest.fixture

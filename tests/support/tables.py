@@ -68,13 +68,19 @@ def finished(
             table.record_failure(claim, "w", ContentPolicy("flagged"), 5, retry_in=0)
 
 
-@contextmanager
-def fresh_table(url: str) -> Iterator[ResultsTable]:
-    """The results table at `url` with no rows (its tables dropped and made again), dropped
-    again after the block, so that tests sharing one database see none of each other's rows."""
+def emptied_table(url: str) -> ResultsTable:
+    """The results table at `url` with no rows: its tables dropped and made again."""
     table = ResultsTable(open_engine(url))
     metadata.drop_all(table.engine)
     table.create_schema()
+    return table
+
+
+@contextmanager
+def fresh_table(url: str) -> Iterator[ResultsTable]:
+    """The results table at `url` with no rows, dropped again after the block, so that tests
+    sharing one database see none of each other's rows."""
+    table = emptied_table(url)
     try:
         yield table
     finally:
