@@ -15,6 +15,8 @@ _KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*")
 
 def validate_key(key: str) -> str:
     """Return `key` if it is a safe relative object key, else raise ValueError saying why."""
+    if len(key) <= MAX_KEY_LENGTH and _KEY.fullmatch(key):
+        return key  # the pattern admits no empty key, no leading '/' and no '..' segment
     if not key:
         raise ValueError("must not be empty")
     if len(key) > MAX_KEY_LENGTH:
@@ -23,9 +25,7 @@ def validate_key(key: str) -> str:
         raise ValueError(f"{quoted(key)} is absolute; keys are relative to the output prefix")
     if ".." in key.split("/"):
         raise ValueError(f"{quoted(key)} contains '..'; keys must stay under the output prefix")
-    if not _KEY.fullmatch(key):
-        raise ValueError(
-            f"{quoted(key)} is not allowed: use letters, digits, '.', '_', '-' and '/' between "
-            "segments, each segment starting with a letter, digit or '_'"
-        )
-    return key
+    raise ValueError(
+        f"{quoted(key)} is not allowed: use letters, digits, '.', '_', '-' and '/' between "
+        "segments, each segment starting with a letter, digit or '_'"
+    )

@@ -34,7 +34,7 @@ from pydantic_core import ErrorDetails
 
 from jobs.models import DEFAULT_MODEL, MODELS, ModelAdapter, ModelInput, model_named
 from jobs.quoting import QUOTED_CHARS, quoted
-from jobs.spec import JobSpec
+from jobs.spec import InvalidJobSpec, JobSpec
 from producer.binary_files import refuse_binary
 from producer.key_collisions import KeyCollisions
 from producer.local_images import LocalImageError, is_local_path, local_image_as_data_uri
@@ -71,6 +71,8 @@ _VALUE_ERROR_PREFIXES = ("Value error, ", "Assertion failed, ")
 #: what a refused local image is replaced with while the rest of its row is checked, so the row's
 #: other rules (match_input_image needs an image) judge it as given; the row is rejected anyway
 _REFUSED_IMAGE_STAND_IN = "https://refused-local-image.invalid/"
+#: the manifest column a JobSpec problem is reported on
+_SPEC_COLUMNS = {"key": KEY_FIELD, "metadata": "metadata"}
 
 
 @dataclass(frozen=True)
@@ -192,14 +194,12 @@ def _job_or_rejection(
     try:
         job_input = model.parse_input(given)
     except ValidationError as exc:
-        problems += [_problem(error, model, ("input",)) for error in exc.errors(include_url=False)]
+        problems += [_problem(error, model) for error in exc.errors(include_url=False)]
         job_input = _INPUT_REFUSED
     try:
-        job = JobSpec.model_validate(
-            {"key": key, "line": row.line, "input": job_input, "metadata": metadata}
-        )
-    except ValidationError as exc:
-        problems += [_problem(error, model) for error in exc.errors(include_url=False)]
+        job = JobSpec(key, row.line, job_input, metadata)
+    except InvalidJobSpec as exc:
+        problems += [RowProblem(_SPEC_COLUMNS[name], why) for name, why in exc.problems.items()]
     if problems:
         return RejectedRow(path, row.line, tuple(problems), row.raw)
     return job
@@ -210,19 +210,28 @@ def _input_and_metadata(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """A row's fields split into the model's input and metadata; `id` and `model` are neither
     (a `model` other than the batch's is a problem), nor is another model's field (a problem)."""
-    inputs = model.input_type.model_fields
+    inputs, foreign = _input_fields(model), _foreign_fields(model)
     given: dict[str, Any] = {}
     metadata: dict[str, Any] = {}
     for name, value in fields.items():
         if name in inputs:
             given[name] = value
+        elif name == KEY_FIELD:
+            continue
         elif name == MODEL_FIELD:
             problems += _other_model(value, model)
-        elif (owners := _foreign_fields(model).get(name)) is not None:
+        elif (owners := foreign.get(name)) is not None:
             problems.append(RowProblem(name, owners))
-        elif name != KEY_FIELD:
+        else:
             metadata[name] = value
     return given, metadata
+
+
+@cache
+def _input_fields(model: ModelAdapter) -> frozenset[str]:
+    """The names of `model`'s input fields, read once: pydantic's `model_fields` is a property
+    that costs a microsecond a row."""
+    return frozenset(model.input_type.model_fields)
 
 
 @cache
@@ -308,37 +317,27 @@ def _key(given: Any, line: int) -> tuple[str, list[RowProblem]]:
     return str(line), [RowProblem(KEY_FIELD, problem)]
 
 
-def _problem(error: ErrorDetails, model: ModelAdapter, within: tuple[str, ...] = ()) -> RowProblem:
-    """The problem pydantic reported, named by its column (`within`: where the validated object
-    sits in the row, as the location pydantic gives is relative to it)."""
-    if within:
-        error = {**error, "loc": (*within, *error["loc"])}
+def _problem(error: ErrorDetails, model: ModelAdapter) -> RowProblem:
+    """The problem pydantic reported on the row's input, named by its column."""
     name = _field_name(error, model)
     return RowProblem(name, _describe(name, error, model))
 
 
 def _field_name(error: ErrorDetails, model: ModelAdapter) -> str:
-    """The manifest column an error is about.
+    """The manifest column an error of the input is about.
 
-    A cross-field error of the input goes to the first field its message names that the row
-    gave ("width and height are only allowed with size 'custom'" on a row giving height: height).
+    A cross-field error goes to the first field its message names that the row gave ("width and
+    height are only allowed with size 'custom'" on a row giving height: height).
     """
-    loc = error["loc"]
-    if not loc:
-        return "row"
-    if loc[0] == "key":
-        return KEY_FIELD
-    if loc[0] == "input" and len(loc) > 1:
-        return ".".join(str(part) for part in loc[1:])
-    if loc == ("input",):
-        given = error["input"] if isinstance(error["input"], dict) else {}
-        named = sorted(
-            (name not in given, m.start(), name)
-            for name in model.input_type.model_fields
-            if (m := re.search(rf"\b{name}\b", error["msg"]))
-        )
-        return named[0][2] if named else "input"
-    return ".".join(str(part) for part in loc)
+    if error["loc"]:
+        return ".".join(str(part) for part in error["loc"])
+    given = error["input"] if isinstance(error["input"], dict) else {}
+    named = sorted(
+        (name not in given, m.start(), name)
+        for name in model.input_type.model_fields
+        if (m := re.search(rf"\b{name}\b", error["msg"]))
+    )
+    return named[0][2] if named else "input"
 
 
 def _describe(name: str, error: ErrorDetails, model: ModelAdapter) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from jobs.models.input_rules import MAX_INPUT_IMAGE_BYTES
 from jobs.quoting import QUOTED_CHARS, quoted
@@ -82,9 +82,11 @@ class RowProblem:
     problem: str
 
 
-@dataclass(frozen=True)
-class SourceRow:
-    """One row as its format read it: its fields, or the problem that kept it from being read."""
+class SourceRow(NamedTuple):
+    """One row as its format read it: its fields, or the problem that kept it from being read.
+
+    A NamedTuple, as `_Line` is: one is made per row, and a frozen dataclass's __init__ cost
+    three times as much (each field set through object.__setattr__)."""
 
     line: int
     #: the row's original text (line terminator excluded); undecodable bytes are kept as
@@ -105,8 +107,7 @@ def format_of(path: Path) -> ManifestFormat:
         raise ManifestError(path, problem) from None
 
 
-@dataclass(frozen=True)
-class _Line:
+class _Line(NamedTuple):
     number: int
     #: the line without its terminator; only its first MAX_ROW_BYTES when it is longer
     data: bytes
@@ -269,7 +270,7 @@ def read_jsonl(stream: BinaryIO, max_bytes: int) -> Iterator[SourceRow]:
             problem = _NUL
         if problem is not None:
             yield SourceRow(line.number, text, {}, problem)
-        elif text.strip():
+        elif text and not text.isspace():
             yield _parse_json_row(line.number, text)
 
 

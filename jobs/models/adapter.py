@@ -45,13 +45,7 @@ class ModelInput(BaseModel):
     def text_chars(self) -> int:
         """The characters of text the input holds (its prompt, image URIs, data URIs among them):
         about what it weighs in memory, for the producer's chunking."""
-        chars = 0
-        for value in self.__dict__.values():
-            if isinstance(value, str):
-                chars += len(value)
-            elif isinstance(value, list):
-                chars += sum(len(item) for item in value if isinstance(item, str))
-        return chars
+        return len(self.prompt) + sum(map(len, self.input_images()))
 
     def input_images(self) -> list[str]:
         """Every input image the call sends, in the order of `image_fields` and of each list."""
@@ -67,6 +61,11 @@ class ModelInput(BaseModel):
     def payload(self) -> dict[str, Any]:
         """The JSON object sent as `input`: only the fields that were given."""
         return self.model_dump(mode="json", exclude_none=True)
+
+    def payload_json(self) -> str:
+        """`payload()` as JSON text, as the results table stores it. Serialised by pydantic-core
+        directly: model_dump_json's Python wrapper cost 2 µs a row of a million-row manifest."""
+        return self.__pydantic_serializer__.to_json(self, exclude_none=True).decode()
 
 
 class ModelAdapter(ABC):
@@ -91,8 +90,11 @@ class ModelAdapter(ABC):
     export_columns: ClassVar[tuple[tuple[str, type], ...]]
 
     def parse_input(self, given: Mapping[str, Any]) -> ModelInput:
-        """The call's input, validated; pydantic's ValidationError saying what is wrong."""
-        return self.input_type.model_validate(given)
+        """The call's input, validated; pydantic's ValidationError saying what is wrong.
+
+        Straight through the model's validator: model_validate's Python wrapper cost 1 µs a row
+        of a manifest, a tenth of validating it."""
+        return self.input_type.__pydantic_validator__.validate_python(given)  # type: ignore[no-any-return]
 
     def most_images(self, spec: ModelInput) -> int:
         """The most images one call with `spec` may return, each billed: what a budget holds back

@@ -32,6 +32,10 @@ class Size(StrEnum):
 _TIER_SCALE = {Size.one_k: 0.5, Size.two_k: 1.0, Size.four_k: 2.0}
 #: what a call that names no size gets: the contract is silent, 2K is Seedream's own default
 DEFAULT_SIZE = Size.two_k
+#: read off their enums once: on Python 3.11 each read of `Size.custom` costs 0.2 µs, and the
+#: rules below run for every row of a manifest
+_CUSTOM = Size.custom
+_MATCH_INPUT_IMAGE = AspectRatio.match_input_image
 
 
 class Seedream40Input(ModelInput):
@@ -53,12 +57,12 @@ class Seedream40Input(ModelInput):
 
     @model_validator(mode="after")
     def _fields_agree(self) -> Self:
-        custom = self.size is Size.custom
+        custom = self.size is _CUSTOM
         if custom and (self.width is None or self.height is None):
             raise ValueError("size 'custom' needs both width and height")
         if not custom and (self.width is not None or self.height is not None):
             raise ValueError("width and height are only allowed with size 'custom'")
-        if self.aspect_ratio is AspectRatio.match_input_image and self.image is None:
+        if self.aspect_ratio is _MATCH_INPUT_IMAGE and self.image is None:
             raise ValueError("aspect_ratio 'match_input_image' needs an image")
         return self
 

@@ -160,7 +160,7 @@ def test_a_tiny_image_declaring_too_many_pixels_is_its_rows_error(
 def test_metadata_over_the_cap_is_refused_saying_its_size(tmp_path: Path) -> None:
     caption = "c" * MAX_METADATA_BYTES
     path = write(tmp_path, "m.jsonl", jsonl({"prompt": "a", "caption": caption}))
-    size = len('{"caption": ""}') + len(caption)
+    size = len('{"caption":""}') + len(caption)  # compact, as the table stores it
     assert problems(only_rejection(path)) == {
         "metadata": f"is {size} bytes as JSON (every column that is not a job field); at most "
         f"{MAX_METADATA_BYTES} are allowed"
@@ -243,6 +243,23 @@ def test_brackets_and_commas_inside_strings_do_not_count_against_a_row(tmp_path:
     path = write(tmp_path, "m.jsonl", jsonl({"prompt": prompt, "caption": "[{," * 20_000}))
 
     assert only_job(path).input.prompt == prompt
+
+
+def test_a_number_json_cannot_hold_is_refused_naming_its_column(tmp_path: Path) -> None:
+    # Python's json module reads 1e999 as infinity; PostgreSQL's json type has no such number
+    path = write(tmp_path, "m.jsonl", '{"prompt": "a", "scores": [1, 1e999]}\n')
+    assert problems(only_rejection(path)) == {
+        "metadata": "'scores' holds a value JSON has no form for (NaN, an infinite number or an "
+        "object of another kind): use text, numbers, true or false, null, lists and objects"
+    }
+
+
+@pytest.mark.parametrize("value", [float("nan"), {"when": object()}, b"bytes"])
+def test_metadata_the_table_cannot_store_as_json_is_refused_by_the_spec_itself(
+    value: object,
+) -> None:
+    with pytest.raises(ValueError, match="'x' holds a value JSON has no form for"):
+        JobSpec(key="k", line=1, input=Seedream40Input(prompt="a"), metadata={"ok": 1, "x": value})
 
 
 @pytest.mark.parametrize(
