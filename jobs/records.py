@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jobs.models import ModelAdapter, ModelInput, model_named
-from jobs.spec import JobSpec
 from jobs.states import TERMINAL_STATES, BatchState, JobState
 
 #: the weight of a batch nobody gave one: every such batch gets an equal share
@@ -181,14 +180,6 @@ class StoredOutput:
     def __post_init__(self) -> None:
         if not self.images:
             raise ValueError("a stored output holds at least one image")
-
-
-@dataclass(frozen=True)
-class Duplicate:
-    """A manifest row whose key another row of the batch already has."""
-
-    spec: JobSpec
-    first_line: int
 
 
 def as_utc(moment: datetime | None) -> datetime | None:

@@ -24,7 +24,6 @@ from jobs.records import (
     Batch,
     BatchProgress,
     Claim,
-    Duplicate,
     Share,
     StoredImage,
     as_utc,
@@ -35,7 +34,7 @@ from jobs.schema_version import record_schema_version
 from jobs.spec import JobSpec
 from jobs.states import JobState
 
-__all__ = ["Batch", "BatchExists", "Claim", "Duplicate", "ResultsTable", "Share", "StoredImage"]
+__all__ = ["Batch", "BatchExists", "Claim", "ResultsTable", "Share", "StoredImage"]
 
 #: how many times making the schema is tried when other processes are making it at once
 _SCHEMA_TRIES = 5
@@ -162,39 +161,15 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices, KeptSummaries):
 
     # -- loading -----------------------------------------------------------------------------
 
-    def add_jobs(
-        self, batch_id: str, specs: Sequence[JobSpec]
-    ) -> tuple[list[int], list[Duplicate]]:
-        """Insert `specs` as queued jobs in one statement; a key already in the batch is not
-        inserted but returned as a Duplicate naming the line that has it first."""
-        if not specs:
-            return [], []
-        with self.engine.begin() as conn:
-            inserted = insert_new_jobs(conn, batch_id, specs, utcnow())
-            ids: list[int] = []
-            repeated: list[JobSpec] = []
-            for spec in specs:
-                job_id = inserted.pop(spec.key, None)
-                if job_id is None:
-                    repeated.append(spec)
-                else:
-                    ids.append(job_id)
-            duplicates = self._with_first_lines(conn, batch_id, repeated)
-        return ids, duplicates
+    def add_jobs(self, batch_id: str, specs: Sequence[JobSpec]) -> list[int]:
+        """Insert `specs` as queued jobs, due now, in one transaction; returns their ids in order.
 
-    @staticmethod
-    def _with_first_lines(conn: Any, batch_id: str, duplicates: list[JobSpec]) -> list[Duplicate]:
-        if not duplicates:
+        Their keys must be new to the batch (the manifest reader refuses a repeated key): a key
+        the batch has already raises sqlalchemy's IntegrityError, and none of `specs` is kept."""
+        if not specs:
             return []
-        keys = {spec.key for spec in duplicates}
-        first = dict(
-            conn.execute(
-                select(jobs_table.c.key, jobs_table.c.line).where(
-                    jobs_table.c.batch_id == batch_id, jobs_table.c.key.in_(keys)
-                )
-            ).all()
-        )
-        return [Duplicate(spec, first[spec.key]) for spec in duplicates]
+        with self.engine.begin() as conn:
+            return insert_new_jobs(conn, batch_id, specs, utcnow())
 
     def progress(self, batch_id: str, since: datetime | None = None) -> "BatchProgress":
         """Counts by state, spend and the last job's finish, in one pass over the batch; with

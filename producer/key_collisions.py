@@ -1,5 +1,7 @@
 """Keys that would overwrite each other's output: refused when their manifest is read.
 
+A key a batch has twice is refused (the later row), with the line that has it first: the results
+table is only ever given keys new to the batch, so it records a chunk without looking for them.
 Two keys that are different strings can still name the same thing in storage:
 
 * `Hero` and `hero` are one file on a case-insensitive file system (macOS, Windows, some S3
@@ -10,9 +12,9 @@ Two keys that are different strings can still name the same thing in storage:
   `a/0.jpg`, `a/1.jpg`, ...: its key `a` claims the folder `a/`, so a key `a/0` (or `a/b/c`) would
   overwrite one of its images or be overwritten by it.
 
-The results table only refuses keys that are equal, so these are found here, as rows stream by:
-the casefolded keys seen so far and the folders their paths open. Memory grows by one entry per
-key (about 130 bytes) and one per new folder, never by the rows themselves.
+All are found here, as rows stream by, from the casefolded keys seen so far and the folders
+their paths open. Memory grows by one entry per key (about 130 bytes) and one per new folder,
+never by the rows themselves.
 """
 
 from jobs.keys import OUTPUT_EXTENSIONS
@@ -39,14 +41,16 @@ class KeyCollisions:
         """Record `key` (of row `line`), or say which earlier key it collides with and how.
         `claims_folder`: the job may return several images, stored in the folder `key/`.
 
-        A key equal to an earlier one is not a collision here: the results table reports it as a
-        duplicate. A colliding key is not recorded, so it never hides a later collision.
+        A colliding key is not recorded, so it never hides a later collision.
         """
         folded = key.casefold()
         if (first := self._keys.get(folded)) is not None:
             first_key, first_line = _spelled(folded, first)
             if first_key == key:
-                return None
+                return (
+                    f"duplicate key {quoted(key)}: line {first_line} has it already; keys must be "
+                    "unique in a batch"
+                )
             return (
                 f"{quoted(key)} collides with {quoted(first_key)} on line {first_line} (keys "
                 "differ only in case); case-insensitive storage keeps one file for both: rename one"

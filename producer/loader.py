@@ -11,9 +11,8 @@ A chunk ends at CHUNK_ROWS rows or once what its rows hold in memory passes CHUN
 (`_weight`: its text, inline images, a price per metadata value), whichever comes first, so a
 chunk of rows carrying images or bulky metadata is as small in memory as one of plain rows.
 
-Bad rows are reported in line order, a chunk at a time: a duplicate key is only found when its
-chunk is recorded, so the rows rejected while reading wait for it, and the report (and the rejects
-file) lists them all in the manifest's order.
+Bad rows (a repeated key among them: the reader refuses it) are reported a chunk at a time, once
+the chunk is recorded, in the manifest's order.
 """
 
 from collections import deque
@@ -23,11 +22,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from jobs.dispatch import Wake
-from jobs.quoting import quoted
-from jobs.results import Batch, Duplicate, ResultsTable
-from jobs.spec import JobSpec, metadata_shape
-from producer.manifest import ManifestReader, RejectedRow, RowProblem
-from producer.rejects import spec_as_row_text
+from jobs.results import Batch, ResultsTable
+from jobs.spec import JobSpec
+from producer.manifest import ManifestReader, RejectedRow
 
 #: rows per INSERT: past a few thousand, a bigger chunk saves nothing
 CHUNK_ROWS = 5000
@@ -101,23 +98,22 @@ def load_manifest(
         report.rejected += 1
         on_reject(row)
 
-    def store(chunk: _Chunk) -> tuple[list[int], list[Duplicate]]:
+    def store(chunk: _Chunk) -> int:
         """On the storing thread: record the chunk, and have its jobs sent."""
-        ids, duplicates = table.add_jobs(batch.id, chunk.jobs)
+        recorded = len(table.add_jobs(batch.id, chunk.jobs))
         if not strict:
             wake()
-        return ids, duplicates
+        return recorded
 
-    def stored(chunk: _Chunk, outcome: "Future[tuple[list[int], list[Duplicate]]]") -> None:
-        ids, duplicates = outcome.result()
-        report.loaded += len(ids)
-        rejected = chunk.rejected + [_duplicate_rejection(reader, d) for d in duplicates]
-        for row in sorted(rejected, key=lambda row: row.line):
+    def stored(chunk: _Chunk, outcome: "Future[int]") -> None:
+        recorded = outcome.result()
+        report.loaded += recorded
+        for row in chunk.rejected:
             reject(row)
-        shown.advance(rejected=len(duplicates), enqueued=0 if strict else len(ids))
+        shown.advance(enqueued=0 if strict else recorded)
 
     storing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seedream-store")
-    pending: deque[tuple[_Chunk, Future[tuple[list[int], list[Duplicate]]]]] = deque()
+    pending: deque[tuple[_Chunk, Future[int]]] = deque()
     try:
         for chunk in _chunks(reader, shown):
             pending.append((chunk, storing.submit(store, chunk)))
@@ -183,19 +179,5 @@ def _weight(row: JobSpec | RejectedRow) -> int:
     """About what `row` holds in memory, in bytes (see CHUNK_BYTES)."""
     if isinstance(row, RejectedRow):
         return _ROW_BYTES + len(row.raw)
-    weight = _ROW_BYTES + row.input.text_chars()
-    if row.metadata:
-        shape = metadata_shape(row.metadata)
-        weight += shape.chars + _VALUE_BYTES * shape.values
-    return weight
-
-
-def _duplicate_rejection(reader: ManifestReader, duplicate: Duplicate) -> RejectedRow:
-    spec = duplicate.spec
-    problem = RowProblem(
-        "id",
-        f"duplicate key {quoted(spec.key)}: line {duplicate.first_line} has it already; "
-        "keys must be unique in a batch",
-    )
-    raw = spec_as_row_text(spec, reader.format, reader.header)
-    return RejectedRow(str(reader.path), spec.line, (problem,), raw=raw)
+    shape = row.metadata_shape
+    return _ROW_BYTES + row.input.text_chars() + shape.chars + _VALUE_BYTES * shape.values

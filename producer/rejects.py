@@ -8,16 +8,11 @@ MAX_ROW_BYTES).
 """
 
 import csv
-import io
-import json
-from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from jobs.models import ModelAdapter
-from jobs.spec import JobSpec
-from producer.manifest import KEY_FIELD, ManifestError, ManifestFormat, ManifestReader, RejectedRow
+from producer.manifest import ManifestError, ManifestFormat, ManifestReader, RejectedRow
 from producer.manifest_formats import format_of
 
 
@@ -69,32 +64,3 @@ class RejectsWriter:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-
-def spec_as_row_text(
-    spec: JobSpec, manifest_format: ManifestFormat, csv_header: Sequence[str] | None = None
-) -> str:
-    """A valid job as the text of one manifest row (a CSV row in `csv_header`'s columns).
-
-    For rows rejected after they were read (a duplicate key): reading the text back gives the same
-    job, its key written as `id` (in a CSV, when the header has an `id` column).
-    """
-    fields: dict[str, Any] = {KEY_FIELD: spec.key, **spec.input.payload(), **spec.metadata}
-    if manifest_format is ManifestFormat.jsonl:
-        return json.dumps(fields, ensure_ascii=False)
-    if csv_header is None:
-        raise ValueError("a CSV row needs the manifest's header")
-    out = io.StringIO()
-    cells = [_csv_cell(fields.get(name)) for name in csv_header]
-    csv.writer(out, lineterminator="\n").writerow(cells)
-    return out.getvalue().removesuffix("\n")
-
-
-def _csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | int | float):
-        return str(value)
-    return json.dumps(value, ensure_ascii=False)

@@ -70,7 +70,7 @@ class FlakyStorage(Storage):
 
 
 def one_job(table: ResultsTable) -> int:
-    [job_id], _ = table.add_jobs(
+    [job_id] = table.add_jobs(
         "b", [JobSpec(key="k", line=1, input=Seedream40Input(prompt="a fox"))]
     )
     return job_id

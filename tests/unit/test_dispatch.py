@@ -32,7 +32,7 @@ def paid_and_due(table: ResultsTable, job_id: int) -> None:
 
 def shared(table: ResultsTable, batch: str, keys: int, share: Share) -> list[int]:
     table.create_batch(batch, "m.jsonl", "./out", MODEL, share=share)
-    ids, _ = table.add_jobs(batch, specs(*[f"k{n}" for n in range(keys)]))
+    ids = table.add_jobs(batch, specs(*[f"k{n}" for n in range(keys)]))
     return ids
 
 

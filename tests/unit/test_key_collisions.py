@@ -1,5 +1,5 @@
 """Keys that differ but would land on the same path in storage are refused when read, naming
-both lines; keys that are merely equal are left to the results table (a duplicate)."""
+both lines; a key given twice is refused as a duplicate, naming the first line."""
 
 from pathlib import Path
 
@@ -62,15 +62,21 @@ def test_keys_that_stay_apart_in_storage_are_kept(tmp_path: Path, keys: tuple[st
     assert all(isinstance(row, JobSpec) for row in rows(path))
 
 
-def test_an_equal_key_is_left_to_the_results_table_as_a_duplicate() -> None:
+def test_a_repeated_key_is_refused_with_the_line_that_has_it_first() -> None:
     seen = KeyCollisions()
 
     assert seen.add("hero", 1) is None
-    assert seen.add("hero", 2) is None
-    assert seen.add("HERO", 3) == (
-        "'HERO' collides with 'hero' on line 1 (keys differ only in case); case-insensitive "
+    assert seen.add("hero", 2) == (
+        "duplicate key 'hero': line 1 has it already; keys must be unique in a batch"
+    )
+    assert seen.add("Hero", 3) == (
+        "'Hero' collides with 'hero' on line 1 (keys differ only in case); case-insensitive "
         "storage keeps one file for both: rename one"
     )
+    # a refused key is not recorded: the same spelling again still collides with line 1
+    again = seen.add("Hero", 4)
+    assert again is not None
+    assert again.startswith("'Hero' collides with 'hero' on line 1")
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])

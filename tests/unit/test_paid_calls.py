@@ -41,7 +41,7 @@ def several_job(table: ResultsTable, model: ModelAdapter, count: int, **budget: 
     """A batch `s` of `model` holding one job that asks for `count` images."""
     table.create_batch("s", "m.jsonl", "mem://", model.name, price_per_image=PRICE, **budget)
     spec = JobSpec(key="k", line=1, input=SeveralInput(prompt="a fox", count=count))
-    [job_id], _ = table.add_jobs("s", [spec])
+    [job_id] = table.add_jobs("s", [spec])
     return job_id
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from jobs.database import open_engine
-from jobs.models.seedream_4_0 import Seedream40Input, Size
 from jobs.results import ResultsTable
 from jobs.spec import JobSpec
 from producer import loader
@@ -20,7 +19,7 @@ from producer.manifest import (
     RejectedRow,
     read_manifest,
 )
-from producer.rejects import RejectsWriter, spec_as_row_text
+from producer.rejects import RejectsWriter
 
 
 def reject_all(manifest: Path, rejects: Path) -> list[RejectedRow]:
@@ -138,45 +137,6 @@ def test_the_rejects_file_must_not_be_the_manifest(tmp_path: Path) -> None:
 def test_a_rejects_file_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="cannot write the rejects file"):
         RejectsWriter(tmp_path / "no-such-folder" / "r.jsonl", ManifestFormat.jsonl, None)
-
-
-@pytest.mark.parametrize(
-    ("name", "header"),
-    [
-        ("m.jsonl", None),
-        ("m.csv", ["id", "prompt", "size", "width", "height", "enhance_prompt", "tags"]),
-    ],
-)
-def test_a_job_rejected_after_reading_is_written_as_a_row_that_reads_back_as_the_same_job(
-    tmp_path: Path, name: str, header: list[str] | None
-) -> None:
-    metadata: dict[str, object] = {"tags": "a, b"} if header else {"tags": ["a", "b"], "score": 0.5}
-    job = JobSpec(
-        key="sku/7",
-        line=9,
-        input=Seedream40Input(
-            prompt='a "quoted" cat', size=Size.custom, width=2048, height=1024, enhance_prompt=True
-        ),
-        metadata=metadata,
-    )
-    manifest_format = ManifestFormat.csv if header else ManifestFormat.jsonl
-    path = tmp_path / name
-    prefix = ",".join(header) + "\n" if header else ""
-    path.write_text(
-        prefix + spec_as_row_text(job, manifest_format, header) + "\n", encoding="utf-8"
-    )
-    (again,) = read_manifest(path)
-    assert isinstance(again, JobSpec)
-    assert (again.key, again.input, again.metadata) == (job.key, job.input, job.metadata)
-
-
-def test_a_jsonl_row_written_from_a_job_is_one_json_object() -> None:
-    job = JobSpec(key="1", line=1, input=Seedream40Input(prompt="café"), metadata={"n": 1})
-    assert json.loads(spec_as_row_text(job, ManifestFormat.jsonl)) == {
-        "id": "1",
-        "prompt": "café",
-        "n": 1,
-    }
 
 
 def test_the_rejects_file_keeps_the_manifests_line_order_duplicates_included(

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
 
 from jobs.errors import BadImage, ServerError
 from jobs.models.seedream_4_0 import Seedream40Input
@@ -160,15 +161,20 @@ def test_every_attempt_keeps_its_class_and_message(table: ResultsTable) -> None:
     ]
 
 
-def test_a_duplicate_key_is_reported_with_the_line_that_has_it_first(table: ResultsTable) -> None:
+def test_a_key_the_batch_has_fails_its_whole_chunk_and_records_none_of_it(
+    table: ResultsTable,
+) -> None:
+    """The manifest reader refuses repeated keys; a caller that slips one through loses the
+    chunk, loudly, rather than recording two jobs for one output."""
     table.create_batch("b", "m.jsonl", "./out", "m")
-    ids, duplicates = table.add_jobs("b", specs("a", "b", "a"))
-    later_ids, later_duplicates = table.add_jobs("b", specs("b"))
+    [first] = table.add_jobs("b", specs("a"))
 
-    assert len(ids) == 2
-    assert [(d.spec.key, d.spec.line, d.first_line) for d in duplicates] == [("a", 3, 1)]
-    assert later_ids == []
-    assert [d.first_line for d in later_duplicates] == [2]
+    with pytest.raises(IntegrityError):
+        table.add_jobs("b", specs("b", "a"))
+    with pytest.raises(IntegrityError):
+        table.add_jobs("b", specs("c", "c"))
+
+    assert [(row["id"], row["key"]) for row in table.job_rows("b")] == [(first, "a")]
 
 
 def test_added_jobs_keep_their_call_and_metadata_exactly_and_are_queued_in_line_order(
@@ -180,7 +186,7 @@ def test_added_jobs_keep_their_call_and_metadata_exactly_and_are_queued_in_line_
     first = JobSpec(key="s/1", line=7, input=call, metadata=meta)
     second = JobSpec(key="s/2", line=9, input=Seedream40Input(prompt="plain"))
 
-    ids, _ = table.add_jobs("b", [first, second])
+    ids = table.add_jobs("b", [first, second])
 
     rows = table.job_rows("b")
     assert [row["id"] for row in rows] == ids

@@ -77,7 +77,7 @@ def batch_stored_in_s3(tmp_path: Path, bucket: str, client: S3Client) -> BatchRo
     table = ResultsTable(open_engine(f"sqlite:///{tmp_path / 'results.db'}"))
     table.create_schema()
     table.create_batch("b", "jobs.jsonl", f"s3://{bucket}/images", MODEL)
-    (job_id,), _ = table.add_jobs("b", specs("k"))
+    (job_id,) = table.add_jobs("b", specs("k"))
     client.put_object(Bucket=bucket, Key="images/b/k.jpg", Body=b"\xff\xd8\xff\xd9")
     claim = table.claim(job_id, "w", 60)
     assert claim is not None
