@@ -315,8 +315,7 @@ class Settings(BaseSettings):
         without a limit)."""
         if self.rate_limit is None:
             return math.inf
-        gateways = max(len(self.gateway_ids), 1)
-        return gateways * self.rate_limit.count / self.rate_limit.window_s
+        return self.rate_limit.per_second(len(self.gateway_ids))
 
     @property
     def embedded(self) -> bool:

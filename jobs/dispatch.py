@@ -92,9 +92,7 @@ def _share(
     A batch with fewer jobs due than its share leaves (and, having nothing due, is forgotten by
     the shares: no banking); the others share what it left, until the slots are filled or no
     batch has more."""
-    claimants = {
-        c.id: Claimant(c.weight, _room(c, counts, slots)) for c in competing if c.weight > 0
-    }
+    claimants = {c.id: Claimant(c.weight, _room(c, counts, slots)) for c in competing}
     picked: list[tuple[str, int]] = []
     while slots > 0 and claimants:
         order = fair.plan(claimants, slots)

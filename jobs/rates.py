@@ -33,5 +33,9 @@ class RateLimit(BaseModel):
             )
         return cls(count=int(match["count"]), window_s=float(match["window"]))
 
+    def per_second(self, gateways: int = 1) -> float:
+        """The calls a second this limit allows over `gateways`, each holding it on its own."""
+        return max(gateways, 1) * self.count / self.window_s
+
     def __str__(self) -> str:
         return f"{self.count}/{self.window_s:g}s"

@@ -54,7 +54,7 @@ class RunPlan:
         """Images per minute the gateways allow together; None without a limit."""
         if self.rate_limit is None:
             return None
-        return self.gateways * self.rate_limit.count * SECONDS_PER_MINUTE / self.rate_limit.window_s
+        return self.rate_limit.per_second(self.gateways) * SECONDS_PER_MINUTE
 
     def needed_in_flight(self) -> int | None:
         """Calls in flight to keep the gateways at their limit (Little's law); None without one."""
