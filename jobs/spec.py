@@ -32,7 +32,8 @@ MAX_METADATA_DEPTH = 8
 
 
 class MetadataShape(NamedTuple):
-    """What a row's metadata holds, as far as memory goes (see MAX_METADATA_VALUES)."""
+    """What a row's metadata holds: what it weighs in memory (see MAX_METADATA_VALUES) and
+    whether JSON can hold it, found in one walk."""
 
     #: columns, list items and object members, counted up to one past MAX_METADATA_VALUES
     values: int
@@ -47,6 +48,7 @@ class MetadataShape(NamedTuple):
     unstorable: str = ""
 
 
+#: the shape of a row with no metadata, which most rows are
 NO_METADATA = MetadataShape(values=0, chars=0, depth=0, deepest="", largest="")
 #: the scalars JSON has, besides finite floats (bool is an int)
 _JSON_SCALARS = (str, int, type(None))
@@ -95,8 +97,8 @@ class JobSpec:
 
 def metadata_problem(metadata: dict[str, Any], shape: MetadataShape) -> str | None:
     """Why `metadata` (whose shape is `shape`) cannot go to the results table as JSON, if it
-    cannot: it must be bounded, and free of NUL (PostgreSQL text cannot hold one; JSON would
-    carry it only as a \\u0000 escape PostgreSQL refuses too)."""
+    cannot: it must be plain JSON, bounded, and free of NUL (PostgreSQL text cannot hold one;
+    JSON would carry it only as a \\u0000 escape PostgreSQL refuses too)."""
     if shape.values > MAX_METADATA_VALUES:
         return (
             f"holds more than {MAX_METADATA_VALUES} values, the most allowed (its columns "
