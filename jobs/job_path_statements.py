@@ -19,7 +19,7 @@ takes the checked path, which finds out which and takes from the budget in a tra
 from sqlalchemy import DateTime, and_, bindparam, case, func, insert, or_, select, update
 
 from jobs.schema import attempts_table, batches_table, jobs_table
-from jobs.states import BatchState, JobState
+from jobs.states import UNFINISHED_STATES, BatchState, JobState
 
 # Every bind parameter is named here once; callers pass values under each one's `.key`. Names
 # stay apart from every column's: SQLAlchemy keeps columns' names for the values of an UPDATE's
@@ -52,7 +52,6 @@ STORED_FETCH_MS = bindparam("stored_fetch_ms", type_=jobs_table.c.fetch_ms.type)
 STORED_STORE_MS = bindparam("stored_store_ms", type_=jobs_table.c.store_ms.type)
 
 _GENERATED = JobState.generated.value
-_NOT_FINAL = [state.value for state in JobState if not state.terminal]
 
 #: what a claim reads of its job (besides its state, and its batch's every column)
 CLAIMED_JOB_COLUMNS = (
@@ -145,7 +144,7 @@ _claimed = (
     .where(
         jobs_table.c.id == JOB,
         jobs_table.c.batch_id == batches_table.c.id,
-        jobs_table.c.state.in_(_NOT_FINAL),
+        jobs_table.c.state.in_(UNFINISHED_STATES),
         jobs_table.c.lease_owner.is_(None),
         or_(jobs_table.c.due_at.is_(None), jobs_table.c.due_at <= NOW),
         or_(

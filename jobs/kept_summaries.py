@@ -16,12 +16,10 @@ from sqlalchemy import Engine, and_, exists, select, update
 
 from jobs.records import BatchProgress
 from jobs.schema import batches_table, jobs_table
-from jobs.states import JobState
+from jobs.states import UNFINISHED_STATES, JobState
 
 #: (error class, failed jobs, one example message), as ResultsTable.error_summary gives them
 Errors = list[tuple[str, int, str]]
-
-_UNFINISHED = [state.value for state in JobState if not state.terminal]
 
 
 class KeptSummaries:
@@ -39,7 +37,7 @@ class KeptSummaries:
     def keep_summary(self, batch_id: str, progress: BatchProgress, errors: Errors) -> bool:
         """Keep the batch's figures if none of its jobs is unfinished; returns whether kept."""
         unfinished = exists().where(
-            and_(jobs_table.c.batch_id == batch_id, jobs_table.c.state.in_(_UNFINISHED))
+            and_(jobs_table.c.batch_id == batch_id, jobs_table.c.state.in_(UNFINISHED_STATES))
         )
         with self.engine.begin() as conn:
             kept = conn.execute(

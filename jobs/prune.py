@@ -33,12 +33,11 @@ from sqlalchemy import (
 
 from jobs.records import as_utc
 from jobs.schema import attempts_table, batches_table, job_images_table, jobs_table
-from jobs.states import TERMINAL_STATES, JobState
+from jobs.states import TERMINAL_STATES, UNFINISHED_STATES
 
 #: jobs deleted per transaction: small enough that a million-job batch never holds a long lock
 CHUNK = 5000
 _FINAL = sorted(state.value for state in TERMINAL_STATES)
-_UNFINISHED = sorted(state.value for state in JobState if not state.terminal)
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,7 @@ def _last_activity() -> ColumnElement[datetime]:
 
 def _has_unfinished_jobs() -> ColumnElement[bool]:
     return exists().where(
-        jobs_table.c.batch_id == batches_table.c.id, jobs_table.c.state.in_(_UNFINISHED)
+        jobs_table.c.batch_id == batches_table.c.id, jobs_table.c.state.in_(UNFINISHED_STATES)
     )
 
 
@@ -105,7 +104,7 @@ def prunable_batches(
 def unfinished_jobs(engine: Engine, batch_id: str) -> int:
     """How many of the batch's jobs are queued, running or generated (0: it is finished)."""
     query = select(func.count()).where(
-        jobs_table.c.batch_id == batch_id, jobs_table.c.state.in_(_UNFINISHED)
+        jobs_table.c.batch_id == batch_id, jobs_table.c.state.in_(UNFINISHED_STATES)
     )
     with engine.connect() as conn:
         return int(conn.execute(query).scalar_one())

@@ -26,6 +26,8 @@ class JobState(StrEnum):
 
 
 TERMINAL_STATES = frozenset({JobState.succeeded, JobState.failed, JobState.cancelled})
+#: the other states' values, as a query matches a job not yet final (`state.in_(...)`)
+UNFINISHED_STATES = tuple(sorted(state.value for state in JobState if state not in TERMINAL_STATES))
 
 
 class BatchState(StrEnum):
