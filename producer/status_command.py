@@ -12,8 +12,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from config.settings import Settings
 from jobs.batch_summary import PACE_SHORT_LABEL, BatchSummary, duration
 from jobs.fleet_shares import FleetShares
+from jobs.results import ResultsTable
 from producer.cli_support import (
     command_settings,
     err,
@@ -40,8 +42,8 @@ def status(
     are."""
     settings = command_settings(need_credentials=False)
     table = existing_table(settings)
-    shares = FleetShares.read(table.engine, datetime.now(UTC), settings.fleet_calls_per_second())
     if batch is None:
+        shares = _fleet_shares(table, settings)
         recent = table.recent_batches(RECENT_BATCHES)
         summaries = [BatchSummary.of(table, b, shares=shares) for b in recent]
         if as_json:
@@ -53,8 +55,14 @@ def status(
     if watch:
         summary = wait_for_batch(table, found, show_progress=err.is_terminal, lines=True)
     else:
-        summary = BatchSummary.of(table, found, shares=shares)
+        summary = BatchSummary.of(table, found, shares=_fleet_shares(table, settings))
     typer.echo(json.dumps(summary.as_json(), indent=2) if as_json else summary.render())
+
+
+def _fleet_shares(table: ResultsTable, settings: Settings) -> FleetShares:
+    """The fleet's shares now, read once for every batch a status shows (`--watch` reads its
+    own as it goes)."""
+    return FleetShares.read(table.engine, datetime.now(UTC), settings.fleet_calls_per_second())
 
 
 def _listing(summaries: list[BatchSummary]) -> Table:
