@@ -101,6 +101,15 @@ class Fleet:
     def objects(self) -> list[str]:
         return [o["Key"] for o in self.s3.list_objects_v2(Bucket=self.bucket).get("Contents", [])]
 
+    def finished_once_each(self, batch: str, jobs: int) -> dict[str, Any]:
+        """Wait for the batch to be final, with each of its `jobs` succeeded, paid for once and
+        stored once; returns its summary."""
+        summary = wait_for_final(batch, self.env, self.cwd)
+        assert summary["counts"]["succeeded"] == jobs
+        assert self.emulator.stats()["billed"] == jobs
+        assert len(self.objects()) == jobs
+        return summary
+
 
 @pytest.fixture
 def fleet(
@@ -132,12 +141,8 @@ def test_a_bad_token_pauses_the_batch_and_resume_finishes_it_once_fixed(fleet: F
 
     fleet.start_worker()  # the right token
     assert "40 jobs to run" in fleet.command("resume", batch)
-    summary = wait_for_final(batch, fleet.env, fleet.cwd)
 
-    assert summary["counts"]["succeeded"] == 40
-    assert summary["state"] == "completed"
-    assert fleet.emulator.stats()["billed"] == 40
-    assert len(fleet.objects()) == 40
+    assert fleet.finished_once_each(batch, 40)["state"] == "completed"
 
 
 def test_a_budget_is_held_across_the_fleet_and_resume_raises_it(fleet: Fleet) -> None:
@@ -156,11 +161,8 @@ def test_a_budget_is_held_across_the_fleet_and_resume_raises_it(fleet: Fleet) ->
     assert f"seedream-batch resume {batch}" in rendered
 
     fleet.command("resume", batch, "--max-images", "30", "--max-cost", "0.9")
-    summary = wait_for_final(batch, fleet.env, fleet.cwd)
 
-    assert summary["counts"]["succeeded"] == 30
-    assert fleet.emulator.stats()["billed"] == 30
-    assert len(fleet.objects()) == 30
+    fleet.finished_once_each(batch, 30)
 
 
 def test_cancel_stops_queued_jobs_and_leaves_only_whole_images(fleet: Fleet) -> None:
@@ -303,11 +305,8 @@ def test_pause_stops_new_jobs_lets_running_ones_finish_and_resume_completes(
     assert "none while paused" in fleet.command("status", batch)
 
     fleet.command("resume", batch)
-    summary = wait_for_final(batch, fleet.env, fleet.cwd)
 
-    assert summary["counts"]["succeeded"] == 30
-    assert fleet.emulator.stats()["billed"] == 30
-    assert len(fleet.objects()) == 30
+    fleet.finished_once_each(batch, 30)
 
 
 def test_cancel_leaves_no_message_of_the_batch_on_redis(fleet: Fleet) -> None:
