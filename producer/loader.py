@@ -15,9 +15,11 @@ Bad rows (a repeated key among them: the reader refuses it) are reported a chunk
 the chunk is recorded, in the manifest's order.
 """
 
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -36,6 +38,13 @@ CHUNK_BYTES = 16 * 1024 * 1024
 #: what one metadata value costs (a Python list or dict is 56-64 bytes, plus its slot)
 _ROW_BYTES = 1024
 _VALUE_BYTES = 72
+#: How long the reading thread may hold the GIL while the storing thread waits for it, during a
+#: load (Python's default is 5 ms). The storing thread gives the GIL up at every round trip to
+#: the database (a dozen a chunk, and one per 32 KB of COPY data) and then waited out the whole
+#: interval to get it back: with 5 ms, storing a chunk of 5,000 rows took 60 µs a row, of which
+#: PostgreSQL needed 21, and the reader stood waiting for it. With 0.5 ms the reader is the
+#: slower side again (bench/submission.py: 14,400 to 21,800 rows/s).
+STORING_SWITCH_INTERVAL_S = 0.0005
 #: chunks read and validated ahead of the one being stored
 CHUNKS_AHEAD = 2
 
@@ -115,12 +124,13 @@ def load_manifest(
     storing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seedream-store")
     pending: deque[tuple[_Chunk, Future[int]]] = deque()
     try:
-        for chunk in _chunks(reader, shown):
-            pending.append((chunk, storing.submit(store, chunk)))
-            if len(pending) > CHUNKS_AHEAD:
+        with _short_switch_interval():
+            for chunk in _chunks(reader, shown):
+                pending.append((chunk, storing.submit(store, chunk)))
+                if len(pending) > CHUNKS_AHEAD:
+                    stored(*pending.popleft())
+            while pending:
                 stored(*pending.popleft())
-        while pending:
-            stored(*pending.popleft())
     finally:
         # after a failure, chunks not yet stored are dropped: what was stored runs
         storing.shutdown(wait=True, cancel_futures=True)
@@ -128,6 +138,17 @@ def load_manifest(
     if strict:
         _settle_strict(table, report, wake, shown)
     return report
+
+
+@contextmanager
+def _short_switch_interval() -> Iterator[None]:
+    """Python's thread switch interval at STORING_SWITCH_INTERVAL_S, then as it was."""
+    was = sys.getswitchinterval()
+    sys.setswitchinterval(STORING_SWITCH_INTERVAL_S)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(was)
 
 
 def _settle_strict(

@@ -2,6 +2,7 @@
 reported, --strict."""
 
 import json
+import sys
 import tracemalloc
 from pathlib import Path
 
@@ -238,3 +239,22 @@ def test_a_failure_while_recording_stops_the_load_and_is_raised(
         load_manifest(table, batch, reader, broker_down, lambda row: None)
     # the chunks read ahead of the failure are not stored after it
     assert table.counts("b")[JobState.queued] <= 2 * (loader.CHUNKS_AHEAD + 1)
+
+
+def test_the_thread_switch_interval_is_short_while_loading_and_restored_after(
+    table: ResultsTable, tmp_path: Path
+) -> None:
+    path = manifest(tmp_path, [{"prompt": "p"}])
+    batch = table.create_batch("b", str(path), "./out", "m")
+    before = sys.getswitchinterval()
+    seen: list[float] = []
+
+    def wake_then_fail() -> None:
+        seen.append(sys.getswitchinterval())
+        raise ConnectionError("redis is gone")
+
+    with ManifestReader(path) as reader, pytest.raises(ConnectionError):
+        load_manifest(table, batch, reader, wake_then_fail, lambda row: None)
+
+    assert seen == [loader.STORING_SWITCH_INTERVAL_S]
+    assert sys.getswitchinterval() == before
