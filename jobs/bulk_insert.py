@@ -38,6 +38,7 @@ _COLUMNS = (
     "due_at",
     "created_at",
     "updated_at",
+    "variant",
 )
 _COPY_JOBS = f"COPY jobs ({', '.join(_COLUMNS)}) FROM STDIN"
 #: One value, an array: fetching 5,000 rows of one id cost the client ~0.6 µs each, the array
@@ -81,7 +82,7 @@ def _copy_into_postgresql(
                     copy.write_row(
                         (
                             *(job_id, batch_id, spec.key, spec.line, spec_json, metadata_json),
-                            *(queued, 0, at, at, at),
+                            *(queued, 0, at, at, at, spec.variant),
                         )
                     )
         except psycopg.IntegrityError as exc:
@@ -105,6 +106,7 @@ def _insert_into_sqlite(
             "due_at": now,
             "created_at": now,
             "updated_at": now,
+            "variant": spec.variant,
         }
         for spec in specs
     ]

@@ -53,6 +53,8 @@ class Batch:
     manifest_sha256: str | None = None
     #: how it shares the fleet with the other batches that run
     share: Share = EQUAL_SHARE
+    #: the images each manifest row asks for unless it says (jobs.variants)
+    variants: int = 1
 
     @property
     def image_cap(self) -> int | None:
@@ -87,6 +89,7 @@ class Batch:
             notified=row["notified"],
             manifest_sha256=row["manifest_sha256"],
             share=Share(float(row["weight"]), row["max_in_flight"]),
+            variants=row["variants"],
         )
 
 

@@ -86,6 +86,7 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices, KeptSummaries):
         schedule: str | None = None,
         manifest_sha256: str | None = None,
         share: Share = EQUAL_SHARE,
+        variants: int = 1,
     ) -> Batch:
         """Record a new batch; raises BatchExists if the name is taken, atomically (the insert
         conflicts), so two processes making the same batch at once make it once."""
@@ -101,6 +102,7 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices, KeptSummaries):
             schedule=schedule,
             manifest_sha256=manifest_sha256,
             share=share,
+            variants=variants,
         )
         try:
             with self.engine.begin() as conn:
@@ -121,6 +123,7 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices, KeptSummaries):
                         manifest_sha256=manifest_sha256,
                         weight=share.weight,
                         max_in_flight=share.max_in_flight,
+                        variants=variants,
                     )
                 )
         except IntegrityError:
@@ -229,7 +232,9 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices, KeptSummaries):
         the bytes of an inline image waiting to be stored."""
         columns = [column for column in jobs_table.columns if column.name != "inline_image"]
         query = (
-            select(*columns).where(jobs_table.c.batch_id == batch_id).order_by(jobs_table.c.line)
+            select(*columns)
+            .where(jobs_table.c.batch_id == batch_id)
+            .order_by(jobs_table.c.line, jobs_table.c.id)
         )
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]

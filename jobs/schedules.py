@@ -19,6 +19,7 @@ from jobs.batch_names import MAX_NAME_CHARS, validate_name
 from jobs.models import model_named
 from jobs.quoting import quoted
 from jobs.records import DEFAULT_WEIGHT, Share
+from jobs.variants import MAX_VARIANTS
 
 #: the placeholders a `batch` template may use, by name alone (no attribute or index access)
 _PLACEHOLDERS = frozenset({"date", "name"})
@@ -48,6 +49,8 @@ class Schedule(BaseModel):
     weight: float = Field(default=DEFAULT_WEIGHT, gt=0)
     #: the most of its batches' jobs sent or running at once; unset = no cap
     max_in_flight: int | None = Field(default=None, ge=1)
+    #: the images each row of its manifest asks for unless it says (jobs.variants)
+    variants: int = Field(default=1, ge=1, le=MAX_VARIANTS)
     timezone: str = "UTC"
 
     @property

@@ -69,6 +69,9 @@ batches_table = Table(
     #: its counts, spend, pace and errors once no job of it is unfinished, so `status` does not
     #: count a finished million-job batch again (jobs.kept_summaries); cleared by retry, resume
     Column("final_summary", JSON),
+    #: the images each row asks for unless it says (`--variants`; jobs.variants): kept so that a
+    #: resume with another number is refused rather than silently ignored
+    Column("variants", Integer, nullable=False, server_default="1"),
 )
 
 jobs_table = Table(
@@ -118,6 +121,9 @@ jobs_table = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
+    #: which of its row's variants the job is, from 1 (its key is `{id}/{variant}`); null for a
+    #: row that asked for one image (jobs.variants)
+    Column("variant", Integer),
     UniqueConstraint("batch_id", "key", name="uq_jobs_batch_key"),
     Index("ix_jobs_batch_state", "batch_id", "state"),
     # the queue of record: the due jobs of one batch in the order they are sent (jobs.due_jobs);

@@ -75,6 +75,8 @@ class JobSpec:
     line: int
     input: ModelInput
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: which of its row's variants it is, from 1 (jobs.variants); None: the row's one image
+    variant: int | None = None
     #: what the metadata holds, measured once while it is checked (the producer sizes its chunks
     #: by it)
     metadata_shape: MetadataShape = field(init=False, repr=False, compare=False)

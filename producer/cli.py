@@ -24,6 +24,7 @@ from producer.cli_support import (
     JobSender,
     MaxInFlightOption,
     ModelOption,
+    VariantsOption,
     WeightOption,
     command_settings,
     err,
@@ -114,6 +115,7 @@ class _SubmitOptions:
     model: str | None
     preflight: bool
     share: Share | None
+    variants: int | None
 
 
 def _preflight(settings: Settings, output: str) -> None:
@@ -156,6 +158,7 @@ def _submit(
             max_cost=options.max_cost,
             model=options.model,
             share=options.share,
+            variants=options.variants,
         )
     except (ManifestError, SubmissionError, BrokerUnreachable) as exc:
         raise fail(str(exc)) from None
@@ -218,6 +221,7 @@ def run(
     preflight: PreflightOption = True,
     weight: WeightOption = None,
     max_in_flight: MaxInFlightOption = None,
+    variants: VariantsOption = None,
 ) -> None:
     """Generate every image of MANIFEST and wait for the batch to finish: in this process, or,
     with SEEDREAM_BROKER_URL set, on the fleet's workers.
@@ -228,7 +232,7 @@ def run(
     settings = command_settings(need_credentials=True)
     options = _SubmitOptions(
         manifest, out, batch, strict, rejects, max_images, max_cost, model, preflight,
-        share_option(weight, max_in_flight),
+        share_option(weight, max_in_flight), variants,
     )  # fmt: skip
     started = time.monotonic()
     table = open_table(settings)
@@ -259,6 +263,7 @@ def submit(
     preflight: PreflightOption = True,
     weight: WeightOption = None,
     max_in_flight: MaxInFlightOption = None,
+    variants: VariantsOption = None,
 ) -> None:
     """Validate MANIFEST and record its jobs for `worker` processes, whose dispatcher sends
     them in the batch's turn.
@@ -269,7 +274,7 @@ def submit(
     settings = command_settings(need_credentials=False, need_broker=True)
     options = _SubmitOptions(
         manifest, out, batch, strict, rejects, max_images, max_cost, model, preflight,
-        share_option(weight, max_in_flight),
+        share_option(weight, max_in_flight), variants,
     )  # fmt: skip
     table = open_table(settings)
     with job_sender(settings) as sender:

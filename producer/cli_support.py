@@ -16,6 +16,7 @@ from jobs.dispatch import Wake
 from jobs.models import MODELS, UnknownModel, model_named
 from jobs.records import DEFAULT_WEIGHT, Share
 from jobs.results import Batch, ResultsTable
+from jobs.variants import MAX_VARIANTS
 from jobs.wording import clauses
 from producer.exit_codes import ExitCode
 
@@ -172,6 +173,17 @@ MaxInFlightOption = Annotated[
         min=1,
         help="The most of the batch's jobs sent to workers or running at once (default: no "
         "cap), so its slow calls cannot hold every worker thread.",
+    ),
+]
+
+VariantsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--variants",
+        min=1,
+        max=MAX_VARIANTS,
+        help="Images of every row, each a call of its own, keyed {id}/1 ... {id}/N (default 1; a "
+        "row's own `variants` column wins).",
     ),
 ]
 

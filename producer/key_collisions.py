@@ -44,6 +44,30 @@ class KeyCollisions:
         A colliding key is not recorded, so it never hides a later collision.
         """
         folded = key.casefold()
+        new_folders = self._new_folders(folded)
+        if (clash := self._clash(key, folded, new_folders, claims_folder)) is not None:
+            return clash
+        self._record(key, folded, line, new_folders, claims_folder)
+        return None
+
+    def add_row(self, keys: list[str], line: int, *, claims_folder: bool = False) -> str | None:
+        """Record the keys of one row's variants (jobs.variants) as `add` does each, or say how
+        the first that collides does: a row that collides records none of its keys."""
+        for key in keys:
+            folded = key.casefold()
+            if (
+                clash := self._clash(key, folded, self._new_folders(folded), claims_folder)
+            ) is not None:
+                return clash
+        for key in keys:
+            folded = key.casefold()
+            self._record(key, folded, line, self._new_folders(folded), claims_folder)
+        return None
+
+    def _clash(
+        self, key: str, folded: str, new_folders: list[str], claims_folder: bool
+    ) -> str | None:
+        """How `key` collides with a key recorded before, if it does."""
         if (first := self._keys.get(folded)) is not None:
             first_key, first_line = _spelled(folded, first)
             if first_key == key:
@@ -62,7 +86,6 @@ class KeyCollisions:
                 f"{quoted(key)} collides with {quoted(other)} on line {other_line}: this key's "
                 f"image {key}.{extension} would be a folder of that key's path"
             )
-        new_folders = self._new_folders(folded)
         if (clash := self._claimed_folder(key, folded, new_folders, claims_folder)) is not None:
             return clash
         for folder in new_folders:
@@ -73,6 +96,11 @@ class KeyCollisions:
                     f"{quoted(key)} collides with {quoted(other)} on line {other_line}: that "
                     f"key's image {other}.{extension} would be a folder of this key's path"
                 )
+        return None
+
+    def _record(
+        self, key: str, folded: str, line: int, new_folders: list[str], claims_folder: bool
+    ) -> None:
         self._keys[folded] = line if folded == key else (key, line)
         if claims_folder:
             self._claimed[folded] = (key, line)
@@ -81,7 +109,6 @@ class KeyCollisions:
             stem, _, extension = folder.rpartition(".")
             if extension in OUTPUT_EXTENSIONS:
                 self._image_folders[stem] = folder
-        return None
 
     def _claimed_folder(
         self, key: str, folded: str, new_folders: list[str], claims_folder: bool

@@ -175,20 +175,24 @@ class _Chunk:
 
 
 def _chunks(rows: Iterable[JobSpec | RejectedRow], progress: LoadProgress) -> Iterator[_Chunk]:
-    """The rows in chunks of CHUNK_ROWS or CHUNK_BYTES, whichever comes first."""
+    """The jobs and rejected rows in chunks of CHUNK_ROWS or CHUNK_BYTES, whichever comes first;
+    `progress` is told of manifest rows (a row's variants after the first are not rows read)."""
     chunk = _Chunk()
-    read = rejected = weight = 0
+    items = read = rejected = weight = 0
     for row in rows:
-        read += 1
+        items += 1
         if isinstance(row, RejectedRow):
+            read += 1
             rejected += 1
             chunk.rejected.append(row)
         else:
+            if row.variant is None or row.variant == 1:
+                read += 1
             chunk.jobs.append(row)
         weight += _weight(row)
-        if read >= CHUNK_ROWS or weight >= CHUNK_BYTES:
+        if items >= CHUNK_ROWS or weight >= CHUNK_BYTES:
             progress.advance(read=read, rejected=rejected)
-            read = rejected = weight = 0
+            items = read = rejected = weight = 0
             yield chunk
             chunk = _Chunk()
     progress.advance(read=read, rejected=rejected)

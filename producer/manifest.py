@@ -6,13 +6,15 @@ it in a `model` column (never metadata), and a row naming another model is rejec
 An input image (4.0's `image`, each of 4.5's `image_input`) that is a file path is read from the
 manifest's folder and sent inline (`producer.local_images`). A list field (`image_input`) given
 as text, as a CSV cell always is, is a JSON array or its items separated by spaces.
-`id` is the job's key in the batch (default: the row's line number, "17"); uniqueness is the
-results table's to check; keys that differ but would collide in storage (`Hero` and `hero`, `x`
+`id` is the job's key in the batch (default: the row's line number, "17"); a repeated key and
+keys that differ but would collide in storage (`Hero` and `hero`, `x`
 and `x.jpg/y`) are refused here (`producer.key_collisions`). Every other column or key is the
 job's metadata and travels to the output: strings from a CSV, JSON values as they are from
 JSONL. In a CSV an empty cell is a field not given, metadata included; in JSONL `null` is a field
 not given (so `"id": null` takes the default key) and an empty string is a value (so `"id": ""` is
-a bad key).
+a bad key). A `variants` column asks for several images of the row (`jobs.variants`; the
+reader's `variants` for a row that does not say): the row's jobs are yielded one after another,
+keyed `{id}/1` to `{id}/N`, or the row is rejected whole.
 
     for row in read_manifest(Path("jobs.csv")):
         if isinstance(row, RejectedRow):
@@ -32,6 +34,7 @@ from pydantic import ValidationError
 
 from jobs.models import DEFAULT_MODEL, MODELS, ModelAdapter, ModelInput, model_named
 from jobs.spec import InvalidJobSpec, JobSpec
+from jobs.variants import MAX_VARIANTS, variant_key_too_long, variants_of
 from producer.binary_files import refuse_binary
 from producer.input_problems import input_problem, shown
 from producer.key_collisions import KeyCollisions
@@ -40,6 +43,7 @@ from producer.manifest_formats import (
     KEY_FIELD,
     MAX_ROW_BYTES,
     MODEL_FIELD,
+    VARIANTS_FIELD,
     CsvRecords,
     ManifestError,
     ManifestFormat,
@@ -53,6 +57,7 @@ __all__ = [
     "KEY_FIELD",
     "MAX_ROW_BYTES",
     "MODEL_FIELD",
+    "VARIANTS_FIELD",
     "ManifestError",
     "ManifestFormat",
     "ManifestReader",
@@ -98,8 +103,10 @@ class ManifestReader:
         *,
         model: ModelAdapter | None = None,
         max_row_bytes: int = MAX_ROW_BYTES,
+        variants: int = 1,
     ) -> None:
         self.path = path
+        self.variants = variants
         self.model = model or model_named(DEFAULT_MODEL)
         self.max_row_bytes = max_row_bytes
         try:
@@ -125,16 +132,25 @@ class ManifestReader:
         folder, path = self.path.parent, str(self.path)
         collisions = KeyCollisions()
         for row in rows:
-            job = _job_or_rejection(path, row, folder, self.model)
-            if isinstance(job, JobSpec) and (clash := self._collision(collisions, job)):
-                job = RejectedRow(path, row.line, (RowProblem(KEY_FIELD, clash),), row.raw)
-            yield job
+            jobs = _jobs_or_rejection(path, row, folder, self.model, self.variants)
+            if isinstance(jobs, RejectedRow):
+                yield jobs
+            elif clash := self._collision(collisions, jobs):
+                yield RejectedRow(path, row.line, (RowProblem(KEY_FIELD, clash),), row.raw)
+            elif len(jobs) == 1:  # most rows: a list iterator costs more
+                yield jobs[0]
+            else:
+                yield from jobs
 
-    def _collision(self, collisions: KeyCollisions, job: JobSpec) -> str | None:
-        """How `job`'s key collides with an earlier one's in storage, if it does; a job that may
-        return several images stores them in a folder named after its key."""
-        several = self.model.most_images(job.input) > 1
-        return collisions.add(job.key, job.line, claims_folder=several)
+    def _collision(self, collisions: KeyCollisions, jobs: list[JobSpec]) -> str | None:
+        """How the key of one of a row's jobs collides with an earlier one's in storage, if one
+        does; a job that may return several images stores them in a folder named after its key."""
+        first = jobs[0]
+        several = self.model.most_images(first.input) > 1
+        if len(jobs) == 1:
+            return collisions.add(first.key, first.line, claims_folder=several)
+        keys = [job.key for job in jobs]
+        return collisions.add_row(keys, first.line, claims_folder=several)
 
     @property
     def size(self) -> int:
@@ -159,15 +175,19 @@ class ManifestReader:
 
 
 def read_manifest(
-    path: Path, *, model: ModelAdapter | None = None, max_row_bytes: int = MAX_ROW_BYTES
+    path: Path,
+    *,
+    model: ModelAdapter | None = None,
+    max_row_bytes: int = MAX_ROW_BYTES,
+    variants: int = 1,
 ) -> Iterator[JobSpec | RejectedRow]:
-    """Every row of the manifest at `path`, in order, as a JobSpec or a RejectedRow (validated
-    for `model`, default DEFAULT_MODEL's).
+    """Every row of the manifest at `path`, in order, as its JobSpecs (one, or one per variant)
+    or a RejectedRow (validated for `model`, default DEFAULT_MODEL's).
 
     Streams: one row is in memory at a time. Whole-file problems raise ManifestError now, before
     the first row; the file is closed when the rows run out (or the iterator is closed).
     """
-    reader = ManifestReader(path, model=model, max_row_bytes=max_row_bytes)
+    reader = ManifestReader(path, model=model, max_row_bytes=max_row_bytes, variants=variants)
     return _rows_then_close(reader)
 
 
@@ -176,12 +196,17 @@ def _rows_then_close(reader: ManifestReader) -> Iterator[JobSpec | RejectedRow]:
         yield from reader
 
 
-def _job_or_rejection(
-    path: str, row: SourceRow, folder: Path, model: ModelAdapter
-) -> JobSpec | RejectedRow:
+def _jobs_or_rejection(
+    path: str, row: SourceRow, folder: Path, model: ModelAdapter, variants: int
+) -> list[JobSpec] | RejectedRow:
+    """The row's jobs (one per variant), or everything wrong with it."""
     if row.problem is not None:
         return RejectedRow(path, row.line, (row.problem,), row.raw)
     key, problems = _key(row.fields.get(KEY_FIELD), row.line)
+    if (given_variants := row.fields.get(VARIANTS_FIELD)) is not None:
+        variants = _variants(given_variants, problems)
+    if variants > 1 and (too_long := variant_key_too_long(key, variants)):
+        problems.append(RowProblem(KEY_FIELD, too_long))
     given, metadata = _input_and_metadata(row.fields, model, problems)
     for name in model.input_type.image_fields:
         if name in given:
@@ -197,21 +222,22 @@ def _job_or_rejection(
         problems += [RowProblem(_SPEC_COLUMNS[name], why) for name, why in exc.problems.items()]
     if problems:
         return RejectedRow(path, row.line, tuple(problems), row.raw)
-    return job
+    return [job] if variants == 1 else variants_of(job, variants)
 
 
 def _input_and_metadata(
     fields: dict[str, Any], model: ModelAdapter, problems: list[RowProblem]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A row's fields split into the model's input and metadata; `id` and `model` are neither
-    (a `model` other than the batch's is a problem), nor is another model's field (a problem)."""
+    """A row's fields split into the model's input and metadata; `id`, `variants` and `model` are
+    neither (a `model` other than the batch's is a problem), nor is another model's field (a
+    problem)."""
     inputs, foreign = _input_fields(model), _foreign_fields(model)
     given: dict[str, Any] = {}
     metadata: dict[str, Any] = {}
     for name, value in fields.items():
         if name in inputs:
             given[name] = value
-        elif name == KEY_FIELD:
+        elif name == KEY_FIELD or name == VARIANTS_FIELD:
             continue
         elif name == MODEL_FIELD:
             problems += _other_model(value, model)
@@ -310,3 +336,14 @@ def _key(given: Any, line: int) -> tuple[str, list[RowProblem]]:
         return str(given), []
     problem = f"{shown(given)} is not a key: use text or a whole number"
     return str(line), [RowProblem(KEY_FIELD, problem)]
+
+
+def _variants(given: Any, problems: list[RowProblem]) -> int:
+    """The images the row asks for: a whole number (digits, in a CSV cell) from 1 to MAX_VARIANTS;
+    one, and why not, when `given` is not."""
+    number = int(given) if isinstance(given, str) and given.isascii() and given.isdigit() else given
+    if isinstance(number, int) and not isinstance(number, bool) and 1 <= number <= MAX_VARIANTS:
+        return number
+    allowed = f"use a whole number from 1 to {MAX_VARIANTS} (each variant is a call of its own)"
+    problems.append(RowProblem(VARIANTS_FIELD, f"{shown(given)} is not allowed: {allowed}"))
+    return 1

@@ -36,6 +36,8 @@ KEY_FIELD = "id"
 #: the column / key that names the model a row is for: never metadata, and it must be the
 #: batch's (a batch has one model)
 MODEL_FIELD = "model"
+#: the column / key that asks for several images of the row (jobs.variants): never metadata
+VARIANTS_FIELD = "variants"
 #: The most `[`, `{` and `,` a JSONL row may hold outside its strings: a bracket and a comma for
 #: each metadata value, a comma for each field. A row with more cannot be valid, and is refused
 #: before it is decoded: 49 KB of `[],[],...` would be 16,000 Python lists (1 MB), 14 MB of them
@@ -375,7 +377,7 @@ class CsvRecords:
             seen.add(name)
         if "prompt" not in header:
             found = ", ".join(quoted(name) for name in named[:10])
-            columns = ", ".join([*self._fields, KEY_FIELD, MODEL_FIELD])
+            columns = ", ".join([*self._fields, KEY_FIELD, VARIANTS_FIELD, MODEL_FIELD])
             raise ManifestError(
                 path,
                 f"line {line}: the header row has no 'prompt' column (it has {found}); the "

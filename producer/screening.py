@@ -44,17 +44,33 @@ def screen_manifest(
     strict: bool,
     show_progress: bool = False,
     model: ModelAdapter | None = None,
+    variants: int = 1,
 ) -> Screening:
     """Refuse (ManifestError) a manifest with no valid row, or, with `strict`, any bad row; rows
-    are validated for `model`, the batch's (default DEFAULT_MODEL's)."""
+    are validated for `model`, the batch's (default DEFAULT_MODEL's), each asking for `variants`
+    images unless it says."""
+    reading = _Reading(manifest, model, variants)
     if strict:
-        return _check_every_row(manifest, on_reject, show_progress, model)
-    return _find_a_valid_row(manifest, on_reject, model)
+        return _check_every_row(reading, on_reject, show_progress)
+    return _find_a_valid_row(reading, on_reject)
 
 
-def _find_a_valid_row(manifest: Path, on_reject: OnReject, model: ModelAdapter | None) -> Screening:
+@dataclass(frozen=True)
+class _Reading:
+    """The manifest, and how the batch reads it."""
+
+    manifest: Path
+    model: ModelAdapter | None
+    variants: int
+
+    def open(self) -> ManifestReader:
+        return ManifestReader(self.manifest, model=self.model, variants=self.variants)
+
+
+def _find_a_valid_row(reading: _Reading, on_reject: OnReject) -> Screening:
     reported = 0
-    with ManifestReader(manifest, model=model) as reader:
+    manifest = reading.manifest
+    with reading.open() as reader:
         for row in reader:
             if not isinstance(row, RejectedRow):
                 return Screening(reported)
@@ -63,16 +79,15 @@ def _find_a_valid_row(manifest: Path, on_reject: OnReject, model: ModelAdapter |
     raise _no_valid_row(manifest, reported)
 
 
-def _check_every_row(
-    manifest: Path, on_reject: OnReject, show_progress: bool, model: ModelAdapter | None
-) -> Screening:
+def _check_every_row(reading: _Reading, on_reject: OnReject, show_progress: bool) -> Screening:
+    manifest = reading.manifest
     with TemporaryDirectory(prefix="seedream-strict-") as folder:
         scratch = ResultsTable(open_engine(f"sqlite:///{Path(folder) / 'check.db'}"))
         try:
             scratch.create_schema()
             batch = scratch.create_batch(_SCRATCH, str(manifest), folder, _SCRATCH)
             with (
-                ManifestReader(manifest, model=model) as reader,
+                reading.open() as reader,
                 LoadingProgress(reader, show_progress) as progress,
             ):
                 report = load_manifest(

@@ -62,6 +62,7 @@ def submit_manifest(
     source: str | None = None,
     model: str | None = None,
     share: Share | None = None,
+    variants: int | None = None,
     check_broker: Callable[[], None] = lambda: None,
 ) -> Submission:
     """Load `manifest` as a new batch, or resume the batch `batch_name` if it exists and was made
@@ -84,16 +85,19 @@ def submit_manifest(
     `model` is the batch's model (default SEEDREAM_MODEL): every row is validated for it, and the
     batch records it and its price (`Settings.price_for`). A batch has one model, so resuming a
     batch with another `model` raises SubmissionError. `share` is its weight and cap on jobs in
-    flight (default: an equal share; a resumed batch takes the new one, when given).
+    flight (default: an equal share; a resumed batch takes the new one, when given). `variants` is
+    the images each row asks for unless it says (default 1, `jobs.variants`); resuming a batch
+    recorded with another number raises SubmissionError.
     """
     adapter = batch_model(model or settings.model)
     # opened first: a manifest that cannot be read leaves nothing behind
-    with ManifestReader(manifest, model=adapter) as reader:
+    with ManifestReader(manifest, model=adapter, variants=variants or 1) as reader:
         digest = manifest_sha256(manifest)
         existing = _batch_to_resume(table, batch_name, schedule)
         if existing is not None:
             _refuse_another_manifest(existing, manifest, digest)
             _refuse_another_model(existing, model)
+            _refuse_other_variants(existing, variants)
             check_broker()
             resumed = resume_batch(
                 table,
@@ -107,7 +111,12 @@ def submit_manifest(
             return Submission(table.get_batch(existing.id) or existing, None, resumed)
         with _reject_sink(manifest, rejects, adapter) as on_reject:
             screening = screen_manifest(
-                manifest, on_reject, strict=strict, show_progress=show_progress, model=adapter
+                manifest,
+                on_reject,
+                strict=strict,
+                show_progress=show_progress,
+                model=adapter,
+                variants=reader.variants,
             )
             check_broker()
             batch = table.create_batch(
@@ -121,6 +130,7 @@ def submit_manifest(
                 schedule=schedule,
                 manifest_sha256=digest,
                 share=share or EQUAL_SHARE,
+                variants=reader.variants,
             )
             if strict:
                 strict_batch_loading(table, batch)
@@ -152,6 +162,16 @@ def _refuse_another_model(batch: Batch, model: str | None) -> None:
     raise SubmissionError(
         f"batch {batch.id!r} calls {batch.model}, not {model}; a batch has one model: submit "
         "the rows for another model as another batch"
+    )
+
+
+def _refuse_other_variants(batch: Batch, variants: int | None) -> None:
+    """Its rows' jobs are recorded: another --variants would not make other jobs of them."""
+    if variants is None or variants == batch.variants:
+        return
+    raise SubmissionError(
+        f"batch {batch.id!r} was recorded with --variants {batch.variants}, and its jobs with it; "
+        f"submit the manifest as another batch (--batch) for {variants} variants a row"
     )
 
 

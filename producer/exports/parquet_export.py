@@ -37,6 +37,7 @@ _TRAILING_FIELDS: list[tuple[str, pa.DataType]] = [
     ("model", _TEXT),
     ("log_id", _TEXT),
     ("image_index", pa.int32()),
+    ("variant", pa.int32()),
 ]
 #: the Parquet type of a model's input column, by the Python type its adapter declares. Whole
 #: numbers are int32: a model's are pixel sizes and image counts, and Seedream 4.0's

@@ -54,12 +54,17 @@ CALL_COLUMNS = (
     "log_id",
     #: the image's place in the model's answer, from 0; null when the job has no stored image
     "image_index",
+    #: which of its row's variants the job is, from 1 (jobs.variants); null for a row of one
+    "variant",
 )
 #: the columns after the metadata
 TRAILING_COLUMNS = (*RESULT_COLUMNS, *CALL_COLUMNS)
 #: what a row reads from the `jobs` table (never provider_url or inline_image); IMAGE_COLUMNS
 #: come from `job_images` instead for a job that has rows there
-JOB_COLUMNS = ("key", "state", "output_uri", "spec", "metadata", *RESULT_COLUMNS, "log_id")
+JOB_COLUMNS = (
+    *("key", "state", "output_uri", "spec", "metadata"),
+    *(*RESULT_COLUMNS, "log_id", "variant"),
+)
 
 
 @cache  # asked for every row: an adapter's columns are fixed
@@ -106,6 +111,7 @@ def export_row(job: Mapping[str, Any], model: ModelAdapter) -> dict[str, Any]:
     row["model"] = model.name
     row["log_id"] = job["log_id"]
     row["image_index"] = index
+    row["variant"] = job["variant"]
     return row
 
 

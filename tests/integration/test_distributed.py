@@ -1,6 +1,7 @@
 """Distributed mode: `submit` on Redis, two `worker` processes, PostgreSQL table, S3 bucket."""
 
 import io
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from celery import Celery
 from PIL import Image
 
 from jobs.redis_keys import JOB_QUEUE
-from tests.support.commands import submit, wait_for_final
+from tests.support.commands import cli, submit, wait_for_final
 from tests.support.databases import connected
 from tests.support.manifests import write_manifest
 from tests.support.processes import CLI, Service
@@ -58,6 +59,44 @@ def test_submit_and_two_workers_store_190_images_in_s3_and_bill_190_calls(
         key = entry["Key"].removeprefix(f"runs/{batch}/").removesuffix(".jpg")
         assert Image.open(io.BytesIO(obj["Body"].read())).size == manifest.expected_sizes[key]
     assert emulator.stats()["billed"] == 190
+
+
+@pytest.mark.usefixtures("two_workers")
+def test_variants_are_a_call_each_stored_under_the_row_key_and_exported_with_their_number(
+    tmp_path: Path, fleet_env: dict[str, str], s3_bucket: tuple[str, Any], emulator: Emulator
+) -> None:
+    bucket, s3 = s3_bucket
+    rows = [
+        {"id": "mug", "prompt": "a ceramic mug", "caption": "mug"},
+        {"id": "fox", "prompt": "a red fox", "variants": 1},
+        {"id": "lamp", "prompt": "a desk lamp", "variants": 3, "size": "1K"},
+    ]
+    (tmp_path / "jobs.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+    batch, _ = submit(
+        "jobs.jsonl", f"s3://{bucket}/runs", fleet_env, tmp_path, 0, ["--variants", "2"]
+    )
+    summary = wait_for_final(batch, fleet_env, tmp_path)
+
+    keys = ["mug/1", "mug/2", "fox", "lamp/1", "lamp/2", "lamp/3"]
+    assert summary["counts"]["succeeded"] == 6
+    assert emulator.stats()["billed"] == 6
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"runs/{batch}/")["Contents"]
+    assert sorted(entry["Key"] for entry in listed) == sorted(
+        f"runs/{batch}/{key}.jpg" for key in keys
+    )
+    exported = cli(["export", batch, "--format", "jsonl", "--to", "exports"], fleet_env, tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    exports = tmp_path / "exports" / f"{batch}.jsonl"
+    lines = [json.loads(line) for line in exports.read_text().splitlines()]
+    assert [(line["key"], line["variant"]) for line in lines] == [
+        ("mug/1", 1), ("mug/2", 2), ("fox", None), ("lamp/1", 1), ("lamp/2", 2), ("lamp/3", 3),
+    ]  # fmt: skip
+    assert [line["metadata"] for line in lines[:2]] == [{"caption": "mug"}] * 2
+    again = cli(["submit", "jobs.jsonl", "--out", f"s3://{bucket}/runs", "--batch", batch,
+                 "--variants", "3"], fleet_env, tmp_path)  # fmt: skip
+    assert again.returncode == 2
+    assert f"batch {batch!r} was recorded with --variants 2" in again.stderr
 
 
 @pytest.mark.usefixtures("two_workers")

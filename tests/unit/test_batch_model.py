@@ -81,7 +81,7 @@ def test_a_csv_header_without_prompt_names_the_batchs_model_fields(tmp_path: Pat
         ManifestReader(path, model=SEEDREAM_45)
     assert "enhance_prompt" not in str(caught.value)
     assert str(caught.value).endswith(
-        "disable_safety_checker, id, model; any other column is metadata)"
+        "disable_safety_checker, id, variants, model; any other column is metadata)"
     )
 
 

@@ -37,6 +37,7 @@ def job(**overrides: object) -> dict[str, object]:
         "error_message": None,
         "finished_at": datetime(2026, 1, 2, 3, 4, 5),
         "log_id": "01JLOG",
+        "variant": None,
         "image_n": None,
         "provider_url": "https://cdn.example/img.jpg?signature=secret",
         "inline_image": b"\xff\xd8\xff",
@@ -55,6 +56,13 @@ def test_a_row_carries_the_call_and_the_result_but_never_the_provider_url_or_inl
     assert "provider_url" not in row
     assert "inline_image" not in row
     assert "signature" not in json_line(row)
+    assert row["variant"] is None
+
+
+def test_a_variant_carries_its_number() -> None:
+    row = export_row(job(key="spring/sku.1/hero/2", variant=2), SEEDREAM_4_0)
+
+    assert (row["key"], row["variant"]) == ("spring/sku.1/hero/2", 2)
 
 
 def test_an_inline_input_image_is_a_marker_and_a_url_is_kept() -> None:

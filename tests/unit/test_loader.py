@@ -155,6 +155,24 @@ def test_progress_is_told_every_row_read_rejected_and_enqueued(
     assert (report.loaded, report.rejected) == (8, 2)
 
 
+def test_progress_counts_a_row_of_variants_once_and_chunks_count_its_jobs(
+    table: ResultsTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loader, "CHUNK_ROWS", 4)
+    path = manifest(tmp_path, [{"id": "a", "prompt": "p", "variants": 3}, {"prompt": "q"}])
+    batch = table.create_batch("b", str(path), "./out", "m")
+    tally, chunks = Tally(), Chunks()
+
+    with ManifestReader(path, variants=2) as reader:
+        load_manifest(table, batch, reader, lambda: None, lambda row: None, progress=tally)
+    with ManifestReader(path, variants=2) as reader:
+        load_manifest(table, table.create_batch("c", str(path), "./out", "m"), reader,
+                      lambda: None, lambda row: None, progress=chunks)  # fmt: skip
+
+    assert (tally.read, tally.rejected, tally.enqueued) == (2, 0, 5)
+    assert chunks.queued == [4, 1]
+
+
 def test_a_chunk_ends_early_when_its_inline_images_are_large(
     table: ResultsTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

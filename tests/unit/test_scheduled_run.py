@@ -80,6 +80,20 @@ def test_a_fire_makes_the_batch_named_after_its_time_and_records_the_schedule(
     assert table.latest_of_schedule("daily") == batch
 
 
+def test_a_schedule_asking_for_variants_makes_them_of_every_row(
+    table: ResultsTable, schedule: Schedule, settings: Settings
+) -> None:
+    sent = Sent(table)
+
+    _fire(table, schedule.model_copy(update={"variants": 2}), FIRE, sent, settings)
+
+    batch = table.get_batch("daily-2026-06-01")
+    assert batch is not None
+    assert batch.variants == 2
+    assert len(sent.job_ids) == 6
+    assert {row["variant"] for row in table.job_rows(batch.id)} == {1, 2}
+
+
 def test_the_same_fire_twice_makes_one_batch_and_enqueues_its_jobs_once(
     table: ResultsTable, schedule: Schedule, settings: Settings
 ) -> None:

@@ -50,6 +50,7 @@ def test_a_good_file_gives_every_schedule_with_its_defaults(tmp_path: Path) -> N
     assert spring.max_cost == 30
     assert spring.manifest == "s3://campaigns/spring.jsonl"
     assert spring.max_images is None
+    assert spring.variants == 1
     assert minutely.timezone == "UTC"
     assert minutely.cron == "* * * * *"
 
@@ -66,6 +67,8 @@ def test_a_good_file_gives_every_schedule_with_its_defaults(tmp_path: Path) -> N
          "greater than or equal to 0"),
         ("max_cost: 30", "max_cost: 30\n  colour: red", "schedule 'spring' (#1): colour: Extra "
          "inputs are not permitted"),
+        ("max_cost: 30", "max_cost: 30\n  variants: 101", "schedule 'spring' (#1): variants: "
+         "Input should be less than or equal to 100"),
         ('batch: "spring-{date:%Y-%m-%d}"', 'batch: "spring-{when}"', "schedule 'spring' (#1): "
          "batch: unknown placeholder 'when'"),
         ('batch: "spring-{date:%Y-%m-%d}"', 'batch: "spring/{date:%Y}"', "schedule 'spring' "

@@ -188,3 +188,43 @@ def test_the_fixed_manifest_runs_under_the_name_strict_refused(
     batch = table.get_batch("spring")
     assert batch is not None
     assert batch.state is BatchState.active  # held while it loaded, then let run
+
+
+def test_a_batch_with_variants_records_them_and_a_resume_with_another_number_is_refused(
+    table: ResultsTable, tmp_path: Path
+) -> None:
+    manifest = jsonl(
+        tmp_path / "m.jsonl",
+        {"id": "a", "prompt": "one"},
+        {"id": "b", "prompt": "two", "variants": 1},
+    )
+
+    made = submit(table, manifest, "spring", variants=2)
+
+    assert made.batch.variants == 2
+    rows = [(row["key"], row["variant"], row["line"]) for row in table.job_rows("spring")]
+    assert rows == [("a/1", 1, 1), ("a/2", 2, 1), ("b", None, 2)]
+    assert submit(table, manifest, "spring", variants=2).resumed_jobs == 3
+    with pytest.raises(SubmissionError) as refused:
+        submit(table, manifest, "spring", variants=3)
+    assert str(refused.value) == (
+        "batch 'spring' was recorded with --variants 2, and its jobs with it; submit the "
+        "manifest as another batch (--batch) for 3 variants a row"
+    )
+    assert len(table.job_rows("spring")) == 3
+
+
+def test_strict_checks_the_variant_keys_before_anything_is_recorded(
+    table: ResultsTable, tmp_path: Path
+) -> None:
+    # with two variants, the first row's keys are a/1 and a/2
+    colliding: list[dict[str, object]] = [
+        {"id": "a", "prompt": "one"},
+        {"id": "a/2", "prompt": "two", "variants": 1},
+    ]
+    manifest = jsonl(tmp_path / "m.jsonl", *colliding)
+
+    with pytest.raises(ManifestError, match="--strict refused the whole manifest"):
+        submit(table, manifest, "strict", variants=2, strict=True)
+
+    assert table.recent_batches() == []
