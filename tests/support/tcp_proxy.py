@@ -105,10 +105,14 @@ class TcpProxy:
             _reset(server)
             return
         self._open.update((client, server))
-        await asyncio.gather(_pipe(client_in, server), _pipe(server_in, client))
-        self._open.difference_update((client, server))
-        client.close()
-        server.close()
+        try:
+            await asyncio.gather(_pipe(client_in, server), _pipe(server_in, client))
+        finally:
+            # however the pipes ended: a transport left open is destroyed by the garbage
+            # collector later, and its ResourceWarning fails whatever test runs then
+            self._open.difference_update((client, server))
+            client.close()
+            server.close()
 
     def __enter__(self) -> Self:
         self.start()
