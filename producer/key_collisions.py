@@ -55,9 +55,8 @@ class KeyCollisions:
         the first that collides does: a row that collides records none of its keys."""
         for key in keys:
             folded = key.casefold()
-            if (
-                clash := self._clash(key, folded, self._new_folders(folded), claims_folder)
-            ) is not None:
+            clash = self._clash(key, folded, self._new_folders(folded), claims_folder)
+            if clash is not None:
                 return clash
         for key in keys:
             folded = key.casefold()

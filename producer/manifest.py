@@ -6,13 +6,13 @@ it in a `model` column (never metadata), and a row naming another model is rejec
 An input image (4.0's `image`, each of 4.5's `image_input`) that is a file path is read from the
 manifest's folder and sent inline (`producer.local_images`). A list field (`image_input`) given
 as text, as a CSV cell always is, is a JSON array or its items separated by spaces.
-`id` is the job's key in the batch (default: the row's line number, "17"); a repeated key and
-keys that differ but would collide in storage (`Hero` and `hero`, `x`
-and `x.jpg/y`) are refused here (`producer.key_collisions`). Every other column or key is the
-job's metadata and travels to the output: strings from a CSV, JSON values as they are from
-JSONL. In a CSV an empty cell is a field not given, metadata included; in JSONL `null` is a field
-not given (so `"id": null` takes the default key) and an empty string is a value (so `"id": ""` is
-a bad key). A `variants` column asks for several images of the row (`jobs.variants`; the
+`id` is the job's key in the batch (default: the row's line number, "17"); a repeated key, and
+keys that differ but would collide in storage (`Hero` and `hero`, `x` and `x.jpg/y`), are
+refused here (`producer.key_collisions`). Every other column or key is the job's metadata and
+travels to the output: strings from a CSV, JSON values as they are from JSONL. In a CSV an
+empty cell is a field not given, metadata included; in JSONL `null` is a field not given (so
+`"id": null` takes the default key) and an empty string is a value (so `"id": ""` is a bad
+key). A `variants` column asks for several images of the row (`jobs.variants`; the
 reader's `variants` for a row that does not say): the row's jobs are yielded one after another,
 keyed `{id}/1` to `{id}/N`, or the row is rejected whole.
 
