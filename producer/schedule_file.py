@@ -5,6 +5,7 @@
   cron: "0 6 * * *"             # minute hour day-of-month month day-of-week
   timezone: Europe/Berlin       # the cron's clock (default UTC)
   manifest: s3://campaigns/spring.jsonl   # or a path, relative to the worker's working folder
+                                          # (a manifest, or a campaign file)
   output: s3://assets/spring
   batch: "spring-{date:%Y-%m-%d}"         # {date} is the fire time, in the timezone; {name}
   max_cost: 30                  # optional, like --max-cost; max_images like --max-images
@@ -20,34 +21,15 @@ changes), so `schedules` shows the same next run that beat keeps. The model of o
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from jobs.quoting import QUOTED_CHARS, quoted
 from jobs.schedules import Schedule
+from producer.safe_yaml import YamlRefused, yaml_document
 
 
 class ScheduleFileError(ValueError):
     """The schedule file cannot be used; the message names the file, schedule and field."""
-
-
-class _AliasRefused(yaml.YAMLError):
-    pass
-
-
-class _NoAliasLoader(yaml.SafeLoader):
-    """safe_load's loader, refusing aliases (`*name`): nine nested aliases make a billion
-    values out of a few lines (90 s and 5.5 GB here), and a schedule file is short enough to
-    write each value out."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            alias = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in the stubs
-            raise _AliasRefused(
-                f"line {alias.start_mark.line + 1}: an alias ({quoted('*' + alias.anchor)}) is not "
-                "allowed in a schedule file: write the value out"
-            )
-        return super().compose_node(parent, index)
 
 
 _SCHEDULES = TypeAdapter(list[Schedule])
@@ -56,16 +38,14 @@ _SCHEDULES = TypeAdapter(list[Schedule])
 def load_schedules(path: Path) -> list[Schedule]:
     """Every schedule in the file, or ScheduleFileError naming what is wrong and where."""
     try:
-        raw: Any = yaml.load(path.read_text(encoding="utf-8"), Loader=_NoAliasLoader)
+        raw, _ = yaml_document(path.read_text(encoding="utf-8"), "a schedule file")
     except FileNotFoundError:
         raise ScheduleFileError(
             f"{path}: no such file; write one (see config/schedules.yaml) "
             "or point SEEDREAM_SCHEDULES_FILE at it"
         ) from None
-    except _AliasRefused as exc:
+    except YamlRefused as exc:
         raise ScheduleFileError(f"{path}: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise ScheduleFileError(f"{path}: not YAML: {exc}".replace("\n", " ")) from None
     if raw is None:
         return []
     if not isinstance(raw, list):
