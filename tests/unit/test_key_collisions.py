@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from jobs.keys import OUTPUT_EXTENSIONS
+from jobs.quoting import quoted
 from jobs.spec import JobSpec
 from producer.key_collisions import KeyCollisions
 from tests.support.images import image_bytes, spooled
@@ -77,6 +78,21 @@ def test_a_repeated_key_is_refused_with_the_line_that_has_it_first() -> None:
     again = seen.add("Hero", 4)
     assert again is not None
     assert again.startswith("'Hero' collides with 'hero' on line 1")
+
+
+def test_a_key_first_seen_in_mixed_case_is_named_as_it_was_spelled_on_any_later_line() -> None:
+    seen = KeyCollisions()
+    first = "SKU-01/Spring/" + "x" * 150 + "Z"
+
+    assert seen.add(first, 7_000_000_001) is None
+    assert seen.add(first, 7_000_000_002) == (
+        f"duplicate key {quoted(first)}: line 7000000001 has it already; keys must be unique in "
+        "a batch"
+    )
+    assert seen.add(first.lower(), 3) == (
+        f"{quoted(first.lower())} collides with {quoted(first)} on line 7000000001 (keys differ "
+        "only in case); case-insensitive storage keeps one file for both: rename one"
+    )
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
