@@ -14,31 +14,28 @@ empty cell is a field not given, metadata included; in JSONL `null` is a field n
 `"id": null` takes the default key) and an empty string is a value (so `"id": ""` is a bad
 key). A `variants` column asks for several images of the row (`jobs.variants`; the
 reader's `variants` for a row that does not say): the row's jobs are yielded one after another,
-keyed `{id}/1` to `{id}/N`, or the row is rejected whole.
+keyed `{id}/1` to `{id}/N`, or the row is rejected whole (`producer.row_jobs` makes a row's jobs).
+
+A campaign file (`.yaml`, `producer.campaigns`) is read wherever a manifest is: each of its data
+rows is expanded into manifest rows, whose jobs are yielded together or the data row is rejected
+whole, reported at its line in the data file.
 
     for row in read_manifest(Path("jobs.csv")):
         if isinstance(row, RejectedRow):
             print(row)  # jobs.csv:17: size: '5K' is not allowed: use one of 1K, 2K, 4K, custom
 """
 
-import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from types import TracebackType
-from typing import Any, get_args, get_origin
 
-from pydantic import ValidationError
-
-from jobs.models import DEFAULT_MODEL, MODELS, ModelAdapter, ModelInput, model_named
-from jobs.spec import InvalidJobSpec, JobSpec
-from jobs.variants import MAX_VARIANTS, variant_key_too_long, variants_of
+from jobs.models import DEFAULT_MODEL, ModelAdapter, model_named
+from jobs.spec import JobSpec
 from producer.binary_files import refuse_binary
-from producer.input_problems import input_problem, shown
+from producer.campaigns.campaign_file import CAMPAIGN_EXTENSIONS, is_campaign, load_campaign
+from producer.campaigns.expansion import CampaignRows, ExpandedRow
 from producer.key_collisions import KeyCollisions
-from producer.local_images import LocalImageError, is_local_path, local_image_as_data_uri
 from producer.manifest_formats import (
     KEY_FIELD,
     MAX_ROW_BYTES,
@@ -52,6 +49,7 @@ from producer.manifest_formats import (
     format_of,
     read_jsonl,
 )
+from producer.row_jobs import RejectedRow, jobs_or_rejection
 
 __all__ = [
     "KEY_FIELD",
@@ -66,27 +64,8 @@ __all__ = [
     "read_manifest",
 ]
 
-#: what stands for an input that failed validation while the rest of its row is checked
-_INPUT_REFUSED = ModelInput(prompt="(refused)")
-#: what a refused local image is replaced with while the rest of its row is checked, so the row's
-#: other rules (match_input_image needs an image) judge it as given; the row is rejected anyway
-_REFUSED_IMAGE_STAND_IN = "https://refused-local-image.invalid/"
-#: the manifest column a JobSpec problem is reported on
-_SPEC_COLUMNS = {"key": KEY_FIELD, "metadata": "metadata"}
-
-
-@dataclass(frozen=True)
-class RejectedRow:
-    """A row that is not a valid job: where it is, everything wrong with it, and its text."""
-
-    path: str
-    line: int
-    problems: tuple[RowProblem, ...]
-    #: the row's original text (JSONL: the line; CSV: the record), for the rejects file
-    raw: str = field(repr=False)
-
-    def __str__(self) -> str:
-        return "\n".join(f"{self.path}:{self.line}: {p.field}: {p.problem}" for p in self.problems)
+#: what else `run` and `submit` read, for the message about an unknown extension
+_OR_A_CAMPAIGN = f", or a campaign file ({', '.join(CAMPAIGN_EXTENSIONS)})"
 
 
 class ManifestReader:
@@ -109,6 +88,13 @@ class ManifestReader:
         self.variants = variants
         self.model = model or model_named(DEFAULT_MODEL)
         self.max_row_bytes = max_row_bytes
+        self._campaign: CampaignRows | None = None
+        self._csv: CsvRecords | None = None
+        if is_campaign(path):
+            self._campaign = CampaignRows(load_campaign(path, self.model), max_row_bytes)
+            self.format: ManifestFormat = self._campaign.format
+            self.header: list[str] | None = self._campaign.header
+            return
         try:
             self._stream = path.open("rb")
         except FileNotFoundError:
@@ -116,23 +102,29 @@ class ManifestReader:
         except OSError as exc:
             raise ManifestError(path, f"cannot be read: {exc.strerror}") from None
         try:
-            self.format: ManifestFormat = format_of(path)
+            self.format = format_of(path, also=_OR_A_CAMPAIGN)
             refuse_binary(path, self._stream)
-            self._csv: CsvRecords | None = None
             if self.format is ManifestFormat.csv:
                 fields = tuple(self.model.input_type.model_fields)
                 self._csv = CsvRecords(path, self._stream, max_row_bytes, fields)
         except BaseException:
             self._stream.close()
             raise
-        self.header: list[str] | None = None if self._csv is None else self._csv.header
+        self.header = None if self._csv is None else self._csv.header
 
     def __iter__(self) -> Iterator[JobSpec | RejectedRow]:
+        if self._campaign is not None:
+            for _, jobs in self.campaign_rows():
+                if isinstance(jobs, RejectedRow):
+                    yield jobs
+                else:
+                    yield from jobs
+            return
         rows = self._csv if self._csv is not None else read_jsonl(self._stream, self.max_row_bytes)
         folder, path = self.path.parent, str(self.path)
         collisions = KeyCollisions()
         for row in rows:
-            jobs = _jobs_or_rejection(path, row, folder, self.model, self.variants)
+            jobs = jobs_or_rejection(path, row, folder, self.model, self.variants)
             if isinstance(jobs, RejectedRow):
                 yield jobs
             elif clash := self._collision(collisions, jobs):
@@ -141,6 +133,32 @@ class ManifestReader:
                 yield jobs[0]
             else:
                 yield from jobs
+
+    def campaign_rows(self) -> Iterator[tuple[ExpandedRow, list[JobSpec] | RejectedRow]]:
+        """A campaign's data rows, each expanded into manifest rows and then into its jobs (every
+        combination's, each variant's), or rejected whole with every problem of its
+        combinations, once each. ManifestError when the reader reads a manifest."""
+        if self._campaign is None:
+            raise ManifestError(self.path, "is a manifest, not a campaign file")
+        folder, path = self._campaign.campaign.folder, str(self._campaign.path)
+        collisions = KeyCollisions()
+        for expanded in self._campaign:
+            problems = dict.fromkeys(expanded.problems)
+            jobs: list[JobSpec] = []
+            for fields in expanded.rows:
+                row = SourceRow(expanded.line, expanded.raw, fields)
+                found = jobs_or_rejection(path, row, folder, self.model, self.variants)
+                if isinstance(found, RejectedRow):
+                    problems.update(dict.fromkeys(found.problems))
+                else:
+                    jobs += found
+            if not problems and (clash := self._collision(collisions, jobs)):
+                problems[RowProblem(KEY_FIELD, clash)] = None
+            if problems:
+                rejected = RejectedRow(path, expanded.line, tuple(problems), expanded.raw)
+                yield expanded, rejected
+            else:
+                yield expanded, jobs
 
     def _collision(self, collisions: KeyCollisions, jobs: list[JobSpec]) -> str | None:
         """How the key of one of a row's jobs collides with an earlier one's in storage, if one
@@ -153,17 +171,31 @@ class ManifestReader:
         return collisions.add_row(keys, first.line, claims_folder=several)
 
     @property
+    def files(self) -> tuple[Path, ...]:
+        """The files the jobs are read from: the manifest, or a campaign and its data file."""
+        if self._campaign is None or self._campaign.campaign.data_path is None:
+            return (self.path,)
+        return (self.path, self._campaign.campaign.data_path)
+
+    @property
     def size(self) -> int:
-        """The file's size in bytes."""
+        """The file's size in bytes (a campaign's: its data's, or its count of inline rows)."""
+        if self._campaign is not None:
+            return self._campaign.size
         return os.fstat(self._stream.fileno()).st_size
 
     @property
     def bytes_read(self) -> int:
-        """How far into the file reading has got, in bytes (for progress bars)."""
+        """How far into the file reading has got, in the unit of `size` (for progress bars)."""
+        if self._campaign is not None:
+            return self._campaign.bytes_read
         return self._stream.tell()
 
     def close(self) -> None:
-        self._stream.close()
+        if self._campaign is not None:
+            self._campaign.close()
+        else:
+            self._stream.close()
 
     def __enter__(self) -> "ManifestReader":
         return self
@@ -194,156 +226,3 @@ def read_manifest(
 def _rows_then_close(reader: ManifestReader) -> Iterator[JobSpec | RejectedRow]:
     with reader:
         yield from reader
-
-
-def _jobs_or_rejection(
-    path: str, row: SourceRow, folder: Path, model: ModelAdapter, variants: int
-) -> list[JobSpec] | RejectedRow:
-    """The row's jobs (one per variant), or everything wrong with it."""
-    if row.problem is not None:
-        return RejectedRow(path, row.line, (row.problem,), row.raw)
-    key, problems = _key(row.fields.get(KEY_FIELD), row.line)
-    if (given_variants := row.fields.get(VARIANTS_FIELD)) is not None:
-        variants = _variants(given_variants, problems)
-    if variants > 1 and (too_long := variant_key_too_long(key, variants)):
-        problems.append(RowProblem(KEY_FIELD, too_long))
-    given, metadata = _input_and_metadata(row.fields, model, problems)
-    for name in model.input_type.image_fields:
-        if name in given:
-            given[name] = _inline_images(name, given[name], model, folder, problems)
-    try:
-        job_input = model.parse_input(given)
-    except ValidationError as exc:
-        problems += [input_problem(error, model) for error in exc.errors(include_url=False)]
-        job_input = _INPUT_REFUSED
-    try:
-        job = JobSpec(key, row.line, job_input, metadata)
-    except InvalidJobSpec as exc:
-        problems += [RowProblem(_SPEC_COLUMNS[name], why) for name, why in exc.problems.items()]
-    if problems:
-        return RejectedRow(path, row.line, tuple(problems), row.raw)
-    return [job] if variants == 1 else variants_of(job, variants)
-
-
-def _input_and_metadata(
-    fields: dict[str, Any], model: ModelAdapter, problems: list[RowProblem]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A row's fields split into the model's input and metadata; `id`, `variants` and `model` are
-    neither (a `model` other than the batch's is a problem), nor is another model's field (a
-    problem)."""
-    inputs, foreign = _input_fields(model), _foreign_fields(model)
-    given: dict[str, Any] = {}
-    metadata: dict[str, Any] = {}
-    for name, value in fields.items():
-        if name in inputs:
-            given[name] = value
-        elif name == KEY_FIELD or name == VARIANTS_FIELD:
-            continue
-        elif name == MODEL_FIELD:
-            problems += _other_model(value, model)
-        elif (owners := foreign.get(name)) is not None:
-            problems.append(RowProblem(name, owners))
-        else:
-            metadata[name] = value
-    return given, metadata
-
-
-@cache
-def _input_fields(model: ModelAdapter) -> frozenset[str]:
-    """The names of `model`'s input fields, read once: pydantic's `model_fields` is a property
-    that costs a microsecond a row."""
-    return frozenset(model.input_type.model_fields)
-
-
-@cache
-def _foreign_fields(model: ModelAdapter) -> dict[str, str]:
-    """The input fields of other models only, each with why a row giving it is refused: kept as
-    metadata, what it asks for (4.5's max_images in a 4.0 batch) would silently not be done."""
-    owners: dict[str, list[str]] = {}
-    for other in MODELS.values():
-        for name in other.input_type.model_fields:
-            if name not in model.input_type.model_fields:
-                owners.setdefault(name, []).append(other.name)
-    return {
-        name: f"is a field of {', '.join(names)}, not of {model.name}, which this batch calls: "
-        "submit the rows as a batch of that model (--model)"
-        for name, names in owners.items()
-    }
-
-
-def _other_model(given: Any, model: ModelAdapter) -> list[RowProblem]:
-    """No problem when the row names the batch's model; else what to do with the row."""
-    if given is None or given == model.name:
-        return []
-    if not isinstance(given, str) or given not in MODELS:
-        supported = ", ".join(MODELS)
-        problem = f"{shown(given)} is not a model this version supports: use one of {supported}"
-        return [RowProblem(MODEL_FIELD, problem)]
-    return [
-        RowProblem(
-            MODEL_FIELD,
-            f"this batch calls {model.name}; a batch has one model: submit rows for {given} as "
-            f"another batch with --model {given}",
-        )
-    ]
-
-
-def _inline_images(
-    name: str, value: Any, model: ModelAdapter, folder: Path, problems: list[RowProblem]
-) -> Any:
-    """An image field with every local file path in it read and made a data URI (a refused one
-    noted in `problems`); a list field given as text split into its items first."""
-    if isinstance(value, str) and _takes_a_list(model, name):
-        value = _split_list(value)
-    if isinstance(value, list):
-        return [_inline_image(name, item, folder, problems) for item in value]
-    return _inline_image(name, value, folder, problems)
-
-
-def _inline_image(name: str, value: Any, folder: Path, problems: list[RowProblem]) -> Any:
-    if not isinstance(value, str) or not is_local_path(value):
-        return value
-    try:
-        return local_image_as_data_uri(value, folder)
-    except LocalImageError as exc:
-        problems.append(RowProblem(name, str(exc)))
-        return _REFUSED_IMAGE_STAND_IN
-
-
-def _takes_a_list(model: ModelAdapter, name: str) -> bool:
-    annotation = model.input_type.model_fields[name].annotation
-    return any(get_origin(kind) is list for kind in (*get_args(annotation), annotation))
-
-
-def _split_list(text: str) -> Any:
-    """A list given as text: a JSON array (any other JSON is left for the model to refuse), or
-    items separated by whitespace (URIs hold none)."""
-    if text.lstrip().startswith("["):
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-    return text.split()
-
-
-def _key(given: Any, line: int) -> tuple[str, list[RowProblem]]:
-    """The row's key (an integer id becomes its digits), or the default and why `given` is not."""
-    if given is None:
-        return str(line), []
-    if isinstance(given, str):
-        return given, []
-    if isinstance(given, int) and not isinstance(given, bool):
-        return str(given), []
-    problem = f"{shown(given)} is not a key: use text or a whole number"
-    return str(line), [RowProblem(KEY_FIELD, problem)]
-
-
-def _variants(given: Any, problems: list[RowProblem]) -> int:
-    """The images the row asks for: a whole number (digits, in a CSV cell) from 1 to MAX_VARIANTS;
-    one, and why not, when `given` is not."""
-    number = int(given) if isinstance(given, str) and given.isascii() and given.isdigit() else given
-    if isinstance(number, int) and not isinstance(number, bool) and 1 <= number <= MAX_VARIANTS:
-        return number
-    allowed = f"use a whole number from 1 to {MAX_VARIANTS} (each variant is a call of its own)"
-    problems.append(RowProblem(VARIANTS_FIELD, f"{shown(given)} is not allowed: {allowed}"))
-    return 1

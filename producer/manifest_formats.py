@@ -98,14 +98,15 @@ class SourceRow(NamedTuple):
     problem: RowProblem | None = None
 
 
-def format_of(path: Path) -> ManifestFormat:
-    """The format `path`'s extension names, else ManifestError listing the allowed extensions."""
+def format_of(path: Path, also: str = "") -> ManifestFormat:
+    """The format `path`'s extension names, else ManifestError listing the allowed extensions
+    (and what `also` adds: ", or a campaign file")."""
     try:
         return _EXTENSIONS[path.suffix.lower()]
     except KeyError:
         allowed = ", ".join(_EXTENSIONS)
         given = path.suffix or "(no extension)"
-        problem = f"unknown manifest format {quoted(given)}: use one of {allowed}"
+        problem = f"unknown manifest format {quoted(given)}: use one of {allowed}{also}"
         raise ManifestError(path, problem) from None
 
 
@@ -337,15 +338,25 @@ _CSV_ERRORS = {
 
 class CsvRecords:
     """A CSV manifest's header (read when made) and its records after it; `fields` are the input
-    fields of the batch's model, which a header that lacks `prompt` is told of.
+    fields of the batch's model, which a header that lacks `prompt` is told of (a campaign's data
+    table, whose prompt is a template, `needs_prompt` not).
 
     Raises the csv module's (process-wide) cell size limit to the row limit, so that one cell may
     hold an inline image; the row limit still bounds every record.
     """
 
-    def __init__(self, path: Path, stream: BinaryIO, max_bytes: int, fields: Sequence[str]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        stream: BinaryIO,
+        max_bytes: int,
+        fields: Sequence[str],
+        *,
+        needs_prompt: bool = True,
+    ) -> None:
         csv.field_size_limit(max(csv.field_size_limit(), max_bytes))
         self._fields = fields
+        self._needs_prompt = needs_prompt
         self._max_bytes = max_bytes
         self._lines = _RecordLines(_lines(stream, max_bytes), max_bytes)
         self._reader = csv.reader(self._lines, strict=True)
@@ -375,7 +386,7 @@ class CsvRecords:
                 twice = f"line {line}: column {quoted(name)} is named twice in the header"
                 raise ManifestError(path, twice)
             seen.add(name)
-        if "prompt" not in header:
+        if self._needs_prompt and "prompt" not in header:
             found = ", ".join(quoted(name) for name in named[:10])
             columns = ", ".join([*self._fields, KEY_FIELD, VARIANTS_FIELD, MODEL_FIELD])
             raise ManifestError(

@@ -66,9 +66,9 @@ def submit_manifest(
     check_broker: Callable[[], None] = lambda: None,
 ) -> Submission:
     """Load `manifest` as a new batch, or resume the batch `batch_name` if it exists and was made
-    from the same manifest (the same bytes; a batch recorded before manifests were hashed is
-    resumed whatever the manifest). A batch of that name made from another manifest raises
-    SubmissionError.
+    from the same manifest (the same bytes, a campaign's data file's included; a batch recorded
+    before manifests were hashed is resumed whatever the manifest). A batch of that name made
+    from another manifest raises SubmissionError.
 
     A manifest that cannot be read, has no valid row, or (with `strict`) has a bad row raises
     ManifestError and records nothing. `check_broker` is called once the manifest is accepted,
@@ -92,7 +92,7 @@ def submit_manifest(
     adapter = batch_model(model or settings.model)
     # opened first: a manifest that cannot be read leaves nothing behind
     with ManifestReader(manifest, model=adapter, variants=variants or 1) as reader:
-        digest = manifest_sha256(manifest)
+        digest = manifest_sha256(*reader.files)
         existing = _batch_to_resume(table, batch_name, schedule)
         if existing is not None:
             _refuse_another_manifest(existing, manifest, digest)
@@ -142,9 +142,18 @@ def submit_manifest(
     return Submission(table.get_batch(batch.id) or batch, report)
 
 
-def manifest_sha256(manifest: Path) -> str:
-    """The SHA-256 of the manifest's bytes, read in blocks (memory stays flat)."""
-    with manifest.open("rb") as stream:
+def manifest_sha256(manifest: Path, *more: Path) -> str:
+    """The SHA-256 of the manifest's bytes, read in blocks (memory stays flat); of a campaign
+    and its data file, the SHA-256 of their two digests, so a changed data file is another
+    manifest too."""
+    digests = [_file_sha256(path) for path in (manifest, *more)]
+    if not more:
+        return digests[0]
+    return hashlib.sha256("".join(digests).encode()).hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    with path.open("rb") as stream:
         return hashlib.file_digest(stream, "sha256").hexdigest()
 
 

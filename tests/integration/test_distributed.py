@@ -100,6 +100,71 @@ def test_variants_are_a_call_each_stored_under_the_row_key_and_exported_with_the
 
 
 @pytest.mark.usefixtures("two_workers")
+def test_a_campaign_matrix_with_variants_lands_with_its_keys_metadata_and_sizes(
+    tmp_path: Path, fleet_env: dict[str, str], s3_bucket: tuple[str, Any], emulator: Emulator
+) -> None:
+    bucket, s3 = s3_bucket
+    (tmp_path / "products.csv").write_text("sku,name,variants\nA1,red shoe,\nB2,blue hat,1\nC3,,\n")
+    (tmp_path / "campaign.yaml").write_text(
+        "data: products.csv\n"
+        'prompt: "a {name}, {style} style"\n'
+        'id: "{sku}/{aspect_ratio}-{style}"\n'
+        "vary:\n"
+        '  aspect_ratio: ["1:1", "9:16"]\n'
+        "  style: [photo, sketch]\n"
+        "fixed: {size: 1K}\n"
+        "variants: 2\n"
+    )
+
+    batch, reported = submit("campaign.yaml", f"s3://{bucket}/runs", fleet_env, tmp_path, 1)
+    summary = wait_for_final(batch, fleet_env, tmp_path)
+
+    assert "products.csv:4: name: is empty or not given, and the prompt template reads it" in (
+        reported
+    )
+    combinations = ["1-1-photo", "1-1-sketch", "9-16-photo", "9-16-sketch"]
+    keys = [f"A1/{c}/{n}" for c in combinations for n in (1, 2)] + [f"B2/{c}" for c in combinations]
+    assert summary["counts"]["succeeded"] == 12
+    assert summary["rejected"] == 1
+    assert emulator.stats()["billed"] == 12
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"runs/{batch}/")["Contents"]
+    assert sorted(entry["Key"] for entry in listed) == sorted(
+        f"runs/{batch}/{key}.jpg" for key in keys
+    )
+    tall = s3.get_object(Bucket=bucket, Key=f"runs/{batch}/B2/9-16-sketch.jpg")["Body"].read()
+    width, height = Image.open(io.BytesIO(tall)).size
+    assert height > width
+    exported = cli(["export", batch, "--format", "jsonl", "--to", "exports"], fleet_env, tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    exports = (tmp_path / "exports" / f"{batch}.jsonl").read_text()
+    lines = [json.loads(line) for line in exports.splitlines()]
+    assert [line["key"] for line in lines] == keys
+    assert [line["variant"] for line in lines[:2]] == [1, 2]
+    assert lines[0]["prompt"] == "a red shoe, photo style"
+    assert lines[0]["metadata"] == {"sku": "A1", "name": "red shoe", "style": "photo"}
+    assert lines[-1]["metadata"] == {"sku": "B2", "name": "blue hat", "style": "sketch"}
+
+
+def test_a_hostile_template_is_refused_and_nothing_is_recorded(
+    tmp_path: Path, fleet_env: dict[str, str], s3_bucket: tuple[str, Any]
+) -> None:
+    bucket, _ = s3_bucket
+    (tmp_path / "campaign.yaml").write_text(
+        'data: [{sku: A1}]\nprompt: "{sku.__class__.__mro__}"\n'
+    )
+
+    refused = cli(["submit", "campaign.yaml", "--out", f"s3://{bucket}", "--batch", "hostile"],
+                  fleet_env, tmp_path)  # fmt: skip
+
+    assert refused.returncode == 2
+    assert "campaign.yaml: prompt: '{sku.__class__.__mro__}' is not a placeholder" in (
+        refused.stderr
+    )
+    status = cli(["status", "hostile"], fleet_env, tmp_path)
+    assert "no batch named 'hostile'" in status.stderr
+
+
+@pytest.mark.usefixtures("two_workers")
 def test_a_message_delivered_four_times_calls_the_api_once(
     tmp_path: Path, fleet_env: dict[str, str], s3_bucket: tuple[str, Any], emulator: Emulator
 ) -> None:

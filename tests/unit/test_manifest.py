@@ -101,7 +101,8 @@ def test_an_unknown_extension_is_refused_naming_the_allowed_ones(tmp_path: Path)
         read_manifest(path)
     assert (
         str(caught.value)
-        == f"{path}: unknown manifest format '.txt': use one of .jsonl, .ndjson, .csv"
+        == f"{path}: unknown manifest format '.txt': use one of .jsonl, .ndjson, .csv, or a "
+        "campaign file (.yaml, .yml)"
     )
 
 

@@ -94,6 +94,29 @@ def test_a_schedule_asking_for_variants_makes_them_of_every_row(
     assert {row["variant"] for row in table.job_rows(batch.id)} == {1, 2}
 
 
+def test_a_schedule_naming_a_campaign_makes_its_matrix_a_batch_and_rereads_its_data(
+    table: ResultsTable, schedule: Schedule, settings: Settings, tmp_path: Path
+) -> None:
+    (tmp_path / "products.csv").write_text("sku,name\nA1,mug\n")
+    (tmp_path / "weekly.yaml").write_text(
+        'data: products.csv\nprompt: "a {name}"\nid: "{sku}/{aspect_ratio}"\n'
+        'vary: {aspect_ratio: ["1:1", "9:16"]}\n'
+    )
+    weekly = schedule.model_copy(update={"manifest": str(tmp_path / "weekly.yaml")})
+    sent = Sent(table)
+
+    _fire(table, weekly, FIRE, sent, settings)
+    (tmp_path / "products.csv").write_text("sku,name\nA1,mug\nB2,cup\n")
+    _finish_all(table, "daily-2026-06-01")
+    _fire(table, weekly, FIRE + timedelta(days=7), sent, settings)
+
+    first = [row["key"] for row in table.job_rows("daily-2026-06-01")]
+    second = [row["key"] for row in table.job_rows("daily-2026-06-08")]
+    assert first == ["A1/1-1", "A1/9-16"]
+    assert second == ["A1/1-1", "A1/9-16", "B2/1-1", "B2/9-16"]
+    assert len(sent.job_ids) == 6
+
+
 def test_the_same_fire_twice_makes_one_batch_and_enqueues_its_jobs_once(
     table: ResultsTable, schedule: Schedule, settings: Settings
 ) -> None:

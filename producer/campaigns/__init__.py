@@ -1,0 +1,1 @@
+"""Campaign files: a YAML matrix of data rows and axes that stands for a manifest."""
