@@ -1,5 +1,5 @@
 """The `seedream-batch` command: run, submit, status, worker, emulator (resume, retry and cancel
-are `producer.batch_commands`, doctor is `producer.doctor`).
+are `producer.batch_commands`, doctor is `producer.doctor`, expand `producer.expand_command`).
 
 Commands are thin: they read the settings, call the producer or the worker, and turn known
 failures (a missing setting, a bad manifest, a broker that does not answer) into one clear line
@@ -24,6 +24,8 @@ from producer.cli_support import (
     JobSender,
     MaxInFlightOption,
     ModelOption,
+    RejectsOption,
+    StrictOption,
     VariantsOption,
     WeightOption,
     command_settings,
@@ -36,6 +38,7 @@ from producer.cli_support import (
 from producer.doctor import doctor
 from producer.emulator_command import EMULATOR_SETTINGS, emulator
 from producer.exit_codes import ExitCode, batch_exit_code
+from producer.expand_command import expand
 from producer.export_command import export
 from producer.fleet_watch import celery_ping, watching_the_fleet
 from producer.manifest import ManifestError
@@ -59,7 +62,12 @@ app = typer.Typer(
 )
 app.command("emulator", context_settings=EMULATOR_SETTINGS, add_help_option=False)(emulator)
 
-ManifestArg = Annotated[Path, typer.Argument(help="JSONL or CSV manifest, one image job per row.")]
+ManifestArg = Annotated[
+    Path,
+    typer.Argument(
+        help="JSONL or CSV manifest, one image job per row, or a campaign file (.yaml)."
+    ),
+]
 OutOption = Annotated[
     str | None,
     typer.Option("--out", help="Folder or s3://bucket/prefix (default SEEDREAM_OUTPUT)."),
@@ -71,12 +79,6 @@ BatchOption = Annotated[
         help="Batch name; a batch of that name made from the same manifest is resumed, one made "
         "from another manifest is refused.",
     ),
-]
-StrictOption = Annotated[
-    bool, typer.Option("--strict", help="Refuse the manifest if any row is bad.")
-]
-RejectsOption = Annotated[
-    Path | None, typer.Option("--rejects", help="Write bad rows here, in the manifest's format.")
 ]
 MaxImagesOption = Annotated[
     int | None,
@@ -318,6 +320,7 @@ app.command("resume")(resume)
 app.command("retry")(retry)
 app.command("cancel")(cancel)
 app.command("export")(export)
+app.command("expand")(expand)
 app.command("beat")(beat)
 app.command("schedules")(schedules)
 app.command("doctor")(doctor)

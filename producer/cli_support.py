@@ -4,6 +4,7 @@ finding a batch, and getting its jobs to workers (the fleet's queue, or threads 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -176,6 +177,16 @@ MaxInFlightOption = Annotated[
     ),
 ]
 
+StrictOption = Annotated[
+    bool, typer.Option("--strict", help="Refuse the manifest if any row is bad.")
+]
+RejectsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rejects",
+        help="Write bad rows here, in the manifest's format (a campaign's: its data file's).",
+    ),
+]
 VariantsOption = Annotated[
     int | None,
     typer.Option(
