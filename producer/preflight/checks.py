@@ -11,9 +11,9 @@ from pathlib import Path
 
 from config.settings import Settings, SettingsError
 from jobs.models import ModelAdapter
-from jobs.spec import JobSpec
 from jobs.wording import counted
-from producer.manifest import ManifestError, ManifestReader
+from producer.job_count import count_jobs
+from producer.manifest import ManifestError, ManifestReader, RejectedRow
 from producer.preflight.cloudflare_checks import account_and_gateway_lines, token_line
 from producer.preflight.lines import CheckLine, failed, ok, warning
 from producer.preflight.service_checks import (
@@ -81,19 +81,17 @@ def _cloudflare_lines(settings: Settings) -> Iterator[CheckLine]:
 def manifest_jobs(manifest: Path, model: ModelAdapter) -> tuple[int | None, int | None, CheckLine]:
     """The manifest's valid rows for `model` and the most images their calls may return (None
     when it cannot be read), and its line."""
-    valid = rejected = images = 0
     try:
         with ManifestReader(manifest, model=model) as reader:
-            for row in reader:
-                if isinstance(row, JobSpec):
-                    valid += 1
-                    images += model.most_images(row.input)
-                else:
-                    rejected += 1
+            count = count_jobs(reader, _ignore)
     except ManifestError as exc:
         return None, None, failed("manifest", str(exc))
-    text = f"{manifest}: {counted(valid, 'valid row')}"
-    if rejected:
-        bad = f"{text}, {counted(rejected, 'bad row')} (`run --rejects FILE` writes them out)"
-        return valid, images, warning("manifest", bad)
-    return valid, images, ok("manifest", text)
+    text = f"{manifest}: {counted(count.jobs, 'valid row')}"
+    if count.rejected:
+        bad = f"{text}, {counted(count.rejected, 'bad row')} (`run --rejects FILE` writes them out)"
+        return count.jobs, count.images, warning("manifest", bad)
+    return count.jobs, count.images, ok("manifest", text)
+
+
+def _ignore(row: RejectedRow) -> None:
+    """doctor counts bad rows; `run` reports them."""
