@@ -45,6 +45,9 @@ class Schedule(BaseModel):
     #: worker's SEEDREAM_MODEL
     model: str | None = None
     max_cost: float | None = Field(default=None, ge=0)
+    #: a run whose estimate is over max_cost starts anyway and pauses at the budget (else it is
+    #: refused, as `run --max-cost` without --allow-partial)
+    allow_partial: bool = False
     #: its batches' share of the fleet against the other batches that run (jobs.fair_share)
     weight: float = Field(default=DEFAULT_WEIGHT, gt=0)
     #: the most of its batches' jobs sent or running at once; unset = no cap

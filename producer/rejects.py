@@ -8,6 +8,9 @@ MAX_ROW_BYTES).
 """
 
 import csv
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -64,3 +67,35 @@ class RejectsWriter:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+@contextmanager
+def reject_sink(
+    manifest: Path, rejects: Path | None, model: ModelAdapter
+) -> Iterator["RejectSink"]:
+    """Where a submission's bad rows go: stderr, and the file `rejects` when one is named."""
+    if rejects is None:
+        yield RejectSink(None)
+        return
+    with RejectsWriter.for_manifest(manifest, rejects, model) as writer:
+        yield RejectSink(writer)
+
+
+class RejectSink:
+    """Reports every bad row on stderr, and writes it to the rejects file when one is named."""
+
+    def __init__(self, writer: RejectsWriter | None) -> None:
+        self.writer = writer
+        self._skipping = 0
+
+    def skip(self, rows: int) -> None:
+        """Let the next `rows` rejections pass unreported: they were reported already."""
+        self._skipping = rows
+
+    def __call__(self, row: RejectedRow) -> None:
+        if self._skipping:
+            self._skipping -= 1
+            return
+        print(row, file=sys.stderr)
+        if self.writer is not None:
+            self.writer.write(row)

@@ -94,6 +94,7 @@ def start_scheduled_batch(
                 wake=wake,
                 max_images=schedule.max_images,
                 max_cost=schedule.max_cost,
+                allow_partial=schedule.allow_partial,
                 share=schedule.share,
                 variants=schedule.variants,
                 model=schedule.model,

@@ -8,6 +8,8 @@ manifest) and exits 2.
   temporary folder), by the very loader that records the batch, so every check it makes (fields,
   duplicate keys, whatever the loader refuses) is made before the real table is touched. Memory
   stays flat: both passes stream the file in chunks; the scratch table is on disk.
+* With `count` (a `--max-cost` the batch must fit): every row is read and its jobs and images
+  counted (`producer.job_count`), so the estimate can refuse the batch before it is recorded.
 
 The rows rejected while screening are reported then (stderr, the rejects file); the load that
 follows does not report them again (see `Screening.reported`).
@@ -21,6 +23,7 @@ from jobs.database import open_engine
 from jobs.models import ModelAdapter
 from jobs.results import ResultsTable
 from jobs.wording import counted
+from producer.job_count import JobCount, count_jobs
 from producer.loader import OnReject, load_manifest
 from producer.manifest import ManifestError, ManifestReader, RejectedRow
 from producer.progress import LoadingProgress
@@ -35,6 +38,8 @@ class Screening:
 
     #: rejected rows already reported, in manifest order: the first rejections of the load
     reported: int
+    #: the jobs and images of the whole manifest, when they were asked for
+    count: JobCount | None = None
 
 
 def screen_manifest(
@@ -45,13 +50,20 @@ def screen_manifest(
     show_progress: bool = False,
     model: ModelAdapter | None = None,
     variants: int = 1,
+    count: bool = False,
 ) -> Screening:
     """Refuse (ManifestError) a manifest with no valid row, or, with `strict`, any bad row; rows
     are validated for `model`, the batch's (default DEFAULT_MODEL's), each asking for `variants`
-    images unless it says."""
+    images unless it says. With `count`, the Screening has the manifest's jobs and images."""
     reading = _Reading(manifest, model, variants)
     if strict:
-        return _check_every_row(reading, on_reject, show_progress)
+        screening = _check_every_row(reading, on_reject, show_progress)
+        if count:  # every bad row was reported: this pass only counts
+            with reading.open() as reader:
+                return Screening(screening.reported, count_jobs(reader, _reported_already))
+        return screening
+    if count:
+        return _count_every_row(reading, on_reject)
     return _find_a_valid_row(reading, on_reject)
 
 
@@ -77,6 +89,14 @@ def _find_a_valid_row(reading: _Reading, on_reject: OnReject) -> Screening:
             on_reject(row)
             reported += 1
     raise _no_valid_row(manifest, reported)
+
+
+def _count_every_row(reading: _Reading, on_reject: OnReject) -> Screening:
+    with reading.open() as reader:
+        count = count_jobs(reader, on_reject)
+    if not count.jobs:
+        raise _no_valid_row(reading.manifest, count.rejected)
+    return Screening(count.rejected, count)
 
 
 def _check_every_row(reading: _Reading, on_reject: OnReject, show_progress: bool) -> Screening:
@@ -111,6 +131,10 @@ def _no_valid_row(manifest: Path, rejected: int) -> ManifestError:
             manifest, f"has no valid row ({rejected:,} rejected): nothing was recorded"
         )
     return ManifestError(manifest, "has no rows: nothing was recorded")
+
+
+def _reported_already(row: RejectedRow) -> None:
+    """The strict pass reported every bad row."""
 
 
 def _wake_nobody() -> None:

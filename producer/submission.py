@@ -5,9 +5,7 @@ broker answers; a batch name is resumed only with the manifest it was made from.
 """
 
 import hashlib
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,10 +16,11 @@ from jobs.dispatch import Wake
 from jobs.models import ModelAdapter, UnknownModel, model_named
 from jobs.records import EQUAL_SHARE, Share
 from jobs.results import Batch, ResultsTable
+from producer.job_count import JobCount
 from producer.loader import LoadReport, load_manifest, strict_batch_loading
-from producer.manifest import ManifestReader, RejectedRow
+from producer.manifest import ManifestReader
 from producer.progress import LoadingProgress
-from producer.rejects import RejectsWriter
+from producer.rejects import reject_sink
 from producer.rerun import resume_batch
 from producer.screening import screen_manifest
 
@@ -63,6 +62,7 @@ def submit_manifest(
     model: str | None = None,
     share: Share | None = None,
     variants: int | None = None,
+    allow_partial: bool = False,
     check_broker: Callable[[], None] = lambda: None,
 ) -> Submission:
     """Load `manifest` as a new batch, or resume the batch `batch_name` if it exists and was made
@@ -77,7 +77,10 @@ def submit_manifest(
     Its jobs are recorded as due, and `wake` tells the dispatcher to send them. Resuming makes
     every job that is not final and not under a live lease run again (see
     `producer.rerun.resume_batch`). `max_images` and `max_cost` set the batch's budget
-    (a resumed batch takes the new values). `show_progress` shows a live bar while the manifest
+    (a resumed batch takes the new values). A new batch whose estimate (every image its jobs may
+    be billed for, at the model's price) is over `max_cost` raises SubmissionError before
+    anything is recorded, unless `allow_partial`: then it runs until the budget is spent and
+    pauses. `show_progress` shows a live bar while the manifest
     loads. A batch made by `schedule` is never resumed: if its name exists, BatchExists is
     raised (by the insert, so two processes making it at once make it once). `source` is what
     the batch records as its manifest when `manifest` is a local copy (of an s3:// one).
@@ -109,7 +112,8 @@ def submit_manifest(
                 share=share,
             )
             return Submission(table.get_batch(existing.id) or existing, None, resumed)
-        with _reject_sink(manifest, rejects, adapter) as on_reject:
+        with reject_sink(manifest, rejects, adapter) as on_reject:
+            price = settings.price_for(adapter.name)
             screening = screen_manifest(
                 manifest,
                 on_reject,
@@ -117,14 +121,17 @@ def submit_manifest(
                 show_progress=show_progress,
                 model=adapter,
                 variants=reader.variants,
+                count=max_cost is not None and not allow_partial,
             )
+            if screening.count is not None and max_cost is not None:
+                _refuse_over_budget(manifest, screening.count, price, max_cost)
             check_broker()
             batch = table.create_batch(
                 batch_name or new_batch_id(manifest),
                 source or str(manifest),
                 output,
                 adapter.name,
-                price_per_image=settings.price_for(adapter.name),
+                price_per_image=price,
                 max_images=max_images,
                 max_cost=max_cost,
                 schedule=schedule,
@@ -165,6 +172,16 @@ def batch_model(name: str) -> ModelAdapter:
         raise SubmissionError(str(exc)) from None
 
 
+def _refuse_over_budget(manifest: Path, count: JobCount, price: float, max_cost: float) -> None:
+    if (cost := count.cost(price)) <= max_cost:
+        return
+    raise SubmissionError(
+        f"{manifest}: its estimate is ${cost:,.2f} ({count.images:,} images × ${price:g}), over "
+        f"--max-cost ${max_cost:g}: nothing was recorded; raise --max-cost, or add "
+        "--allow-partial to run until the budget is spent and pause"
+    )
+
+
 def _refuse_another_model(batch: Batch, model: str | None) -> None:
     if model is None or model == batch.model:
         return
@@ -203,34 +220,3 @@ def _refuse_another_manifest(batch: Batch, manifest: Path, digest: str) -> None:
         f"{manifest}: name a new batch with --batch, or carry on with it by "
         f"`seedream-batch resume {batch.id}`"
     )
-
-
-@contextmanager
-def _reject_sink(
-    manifest: Path, rejects: Path | None, model: ModelAdapter
-) -> Iterator["_RejectSink"]:
-    if rejects is None:
-        yield _RejectSink(None)
-        return
-    with RejectsWriter.for_manifest(manifest, rejects, model) as writer:
-        yield _RejectSink(writer)
-
-
-class _RejectSink:
-    """Reports every bad row on stderr, and writes it to the rejects file when one is named."""
-
-    def __init__(self, writer: RejectsWriter | None) -> None:
-        self.writer = writer
-        self._skipping = 0
-
-    def skip(self, rows: int) -> None:
-        """Let the next `rows` rejections pass unreported: they were reported already."""
-        self._skipping = rows
-
-    def __call__(self, row: RejectedRow) -> None:
-        if self._skipping:
-            self._skipping -= 1
-            return
-        print(row, file=sys.stderr)
-        if self.writer is not None:
-            self.writer.write(row)

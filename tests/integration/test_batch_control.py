@@ -148,7 +148,7 @@ def test_a_bad_token_pauses_the_batch_and_resume_finishes_it_once_fixed(fleet: F
 def test_a_budget_is_held_across_the_fleet_and_resume_raises_it(fleet: Fleet) -> None:
     fleet.emulator.configure(latency_s=0.3)
     fleet.start_worker(), fleet.start_worker()
-    batch = fleet.submit(30, "--max-cost", "0.3")
+    batch = fleet.submit(30, "--max-cost", "0.3", "--allow-partial")
 
     paused = fleet.wait_for(
         batch, lambda s: s["state"] == "paused" and s["counts"]["succeeded"] == 10
@@ -163,6 +163,26 @@ def test_a_budget_is_held_across_the_fleet_and_resume_raises_it(fleet: Fleet) ->
     fleet.command("resume", batch, "--max-images", "30", "--max-cost", "0.9")
 
     fleet.finished_once_each(batch, 30)
+
+
+def test_a_batch_whose_estimate_is_over_its_max_cost_is_refused_before_anything_is_recorded(
+    fleet: Fleet,
+) -> None:
+    write_manifest(fleet.cwd / "jobs.jsonl", good=30, bad=2)
+    out = ["--out", f"s3://{fleet.bucket}", "--batch", "too-dear", "--max-cost", "0.89"]
+
+    refused = cli(["submit", "jobs.jsonl", *out], fleet.env, fleet.cwd)
+
+    assert refused.returncode == 2
+    assert "its estimate is $0.90 (30 images × $0.03), over --max-cost $0.89: nothing was " in (
+        refused.stderr
+    )
+    assert refused.stderr.count("jobs.jsonl:") == 3  # the two bad rows once each, and the refusal
+    assert "no batch named 'too-dear'" in cli(["status", "too-dear"], fleet.env, fleet.cwd).stderr
+    assert fleet.objects() == []
+    fitting = cli(["submit", "jobs.jsonl", *out[:-1], "0.9"], fleet.env, fleet.cwd)
+    assert fitting.returncode == 1, fitting.stderr  # recorded; the two bad rows rejected
+    assert fitting.stderr.count("jobs.jsonl:") == 2
 
 
 def test_cancel_stops_queued_jobs_and_leaves_only_whole_images(fleet: Fleet) -> None:

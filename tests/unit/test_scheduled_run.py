@@ -117,6 +117,23 @@ def test_a_schedule_naming_a_campaign_makes_its_matrix_a_batch_and_rereads_its_d
     assert len(sent.job_ids) == 6
 
 
+def test_a_fire_over_its_max_cost_is_refused_unless_the_schedule_allows_partial_runs(
+    table: ResultsTable, schedule: Schedule, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    dear = schedule.model_copy(update={"max_cost": 0.05})  # 3 images at $0.03
+    sent = Sent(table)
+
+    refused = _fire(table, dear, FIRE, sent, settings)
+    partial = dear.model_copy(update={"allow_partial": True})
+    started = _fire(table, partial, FIRE + timedelta(days=1), sent, settings)
+
+    assert refused is FireOutcome.bad_manifest
+    assert "its estimate is $0.09 (3 images × $0.03), over --max-cost $0.05" in caplog.text
+    assert table.get_batch("daily-2026-06-01") is None
+    assert started is FireOutcome.started
+    assert len(sent.job_ids) == 3
+
+
 def test_the_same_fire_twice_makes_one_batch_and_enqueues_its_jobs_once(
     table: ResultsTable, schedule: Schedule, settings: Settings
 ) -> None:

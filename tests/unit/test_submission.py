@@ -228,3 +228,32 @@ def test_strict_checks_the_variant_keys_before_anything_is_recorded(
         submit(table, manifest, "strict", variants=2, strict=True)
 
     assert table.recent_batches() == []
+
+
+def test_a_batch_over_its_max_cost_is_refused_before_anything_is_recorded(
+    table: ResultsTable, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [{"id": f"k{n}", "prompt": f"picture {n}", "variants": 2} for n in range(5)]
+    manifest = jsonl(tmp_path / "m.jsonl", *rows, {"prompt": "bad", "size": "5K"})
+    wakes = Wakes()
+
+    with pytest.raises(SubmissionError) as caught:
+        submit(table, manifest, "dear", max_cost=0.29, rejects=tmp_path / "bad.jsonl", wake=wakes)
+    refused_err = capsys.readouterr().err
+    within = submit(table, manifest, "fits", max_cost=0.3)
+    partial = submit(table, manifest, "partial", max_cost=0.1, allow_partial=True)
+
+    assert str(caught.value) == (
+        f"{manifest}: its estimate is $0.30 (10 images × $0.03), over --max-cost $0.29: nothing "
+        "was recorded; raise --max-cost, or add --allow-partial to run until the budget is spent "
+        "and pause"
+    )
+    assert refused_err.count("m.jsonl:6: size:") == 1
+    assert len((tmp_path / "bad.jsonl").read_text().splitlines()) == 1
+    assert wakes.count == 0
+    assert [batch.id for batch in table.recent_batches()] == ["partial", "fits"]
+    assert within.report is not None
+    assert within.report.loaded == 10
+    assert within.report.rejected == 1
+    assert capsys.readouterr().err.count("m.jsonl:6: size:") == 2  # once for each batch
+    assert partial.batch.max_cost == 0.1
