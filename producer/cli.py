@@ -7,15 +7,12 @@ and a non-zero exit. Every command exits with a code of `producer.exit_codes`.
 """
 
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from config.settings import Settings
 from jobs.batch_summary import BatchSummary
-from jobs.records import Share
 from jobs.redis_keys import JOB_QUEUE
 from jobs.results import Batch, ResultsTable
 from jobs.wording import counted
@@ -36,6 +33,7 @@ from producer.cli_support import (
     share_option,
 )
 from producer.doctor import doctor
+from producer.dry_run import dry_run
 from producer.emulator_command import EMULATOR_SETTINGS, emulator
 from producer.exit_codes import ExitCode, batch_exit_code
 from producer.expand_command import expand
@@ -47,7 +45,24 @@ from producer.progress import wait_for_batch
 from producer.prune_command import prune
 from producer.schedule_commands import beat, schedules
 from producer.status_command import status
-from producer.submission import Submission, SubmissionError, open_table, submit_manifest
+from producer.submission import (
+    Submission,
+    SubmissionError,
+    batch_model,
+    open_table,
+    submit_manifest,
+)
+from producer.submit_options import (
+    AllowPartialOption,
+    BatchOption,
+    DryRunOption,
+    ManifestArg,
+    MaxCostOption,
+    MaxImagesOption,
+    OutOption,
+    PreflightOption,
+    SubmitOptions,
+)
 from worker.broker import BrokerUnreachable, broker_location
 from worker.notify import notify_batch
 
@@ -62,62 +77,21 @@ app = typer.Typer(
 )
 app.command("emulator", context_settings=EMULATOR_SETTINGS, add_help_option=False)(emulator)
 
-ManifestArg = Annotated[
-    Path,
-    typer.Argument(
-        help="JSONL or CSV manifest, one image job per row, or a campaign file (.yaml)."
-    ),
-]
-OutOption = Annotated[
-    str | None,
-    typer.Option("--out", help="Folder or s3://bucket/prefix (default SEEDREAM_OUTPUT)."),
-]
-BatchOption = Annotated[
-    str | None,
-    typer.Option(
-        "--batch",
-        help="Batch name; a batch of that name made from the same manifest is resumed, one made "
-        "from another manifest is refused.",
-    ),
-]
-MaxImagesOption = Annotated[
-    int | None,
-    typer.Option("--max-images", min=0, help="Pay for at most this many images, fleet-wide."),
-]
-PreflightOption = Annotated[
-    bool,
-    typer.Option(
-        "--preflight/--no-preflight",
-        help="First verify the token with Cloudflare and write a probe object to the output "
-        "(nothing is recorded if either fails).",
-    ),
-]
-MaxCostOption = Annotated[
-    float | None,
-    typer.Option(
-        "--max-cost",
-        min=0,
-        help="Spend at most this many USD at the model's price (SEEDREAM_PRICES); an estimate "
-        "of provider spend, not of the invoice.",
-    ),
-]
 
-
-@dataclass(frozen=True)
-class _SubmitOptions:
-    """What `run` and `submit` both take from their command line."""
-
-    manifest: Path
-    out: str | None
-    batch: str | None
-    strict: bool
-    rejects: Path | None
-    max_images: int | None
-    max_cost: float | None
-    model: str | None
-    preflight: bool
-    share: Share | None
-    variants: int | None
+def _dry_run(settings: Settings, options: SubmitOptions) -> typer.Exit:
+    """Print what the manifest would come to, and return the exit a run would start with."""
+    try:
+        model = batch_model(options.model or settings.model)
+        found = dry_run(
+            settings, options.manifest, model, variants=options.variants or 1,
+            rejects=options.rejects, strict=options.strict, max_cost=options.max_cost,
+            allow_partial=options.allow_partial,
+        )  # fmt: skip
+    except (ManifestError, SubmissionError) as exc:
+        return fail(str(exc))
+    for line in found.lines:
+        typer.echo(line.render())
+    return typer.Exit(found.exit_code)
 
 
 def _preflight(settings: Settings, output: str) -> None:
@@ -133,7 +107,7 @@ def _preflight(settings: Settings, output: str) -> None:
 
 
 def _submit(
-    table: ResultsTable, settings: Settings, options: _SubmitOptions, sender: JobSender
+    table: ResultsTable, settings: Settings, options: SubmitOptions, sender: JobSender
 ) -> Submission:
     started = time.monotonic()
     manifest = options.manifest
@@ -161,6 +135,7 @@ def _submit(
             model=options.model,
             share=options.share,
             variants=options.variants,
+            allow_partial=options.allow_partial,
         )
     except (ManifestError, SubmissionError, BrokerUnreachable) as exc:
         raise fail(str(exc)) from None
@@ -224,18 +199,22 @@ def run(
     weight: WeightOption = None,
     max_in_flight: MaxInFlightOption = None,
     variants: VariantsOption = None,
+    allow_partial: AllowPartialOption = False,
+    dry: DryRunOption = False,
 ) -> None:
     """Generate every image of MANIFEST and wait for the batch to finish: in this process, or,
     with SEEDREAM_BROKER_URL set, on the fleet's workers.
 
     Exits 0 when every job succeeded, 1 when some failed or rows were rejected, 2 when nothing
-    was started (bad input or settings, no broker), 3 when the batch paused, 4 when it was
-    cancelled."""
-    settings = command_settings(need_credentials=True)
-    options = _SubmitOptions(
+    was started (bad input or settings, no broker, over --max-cost), 3 when the batch paused, 4
+    when it was cancelled; with --dry-run, as the run would start."""
+    settings = command_settings(need_credentials=not dry)
+    options = SubmitOptions(
         manifest, out, batch, strict, rejects, max_images, max_cost, model, preflight,
-        share_option(weight, max_in_flight), variants,
+        share_option(weight, max_in_flight), variants, allow_partial,
     )  # fmt: skip
+    if dry:
+        raise _dry_run(settings, options)
     started = time.monotonic()
     table = open_table(settings)
     with job_sender(settings, concurrency) as sender:
@@ -266,18 +245,22 @@ def submit(
     weight: WeightOption = None,
     max_in_flight: MaxInFlightOption = None,
     variants: VariantsOption = None,
+    allow_partial: AllowPartialOption = False,
+    dry: DryRunOption = False,
 ) -> None:
     """Validate MANIFEST and record its jobs for `worker` processes, whose dispatcher sends
     them in the batch's turn.
 
     Exits 0 when every row was recorded, 1 when some rows were rejected (the others are
-    recorded), 2 when nothing was recorded (bad input or settings, no broker); with --watch, as
-    `run` does once the batch is final."""
-    settings = command_settings(need_credentials=False, need_broker=True)
-    options = _SubmitOptions(
+    recorded), 2 when nothing was recorded (bad input or settings, no broker, over --max-cost);
+    with --watch, as `run` does once the batch is final; with --dry-run, as it would start."""
+    settings = command_settings(need_credentials=False, need_broker=not dry)
+    options = SubmitOptions(
         manifest, out, batch, strict, rejects, max_images, max_cost, model, preflight,
-        share_option(weight, max_in_flight), variants,
+        share_option(weight, max_in_flight), variants, allow_partial,
     )  # fmt: skip
+    if dry:
+        raise _dry_run(settings, options)
     table = open_table(settings)
     with job_sender(settings) as sender:
         submission = _submit(table, settings, options, sender)

@@ -17,6 +17,7 @@ from pydantic_core import to_json
 
 from jobs.models import ModelAdapter
 from jobs.wording import counted
+from producer.campaigns.campaign_file import is_campaign
 from producer.cli_support import (
     ModelOption,
     RejectsOption,
@@ -25,6 +26,7 @@ from producer.cli_support import (
     err,
     fail,
 )
+from producer.dry_run import dry_run
 from producer.exit_codes import ExitCode
 from producer.manifest import ManifestError, ManifestReader, RejectedRow
 from producer.rejects import RejectsWriter
@@ -36,6 +38,12 @@ def expand(
     model: ModelOption = None,
     strict: StrictOption = False,
     rejects: RejectsOption = None,
+    estimate: Annotated[
+        bool,
+        typer.Option(
+            "--estimate", help="Print what a run would come to (jobs, images, cost, time) instead."
+        ),
+    ] = False,
 ) -> None:
     """Print the manifest (JSONL) CAMPAIGN stands for, a line per job's row, checked as `run`
     would check it for the model.
@@ -43,8 +51,17 @@ def expand(
     Exits 0 when every data row expanded, 1 when some were rejected (the others are printed), 2
     when the campaign cannot be used (or --strict found a bad row: nothing is printed)."""
     settings = command_settings(need_credentials=False)
+    if not is_campaign(campaign):
+        raise fail(
+            f"{campaign}: is a manifest, not a campaign file (.yaml): `run` reads it as it is"
+        )
     try:
         adapter = batch_model(model or settings.model)
+        if estimate:
+            found = dry_run(settings, campaign, adapter, rejects=rejects, strict=strict)
+            for line in found.lines:
+                typer.echo(line.render())
+            raise typer.Exit(found.exit_code)
         if strict and (bad := _expanded(campaign, adapter, None, None)):
             bad_rows = counted(bad, "bad row")
             raise fail(f"{campaign}: {bad_rows}; --strict refused the whole campaign")

@@ -116,6 +116,17 @@ def test_a_campaign_matrix_with_variants_lands_with_its_keys_metadata_and_sizes(
         "variants: 2\n"
     )
 
+    no_broker = {**fleet_env, "SEEDREAM_BROKER_URL": "redis://127.0.0.1:1/0"}  # nothing listens
+    dry = cli(["submit", "campaign.yaml", "--dry-run", "--out", f"s3://{bucket}/runs"],
+              no_broker, tmp_path)  # fmt: skip
+    assert dry.returncode == 1, dry.stderr
+    assert "campaign.yaml: 12 jobs from the valid rows, 1 row rejected; nothing was" in dry.stdout
+    assert "about $0.36 for the provider (12 × $0.03)" in dry.stdout
+    assert _batches(fleet_env["SEEDREAM_DATABASE_URL"]) == 0
+    assert redis.Redis.from_url(fleet_env["SEEDREAM_BROKER_URL"]).llen(JOB_QUEUE) == 0
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+    assert emulator.stats()["billed"] == 0
+
     batch, reported = submit("campaign.yaml", f"s3://{bucket}/runs", fleet_env, tmp_path, 1)
     summary = wait_for_final(batch, fleet_env, tmp_path)
 
@@ -215,6 +226,14 @@ def test_a_submitted_batch_waits_in_the_table_and_a_worker_runs_it_in_manifest_o
             {"b": batch},
         ).scalars()
         assert list(started) == list(range(1, 13))
+
+
+def _batches(database_url: str) -> int:
+    """How many batches the table holds (none when the workers have not made it yet)."""
+    with connected(database_url) as conn:
+        if not sqlalchemy.inspect(conn).has_table("batches"):
+            return 0
+        return cast(int, conn.execute(sqlalchemy.text("SELECT count(*) FROM batches")).scalar())
 
 
 def _job_id(database_url: str, batch: str) -> int:

@@ -94,4 +94,4 @@ def test_expand_of_a_manifest_says_it_expands_campaign_files(folder: Path) -> No
     result = runner.invoke(app, ["expand", str(folder / "m.jsonl")])
 
     assert result.exit_code == 2
-    assert "m.jsonl: is a manifest, not a campaign file" in result.stderr
+    assert "m.jsonl: is a manifest, not a campaign file (.yaml)" in result.stderr
