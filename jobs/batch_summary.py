@@ -67,6 +67,9 @@ class BatchSummary:
     rejected: int
     spend_usd: float
     errors: list[dict[str, object]] = field(default_factory=list)
+    #: jobs completed by copying an image already paid for (no call), and what they saved
+    reused: int = 0
+    saved_usd: float = 0.0
     #: a Shown (running, completed, paused, cancelled), and why it is paused when it is
     state: str = Shown.running.value
     paused_reason: str | None = None
@@ -117,6 +120,8 @@ class BatchSummary:
             counts={state.value: count for state, count in progress.counts.items()},
             rejected=batch.rejected,
             spend_usd=round(progress.spend_usd, 4),
+            reused=progress.reused,
+            saved_usd=round(progress.saved_usd, 4),
             errors=[{"class": c, "count": n, "example": example} for c, n, example in errors],
             state=shown.value,
             paused_reason=batch.paused_reason,
@@ -175,6 +180,11 @@ class BatchSummary:
             f"{counted(self.rejected, 'row')} rejected, spend ${self.spend_usd:.2f}{budget}",
             f"images: {self.output.rstrip('/')}/{self.batch}/",
         ]
+        if self.reused:
+            lines.append(
+                f"reused: {counted(self.reused, 'job')} copied an image already paid for, "
+                f"saving ${self.saved_usd:.2f}"
+            )
         if self.state == Shown.paused.value:
             lines.append(f"PAUSED: {self.paused_reason}")
         else:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, delete, func, insert, or_, select, update
 
+from jobs.content_address import content_address
 from jobs.database import utcnow
 from jobs.errors import JobError
 from jobs.failure_policy import Decision, FailedAttempt, decide_failure
@@ -40,6 +41,7 @@ from jobs.job_path_statements import (
     RECORD_SUCCEEDED,
     RECORD_SUCCEEDED_AT_ONCE,
     STARTED_BATCH,
+    STORED_ADDRESS,
     STORED_FETCH_MS,
     STORED_HEIGHT,
     STORED_SHA256,
@@ -200,26 +202,13 @@ class JobClaims:
         with self.engine.begin() as conn:
             if conn.execute(RECORD_GENERATED, written).rowcount == 1:
                 conn.execute(RECORD_CALL, written)
-                _give_back_to_budget(conn, claim.batch.id, claim.budgeted - call.images)
+                give_back_to_budget(conn, claim.batch.id, claim.budgeted - call.images)
 
     def record_succeeded(self, claim: Claim, owner: str, stored: StoredOutput) -> None:
         """The images are stored: the job and its attempt are closed in one transaction, and the
         provider's URLs (signed: a credential while they last) and inline bytes are dropped. The
         job's row holds the first image; a job of several has each in `job_images` too."""
-        first = stored.images[0]
-        written = {
-            JOB.key: claim.job_id,
-            OWNER.key: owner,
-            ATTEMPT.key: claim.attempt,
-            NOW.key: utcnow(),
-            STORED_URI.key: first.output_uri,
-            STORED_SIZE.key: first.size,
-            STORED_SHA256.key: first.sha256,
-            STORED_WIDTH.key: first.width,
-            STORED_HEIGHT.key: first.height,
-            STORED_FETCH_MS.key: stored.fetch_ms,
-            STORED_STORE_MS.key: stored.store_ms,
-        }
+        written = stored_values(claim, owner, stored)
         if self._writes_at_once and len(stored.images) == 1:
             with self._autocommit.connect() as conn:
                 conn.execute(RECORD_SUCCEEDED_AT_ONCE, written)
@@ -228,7 +217,7 @@ class JobClaims:
             if conn.execute(RECORD_SUCCEEDED, written).rowcount == 1:
                 conn.execute(CLOSE_ATTEMPT_SUCCEEDED, written)
                 if len(stored.images) > 1:
-                    _record_images(conn, claim.job_id, stored)
+                    record_images(conn, claim.job_id, stored)
 
     def record_failure(
         self,
@@ -294,7 +283,7 @@ class JobClaims:
                 return decision
             if not paid:
                 returned = 0 if call is None else call.images
-                _give_back_to_budget(conn, claim.batch.id, claim.budgeted - returned)
+                give_back_to_budget(conn, claim.batch.id, claim.budgeted - returned)
             _finish_attempt(conn, claim.job_id, claim.attempt, now, error=error, message=message)
             if call is not None:
                 conn.execute(RECORD_CALL, _call_values(claim, call) | _attempt_of(claim))
@@ -334,7 +323,8 @@ def _claim_of(
     row: Row[Any], batch: Batch, spec: ModelInput, *, attempt: int, budgeted: int
 ) -> Claim:
     """The Claim a claim's row (CLAIMED_JOB_COLUMNS and its batch's) makes, with its input as
-    `_spec_of` read it (once: a data URI's image is opened to validate it)."""
+    `_spec_of` read it (once: a data URI's image is opened to validate it) and its content
+    address."""
     return Claim(
         job_id=row.job_id,
         batch=batch,
@@ -345,6 +335,7 @@ def _claim_of(
         attempt=attempt,
         free_attempts=row.free_attempts,
         budgeted=budgeted,
+        address=content_address(model_named(batch.model), spec, row.variant),
     )
 
 
@@ -385,7 +376,7 @@ def _take_from_budget(conn: Connection, batch: Batch, images: int) -> bool:
     return taken.rowcount == 1
 
 
-def _give_back_to_budget(conn: Connection, batch_id: str, images: int) -> None:
+def give_back_to_budget(conn: Connection, batch_id: str, images: int) -> None:
     """Return `images` held back for a call that did not return them (none: nothing to do)."""
     if images <= 0:
         return
@@ -396,7 +387,26 @@ def _give_back_to_budget(conn: Connection, batch_id: str, images: int) -> None:
     )
 
 
-def _record_images(conn: Connection, job_id: int, stored: StoredOutput) -> None:
+def stored_values(claim: Claim, owner: str, stored: StoredOutput) -> dict[str, Any]:
+    """The bind values of a success (RECORD_SUCCEEDED): the first image's facts on the job."""
+    first = stored.images[0]
+    return {
+        JOB.key: claim.job_id,
+        OWNER.key: owner,
+        ATTEMPT.key: claim.attempt,
+        NOW.key: utcnow(),
+        STORED_URI.key: first.output_uri,
+        STORED_SIZE.key: first.size,
+        STORED_SHA256.key: first.sha256,
+        STORED_WIDTH.key: first.width,
+        STORED_HEIGHT.key: first.height,
+        STORED_FETCH_MS.key: stored.fetch_ms,
+        STORED_STORE_MS.key: stored.store_ms,
+        STORED_ADDRESS.key: claim.address,
+    }
+
+
+def record_images(conn: Connection, job_id: int, stored: StoredOutput) -> None:
     """Every image of a job of several, in `job_images` (those of an earlier store replaced)."""
     conn.execute(delete(job_images_table).where(job_images_table.c.job_id == job_id))
     conn.execute(

@@ -6,7 +6,9 @@ JobError
 │   ├── ServerError         server_error    5xx, provider unavailable
 │   ├── ProviderTimeout     timeout         408 / 3007 / 3008, connect or read error
 │   ├── StorageError        storage         the image could not be written
-│   └── LostConnection      internal        the worker lost Redis or the database mid-attempt
+│   ├── LostConnection      internal        the worker lost Redis or the database mid-attempt
+│   └── ReuseWait           reuse_wait      another job is paying for the same image: this one
+│                                           waits to copy it                (not counted)
 └── FinalError          recorded and not retried
     ├── InvalidInput        invalid_input   400 / 5006 / 3003 / 5004, unknown model, 413
     ├── ContentPolicy       content_policy  prompt or image refused by moderation
@@ -42,6 +44,7 @@ class ErrorClass(StrEnum):
     bad_image = "bad_image"
     internal = "internal"
     worker_lost = "worker_lost"
+    reuse_wait = "reuse_wait"
 
     @property
     def pauses_batch(self) -> bool:
@@ -109,6 +112,14 @@ class LostConnection(TransientError):
     itself is fine, and the next attempt (once the connection is back) may well succeed."""
 
     error_class = ErrorClass.internal
+
+
+class ReuseWait(TransientError):
+    """Another job with the same content address (jobs.content_address) is being paid for: this
+    one is not called, and comes back to copy that job's image once it is stored. Nothing is
+    wrong with the job, so the wait does not count against its attempts."""
+
+    error_class = ErrorClass.reuse_wait
 
 
 class InvalidInput(FinalError):

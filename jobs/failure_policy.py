@@ -59,6 +59,10 @@ class Decision:
         return self.verdict is Verdict.pause
 
 
+#: transient errors that say nothing about the job itself: retried without counting
+_NOT_THE_JOBS = frozenset({ErrorClass.rate_limited, ErrorClass.reuse_wait})
+
+
 def decide_failure(failed: FailedAttempt, *, max_attempts: int, retry_in: float) -> Decision:
     """The rule, in order:
 
@@ -67,6 +71,8 @@ def decide_failure(failed: FailedAttempt, *, max_attempts: int, retry_in: float)
       the job, and counting it let a spent gateway burn every job's attempts and fail the
       batch; a gateway that refuses everything for minutes pauses the batch instead
       (`worker.gateway_health`), which is the backstop against retrying for ever.
+    * `reuse_wait`: the same. The job waits for another job paying for the same image, whose
+      own attempts bound the wait.
     * a retryable error with attempts left: the job waits `retry_in` seconds, as `generated`
       when its image is paid for (so only the upload is redone), unless its batch was cancelled
       and it has no image yet: then it is cancelled.
@@ -75,7 +81,7 @@ def decide_failure(failed: FailedAttempt, *, max_attempts: int, retry_in: float)
     waiting = JobState.generated if failed.paid else JobState.queued
     if failed.error_class.pauses_batch:
         return Decision(Verdict.pause, waiting, counts_attempt=False)
-    if failed.error_class is ErrorClass.rate_limited and failed.retryable:
+    if failed.error_class in _NOT_THE_JOBS and failed.retryable:
         if failed.batch_cancelled and not failed.paid:
             return Decision(Verdict.cancel, JobState.cancelled)
         return Decision(Verdict.retry, waiting, retry_in, counts_attempt=False)

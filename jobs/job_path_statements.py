@@ -50,6 +50,8 @@ STORED_WIDTH = bindparam("stored_width", type_=jobs_table.c.width.type)
 STORED_HEIGHT = bindparam("stored_height", type_=jobs_table.c.height.type)
 STORED_FETCH_MS = bindparam("stored_fetch_ms", type_=jobs_table.c.fetch_ms.type)
 STORED_STORE_MS = bindparam("stored_store_ms", type_=jobs_table.c.store_ms.type)
+#: what the stored image is (jobs.content_address), so later jobs can copy it
+STORED_ADDRESS = bindparam("stored_address", type_=jobs_table.c.address.type)
 
 _GENERATED = JobState.generated.value
 
@@ -61,6 +63,7 @@ CLAIMED_JOB_COLUMNS = (
     jobs_table.c.inline_image,
     jobs_table.c.attempts,
     jobs_table.c.free_attempts,
+    jobs_table.c.variant,
 )
 
 #: a job its owner still holds (any other write names the owner too, see `jobs.claims`)
@@ -108,6 +111,7 @@ RECORD_SUCCEEDED = _HELD.values(
     height=STORED_HEIGHT,
     fetch_ms=STORED_FETCH_MS,
     store_ms=STORED_STORE_MS,
+    address=STORED_ADDRESS,
     provider_url=None,
     inline_image=None,
     error_class=None,

@@ -56,6 +56,8 @@ def _dumped(progress: BatchProgress, errors: Errors) -> dict[str, Any]:
         "since": _iso(progress.since),
         "recent": {state.value: n for state, n in progress.recent.items()},
         "errors": [list(error) for error in errors],
+        "reused": progress.reused,
+        "saved_usd": progress.saved_usd,
     }
 
 
@@ -66,6 +68,9 @@ def _loaded(kept: dict[str, Any]) -> tuple[BatchProgress, Errors]:
         last_finished_at=_moment(kept["last_finished_at"]),
         since=_moment(kept["since"]),
         recent={JobState(state): n for state, n in kept["recent"].items()},
+        # kept before reuse was recorded: nothing was reused
+        reused=kept.get("reused", 0),
+        saved_usd=kept.get("saved_usd", 0.0),
     )
     return progress, [(cls, count, example) for cls, count, example in kept["errors"]]
 

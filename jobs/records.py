@@ -55,6 +55,8 @@ class Batch:
     share: Share = EQUAL_SHARE
     #: the images each manifest row asks for unless it says (jobs.variants)
     variants: int = 1
+    #: `--fresh`: its jobs pay for new images rather than copy stored ones (jobs.content_address)
+    fresh: bool = False
 
     @property
     def image_cap(self) -> int | None:
@@ -90,6 +92,7 @@ class Batch:
             manifest_sha256=row["manifest_sha256"],
             share=Share(float(row["weight"]), row["max_in_flight"]),
             variants=row["variants"],
+            fresh=bool(row["fresh"]),
         )
 
 
@@ -105,6 +108,9 @@ class BatchProgress:
     #: the reader asked for no `since`
     since: datetime | None = None
     recent: dict[JobState, int] = field(default_factory=dict)
+    #: jobs completed by copying images already paid for, and what those would have cost
+    reused: int = 0
+    saved_usd: float = 0.0
 
     @property
     def total(self) -> int:
@@ -134,6 +140,8 @@ class Claim:
     #: the images this claim took from the batch's budget (the most its call may return), to
     #: give back for those the call does not return
     budgeted: int = 0
+    #: what its image is (jobs.content_address); None when an input image is a URL
+    address: str | None = None
 
     @property
     def model(self) -> ModelAdapter:

@@ -29,6 +29,7 @@ from jobs.records import (
     as_utc,
 )
 from jobs.recovery import JobRecovery
+from jobs.reuse_records import ReuseRecords
 from jobs.schema import batches_table, jobs_table, metadata
 from jobs.schema_version import record_schema_version
 from jobs.spec import JobSpec
@@ -44,7 +45,7 @@ class BatchExists(RuntimeError):
     """A batch of that name is already in the table (its name is the primary key)."""
 
 
-class ResultsTable(JobClaims, JobRecovery, BatchNotices, KeptSummaries):
+class ResultsTable(JobClaims, ReuseRecords, JobRecovery, BatchNotices, KeptSummaries):
     """Reads and writes batches, jobs and attempts; knows nothing of Celery or HTTP.
 
     A worker's writes (claim, record each step) are `jobs.claims`'; finding what the queue lost
@@ -87,6 +88,7 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices, KeptSummaries):
         manifest_sha256: str | None = None,
         share: Share = EQUAL_SHARE,
         variants: int = 1,
+        fresh: bool = False,
     ) -> Batch:
         """Record a new batch; raises BatchExists if the name is taken, atomically (the insert
         conflicts), so two processes making the same batch at once make it once."""
@@ -103,6 +105,7 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices, KeptSummaries):
             manifest_sha256=manifest_sha256,
             share=share,
             variants=variants,
+            fresh=fresh,
         )
         try:
             with self.engine.begin() as conn:
@@ -124,6 +127,7 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices, KeptSummaries):
                         weight=share.weight,
                         max_in_flight=share.max_in_flight,
                         variants=variants,
+                        fresh=fresh,
                     )
                 )
         except IntegrityError:
@@ -187,22 +191,26 @@ class ResultsTable(JobClaims, JobRecovery, BatchNotices, KeptSummaries):
                 func.coalesce(func.sum(jobs_table.c.cost), 0.0),
                 func.max(jobs_table.c.finished_at),
                 func.sum(lately),
+                func.count(jobs_table.c.reused_from),
+                func.coalesce(func.sum(jobs_table.c.saved), 0.0),
             )
             .where(jobs_table.c.batch_id == batch_id)
             .group_by(jobs_table.c.state)
         )
         counts = {state: 0 for state in JobState}
         recent: dict[JobState, int] = {}
-        spend, last = 0.0, None
+        spend, saved, reused, last = 0.0, 0.0, 0, None
         with self.engine.connect() as conn:
-            for state, count, cost, finished, since_count in conn.execute(query):
+            for state, count, cost, finished, since_count, copies, saving in conn.execute(query):
                 counts[JobState(state)] = count
                 recent[JobState(state)] = int(since_count or 0)
                 spend += float(cost)
+                reused += int(copies)
+                saved += float(saving)
                 finished = as_utc(finished)
                 if finished is not None and (last is None or finished > last):
                     last = finished
-        return BatchProgress(counts, spend, last, since, recent if since else {})
+        return BatchProgress(counts, spend, last, since, recent if since else {}, reused, saved)
 
     def spend(self, batch_id: str) -> float:
         """What the provider billed for the batch so far (every image it returned)."""

@@ -48,6 +48,8 @@ class Schedule(BaseModel):
     #: a run whose estimate is over max_cost starts anyway and pauses at the budget (else it is
     #: refused, as `run --max-cost` without --allow-partial)
     allow_partial: bool = False
+    #: its batches pay for every image rather than copy stored ones of the same input (--fresh)
+    fresh: bool = False
     #: its batches' share of the fleet against the other batches that run (jobs.fair_share)
     weight: float = Field(default=DEFAULT_WEIGHT, gt=0)
     #: the most of its batches' jobs sent or running at once; unset = no cap

@@ -8,6 +8,7 @@ Columns added after a table was first made are nullable or have a server default
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -72,6 +74,9 @@ batches_table = Table(
     #: the images each row asks for unless it says (`--variants`; jobs.variants): kept so that a
     #: resume with another number is refused rather than silently ignored
     Column("variants", Integer, nullable=False, server_default="1"),
+    #: `--fresh`: its jobs pay for new images even where an image of the same content address
+    #: is stored (jobs.content_address); their own images can still be reused by later batches
+    Column("fresh", Boolean, nullable=False, server_default=false()),
 )
 
 jobs_table = Table(
@@ -124,6 +129,15 @@ jobs_table = Table(
     #: which of its row's variants the job is, from 1 (its key is `{id}/{variant}`); null for a
     #: row that asked for one image (jobs.variants)
     Column("variant", Integer),
+    #: what its image is (jobs.content_address), kept once it succeeded: a later job with the
+    #: same address copies the image instead of paying for it; null before, and for a job whose
+    #: input image is a URL
+    Column("address", String(64)),
+    #: the job whose stored image this one copied instead of paying (null: it paid, or is not
+    #: done)
+    Column("reused_from", _Id),
+    #: what a reused job's copied images would have cost at the batch's price (null: it paid)
+    Column("saved", Float),
     UniqueConstraint("batch_id", "key", name="uq_jobs_batch_key"),
     Index("ix_jobs_batch_state", "batch_id", "state"),
     # the queue of record: the due jobs of one batch in the order they are sent (jobs.due_jobs);
@@ -150,6 +164,13 @@ jobs_table = Table(
         "state",
         postgresql_where=text("state IN ('queued', 'generated')"),
         sqlite_where=text("state IN ('queued', 'generated')"),
+    ),
+    # where a job looks for an image it need not pay for: only succeeded jobs have an address
+    Index(
+        "ix_jobs_address",
+        "address",
+        postgresql_where=text("address IS NOT NULL"),
+        sqlite_where=text("address IS NOT NULL"),
     ),
     Index(
         "ix_jobs_lease",
@@ -194,4 +215,17 @@ job_images_table = Table(
     Column("sha256", String(64), nullable=False),
     Column("width", Integer, nullable=False),
     Column("height", Integer, nullable=False),
+)
+
+#: The job paying for each content address right now: the first to insert its address pays, and
+#: any other job with that address waits for the image and copies it, so two jobs asking for one
+#: image at once pay once. The row goes when its job succeeds (the job's own `address` takes
+#: over); one whose job failed or was cancelled is taken over by the next job that asks.
+paying_addresses_table = Table(
+    "paying_addresses",
+    metadata,
+    Column("address", String(64), primary_key=True),
+    #: no foreign key: `prune` deletes old jobs, and a row naming a job gone is simply taken over
+    Column("job_id", _Id, nullable=False),
+    Column("since", DateTime(timezone=True), nullable=False),
 )

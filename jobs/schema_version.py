@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 #: the shape of the tables jobs.schema makes. Raise it with every change to jobs.schema (a column,
 #: an index), so a table of the new shape tells older versions that it is newer than they are
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: apart from jobs.schema's metadata: the version describes those tables, it is not one of them
 version_metadata = MetaData()
