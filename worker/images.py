@@ -47,6 +47,8 @@ _JPEG = _Format("jpeg", "image/jpeg", "jpg", _jpeg_complete)
 _PNG = _Format("png", "image/png", "png", _png_complete)
 _WEBP = _Format("webp", "image/webp", "webp", _riff_complete)
 
+#: the Content-Type of a stored image, by its extension (a reused image is copied, not read)
+CONTENT_TYPES = {fmt.extension: fmt.content_type for fmt in (_JPEG, _PNG, _WEBP)}
 #: how much of the start of a file is read to tell its format (and quoted when it is refused)
 _HEAD_BYTES = 16
 #: how much of the end is read for the end marker: room for the zero padding some JPEG encoders

@@ -67,6 +67,11 @@ class WorkerMetrics:
             "Bytes of images written to storage.",
             registry=registry,
         )
+        self.reused_jobs = Counter(
+            "seedream_reused_jobs",
+            "Jobs completed by copying an image of the same content address, with no call.",
+            registry=registry,
+        )
         self.spend_usd = Counter(
             "seedream_spend_usd",
             "USD paid for the images the provider returned (the batch's price per image).",
@@ -93,6 +98,9 @@ class WorkerMetrics:
 
     def paid(self, usd: float) -> None:
         self.spend_usd.inc(usd)
+
+    def reused(self) -> None:
+        self.reused_jobs.inc()
 
 
 #: the process's metrics, in prometheus_client's default registry (with its process_* metrics)

@@ -1,5 +1,8 @@
 """One job, start to finish: claim → call → record generated → fetch → verify → store → record.
 
+A job whose image was paid for already (the same content address, stored) is completed by copying
+it instead (worker.reuse), with no call.
+
 Every step is written to the results table before the next begins, so a crash anywhere resumes
 at the right step: before `generated` the API is called again, after it only the upload is redone
 (from the provider's URLs, or the inline bytes kept on the row, checked to be an image before they
@@ -13,7 +16,6 @@ which the reaper (worker.reaper) turns into a message when it comes. What it lea
 (worker.metrics).
 """
 
-import hashlib
 import io
 import logging
 import time
@@ -36,6 +38,8 @@ from worker.image_fetch import fetch_image
 from worker.images import inspect_image
 from worker.lease_keeper import LeaseKeeper
 from worker.metrics import METRICS, WorkerMetrics
+from worker.object_metadata import object_metadata
+from worker.reuse import ImageReuse
 from worker.spool import ImageFile, open_spool
 from worker.storage import Storage, object_key
 from worker.unexpected_errors import unexpected_error
@@ -82,6 +86,7 @@ class JobPipeline:
         self.storage_for = storage_for
         self.metrics = metrics
         self.leases = LeaseKeeper(table, settings.lease_seconds)
+        self.reuse = ImageReuse(table, storage_for)
 
     def run(self, job_id: int) -> Outcome:
         owner = lease_owner()
@@ -137,6 +142,9 @@ class JobPipeline:
     def _finish(self, claim: Claim, owner: str) -> None:
         if claim.paid_for:
             generation = _kept_generation(claim)
+        elif self.reuse.copied(claim, owner):
+            self.metrics.reused()
+            return
         else:
             generation = self._generate(claim, owner)
         several = claim.model.most_images(claim.spec) > 1
@@ -152,6 +160,7 @@ class JobPipeline:
             fetch_ms += _ms_between(fetched, stored_at)
             store_ms += _ms_since(stored_at)
         self.table.record_succeeded(claim, owner, StoredOutput(tuple(stored), fetch_ms, store_ms))
+        self.reuse.paid(claim)
 
     def _generate(self, claim: Claim, owner: str) -> Generation:
         """Call the batch's model and record the images as `generated`: paid for, from here on
@@ -204,11 +213,7 @@ class JobPipeline:
             object_key(claim.batch.id, key, facts.extension),
             image,
             facts.content_type,
-            {
-                "job-id": str(claim.job_id),
-                "batch": claim.batch.id,
-                "prompt-sha256": hashlib.sha256(claim.spec.prompt.encode()).hexdigest(),
-            },
+            object_metadata(claim),
         )
         self.metrics.stored(facts.size)
         return StoredImage(uri, facts.size, facts.sha256, facts.width, facts.height)

@@ -10,6 +10,7 @@ import pytest
 
 from tests.chaos.harness import FAST_RECOVERY, ChaosFleet, ChaosRun
 from tests.support.services import Emulator, RedisServer
+from tests.support.tables import emptied_table
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.chaos
@@ -50,6 +51,8 @@ def chaos_fleet(
         "SEEDREAM_BROKER_URL": chaos_redis.url,
         "SEEDREAM_DATABASE_URL": postgres_url,
     }
+    # made anew: another scenario's succeeded jobs would be copied (reuse) instead of paid for
+    emptied_table(postgres_url).engine.dispose()
     fleet = ChaosFleet(env, tmp_path, logs)
     yield fleet
     fleet.stop()

@@ -156,6 +156,43 @@ def test_a_campaign_matrix_with_variants_lands_with_its_keys_metadata_and_sizes(
     assert lines[-1]["metadata"] == {"sku": "B2", "name": "blue hat", "style": "sketch"}
 
 
+@pytest.mark.usefixtures("two_workers")
+def test_a_re_run_copies_every_unchanged_image_and_pays_only_for_the_changes(
+    tmp_path: Path, fleet_env: dict[str, str], s3_bucket: tuple[str, Any], emulator: Emulator
+) -> None:
+    bucket, s3 = s3_bucket
+    rows = [{"id": f"sku-{n}", "prompt": f"product {n} on oak", "size": "1K"} for n in range(20)]
+    rows += [
+        {"id": "twin-a", "prompt": "one image twice"},
+        {"id": "twin-b", "prompt": "one image twice"},
+    ]
+    (tmp_path / "week.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    emulator.configure(latency_s=1.0)  # the twins run at once: one pays, the other waits
+
+    first, _ = submit("week.jsonl", f"s3://{bucket}/runs", fleet_env, tmp_path)
+    wait_for_final(first, fleet_env, tmp_path)
+    assert emulator.stats()["billed"] == 21  # the twins paid once
+
+    for row in rows[:5]:
+        row["prompt"] += ", new label"
+    (tmp_path / "week.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    dry = cli(["submit", "week.jsonl", "--dry-run"], fleet_env, tmp_path)
+    assert "17 jobs of 22 would copy an image already paid for" in dry.stdout, dry.stdout
+    second, _ = submit("week.jsonl", f"s3://{bucket}/runs", fleet_env, tmp_path)
+    summary = wait_for_final(second, fleet_env, tmp_path)
+
+    assert emulator.stats()["billed"] == 21 + 5
+    assert (summary["counts"]["succeeded"], summary["reused"]) == (22, 17)
+    assert summary["saved_usd"] == pytest.approx(17 * 0.03)
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"runs/{second}/")["Contents"]
+    assert len(listed) == 22
+    copied = s3.head_object(Bucket=bucket, Key=f"runs/{second}/sku-9.jpg")
+    assert copied["ContentType"] == "image/jpeg"
+    assert copied["Metadata"]["batch"] == second
+    status = cli(["status", second], fleet_env, tmp_path)
+    assert "reused: 17 jobs copied an image already paid for, saving $0.51" in status.stdout
+
+
 def test_a_hostile_template_is_refused_and_nothing_is_recorded(
     tmp_path: Path, fleet_env: dict[str, str], s3_bucket: tuple[str, Any]
 ) -> None:

@@ -73,3 +73,14 @@ def _good_row(n: int) -> dict[str, object]:
         "aspect_ratio": _RATIOS[n % len(_RATIOS)],
         "caption": f"caption {n}",
     }
+
+
+def write_shared_manifest(path: Path, jobs: int, images: int) -> TestManifest:
+    """A JSONL manifest of `jobs` rows asking for only `images` different images: row n has the
+    input of row n % images, under a key of its own, so most jobs copy an image another paid
+    for (worker.reuse)."""
+    rows = [{"id": f"shared-{n:04d}", "prompt": f"shared picture {n % images}", "size": "1K"}
+            for n in range(jobs)]  # fmt: skip
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    size = output_dimensions(Seedream40Input(prompt="any", size="1K"))
+    return TestManifest(path, {str(row["id"]): size for row in rows}, {})

@@ -1,8 +1,9 @@
 """The parts of a JobPipeline the pipeline tests fake: the client (counting what it is paid) and
 the storage (failing on demand), and a pipeline put together from them over a real table."""
 
+import io
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -44,8 +45,8 @@ class FakeClient:
 
 
 class FlakyStorage(Storage):
-    """Fails the first `failures` puts, then keeps what it is given. The pipeline only puts:
-    reading and listing are export's, and are not faked here."""
+    """Fails the first `failures` puts, then keeps what it is given, in memory. The pipeline
+    puts, and reads what it copies for a reused job; listing and deleting are not faked."""
 
     def __init__(self, failures: int = 0) -> None:
         self.failures = failures
@@ -57,10 +58,15 @@ class FlakyStorage(Storage):
             raise StorageError("bucket unreachable")
         body.seek(0)
         self.objects[key] = (body.read(), content_type, metadata)
+        return self.uri(key)
+
+    def uri(self, key: str) -> str:
         return f"mem://{key}"
 
-    def open(self, key: str) -> AbstractContextManager[StoredObject | None]:
-        raise NotImplementedError("the pipeline never reads a stored object")
+    @contextmanager
+    def open(self, key: str) -> Iterator[StoredObject | None]:
+        found = self.objects.get(key)
+        yield None if found is None else StoredObject(io.BytesIO(found[0]), len(found[0]))
 
     def list(self, prefix: str = "") -> Iterator[str]:
         raise NotImplementedError("the pipeline never lists a storage")

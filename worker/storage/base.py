@@ -72,8 +72,21 @@ class Storage(ABC):
             yield out
             self.put(key, out, content_type, {})
 
-    def copy_to(self, key: str, target: "Storage", target_key: str, content_type: str) -> bool:
+    @abstractmethod
+    def uri(self, key: str) -> str:
+        """The URI of the object at `key`: what `put` returns for it."""
+
+    def copy_to(
+        self,
+        key: str,
+        target: "Storage",
+        target_key: str,
+        content_type: str,
+        metadata: dict[str, str] | None = None,
+    ) -> bool:
         """Store the object at `key` in `target` at `target_key`; False when it is not there.
+        `metadata` replaces the object's own (a reused image names its new job); without it an
+        export's copy keeps what it had where the backend can.
 
         By default it is streamed through this machine: a seekable body (a local file) is put
         as it is, any other is written through `target.create`. A backend that can copy on the
@@ -83,7 +96,7 @@ class Storage(ABC):
             if found is None:
                 return False
             if found.body.seekable():
-                target.put(target_key, found.body, content_type, {})
+                target.put(target_key, found.body, content_type, metadata or {})
             else:
                 with target.create(target_key, content_type) as out:
                     shutil.copyfileobj(found.body, out, CHUNK_BYTES)

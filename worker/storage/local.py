@@ -31,7 +31,10 @@ class LocalFolderStorage(Storage):
                 shutil.copyfileobj(body, out, CHUNK_BYTES)
         except OSError as exc:
             raise StorageError(f"could not write {target}: {exc.strerror or exc}") from exc
-        return str(target)
+        return self.uri(key)
+
+    def uri(self, key: str) -> str:
+        return str(self._path(key))
 
     @contextmanager
     def create(self, key: str, content_type: str) -> Iterator[IO[bytes]]:

@@ -120,18 +120,32 @@ class S3Storage(Storage):
         with _as_storage_errors(self.uri(key)):
             self.client.delete_object(Bucket=self.bucket, Key=self.object_key(key))
 
-    def copy_to(self, key: str, target: Storage, target_key: str, content_type: str) -> bool:
+    def copy_to(
+        self,
+        key: str,
+        target: Storage,
+        target_key: str,
+        content_type: str,
+        metadata: dict[str, str] | None = None,
+    ) -> bool:
         """On the same endpoint the server copies the object (CopyObject), with its own type and
-        metadata (its job id and prompt hash): a million images do not travel through the
-        exporting machine. Anywhere else it is streamed (Storage.copy_to)."""
+        metadata (its job id and prompt hash) unless `metadata` replaces them: a million images
+        do not travel through the exporting machine. Anywhere else it is streamed
+        (Storage.copy_to)."""
         if not (isinstance(target, S3Storage) and target.endpoint == self.endpoint):
-            return super().copy_to(key, target, target_key, content_type)
+            return super().copy_to(key, target, target_key, content_type, metadata)
+        replaced: dict[str, Any] = {}
+        if metadata is not None:
+            replaced = {
+                "MetadataDirective": "REPLACE", "Metadata": metadata, "ContentType": content_type
+            }  # fmt: skip
         with _as_storage_errors(f"copying {self.uri(key)} to {target.uri(target_key)}"):
             try:
                 target.client.copy_object(
                     Bucket=target.bucket,
                     Key=target.object_key(target_key),
                     CopySource={"Bucket": self.bucket, "Key": self.object_key(key)},
+                    **replaced,
                 )
             except ClientError as exc:
                 if _error_code(exc) in _MISSING:
