@@ -56,6 +56,7 @@ from producer.submit_options import (
     AllowPartialOption,
     BatchOption,
     DryRunOption,
+    FreshOption,
     ManifestArg,
     MaxCostOption,
     MaxImagesOption,
@@ -86,6 +87,7 @@ def _dry_run(settings: Settings, options: SubmitOptions) -> typer.Exit:
             settings, options.manifest, model, variants=options.variants or 1,
             rejects=options.rejects, strict=options.strict, max_cost=options.max_cost,
             allow_partial=options.allow_partial,
+            fresh=options.fresh,
         )  # fmt: skip
     except (ManifestError, SubmissionError) as exc:
         return fail(str(exc))
@@ -136,6 +138,7 @@ def _submit(
             share=options.share,
             variants=options.variants,
             allow_partial=options.allow_partial,
+            fresh=options.fresh,
         )
     except (ManifestError, SubmissionError, BrokerUnreachable) as exc:
         raise fail(str(exc)) from None
@@ -200,6 +203,7 @@ def run(
     max_in_flight: MaxInFlightOption = None,
     variants: VariantsOption = None,
     allow_partial: AllowPartialOption = False,
+    fresh: FreshOption = False,
     dry: DryRunOption = False,
 ) -> None:
     """Generate every image of MANIFEST and wait for the batch to finish: in this process, or,
@@ -211,7 +215,7 @@ def run(
     settings = command_settings(need_credentials=not dry)
     options = SubmitOptions(
         manifest, out, batch, strict, rejects, max_images, max_cost, model, preflight,
-        share_option(weight, max_in_flight), variants, allow_partial,
+        share_option(weight, max_in_flight), variants, allow_partial, fresh,
     )  # fmt: skip
     if dry:
         raise _dry_run(settings, options)
@@ -246,6 +250,7 @@ def submit(
     max_in_flight: MaxInFlightOption = None,
     variants: VariantsOption = None,
     allow_partial: AllowPartialOption = False,
+    fresh: FreshOption = False,
     dry: DryRunOption = False,
 ) -> None:
     """Validate MANIFEST and record its jobs for `worker` processes, whose dispatcher sends
@@ -257,7 +262,7 @@ def submit(
     settings = command_settings(need_credentials=False, need_broker=not dry)
     options = SubmitOptions(
         manifest, out, batch, strict, rejects, max_images, max_cost, model, preflight,
-        share_option(weight, max_in_flight), variants, allow_partial,
+        share_option(weight, max_in_flight), variants, allow_partial, fresh,
     )  # fmt: skip
     if dry:
         raise _dry_run(settings, options)

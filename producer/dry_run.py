@@ -19,6 +19,7 @@ from producer.manifest import ManifestReader
 from producer.preflight.estimate import RunPlan, plan_lines
 from producer.preflight.lines import CheckLine, failed, note
 from producer.rejects import reject_sink
+from producer.reuse_estimate import ReuseEstimate
 
 
 @dataclass(frozen=True)
@@ -40,19 +41,37 @@ def dry_run(
     strict: bool = False,
     max_cost: float | None = None,
     allow_partial: bool = False,
+    fresh: bool = False,
 ) -> DryRun:
-    """Read and count `manifest` for a batch of `model`; ManifestError when it cannot be read."""
+    """Read and count `manifest` for a batch of `model`, and (unless `fresh`) the jobs that
+    would copy a stored image; ManifestError when it cannot be read."""
+    reuse = None if fresh else ReuseEstimate.against(settings.database_url, model)
     with (
         reject_sink(manifest, rejects, model) as on_reject,
         ManifestReader(manifest, model=model, variants=variants) as reader,
     ):
-        count = count_jobs(reader, on_reject)
+        count = count_jobs(reader, on_reject, None if reuse is None else reuse.add)
     plan = RunPlan.from_settings(settings, model.name)
     lines = [_rows_line(manifest, count, strict)]
+    if reuse is not None:
+        reuse.finish()
+        lines.append(_reuse_line(count, reuse, plan))
+        count = JobCount(count.jobs - reuse.reused, count.images - reuse.reused_images,
+                         count.rejected)  # fmt: skip
     lines += plan_lines(plan, count.jobs, str(manifest), count.images)
     if max_cost is not None:
         lines.append(_budget_line(count, plan, max_cost, allow_partial))
     return DryRun(count, lines, _exit_code(count, lines))
+
+
+def _reuse_line(count: JobCount, reuse: ReuseEstimate, plan: RunPlan) -> CheckLine:
+    saved = reuse.reused_images * plan.price_per_image
+    return note(
+        "reuse",
+        f"{counted(reuse.reused, 'job')} of {count.jobs:,} would copy an image already paid for "
+        f"(same input, stored or made earlier in this run): no call, saving ${saved:,.2f}; "
+        "--fresh pays for them",
+    )
 
 
 def _rows_line(manifest: Path, count: JobCount, strict: bool) -> CheckLine:

@@ -28,15 +28,21 @@ class JobCount:
         return self.images * price_per_image
 
 
-def count_jobs(reader: ManifestReader, on_reject: Callable[[RejectedRow], None]) -> JobCount:
+def count_jobs(
+    reader: ManifestReader,
+    on_reject: Callable[[RejectedRow], None],
+    each_job: Callable[[JobSpec], None] | None = None,
+) -> JobCount:
     """Read every row of `reader` and count its jobs and images; each bad row goes to
-    `on_reject` as the load would send it."""
+    `on_reject` as the load would send it, and each job to `each_job` when given."""
     count = JobCount()
     most_images = reader.model.most_images
     for row in reader:
         if isinstance(row, JobSpec):
             count.jobs += 1
             count.images += most_images(row.input)
+            if each_job is not None:
+                each_job(row)
         else:
             count.rejected += 1
             on_reject(row)

@@ -95,6 +95,7 @@ def start_scheduled_batch(
                 max_images=schedule.max_images,
                 max_cost=schedule.max_cost,
                 allow_partial=schedule.allow_partial,
+                fresh=schedule.fresh,
                 share=schedule.share,
                 variants=schedule.variants,
                 model=schedule.model,

@@ -63,6 +63,7 @@ def submit_manifest(
     share: Share | None = None,
     variants: int | None = None,
     allow_partial: bool = False,
+    fresh: bool = False,
     check_broker: Callable[[], None] = lambda: None,
 ) -> Submission:
     """Load `manifest` as a new batch, or resume the batch `batch_name` if it exists and was made
@@ -80,8 +81,9 @@ def submit_manifest(
     (a resumed batch takes the new values). A new batch whose estimate (every image its jobs may
     be billed for, at the model's price) is over `max_cost` raises SubmissionError before
     anything is recorded, unless `allow_partial`: then it runs until the budget is spent and
-    pauses. `show_progress` shows a live bar while the manifest
-    loads. A batch made by `schedule` is never resumed: if its name exists, BatchExists is
+    pauses. With `fresh`, a new batch's jobs pay for their images even where an image of the
+    same content address is stored (worker.reuse). `show_progress` shows a live bar while the
+    manifest loads. A batch made by `schedule` is never resumed: if its name exists, BatchExists is
     raised (by the insert, so two processes making it at once make it once). `source` is what
     the batch records as its manifest when `manifest` is a local copy (of an s3:// one).
 
@@ -138,6 +140,7 @@ def submit_manifest(
                 manifest_sha256=digest,
                 share=share or EQUAL_SHARE,
                 variants=reader.variants,
+                fresh=fresh,
             )
             if strict:
                 strict_batch_loading(table, batch)

@@ -57,6 +57,14 @@ AllowPartialOption = Annotated[
         "spent.",
     ),
 ]
+FreshOption = Annotated[
+    bool,
+    typer.Option(
+        "--fresh",
+        help="Pay for every image, even where an image of the same input is stored already "
+        "(by default such a job copies it: no call, no cost).",
+    ),
+]
 DryRunOption = Annotated[
     bool,
     typer.Option(
@@ -83,3 +91,4 @@ class SubmitOptions:
     share: Share | None
     variants: int | None
     allow_partial: bool
+    fresh: bool

@@ -38,6 +38,7 @@ _TRAILING_FIELDS: list[tuple[str, pa.DataType]] = [
     ("log_id", _TEXT),
     ("image_index", pa.int32()),
     ("variant", pa.int32()),
+    ("reused_from", pa.int64()),
 ]
 #: the Parquet type of a model's input column, by the Python type its adapter declares. Whole
 #: numbers are int32: a model's are pixel sizes and image counts, and Seedream 4.0's

@@ -56,6 +56,9 @@ CALL_COLUMNS = (
     "image_index",
     #: which of its row's variants the job is, from 1 (jobs.variants); null for a row of one
     "variant",
+    #: the job whose stored image this one copied instead of paying (worker.reuse); null when
+    #: it paid, or has no image
+    "reused_from",
 )
 #: the columns after the metadata
 TRAILING_COLUMNS = (*RESULT_COLUMNS, *CALL_COLUMNS)
@@ -63,7 +66,7 @@ TRAILING_COLUMNS = (*RESULT_COLUMNS, *CALL_COLUMNS)
 #: come from `job_images` instead for a job that has rows there
 JOB_COLUMNS = (
     *("key", "state", "output_uri", "spec", "metadata"),
-    *(*RESULT_COLUMNS, "log_id", "variant"),
+    *(*RESULT_COLUMNS, "log_id", "variant", "reused_from"),
 )
 
 
@@ -112,6 +115,7 @@ def export_row(job: Mapping[str, Any], model: ModelAdapter) -> dict[str, Any]:
     row["log_id"] = job["log_id"]
     row["image_index"] = index
     row["variant"] = job["variant"]
+    row["reused_from"] = job["reused_from"]
     return row
 
 

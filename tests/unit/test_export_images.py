@@ -104,14 +104,14 @@ def test_a_job_without_a_stored_image_shows_none_whatever_job_images_holds(
     assert (row["output_uri"], row["image_index"], row["cost"]) == (None, None, 0.06)
 
 
-def test_a_seedream_4_0_export_keeps_its_columns_then_model_log_id_image_index_variant() -> None:
+def test_a_seedream_4_0_export_keeps_its_columns_then_the_later_ones_in_order() -> None:
     header = flat_columns(model_named(SEEDREAM_4_0), MetadataColumns.of([{"caption": "x"}]))
 
     assert header == [
         "key", "state", "output_uri", "prompt", "size", "aspect_ratio", "custom_width",
         "custom_height", "enhance_prompt", "input_image", "meta_caption", "bytes", "width",
         "height", "sha256", "attempts", "cost", "error_class", "error_message", "finished_at",
-        "model", "log_id", "image_index", "variant",
+        "model", "log_id", "image_index", "variant", "reused_from",
     ]  # fmt: skip
 
 

@@ -38,6 +38,7 @@ def job(**overrides: object) -> dict[str, object]:
         "finished_at": datetime(2026, 1, 2, 3, 4, 5),
         "log_id": "01JLOG",
         "variant": None,
+        "reused_from": None,
         "image_n": None,
         "provider_url": "https://cdn.example/img.jpg?signature=secret",
         "inline_image": b"\xff\xd8\xff",

@@ -94,6 +94,16 @@ def test_a_schedule_asking_for_variants_makes_them_of_every_row(
     assert {row["variant"] for row in table.job_rows(batch.id)} == {1, 2}
 
 
+def test_a_fresh_schedule_makes_batches_that_pay_for_every_image(
+    table: ResultsTable, schedule: Schedule, settings: Settings
+) -> None:
+    _fire(table, schedule.model_copy(update={"fresh": True}), FIRE, Sent(table), settings)
+
+    batch = table.get_batch("daily-2026-06-01")
+    assert batch is not None
+    assert batch.fresh
+
+
 def test_a_schedule_naming_a_campaign_makes_its_matrix_a_batch_and_rereads_its_data(
     table: ResultsTable, schedule: Schedule, settings: Settings, tmp_path: Path
 ) -> None:
