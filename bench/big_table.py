@@ -3,14 +3,15 @@
 `submit` would take ~5 minutes per 10 M rows and check every row; the benchmarks need only the
 rows, so each batch's jobs go in as one INSERT .. SELECT over generate_series, with columns as a
 real batch leaves them: a spec and metadata JSON, a key and a line, and for finished jobs their
-image's URI, size, hash and timings. The table keeps every index the product makes
-(`ResultsTable.create_schema`), so the rows cost what they cost in production. `settle` then
-VACUUM ANALYZEs, as autovacuum would have long since done on a table that old.
+image's URI, size, hash, timings and content address (`address_of`). The table keeps every index
+the product makes (`ResultsTable.create_schema`), so the rows cost what they cost in production.
+`settle` then VACUUM ANALYZEs, as autovacuum would have long since done on a table that old.
 
 A table of `total` jobs is `background` finished batches of succeeded jobs (their jobs are what
 grows with time) plus the batches a benchmark acts on (`Part`s).
 """
 
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ BACKGROUND_BATCHES = 9
 _JOBS = """
 INSERT INTO jobs (batch_id, key, line, spec, metadata, state, attempts, free_attempts, due_at,
     sent_at, error_class, error_message, output_uri, bytes, sha256, width, height, api_ms,
-    fetch_ms, store_ms, cost, created_at, updated_at, finished_at)
+    fetch_ms, store_ms, cost, created_at, updated_at, finished_at, address)
 SELECT p.batch, 'campaign-' || n % 7 || '/sku-' || lpad(n::text, 8, '0'), n,
     json_build_object('prompt', 'a ceramic mug on oak, studio photo, variant ' || n,
                       'size', '2K', 'aspect_ratio', '1:1'),
@@ -46,13 +47,19 @@ SELECT p.batch, 'campaign-' || n % 7 || '/sku-' || lpad(n::text, 8, '0'), n,
     CASE WHEN p.ok THEN 2048 END, CASE WHEN p.ok THEN 2048 END,
     CASE WHEN p.ok THEN 9000 + n % 4000 END, CASE WHEN p.ok THEN 300 END,
     CASE WHEN p.ok THEN 120 END, CASE WHEN p.ok THEN 0.03 END,
-    p.created, p.created, p.finished_at
+    p.created, p.created, p.finished_at,
+    CASE WHEN p.ok THEN encode(sha256(convert_to(p.batch || '/' || n, 'UTF8')), 'hex') END
 FROM generate_series(1, :jobs) AS n,
     (SELECT CAST(:batch AS text) AS batch, CAST(:succeeded AS boolean) AS ok,
         CAST(:failed AS boolean) AS failed, CAST(:due_at AS timestamptz) AS due_at,
         CAST(:sent_at AS timestamptz) AS sent_at, CAST(:created AS timestamptz) AS created,
         CAST(:finished_at AS timestamptz) AS finished_at) AS p
 """
+
+
+def address_of(batch: str, n: int) -> str:
+    """The content address the table gives job `n` of a succeeded `batch` (its reuse lookups)."""
+    return hashlib.sha256(f"{batch}/{n}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,8 @@ def embedded(emulator: Emulator, workdir: Path, manifest: Path, threads: int) ->
     env = clean_env(**emulator.env(), SEEDREAM_CONCURRENCY=str(threads))
     started = time.monotonic()
     subprocess.run(
-        [CLI, "run", str(manifest), "--out", str(workdir / f"out-{threads}")],
+        # --fresh: each mode pays for its images, not copies the earlier mode's (worker.reuse)
+        [CLI, "run", str(manifest), "--out", str(workdir / f"out-{threads}"), "--fresh"],
         cwd=workdir,
         env=env,
         check=True,

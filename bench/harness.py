@@ -99,8 +99,10 @@ def write_repeated_manifest(path: Path, jobs: int, prompts: int = 8) -> Path:
 
 
 def submit(env: dict[str, str], manifest: Path, batch: str, out: str) -> None:
+    """Record the manifest as `batch` for the fleet. `--fresh`: the benchmarks measure calls,
+    and their manifests repeat prompts, which reuse would otherwise copy (worker.reuse)."""
     subprocess.run(
-        [CLI, "submit", str(manifest), "--out", out, "--batch", batch],
+        [CLI, "submit", str(manifest), "--out", out, "--batch", batch, "--fresh"],
         env=env,
         check=True,
         capture_output=True,
