@@ -1,9 +1,9 @@
 """Reuse: a re-run that pays only for what changed, and lookups in a table of millions of jobs.
 
-    .venv/bin/python -m bench.reuse [--jobs 1000] [--changed 50] [--table-jobs 10000000]
+    .venv/bin/python -m bench.reuse [--jobs 1000] [--changed 50] [--workers 2] [--table-jobs N]
 
 1. Against the emulator (no latency, no limit), a private Redis, moto's S3 server, a throwaway
-   PostgreSQL database and one worker of 32 threads: a manifest of `jobs` distinct rows is run
+   PostgreSQL database and `workers` workers of 32 threads: a manifest of `jobs` rows is run
    once (every image paid for), then again unchanged as a new batch, then with `changed` rows
    changed. For each: wall seconds from submit to the last job final, the calls billed, the
    jobs reused and the objects in the batch's location.
@@ -52,7 +52,7 @@ def write_rows(path: Path, jobs: int, changed: int) -> Path:
     return path
 
 
-def rerun(jobs: int, changed: int) -> list[Run]:
+def rerun(jobs: int, changed: int, workers: int) -> list[Run]:
     runs: list[Run] = []
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         workdir = Path(tmp)
@@ -60,7 +60,7 @@ def rerun(jobs: int, changed: int) -> list[Run]:
         env = stack.enter_context(distributed_services(emulator, workdir, stack))
         env["SEEDREAM_CONCURRENCY"] = "32"
         env["SEEDREAM_RATE_LIMIT"] = "none"
-        with fleet(env, workdir, 1):
+        with fleet(env, workdir, workers):
             for name, rows_changed in (("first run", 0), ("unchanged", 0), ("changed", changed)):
                 manifest = write_rows(workdir / "week.jsonl", jobs, rows_changed)
                 batch = name.replace(" ", "-")
@@ -89,17 +89,19 @@ def lookups(table_jobs: int) -> dict[str, float]:
             figures = {
                 "fill s": filled,
                 "stored images of an address (hit) ms": _median_ms(
-                    lambda: table.reuse_sources(hit, 0)
+                    lambda: table.reuse_sources(hit, 0, several=False)
                 ),
                 "stored images of an address (miss) ms": _median_ms(
-                    lambda: table.reuse_sources("0" * 64, 0)
+                    lambda: table.reuse_sources("0" * 64, 0, several=False)
                 ),
             }
             counter = iter(range(10**9))
             figures["take an address to pay for ms"] = _median_ms(
                 lambda: table.hold_address(f"{next(counter):064x}", 1)
             )
-            assert table.reuse_sources(hit, 0), "the filled table has no job of that address"
+            assert table.reuse_sources(hit, 0, several=False), (
+                "the filled table has no job of that address"
+            )
             return figures
         finally:
             table.engine.dispose()
@@ -119,9 +121,11 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--changed", type=int, default=50)
     parser.add_argument("--table-jobs", type=int, default=10_000_000)
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    runs = rerun(args.jobs, args.changed)
-    print(f"\n{args.jobs} jobs of 1K images, emulator without latency or limit, 1 worker × 32\n")
+    runs = rerun(args.jobs, args.changed, args.workers)
+    print(f"\n{args.jobs} jobs of 1K images, emulator without latency or limit, "
+          f"{args.workers} workers × 32 threads\n")  # fmt: skip
     print("| run | wall s | billed | reused | objects |")
     print("|---|---:|---:|---:|---:|")
     for run in runs:

@@ -51,9 +51,10 @@ class ReuseRecords:
 
     engine: Engine
 
-    def reuse_sources(self, address: str, job_id: int) -> list[ReuseSource]:
+    def reuse_sources(self, address: str, job_id: int, *, several: bool) -> list[ReuseSource]:
         """Succeeded jobs other than `job_id` with `address`, those that paid first, newest first
-        (at most SOURCES_TRIED), each with its images in the answer's order."""
+        (at most SOURCES_TRIED), each with its images in the answer's order (read from
+        `job_images` only when the model may answer with `several`: one query less a job)."""
         jobs = jobs_table.c
         query = (
             select(
@@ -79,14 +80,14 @@ class ReuseRecords:
         )
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-            several = _images_of(conn, [row.id for row in rows])
+            images = _images_of(conn, [row.id for row in rows]) if several else {}
         return [
             ReuseSource(
                 row.id,
                 row.batch_id,
                 row.key,
                 row.output,
-                several.get(row.id)
+                images.get(row.id)
                 or (StoredImage(row.output_uri, row.bytes, row.sha256, row.width, row.height),),
             )
             for row in rows

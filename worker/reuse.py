@@ -38,9 +38,10 @@ class ImageReuse:
         address = claim.address
         if address is None or claim.batch.fresh:
             return False
-        for source in self.table.reuse_sources(address, claim.job_id):
+        several = claim.model.most_images(claim.spec) > 1
+        for source in self.table.reuse_sources(address, claim.job_id, several=several):
             started = time.monotonic()
-            stored = self._copy(claim, source)
+            stored = self._copy(claim, source, several)
             if stored is None:  # deleted from storage since: never offered again
                 self.table.forget_source(source.job_id)
                 continue
@@ -62,9 +63,11 @@ class ImageReuse:
         if claim.address is not None and not claim.batch.fresh:
             self.table.release_address(claim.address, claim.job_id)
 
-    def _copy(self, claim: Claim, source: ReuseSource) -> tuple[StoredImage, ...] | None:
-        """The source's images copied under this job's keys; None when one is gone."""
-        several = claim.model.most_images(claim.spec) > 1
+    def _copy(
+        self, claim: Claim, source: ReuseSource, several: bool
+    ) -> tuple[StoredImage, ...] | None:
+        """The source's images copied under this job's keys (`{key}/{n}` for a job of
+        `several`); None when one is gone."""
         origin = self.storage_for(source.output)
         target = self.storage_for(claim.batch.output)
         copies: list[StoredImage] = []

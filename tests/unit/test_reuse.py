@@ -6,11 +6,13 @@ from sqlalchemy import update
 
 from jobs.errors import ErrorClass
 from jobs.models.seedream_4_0 import Seedream40Input
+from jobs.models.seedream_4_5 import Seedream45Input
 from jobs.results import ResultsTable
 from jobs.schema import jobs_table
 from jobs.spec import JobSpec
 from jobs.states import JobState
-from tests.support.pipelines import FakeClient, FlakyStorage, pipeline
+from tests.support.pipelines import PROVIDER_URL, FakeClient, FlakyStorage, pipeline
+from worker.cloudflare import Generation, ProviderImage
 from worker.pipeline import JobPipeline
 from worker.reuse import REUSE_WAIT_S
 
@@ -23,7 +25,7 @@ def batch_with(table: ResultsTable, name: str, *specs: JobSpec, **options: objec
     return table.add_jobs(name, list(specs))
 
 
-def job(key: str, spec: Seedream40Input = FOX, **fields: object) -> JobSpec:
+def job(key: str, spec: Seedream40Input | Seedream45Input = FOX, **fields: object) -> JobSpec:
     return JobSpec(key=key, line=1, input=spec, **fields)  # type: ignore[arg-type]
 
 
@@ -201,3 +203,25 @@ def _fail(table: ResultsTable, job_id: int) -> None:
             .where(jobs_table.c.id == job_id)
             .values(state="failed", lease_owner=None, lease_expires_at=None)
         )
+
+
+def test_a_job_of_several_images_copies_each_into_its_own_folder(
+    table: ResultsTable, storage: FlakyStorage
+) -> None:
+    answer = Generation(tuple(ProviderImage(url=f"{PROVIDER_URL}?n={n}") for n in range(2)))
+    client = FakeClient(answer=answer)
+    worker = pipeline(table, client, storage)
+    comic = Seedream45Input(prompt="a comic", sequential_image_generation="auto", max_images=2)
+    for name in ("one", "two"):
+        table.create_batch(name, "m.jsonl", "mem://", "bytedance/seedream-4.5")
+    [first] = table.add_jobs("one", [job("strip", comic)])
+    [second] = table.add_jobs("two", [job("strip", comic)])
+
+    worker.run(first)
+    assert worker.run(second).state is JobState.succeeded
+
+    assert client.calls == 1
+    assert {"two/strip/0.jpg", "two/strip/1.jpg"} <= set(storage.objects)
+    progress = table.progress("two")
+    assert progress.reused == 1
+    assert progress.saved_usd == pytest.approx(2 * 0.03)
