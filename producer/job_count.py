@@ -31,18 +31,20 @@ class JobCount:
 def count_jobs(
     reader: ManifestReader,
     on_reject: Callable[[RejectedRow], None],
-    each_job: Callable[[JobSpec], None] | None = None,
+    each_job: Callable[[JobSpec, int], None] | None = None,
 ) -> JobCount:
     """Read every row of `reader` and count its jobs and images; each bad row goes to
-    `on_reject` as the load would send it, and each job to `each_job` when given."""
+    `on_reject` as the load would send it, and each job, with the most images its call may
+    return, to `each_job` when given."""
     count = JobCount()
     most_images = reader.model.most_images
     for row in reader:
         if isinstance(row, JobSpec):
+            images = most_images(row.input)
             count.jobs += 1
-            count.images += most_images(row.input)
+            count.images += images
             if each_job is not None:
-                each_job(row)
+                each_job(row, images)
         else:
             count.rejected += 1
             on_reject(row)
