@@ -155,6 +155,15 @@ def test_a_campaign_matrix_with_variants_lands_with_its_keys_metadata_and_sizes(
     assert lines[0]["metadata"] == {"sku": "A1", "name": "red shoe", "style": "photo"}
     assert lines[-1]["metadata"] == {"sku": "B2", "name": "blue hat", "style": "sketch"}
 
+    # next week: B2 renamed, C3 fixed; A1 unchanged. Only the changed products' images are paid
+    (tmp_path / "products.csv").write_text(
+        "sku,name,variants\nA1,red shoe,\nB2,green hat,1\nC3,lamp,1\n"
+    )
+    week_2, _ = submit("campaign.yaml", f"s3://{bucket}/runs", fleet_env, tmp_path)
+    second = wait_for_final(week_2, fleet_env, tmp_path)
+    assert emulator.stats()["billed"] == 12 + 4 + 4  # B2's and C3's four combinations each
+    assert (second["counts"]["succeeded"], second["reused"]) == (16, 8)  # A1's eight copied
+
 
 @pytest.mark.usefixtures("two_workers")
 def test_a_re_run_copies_every_unchanged_image_and_pays_only_for_the_changes(
