@@ -28,6 +28,8 @@ LOOKUP_CHUNK = 1000
 #: the low bits of a packed job that hold its images (a call returns at most 15)
 _IMAGE_BITS = 4
 _IMAGES_MASK = (1 << _IMAGE_BITS) - 1
+#: the bits of a packed job above its images: 60 bits of its address (or of its input's hash)
+_IDENTITY_MASK = (1 << 64) - 1 - _IMAGES_MASK
 
 
 @dataclass
@@ -58,16 +60,27 @@ class ReuseEstimate:
 
     def add(self, job: JobSpec, images: int) -> None:
         """Take a job whose call may return `images`."""
-        digest = content_digest(self.model, job.input, job.variant)
+        spec = job.input
+        if self.engine is None and not spec.input_images():
+            # only repeats within the manifest can count: the job's input as its values, in
+            # its model's field order, is its address in this process (0.7 µs, not 3)
+            self._take(hash((job.variant or 1, *spec.__dict__.values())), images)
+            return
+        digest = content_digest(self.model, spec, job.variant)
         if digest is None:
             return
-        packed = int.from_bytes(digest[:8]) >> _IMAGE_BITS << _IMAGE_BITS | images
-        self._jobs.append(packed)
-        self._images += images
+        packed = self._take(int.from_bytes(digest[:8]), images)
         if self.engine is not None:
             self._pending.append((digest.hex(), packed))
             if len(self._pending) >= LOOKUP_CHUNK:
                 self._look_up()
+
+    def _take(self, identity: int, images: int) -> int:
+        """Keep a job by 60 bits of what identifies its image, and its images; returns that."""
+        packed = identity & _IDENTITY_MASK | images
+        self._jobs.append(packed)
+        self._images += images
+        return packed
 
     def finish(self) -> "ReuseEstimate":
         """Count the copies: for each address, every job but the first (which pays), and the
