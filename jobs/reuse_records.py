@@ -5,8 +5,9 @@ A job's content address (jobs.content_address) is written when it succeeds, so t
 jobs with an address are the images that may be copied (`ix_jobs_address`). While none exists, the
 first job to take the address in `paying_addresses` pays; every other job with it waits
 (jobs.errors.ReuseWait) and copies once the payer's image is stored. The payer lets go of the row
-when it has succeeded; a row whose job ended without an image (failed, cancelled) or is gone
-(pruned) is taken over by the next job that asks, so a failed payer never strands its waiters.
+when it has succeeded; a row whose job is not running or storing a paid image (it waits for a
+retry, its batch is paused, it ended without an image, or it was pruned) is taken over by the
+next job that asks, so no payer strands its waiters.
 """
 
 from dataclasses import dataclass
@@ -26,6 +27,12 @@ from jobs.states import JobState
 SOURCES_TRIED = 3
 _REUSED_FROM = bindparam("reused_from", type_=jobs_table.c.reused_from.type)
 _SAVED = bindparam("saved", type_=jobs_table.c.saved.type)
+#: A holder in these states may be paying right now (running) or has paid (generated: its
+#: image is stored on its next attempt): wait for it. Any other holder is taken over: one
+#: queued (its call failed and waits for a retry, or its batch is paused) would otherwise keep
+#: every other batch asking for that image waiting as long as it waits; one final or gone can
+#: pay no more.
+_PAYING_STATES = {JobState.running.value, JobState.generated.value}
 #: who holds an address now
 _holder = select(paying_addresses_table.c.job_id).where(
     paying_addresses_table.c.address == bindparam("address")
@@ -116,7 +123,7 @@ class ReuseRecords:
             state = conn.execute(
                 select(jobs_table.c.state).where(jobs_table.c.id == holder)
             ).scalar()
-            if state is not None and not JobState(state).terminal:
+            if state in _PAYING_STATES:
                 return int(holder)
             conn.execute(
                 update(paying_addresses_table)

@@ -333,7 +333,7 @@ SEEDREAM_4_0_LEADING = [
 ]  # fmt: skip
 TRAILING = [
     "bytes", "width", "height", "sha256", "attempts", "cost", "error_class", "error_message",
-    "finished_at", "model", "log_id", "image_index", "variant",
+    "finished_at", "model", "log_id", "image_index", "variant", "reused_from",
 ]  # fmt: skip
 METADATA = ["meta_caption", "meta_label", "meta_note"]
 

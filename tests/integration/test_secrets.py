@@ -39,6 +39,7 @@ from tests.support.manifests import write_manifest
 from tests.support.processes import CLI, Service, clean_env
 from tests.support.services import Emulator, RedisServer, running_s3
 from tests.support.stub_provider import StubProvider
+from tests.support.tables import emptied_table
 from worker.cloudflare import CloudflareClient
 
 pytestmark = pytest.mark.integration
@@ -216,6 +217,8 @@ def fleet(
         "SEEDREAM_RETRY_BASE_SECONDS": "0.2",
     }
     emulator.configure(api_token=token)
+    # made anew: another test's jobs would be copied (reuse) or hold their images' addresses
+    emptied_table(postgres_url).engine.dispose()
     try:
         yield Fleet(env, tmp_path, [])
     finally:

@@ -225,3 +225,19 @@ def test_a_job_of_several_images_copies_each_into_its_own_folder(
     progress = table.progress("two")
     assert progress.reused == 1
     assert progress.saved_usd == pytest.approx(2 * 0.03)
+
+
+def test_a_payer_waiting_for_a_retry_or_a_resume_is_taken_over(
+    table: ResultsTable, client: FakeClient, worker: JobPipeline
+) -> None:
+    payer, other = batch_with(table, "b", job("first"), job("second"))
+    _paying_elsewhere(table, payer)
+    with table.engine.begin() as conn:  # its call failed: back in the queue, due later
+        conn.execute(
+            update(jobs_table)
+            .where(jobs_table.c.id == payer)
+            .values(state="queued", lease_owner=None, lease_expires_at=None)
+        )
+
+    assert worker.run(other).state is JobState.succeeded
+    assert client.calls == 1
