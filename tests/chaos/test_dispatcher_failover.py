@@ -63,7 +63,8 @@ def test_two_batches_share_the_fleet_by_weight_through_a_dispatcher_kill(
     }
     # both batches wait in the table before any worker runs: the first turn sees them both
     light, heavy = (
-        chaos.fleet.submit(manifests[weight], chaos.bucket, "--weight", weight)
+        # --fresh: both manifests ask for the same images, and the shares are of paid calls
+        chaos.fleet.submit(manifests[weight], chaos.bucket, "--weight", weight, "--fresh")
         for weight in ("1", "3")
     )
     chaos.fleet.start(2)
