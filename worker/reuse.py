@@ -70,12 +70,12 @@ class ImageReuse:
         `several`); None when one is gone."""
         origin = self.storage_for(source.output)
         target = self.storage_for(claim.batch.output)
+        metadata = object_metadata(claim) | {"reused-from": str(source.job_id)}
         copies: list[StoredImage] = []
         for n, image in enumerate(source.images):
             extension = image.output_uri.rpartition(".")[2]
             suffix = f"/{n}" if several else ""
             to_key = object_key(claim.batch.id, claim.key + suffix, extension)
-            metadata = object_metadata(claim) | {"reused-from": str(source.job_id)}
             found = origin.copy_to(
                 object_key(source.batch_id, source.key + suffix, extension),
                 target,
